@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/**
+ * `cineseg` command line. Each command lives in its own file and registers itself here.
+ * Errors print as one line `E_CODE: message` (no stack trace) and exit non-zero; set
+ * CINESEG_DEBUG=1 to see the stack.
+ */
+import { Command } from 'commander';
+import { toCinesegError } from '../errors.js';
+import { registerProbe } from './probe-command.js';
+import { registerSamples } from './samples-command.js';
+
+const program = new Command();
+program
+  .name('cineseg')
+  .description('Segment and track objects in medical video (SAM2 memory attention)')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerProbe(program);
+registerSamples(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = toCinesegError(err);
+  process.stderr.write(`${e.toLine()}\n`);
+  if (process.env.CINESEG_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  process.exitCode = e.code === 'E_USAGE' ? 2 : 1;
+});

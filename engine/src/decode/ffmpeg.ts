@@ -1,0 +1,107 @@
+/**
+ * The only module that starts ffmpeg or ffprobe. Everything else asks it for a command, so the
+ * archived fluent-ffmpeg wrapper can be swapped for plain child_process (or another backend)
+ * in one place.
+ */
+import { execFileSync } from 'node:child_process';
+import { PassThrough, type Readable } from 'node:stream';
+import ffmpegFactory from 'fluent-ffmpeg';
+import { CinesegError, ErrorCode } from '../errors.js';
+
+export type FfmpegCommand = ffmpegFactory.FfmpegCommand;
+
+let checked: { ffmpeg: string; ffprobe: string } | undefined;
+
+/** Resolves the ffmpeg/ffprobe binaries once; CINESEG_FFMPEG / CINESEG_FFPROBE override PATH. */
+export function ffmpegBinaries(): { ffmpeg: string; ffprobe: string } {
+  if (checked) return checked;
+  const ffmpeg = process.env.CINESEG_FFMPEG ?? 'ffmpeg';
+  const ffprobe = process.env.CINESEG_FFPROBE ?? 'ffprobe';
+  for (const bin of [ffmpeg, ffprobe]) {
+    try {
+      execFileSync(bin, ['-version'], { stdio: 'ignore', timeout: 10_000 });
+    } catch (cause) {
+      throw new CinesegError(
+        ErrorCode.E_FFMPEG_MISSING,
+        `${bin} not found or not runnable; install Debian's ffmpeg (apt-get install ffmpeg) or set CINESEG_FFMPEG`,
+        { cause },
+      );
+    }
+  }
+  ffmpegFactory.setFfmpegPath(ffmpeg);
+  ffmpegFactory.setFfprobePath(ffprobe);
+  checked = { ffmpeg, ffprobe };
+  return checked;
+}
+
+/** A fluent-ffmpeg command on `input` (a path, URL, or a readable stream for `-`). */
+export function ffmpegCommand(input?: string | Readable): FfmpegCommand {
+  ffmpegBinaries();
+  const cmd = input === undefined ? ffmpegFactory() : ffmpegFactory(input);
+  return cmd;
+}
+
+/** The raw ffprobe JSON for an input (streams + format), via fluent-ffmpeg's ffprobe. */
+export function ffprobeJson(input: string, extraOptions: string[] = []): Promise<ffmpegFactory.FfprobeData> {
+  ffmpegBinaries();
+  return new Promise((resolve, reject) => {
+    ffmpegFactory.ffprobe(input, extraOptions, (err, data) => (err ? reject(err) : resolve(data)));
+  });
+}
+
+export interface EncodeRgbOptions {
+  width: number;
+  height: number;
+  fps: number;
+  /** Output path; its extension picks the container (mp4, mkv, webm, avi, mov, gif). */
+  output: string;
+  /** libx264 CRF (mp4/mkv/mov); lower is better quality. */
+  crf?: number;
+  /** Extra output options, e.g. ['-g', '30']. */
+  outputOptions?: string[];
+}
+
+/**
+ * Encodes raw rgb24 frames (each width*height*3 bytes) into a video file. Used by the sample
+ * generator; frames are written with the writable's backpressure respected.
+ */
+export function encodeRgbFrames(frames: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, opts: EncodeRgbOptions): Promise<void> {
+  ffmpegBinaries();
+  const input = new PassThrough({ highWaterMark: opts.width * opts.height * 3 * 2 });
+  const ext = opts.output.split('.').pop()?.toLowerCase() ?? 'mp4';
+  const codecOptions: string[] =
+    ext === 'webm'
+      ? ['-c:v', 'libvpx-vp9', '-b:v', '0', '-crf', String(opts.crf ?? 32), '-deadline', 'realtime', '-cpu-used', '8']
+      : ext === 'gif'
+        ? []
+        : ext === 'avi'
+          ? ['-c:v', 'mjpeg', '-q:v', '3', '-pix_fmt', 'yuvj420p']
+          : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(opts.crf ?? 18), '-pix_fmt', 'yuv420p'];
+  return new Promise<void>((resolve, reject) => {
+    let stderrTail = '';
+    const cmd = ffmpegCommand(input)
+      .inputFormat('rawvideo')
+      .inputOptions(['-pix_fmt', 'rgb24', '-s', `${opts.width}x${opts.height}`, '-framerate', String(opts.fps)])
+      .outputOptions(['-y', '-an', ...codecOptions, ...(opts.outputOptions ?? [])])
+      .on('stderr', (line: string) => {
+        stderrTail = (stderrTail + '\n' + line).slice(-2000);
+      })
+      .on('error', (err: Error) =>
+        reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `ffmpeg could not encode ${opts.output}: ${err.message}`, { cause: err, details: { stderr: stderrTail } })),
+      )
+      .on('end', () => resolve());
+    cmd.save(opts.output);
+    void (async () => {
+      try {
+        for await (const frame of frames as AsyncIterable<Uint8Array>) {
+          if (!input.write(frame)) await new Promise((r) => input.once('drain', r));
+        }
+        input.end();
+      } catch (err) {
+        cmd.kill('SIGKILL');
+        reject(err);
+      }
+    })();
+  });
+}
+

@@ -1,0 +1,76 @@
+/**
+ * Every failure cineseg reports carries a stable code. Callers (CLI, server, tests) branch on the
+ * code, never on the message text, so messages can improve without breaking anyone.
+ *
+ * Codes are grouped by the stage of the flow that raises them. Add new codes here, never inline.
+ */
+export const ErrorCode = {
+  // decode/ and source/: anything between an input and raw frames
+  E_INPUT_NOT_FOUND: 'E_INPUT_NOT_FOUND',
+  E_INPUT_EMPTY: 'E_INPUT_EMPTY',
+  E_INPUT_UNSUPPORTED: 'E_INPUT_UNSUPPORTED',
+  E_DECODE_NO_VIDEO: 'E_DECODE_NO_VIDEO',
+  E_DECODE_CORRUPT: 'E_DECODE_CORRUPT',
+  E_DECODE_PROBE_FAILED: 'E_DECODE_PROBE_FAILED',
+  E_DECODE_FAILED: 'E_DECODE_FAILED',
+  E_DECODE_TOO_LARGE: 'E_DECODE_TOO_LARGE',
+  E_LIVE_CONNECT_TIMEOUT: 'E_LIVE_CONNECT_TIMEOUT',
+  E_LIVE_STALLED: 'E_LIVE_STALLED',
+  E_SEEK_OUT_OF_RANGE: 'E_SEEK_OUT_OF_RANGE',
+  E_FFMPEG_MISSING: 'E_FFMPEG_MISSING',
+  E_ENCODE_FAILED: 'E_ENCODE_FAILED',
+  // model/: bundles and ONNX sessions
+  E_BUNDLE_NOT_FOUND: 'E_BUNDLE_NOT_FOUND',
+  E_BUNDLE_MANIFEST: 'E_BUNDLE_MANIFEST',
+  E_BUNDLE_GRAPH_MISSING: 'E_BUNDLE_GRAPH_MISSING',
+  E_BUNDLE_GRAPH_MISMATCH: 'E_BUNDLE_GRAPH_MISMATCH',
+  E_BUNDLE_VERSION: 'E_BUNDLE_VERSION',
+  E_EP_UNAVAILABLE: 'E_EP_UNAVAILABLE',
+  E_MODEL_RUN: 'E_MODEL_RUN',
+  // track/: prompts and tracker state
+  E_PROMPT_INVALID: 'E_PROMPT_INVALID',
+  E_FRAME_OUT_OF_RANGE: 'E_FRAME_OUT_OF_RANGE',
+  E_OBJECT_UNKNOWN: 'E_OBJECT_UNKNOWN',
+  E_TRACKER_STATE: 'E_TRACKER_STATE',
+  E_TRACKER_DESTROYED: 'E_TRACKER_DESTROYED',
+  // mask/ and output
+  E_MASK_INVALID: 'E_MASK_INVALID',
+  E_RLE_INVALID: 'E_RLE_INVALID',
+  E_OUTPUT_WRITE: 'E_OUTPUT_WRITE',
+  // cli/
+  E_USAGE: 'E_USAGE',
+  E_CANCELLED: 'E_CANCELLED',
+  E_INTERNAL: 'E_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The one error type cineseg throws. `code` is stable; `message` is one human line. */
+export class CinesegError extends Error {
+  readonly code: ErrorCode;
+  /** Extra facts for logs and tests (never patient identifiers). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CinesegError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  /** `E_CODE: message`, the single line the CLI prints. */
+  toLine(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+export function isCinesegError(err: unknown, code?: ErrorCode): err is CinesegError {
+  return err instanceof CinesegError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a CinesegError, keeping an existing code. */
+export function toCinesegError(err: unknown, fallback: ErrorCode = ErrorCode.E_INTERNAL): CinesegError {
+  if (err instanceof CinesegError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new CinesegError(fallback, message, { cause: err });
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine with Node 20 lacks, builds, and regenerates the sample clips.
+# Idempotent: every step checks first, so running it again is quick.
+#   --with-python   also install Debian's python3-torch (retraining the tiny model, exporting checkpoints)
+#   --with-browser  also install Debian's chromium (browser tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_python=0
+with_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-python) with_python=1 ;;
+    --with-browser) with_browser=1 ;;
+    --ci) with_python=1; with_browser=1 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+apt_missing=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+if [ "$with_python" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
+  apt_missing+=(python3-torch python3-numpy)
+fi
+if [ "$with_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_missing+=(chromium)
+fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${apt_missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+# npm ci when the lock file is there (reproducible), else npm install.
+if [ -f package-lock.json ]; then
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+else
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+npm run build --silent
+
+# Synthetic clips are never committed: the generator is deterministic and remakes them.
+node engine/dist/cli/main.js samples --out samples/generated --quiet
+echo "setup: ready"
