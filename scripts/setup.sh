@@ -45,5 +45,5 @@ fi
 npm run build --silent
 
 # Synthetic clips are never committed: the generator is deterministic and remakes them.
-node engine/dist/cli/main.js samples --out samples/generated --quiet
+node samples/dist/cli.js --out samples/generated --quiet
 echo "setup: ready"

@@ -7,7 +7,6 @@
 import { Command } from 'commander';
 import { toCinesegError } from '../errors.js';
 import { registerProbe } from './probe-command.js';
-import { registerSamples } from './samples-command.js';
 
 const program = new Command();
 program
@@ -17,7 +16,6 @@ program
   .showHelpAfterError();
 
 registerProbe(program);
-registerSamples(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toCinesegError(err);

@@ -1,0 +1,6 @@
+/**
+ * cineseg's public API: the only barrel. Everything exported here is documented and stable within
+ * a major version; anything else is internal.
+ */
+export { CinesegError, ErrorCode, isCinesegError, toCinesegError } from './errors.js';
+export { encodeRgbFrames, type EncodeRgbOptions } from './decode/ffmpeg.js';
