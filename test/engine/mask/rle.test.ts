@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import {
+  countsToString,
+  decodeMask,
+  encodeMask,
+  encodeMaskCompressed,
+  isCinesegError,
+  rleArea,
+  rleIou,
+  rleMerge,
+  rleToBbox,
+  stringToCounts,
+} from 'cineseg';
+
+/** Row-major H x W mask with the rectangle rows [r0, r1) x cols [c0, c1) set. */
+function rect(h: number, w: number, r0: number, r1: number, c0: number, c1: number): Uint8Array {
+  const m = new Uint8Array(h * w);
+  for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) m[y * w + x] = 1;
+  return m;
+}
+
+/** Straightforward per-pixel column-major encoder, the reference the fast encoder must match. */
+function naiveCounts(mask: Uint8Array, h: number, w: number): number[] {
+  const counts: number[] = [];
+  let p = 0;
+  let c = 0;
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) {
+      const v = mask[y * w + x] ? 1 : 0;
+      if (v !== p) {
+        counts.push(c);
+        c = 0;
+        p = v;
+      }
+      c++;
+    }
+  }
+  counts.push(c);
+  return counts;
+}
+
+/** Small deterministic PRNG so failures reproduce. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('COCO RLE: published pycocotools vectors', () => {
+  // 25x25 masks with a 5x5 square; strings are pycocotools' output as quoted in the
+  // pytorchcocotools test-suite (EncodeCases: start, center and end squares).
+  it.each([
+    [0, 5, '05d00000000d?'],
+    [5, 10, 'R45d00000000b;'],
+    [20, 25, 'X`05d00000000'],
+  ])('square rows/cols [%i,%i) of 25x25 encodes to %s', (lo, hi, expected) => {
+    const m = rect(25, 25, lo, hi, lo, hi);
+    const enc = encodeMaskCompressed(m, 25, 25);
+    expect(enc).toEqual({ size: [25, 25], counts: expected });
+    expect(Array.from(decodeMask(enc))).toEqual(Array.from(m));
+    expect(rleArea(enc)).toBe(25);
+    expect(rleToBbox(enc)).toEqual([lo, lo, 5, 5]);
+  });
+
+  // ppwwyyxx/cocoapi tests/test_cases.py: toBbox on a full-image and a non-full-image mask.
+  it('toBbox matches pycocotools on its regression cases', () => {
+    expect(rleToBbox(encodeMask(Uint8Array.from([0, 1, 1, 1]), 2, 2))).toEqual([0, 0, 2, 2]);
+    expect(rleToBbox(encodeMask(rect(10, 10, 2, 4, 3, 6), 10, 10))).toEqual([3, 2, 3, 2]);
+  });
+});
+
+describe('COCO RLE: vectors derived by hand from maskApi.c', () => {
+  it('3x3 with a 2x2 block at the bottom right', () => {
+    // Column-major: col0 = 000, col1 = 011, col2 = 011 -> runs 0x4, 1x2, 0x1, 1x2.
+    const m = Uint8Array.from([0, 0, 0, 0, 1, 1, 0, 1, 1]);
+    const r = encodeMask(m, 3, 3);
+    expect(r.counts).toEqual([4, 2, 1, 2]);
+    // 4 -> '4', 2 -> '2', 1 -> '1', then 2 - counts[1] = 0 -> '0'.
+    expect(countsToString(r.counts)).toBe('4210');
+  });
+
+  it('a leading foreground pixel gives a zero first count', () => {
+    const r = encodeMask(Uint8Array.from([1, 0, 0, 0]), 2, 2);
+    expect(r.counts).toEqual([0, 1, 3]);
+    expect(countsToString(r.counts)).toBe('013');
+  });
+
+  it('encodes multi-character and negative deltas', () => {
+    // 100 = 3*32 + 4 -> (4|0x20)+48 = 'T', then 3+48 = '3'; 3 -> '3'; 7 -> '7'.
+    // i=3: 200 - counts[1] = 197 = 6*32 + 5 -> 'U' '6'. i=4: 40 - 7 = 33 = 1*32 + 1 -> 'Q' '1'.
+    // i=5: 5 - 200 = -195 = -7*32 + 29 -> (29|0x20)+48 = 'm'; -7 = -1*32 + 25, 25 has 0x10 and
+    // the rest is -1, so it ends there: 25+48 = 'I'.
+    const counts = [100, 3, 7, 200, 40, 5];
+    const s = countsToString(counts);
+    expect(s).toBe('T337U6Q1mI');
+    expect(stringToCounts(s)).toEqual(counts);
+  });
+
+  it('an all-zero and an all-one mask', () => {
+    expect(encodeMask(new Uint8Array(6), 2, 3).counts).toEqual([6]);
+    expect(encodeMask(new Uint8Array(6).fill(1), 2, 3).counts).toEqual([0, 6]);
+    expect(rleToBbox(encodeMask(new Uint8Array(6), 2, 3))).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('COCO RLE: round trips and set operations', () => {
+  it('random masks of odd sizes match the per-pixel reference and round-trip', () => {
+    const rnd = lcg(7);
+    for (let trial = 0; trial < 60; trial++) {
+      const h = 1 + Math.floor(rnd() * 40);
+      const w = 1 + Math.floor(rnd() * 40);
+      const density = rnd();
+      const m = new Uint8Array(h * w);
+      // Blobby masks: flip state with low probability so runs are long, like real masks.
+      let v = rnd() < density ? 1 : 0;
+      for (let i = 0; i < m.length; i++) {
+        if (rnd() < 0.08) v = 1 - v;
+        m[i] = v;
+      }
+      const r = encodeMask(m, h, w);
+      expect(r.counts).toEqual(naiveCounts(m, h, w));
+      expect(stringToCounts(countsToString(r.counts))).toEqual(r.counts);
+      expect(Array.from(decodeMask(r))).toEqual(Array.from(m));
+      const area = m.reduce((a, b) => a + b, 0);
+      expect(rleArea(r)).toBe(area);
+    }
+  });
+
+  it('an unaligned view encodes the same as a copy', () => {
+    const buf = new Uint8Array(1 + 8 * 12);
+    const view = buf.subarray(1);
+    view.set(rect(8, 12, 1, 6, 2, 9));
+    expect(encodeMask(view, 8, 12).counts).toEqual(naiveCounts(view, 8, 12));
+  });
+
+  it('iou and merge agree with pixel counts', () => {
+    const a = rect(20, 30, 2, 12, 3, 18);
+    const b = rect(20, 30, 6, 16, 10, 25);
+    const ra = encodeMask(a, 20, 30);
+    const rb = encodeMask(b, 20, 30);
+    let inter = 0;
+    let union = 0;
+    for (let i = 0; i < a.length; i++) {
+      inter += a[i]! & b[i]!;
+      union += a[i]! | b[i]!;
+    }
+    expect(rleIou(ra, rb)).toBeCloseTo(inter / union, 12);
+    expect(rleIou(ra, ra)).toBe(1);
+    expect(rleArea(rleMerge([ra, rb]))).toBe(union);
+    expect(rleArea(rleMerge([ra, rb], true))).toBe(inter);
+    const u = decodeMask(rleMerge([ra, rb]));
+    for (let i = 0; i < a.length; i++) expect(u[i]).toBe(a[i]! | b[i]!);
+  });
+
+  it('rejects counts that do not cover the image and bad characters', () => {
+    const bad = (fn: () => unknown, code: string): void => {
+      try {
+        fn();
+        expect.unreachable();
+      } catch (err) {
+        expect(isCinesegError(err)).toBe(true);
+        expect((err as { code: string }).code).toBe(code);
+      }
+    };
+    bad(() => decodeMask({ size: [2, 2], counts: [1, 1] }), 'E_RLE_INVALID');
+    bad(() => stringToCounts('0 5'), 'E_RLE_INVALID');
+    bad(() => encodeMask(new Uint8Array(5), 2, 3), 'E_MASK_INVALID');
+  });
+
+  it('encodes a 1080p mask quickly', () => {
+    const h = 1080;
+    const w = 1920;
+    const m = new Uint8Array(h * w);
+    // A disc plus a ring: about 6k boundary pixels, like a large tracked object.
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = Math.hypot(x - 900, y - 500);
+        m[y * w + x] = d < 300 || (d > 380 && d < 420) ? 1 : 0;
+      }
+    }
+    encodeMaskCompressed(m, h, w); // warm-up (JIT)
+    const runs = 20;
+    const t0 = performance.now();
+    let last = encodeMaskCompressed(m, h, w);
+    for (let i = 1; i < runs; i++) last = encodeMaskCompressed(m, h, w);
+    const ms = (performance.now() - t0) / runs;
+    console.log(`rle: 1080p disc+ring mask encode+compress ${ms.toFixed(2)} ms`);
+    expect(Array.from(decodeMask(last))).toEqual(Array.from(m));
+    // Generous bound for a shared 2-core machine; typically ~1 ms.
+    expect(ms).toBeLessThan(15);
+  });
+});
