@@ -4,3 +4,20 @@
  */
 export { CinesegError, ErrorCode, isCinesegError, toCinesegError } from './errors.js';
 export { encodeRgbFrames, type EncodeRgbOptions } from './decode/ffmpeg.js';
+export {
+  encodeMask,
+  encodeMaskCompressed,
+  decodeMask,
+  countsToString,
+  stringToCounts,
+  toCounts,
+  toCompressed,
+  rleArea,
+  rleToBbox,
+  rleIou,
+  rleMerge,
+  type Rle,
+  type RleCounts,
+  type CompressedRle,
+  type CocoBbox,
+} from './mask/rle.js';
