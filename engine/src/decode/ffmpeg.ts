@@ -3,7 +3,7 @@
  * archived fluent-ffmpeg wrapper can be swapped for plain child_process (or another backend)
  * in one place.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import ffmpegFactory from 'fluent-ffmpeg';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -105,3 +105,72 @@ export function encodeRgbFrames(frames: Iterable<Uint8Array> | AsyncIterable<Uin
   });
 }
 
+
+/** How a spawned child's stdin is wired: closed, a pipe we write to, or our own stdin. */
+export type ChildStdin = 'ignore' | 'pipe' | 'inherit';
+
+/**
+ * Starts ffmpeg with exactly `args` (no shell); stdout and stderr are always pipes (non-null). The frame decoder needs
+ * per-chunk control over stdout (pausing it is how backpressure reaches ffmpeg) and line access to
+ * stderr (showinfo PTS), which fluent-ffmpeg does not expose cleanly, so decoding spawns directly.
+ */
+export function spawnFfmpeg(args: readonly string[], stdin: ChildStdin = 'ignore'): ChildProcess {
+  const { ffmpeg } = ffmpegBinaries();
+  return spawn(ffmpeg, args as string[], { stdio: [stdin, 'pipe', 'pipe'] });
+}
+
+/** The result of a finished ffprobe run. */
+export interface FfprobeRun {
+  /** Exit code; null when ffprobe was killed (then `timedOut` says whether by us). */
+  code: number | null;
+  stdout: string;
+  /** Last few kB of stderr, for error classification. */
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * Runs ffprobe with `args` and collects its output. ffprobe on a network input can block forever
+ * (a server that accepts and never sends), so every run has a deadline after which it is killed.
+ */
+export function runFfprobe(args: readonly string[], opts: { timeoutMs: number; stdin?: ChildStdin }): Promise<FfprobeRun> {
+  const { ffprobe } = ffmpegBinaries();
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffprobe, args as string[], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    let timedOut = false;
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => {
+      err = (err + b.toString('utf8')).slice(-8000);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ${ffprobe}: ${e.message}`, { cause: e }));
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
+    });
+  });
+}
+
+/**
+ * Stops a child: SIGTERM first so ffmpeg can release network sessions, SIGKILL after `graceMs`
+ * if it is still there. Resolves once the child has exited (Node reaps it, so no zombie remains).
+ */
+export function killChild(child: ChildProcess, graceMs = 300): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(hard);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Maps what ffmpeg/ffprobe print on failure to cineseg's stable codes. ffmpeg has no machine-readable
+ * error channel, so this reads its stderr; patterns are the messages of ffmpeg 5.1-7.x.
+ */
+import { CinesegError, ErrorCode } from '../errors.js';
+
+const RULES: Array<[RegExp, ErrorCode, string]> = [
+  [/No such file or directory/i, ErrorCode.E_INPUT_NOT_FOUND, 'input not found'],
+  [/Connection refused|Network is unreachable|No route to host|Name or service not known|Temporary failure in name resolution|Server returned [45]\d\d|Connection reset by peer/i, ErrorCode.E_LIVE_CONNECT_FAILED, 'could not connect'],
+  [/Connection timed out|Operation timed out/i, ErrorCode.E_LIVE_CONNECT_TIMEOUT, 'connection timed out'],
+  [/moov atom not found/i, ErrorCode.E_DECODE_CORRUPT, 'no moov atom (truncated or unfinished mp4/mov)'],
+  [/does not contain any stream|matches no streams|Output file #0 does not contain/i, ErrorCode.E_DECODE_NO_VIDEO, 'no video stream'],
+  [/Invalid data found when processing input|could not find codec parameters|error reading header|Failed to read frame size|Invalid argument/i, ErrorCode.E_DECODE_CORRUPT, 'not a decodable video'],
+];
+
+/** The last few meaningful stderr lines, squeezed onto one line for a message. */
+export function stderrSummary(stderr: string, maxChars = 200): string {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('[Parsed_showinfo') && !/^(frame=|Press \[q\]|Input #|Output #|Stream mapping|Metadata:|Duration:)/.test(l));
+  const tail = lines.slice(-2).join(' | ');
+  return tail.length > maxChars ? `${tail.slice(0, maxChars - 3)}...` : tail;
+}
+
+/**
+ * Classifies a failed ffmpeg/ffprobe run. `fallback` is used when no pattern matches
+ * (E_DECODE_PROBE_FAILED for ffprobe, E_DECODE_FAILED for decoding).
+ */
+export function classifyFfmpegFailure(input: string, stderr: string, fallback: ErrorCode, details: Record<string, unknown> = {}): CinesegError {
+  for (const [re, code, what] of RULES) {
+    if (re.test(stderr)) {
+      return new CinesegError(code, `${input}: ${what}${suffix(stderr)}`, { details: { ...details, stderr: stderr.slice(-2000) } });
+    }
+  }
+  return new CinesegError(fallback, `${input}: ffmpeg failed${suffix(stderr)}`, { details: { ...details, stderr: stderr.slice(-2000) } });
+}
+
+function suffix(stderr: string): string {
+  const s = stderrSummary(stderr);
+  return s ? ` (ffmpeg: ${s})` : '';
+}
+
+/** Decoder complaints that mean a damaged bitstream: counted as decode errors, frames still flow. */
+export const DECODE_ERROR_LINE = /error while decoding|concealing \d+ (DC|AC|MV) errors|Invalid NAL unit|corrupt (decoded )?frame|decode_slice_header error|Packet corrupt|Invalid data found|partial file|Error splitting the input|missing picture|no frame!|Truncating packet|corrupt input packet/i;

@@ -1,0 +1,206 @@
+/**
+ * `probe(input)`: what a video is (size after rotation, rate, length, codec) before any frame is
+ * decoded. One ffprobe run for the streams, a second packet-counting run only when the container
+ * does not store a frame count and the input is a local file.
+ */
+import { CinesegError, ErrorCode } from '../errors.js';
+import { resolveInput, type ResolvedInput } from '../source/input.js';
+import { runFfprobe } from './ffmpeg.js';
+import { classifyFfmpegFailure } from './ffmpeg-errors.js';
+
+/** What cineseg knows about a video input. Times are integer microseconds. */
+export interface VideoInfo {
+  /** The input as given. */
+  input: string;
+  /** Displayed width, after rotation: the width of the frames the decoder delivers at source size. */
+  width: number;
+  /** Displayed height, after rotation. */
+  height: number;
+  /** Width of the decoded picture as stored, before rotation (ffprobe `width`, cropping applied). */
+  codedWidth: number;
+  /** Height of the decoded picture as stored, before rotation. */
+  codedHeight: number;
+  /** Clockwise degrees (0/90/180/270) the stored picture is turned by for display, as ffmpeg autorotates. */
+  rotation: 0 | 90 | 180 | 270;
+  /** Average frame rate (frames per second); 0 when unknown (some live streams). */
+  fps: number;
+  /** Number of video frames: stored count, else counted packets for local files, else null. */
+  frameCount: number | null;
+  /** Duration of the video stream (or container), null when unknown (live). */
+  durationUs: number | null;
+  /** ffmpeg codec name, e.g. h264, vp9, mjpeg, png, gif. */
+  codec: string;
+  /** ffmpeg pixel format of the decoded picture, e.g. yuv420p. */
+  pixFmt: string;
+  /** ffmpeg demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  format: string;
+  /** True for network streams and stdin: no seeking, no known length. */
+  isLive: boolean;
+  /**
+   * A guess that the stream is variable frame rate: the container's base rate (r_frame_rate) and
+   * the measured average differ by more than 1 %. Frame PTS are exact either way.
+   */
+  variableFrameRate: boolean;
+  /** PTS of the stream's first frame; frames' `ptsUs` are on the same clock. */
+  startTimeUs: number;
+}
+
+/** Options for {@link probe}. */
+export interface ProbeOptions {
+  /** Frame rate given to an image folder (default 30). */
+  imageFps?: number;
+  /** Deadline for live inputs to answer (default 10 s), then E_LIVE_CONNECT_TIMEOUT. */
+  timeoutMs?: number;
+  /** Count packets when the container stores no frame count (default true for files). */
+  countFrames?: boolean;
+}
+
+const FILE_PROBE_TIMEOUT_MS = 60_000;
+
+/**
+ * Describes a video input: a file (mp4, mov, avi, mkv, webm, gif ...), a folder of png/jpg frames,
+ * a live URL (rtsp, srt, udp, tcp, http(s)) or `-` for stdin (which ffprobe then consumes).
+ *
+ * @throws CinesegError E_INPUT_NOT_FOUND, E_INPUT_EMPTY, E_INPUT_UNSUPPORTED, E_DECODE_NO_VIDEO,
+ *   E_DECODE_CORRUPT, E_DECODE_PROBE_FAILED, E_LIVE_CONNECT_TIMEOUT, E_LIVE_CONNECT_FAILED
+ */
+export async function probe(input: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
+  const resolved = await resolveInput(input, opts.imageFps === undefined ? {} : { imageFps: opts.imageFps });
+  try {
+    return await probeResolved(resolved, opts);
+  } finally {
+    await resolved.release();
+  }
+}
+
+interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  time_base?: string;
+  start_time?: string;
+  duration?: string;
+  nb_frames?: string;
+  nb_read_packets?: string;
+  disposition?: Record<string, number>;
+  tags?: Record<string, string>;
+  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
+}
+
+interface FfprobeJson {
+  streams?: FfprobeStream[];
+  format?: { format_name?: string; duration?: string; start_time?: string };
+}
+
+/** {@link probe} on an input already resolved (the frame source shares its staged image folder). */
+export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions = {}): Promise<VideoInfo> {
+  const { input } = resolved;
+  const isLive = resolved.kind === 'live-url' || resolved.kind === 'stdin';
+  const timeoutMs = isLive ? (opts.timeoutMs ?? 10_000) : (opts.timeoutMs ?? FILE_PROBE_TIMEOUT_MS);
+  const stdin = resolved.readsStdin ? 'inherit' : 'ignore';
+  const run = await runFfprobe(['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...resolved.args], { timeoutMs, stdin });
+  if (run.timedOut) {
+    const code = isLive ? ErrorCode.E_LIVE_CONNECT_TIMEOUT : ErrorCode.E_DECODE_PROBE_FAILED;
+    throw new CinesegError(code, `${input}: no answer within ${timeoutMs} ms`, { details: { timeoutMs } });
+  }
+  if (run.code !== 0) throw classifyFfmpegFailure(input, run.stderr, ErrorCode.E_DECODE_PROBE_FAILED, { exitCode: run.code });
+  let json: FfprobeJson;
+  try {
+    json = JSON.parse(run.stdout) as FfprobeJson;
+  } catch (cause) {
+    throw new CinesegError(ErrorCode.E_DECODE_PROBE_FAILED, `${input}: ffprobe printed unreadable JSON`, { cause });
+  }
+  const format = json.format?.format_name ?? '';
+  // A cover picture in an audio file is a "video" stream too; it is not a video.
+  const stream = (json.streams ?? []).find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  if (!stream) throw new CinesegError(ErrorCode.E_DECODE_NO_VIDEO, `${input}: no video stream (format ${format || 'unknown'})`);
+  // ffmpeg renders text files as ANSI art through its tty demuxer; that is never a clip.
+  if (format === 'tty') throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: a text file, not a video`);
+  const codedWidth = stream.width ?? 0;
+  const codedHeight = stream.height ?? 0;
+  if (!(codedWidth > 0 && codedHeight > 0)) throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: video stream has no picture size (damaged header)`);
+
+  const rotation = streamRotation(stream);
+  const swap = rotation === 90 || rotation === 270;
+  const avg = parseRate(stream.avg_frame_rate);
+  const base = parseRate(stream.r_frame_rate);
+  const images = resolved.images;
+  const fps = images ? images.fps : avg > 0 ? avg : base;
+  const variableFrameRate = !images && avg > 0 && base > 0 && Math.abs(avg - base) / base > 0.01;
+
+  let frameCount: number | null = images ? images.files.length : positiveInt(stream.nb_frames);
+  if (frameCount === null && resolved.kind === 'file' && opts.countFrames !== false) {
+    frameCount = await countPackets(resolved, timeoutMs);
+  }
+  const durationSec = images ? images.files.length / images.fps : parseNum(stream.duration) ?? parseNum(json.format?.duration);
+  const startSec = parseNum(stream.start_time) ?? parseNum(json.format?.start_time) ?? 0;
+
+  return {
+    input,
+    width: swap ? codedHeight : codedWidth,
+    height: swap ? codedWidth : codedHeight,
+    codedWidth,
+    codedHeight,
+    rotation,
+    fps,
+    frameCount,
+    durationUs: durationSec === null || isLive ? null : Math.round(durationSec * 1e6),
+    codec: stream.codec_name ?? 'unknown',
+    pixFmt: stream.pix_fmt ?? 'unknown',
+    format,
+    isLive,
+    variableFrameRate,
+    startTimeUs: Math.round(startSec * 1e6),
+  };
+}
+
+/**
+ * Clockwise display rotation. ffprobe reports the display matrix angle counter-clockwise (ffmpeg's
+ * autorotate turns the picture by its negation); old muxers wrote a clockwise `rotate` tag instead.
+ */
+function streamRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
+  const matrix = stream.side_data_list?.find((d) => d.side_data_type === 'Display Matrix' && typeof d.rotation === 'number');
+  let cw = 0;
+  if (matrix) cw = -(matrix.rotation as number);
+  else if (stream.tags?.rotate !== undefined) cw = Number(stream.tags.rotate) || 0;
+  const q = (((Math.round(cw / 90) * 90) % 360) + 360) % 360;
+  return q as 0 | 90 | 180 | 270;
+}
+
+/** Demuxes the whole file (no decoding) to count its video packets: one packet per frame. */
+async function countPackets(resolved: ResolvedInput, timeoutMs: number): Promise<number | null> {
+  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-print_format', 'json', ...resolved.args], {
+    timeoutMs,
+  });
+  if (run.code !== 0) return null;
+  try {
+    const json = JSON.parse(run.stdout) as FfprobeJson;
+    return positiveInt(json.streams?.[0]?.nb_read_packets);
+  } catch {
+    return null;
+  }
+}
+
+function parseRate(rate: string | undefined): number {
+  if (!rate) return 0;
+  const [n, d] = rate.split('/').map(Number);
+  if (n === undefined || !Number.isFinite(n)) return 0;
+  if (d === undefined) return n;
+  return d > 0 ? n / d : 0;
+}
+
+function parseNum(v: string | undefined): number | null {
+  if (v === undefined || v === 'N/A') return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+function positiveInt(v: string | undefined): number | null {
+  const n = v === undefined ? NaN : Number.parseInt(v, 10);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}

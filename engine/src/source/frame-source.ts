@@ -1,0 +1,211 @@
+/**
+ * Frames as RxJS streams. A {@link FrameSource} is an opened input (probed when it is a file or an
+ * image folder); each subscription to its `frames()` or `mapFrames()` runs one ffmpeg child, and
+ * unsubscribing kills it.
+ *
+ * Backpressure contract (recorded inputs): frames are pulled one at a time.
+ * - `frames()` pulls the next frame as soon as the subscriber's `next` returns, so synchronous work
+ *   in `subscribe`/`map`/`tap` is paced exactly. Asynchronous operators downstream (`concatMap`,
+ *   `mergeMap`) would buffer frames without bound: do not use them on `frames()`.
+ * - `mapFrames(fn)` is the operator for async per-frame work (decode -> run ONNX -> next frame): it
+ *   awaits `fn(frame)` before pulling the next frame, emits fn's results in order, and ffmpeg is
+ *   paused while `readAhead` frames wait. Memory stays bounded by `readAhead` frames plus pipe
+ *   buffers, whatever fn's speed.
+ * Live inputs use latest-frame-wins instead: while fn runs, only the newest frame is kept and the
+ * others are counted in `stats.framesDropped`.
+ */
+import { Observable } from 'rxjs';
+import { FrameDecoder, type DecodeStats, type Frame, type FrameDecoderOptions } from '../decode/frame-decoder.js';
+import { probeResolved, type VideoInfo } from '../decode/probe.js';
+import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { resolveInput, type InputKind, type ResolvedInput } from './input.js';
+
+/** Options of {@link FrameSource.open}: decoder options for every run, plus opening options. */
+export interface FrameSourceOptions extends FrameDecoderOptions {
+  /** Frame rate given to an image folder (default 30). */
+  imageFps?: number;
+  /** Probe before decoding (default: true for files and folders, false for live inputs and stdin). */
+  probe?: boolean;
+  /** Deadline of the probe of a live input (default 10 s). */
+  probeTimeoutMs?: number;
+  /** Called with each run's decoder when it starts (for stats: dropped frames, buffered bytes). */
+  onDecoder?: (decoder: FrameDecoder) => void;
+}
+
+/** Per-frame async work for {@link FrameSource.mapFrames}. */
+export type FrameWork<R> = (frame: Frame) => R | PromiseLike<R>;
+
+/** An opened video input that can be decoded any number of times (each run is one ffmpeg child). */
+export class FrameSource {
+  /**
+   * Opens `input` (file, image folder, live URL or `-`). Files and folders are probed now, so bad
+   * input fails here with its code, and seeks are checked against the frame count.
+   */
+  static async open(input: string, opts: FrameSourceOptions = {}): Promise<FrameSource> {
+    const resolved = await resolveInput(input, opts.imageFps === undefined ? {} : { imageFps: opts.imageFps });
+    try {
+      const recorded = resolved.kind === 'file' || resolved.kind === 'image-folder';
+      const info = (opts.probe ?? recorded) ? await probeResolved(resolved, opts.probeTimeoutMs === undefined ? {} : { timeoutMs: opts.probeTimeoutMs }) : null;
+      return new FrameSource(resolved, info, opts);
+    } catch (e) {
+      await resolved.release();
+      throw e;
+    }
+  }
+
+  private readonly runs = new Set<FrameDecoder>();
+  private last: FrameDecoder | null = null;
+  private destroyed = false;
+
+  private constructor(
+    private readonly resolved: ResolvedInput,
+    /** What the probe found; null for live inputs and stdin (not probed). */
+    readonly info: VideoInfo | null,
+    private readonly opts: FrameSourceOptions,
+  ) {}
+
+  /** file, image-folder, live-url or stdin. */
+  get kind(): InputKind {
+    return this.resolved.kind;
+  }
+
+  /** Counters of the most recent run (null before the first). */
+  get stats(): DecodeStats | null {
+    return this.last?.stats ?? null;
+  }
+
+  /**
+   * A pull-based decoder for one run, with `overrides` on the source's options (a seek, a size).
+   * The caller owns it and must `destroy()` it (or read it to the end).
+   */
+  decoder(overrides: FrameDecoderOptions = {}): FrameDecoder {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_CANCELLED, 'frame source was destroyed');
+    const o: FrameDecoderOptions = { ...this.opts, ...overrides };
+    const info = this.info;
+    if (info && info.frameCount !== null && o.startFrame !== undefined && o.startFrame >= info.frameCount) {
+      throw new CinesegError(ErrorCode.E_SEEK_OUT_OF_RANGE, `start frame ${o.startFrame} is past the last frame (${info.frameCount - 1})`, {
+        details: { startFrame: o.startFrame, frameCount: info.frameCount },
+      });
+    }
+    // A probed source gets its size locked, so a mid-stream resolution change cannot break framing.
+    if (info && o.width === undefined && o.height === undefined) {
+      o.width = info.width;
+      o.height = info.height;
+    }
+    const dec = new FrameDecoder(this.resolved, o);
+    this.runs.add(dec);
+    this.last = dec;
+    this.opts.onDecoder?.(dec);
+    return dec;
+  }
+
+  /**
+   * Frames of one run as a cold Observable; unsubscribe kills ffmpeg. The next frame is pulled when
+   * the subscriber's `next` has returned (see the module comment for async work).
+   */
+  frames(overrides: FrameDecoderOptions = {}): Observable<Frame> {
+    return runObservable(() => this.decoder(overrides), (dec) => this.runs.delete(dec));
+  }
+
+  /**
+   * Runs `fn` on each frame in order, awaiting it before the next frame is pulled, and emits its
+   * results. This is how to do async per-frame work with backpressure.
+   */
+  mapFrames<R>(fn: FrameWork<R>, overrides: FrameDecoderOptions = {}): Observable<R> {
+    return runObservable(() => this.decoder(overrides), (dec) => this.runs.delete(dec), fn);
+  }
+
+  /** Kills every running decode and releases staged files. Idempotent. */
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await Promise.all([...this.runs].map((d) => d.destroy()));
+    this.runs.clear();
+    await this.resolved.release();
+  }
+}
+
+function runObservable<R>(make: () => FrameDecoder, done: (d: FrameDecoder) => void, fn?: FrameWork<R>): Observable<R> {
+  return new Observable<R>((sub) => {
+    let closed = false;
+    let dec: FrameDecoder | null = null;
+    try {
+      dec = make();
+    } catch (e) {
+      sub.error(toCinesegError(e));
+      return undefined;
+    }
+    const d = dec;
+    void (async () => {
+      try {
+        for (;;) {
+          const f = await d.next();
+          if (closed) return;
+          if (!f) break;
+          if (fn) {
+            const r = await fn(f);
+            if (closed) return;
+            sub.next(r);
+          } else {
+            sub.next(f as unknown as R);
+          }
+        }
+        sub.complete();
+      } catch (e) {
+        if (!closed) sub.error(e);
+      } finally {
+        await d.destroy();
+        done(d);
+      }
+    })();
+    return () => {
+      closed = true;
+      void d.destroy();
+    };
+  });
+}
+
+/** Opens `input` and streams its frames; the source is destroyed when the stream ends or is unsubscribed. */
+export function frameSource(input: string, opts: FrameSourceOptions = {}): Observable<Frame> {
+  return withSource(input, opts, (src) => src.frames());
+}
+
+/** Opens `input` and maps each frame through async `fn` with backpressure (see {@link FrameSource.mapFrames}). */
+export function mapFrames<R>(input: string, fn: FrameWork<R>, opts: FrameSourceOptions = {}): Observable<R> {
+  return withSource(input, opts, (src) => src.mapFrames(fn));
+}
+
+function withSource<T>(input: string, opts: FrameSourceOptions, body: (src: FrameSource) => Observable<T>): Observable<T> {
+  return new Observable<T>((sub) => {
+    let closed = false;
+    let src: FrameSource | null = null;
+    let inner: { unsubscribe(): void } | null = null;
+    FrameSource.open(input, opts).then(
+      (s) => {
+        src = s;
+        if (closed) {
+          void s.destroy();
+          return;
+        }
+        inner = body(s).subscribe({
+          next: (v) => sub.next(v),
+          error: (e) => {
+            void s.destroy();
+            sub.error(e);
+          },
+          complete: () => {
+            void s.destroy();
+            sub.complete();
+          },
+        });
+      },
+      (e) => {
+        if (!closed) sub.error(e);
+      },
+    );
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+      void src?.destroy();
+    };
+  });
+}
