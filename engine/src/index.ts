@@ -21,3 +21,7 @@ export {
   type CompressedRle,
   type CocoBbox,
 } from './mask/rle.js';
+export { probe, type VideoInfo, type ProbeOptions } from './decode/probe.js';
+export { FrameDecoder, type Frame, type FrameDecoderOptions, type DecodeStats, type DeliveryMode } from './decode/frame-decoder.js';
+export { FrameSource, frameSource, mapFrames, type FrameSourceOptions, type FrameWork } from './source/frame-source.js';
+export { classifyInput, listImageSequence, resolveInput, DEFAULT_IMAGE_FPS, type InputKind, type ResolvedInput } from './source/input.js';
