@@ -1,0 +1,200 @@
+/**
+ * Renders one synthetic clip to disk: clip.mp4 (H.264, crf 16), gt.json (YouTube-VIS style with
+ * compressed COCO RLE per frame), prompts.json and the prompt-frame masks as PNG.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeMaskCompressed, encodeRgbFrames, rleArea, rleToBbox, type CocoBbox, type CompressedRle } from 'cineseg';
+import { createEndoscopyScene } from './endoscopy.js';
+import { encodeGrayPng } from './png.js';
+import { promptFromMask } from './prompts.js';
+import { GENERATOR_VERSION, type ClipKind, type ClipSpec, type Scene } from './scene.js';
+import { createUltrasoundScene } from './ultrasound.js';
+
+export const DEFAULT_WIDTH = 480;
+export const DEFAULT_HEIGHT = 360;
+export const DEFAULT_FPS = 30;
+export const ENCODE_CRF = 16;
+
+/** Builds the scene for a spec (no rendering happens until frames are asked for). */
+export function createScene(spec: ClipSpec): Scene {
+  if (spec.width < 64 || spec.height < 64 || spec.width % 2 || spec.height % 2) {
+    throw new RangeError(`clip size must be even and at least 64x64, got ${spec.width}x${spec.height}`);
+  }
+  if (spec.frames !== undefined && (!Number.isInteger(spec.frames) || spec.frames < 1)) {
+    throw new RangeError(`frame count must be a positive integer, got ${spec.frames}`);
+  }
+  return spec.kind === 'ultrasound' ? createUltrasoundScene(spec) : createEndoscopyScene(spec);
+}
+
+/** One object's track in gt.json: a compressed RLE (or null when absent) per frame. */
+export interface GtAnnotation {
+  id: number;
+  video_id: number;
+  object_id: number;
+  category_id: number;
+  iscrowd: 0;
+  height: number;
+  width: number;
+  length: number;
+  segmentations: Array<CompressedRle | null>;
+  areas: Array<number | null>;
+  bboxes: Array<CocoBbox | null>;
+}
+
+export interface GtFile {
+  info: { generator: 'cineseg-samples'; version: string; kind: ClipKind; seed: number; raw_sha256: string };
+  videos: Array<{ id: number; width: number; height: number; length: number; fps: number; file: string; kind: ClipKind; seed: number }>;
+  categories: Array<{ id: number; name: string; supercategory: string }>;
+  annotations: GtAnnotation[];
+}
+
+export interface PromptEntry {
+  object_id: number;
+  category_id: number;
+  frame: number;
+  point: [number, number];
+  box: [number, number, number, number];
+  mask: string;
+  area: number;
+  args: { point: string[]; box: string[]; mask: string[] };
+}
+
+export interface PromptsFile {
+  video: string;
+  width: number;
+  height: number;
+  fps: number;
+  length: number;
+  objects: PromptEntry[];
+}
+
+export interface ClipResult {
+  dir: string;
+  skipped: boolean;
+  frames: number;
+  ms: number;
+}
+
+export interface WriteClipOptions {
+  /** Leave a clip alone when its files exist and were made by this generator version with this spec. */
+  skipExisting?: boolean;
+  /** Also write the uncompressed frames as frames.u8 (frames * height * width * 3 bytes). */
+  raw?: boolean;
+}
+
+/** Directory name of a clip inside the output folder. */
+export function clipDirName(kind: ClipKind, seed: number): string {
+  return `${kind}-${seed}`;
+}
+
+function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
+  const files = ['clip.mp4', 'gt.json', 'prompts.json', ...(raw ? ['frames.u8'] : [])];
+  if (!files.every((f) => existsSync(join(dir, f)))) return false;
+  try {
+    const gt = JSON.parse(readFileSync(join(dir, 'gt.json'), 'utf8')) as GtFile;
+    const v = gt.videos[0];
+    return (
+      gt.info.version === GENERATOR_VERSION &&
+      v !== undefined &&
+      v.width === spec.width &&
+      v.height === spec.height &&
+      v.fps === spec.fps &&
+      (spec.frames === undefined || v.length === spec.frames)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Renders the clip for `spec` into `<outRoot>/<kind>-<seed>/`. Files are written under a temporary
+ * name and renamed at the end, so an interrupted run never leaves a clip that looks complete.
+ */
+export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteClipOptions = {}): Promise<ClipResult> {
+  const t0 = performance.now();
+  const dir = join(outRoot, clipDirName(spec.kind, spec.seed));
+  if ((options.skipExisting ?? true) && isUpToDate(dir, spec, options.raw ?? false)) {
+    const gt = JSON.parse(readFileSync(join(dir, 'gt.json'), 'utf8')) as GtFile;
+    return { dir, skipped: true, frames: gt.videos[0]!.length, ms: performance.now() - t0 };
+  }
+  const scene = createScene(spec);
+  const { width: W, height: H, frames } = scene.spec;
+  mkdirSync(dir, { recursive: true });
+  // A stale gt.json must not survive a failed re-render and pass the up-to-date check.
+  rmSync(join(dir, 'gt.json'), { force: true });
+
+  const segs = scene.objects.map(() => new Array<CompressedRle | null>(frames).fill(null));
+  const promptMasks: Array<Uint8Array | null> = scene.objects.map(() => null);
+  const hash = createHash('sha256');
+  const rawParts: Uint8Array[] = [];
+  function* frameStream(): Generator<Uint8Array> {
+    for (let t = 0; t < frames; t++) {
+      const f = scene.renderFrame(t);
+      hash.update(f.rgb);
+      if (options.raw) rawParts.push(f.rgb);
+      f.masks.forEach((m, k) => {
+        const rle = encodeMaskCompressed(m, H, W);
+        segs[k]![t] = rleArea(rle) > 0 ? rle : null;
+        if (t === scene.promptFrame) promptMasks[k] = m;
+      });
+      yield f.rgb;
+    }
+  }
+  const tmpVideo = join(dir, 'clip.tmp.mp4');
+  await encodeRgbFrames(frameStream(), { width: W, height: H, fps: spec.fps, output: tmpVideo, crf: ENCODE_CRF });
+  const rawSha = hash.digest('hex');
+
+  const gt: GtFile = {
+    info: { generator: 'cineseg-samples', version: GENERATOR_VERSION, kind: spec.kind, seed: spec.seed, raw_sha256: rawSha },
+    videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],
+    categories: scene.categories.map((c) => ({ ...c })),
+    annotations: scene.objects.map((o, k) => ({
+      id: o.id,
+      video_id: 1,
+      object_id: o.id,
+      category_id: o.categoryId,
+      iscrowd: 0,
+      height: H,
+      width: W,
+      length: frames,
+      segmentations: segs[k]!,
+      areas: segs[k]!.map((s) => (s ? rleArea(s) : null)),
+      bboxes: segs[k]!.map((s) => (s ? rleToBbox(s) : null)),
+    })),
+  };
+
+  const prompts: PromptsFile = { video: 'clip.mp4', width: W, height: H, fps: spec.fps, length: frames, objects: [] };
+  const f = scene.promptFrame;
+  scene.objects.forEach((o, k) => {
+    const mask = promptMasks[k]!;
+    const p = promptFromMask(mask, W, H);
+    if (!p) throw new Error(`${spec.kind} seed ${spec.seed}: object ${o.id} is not visible on the prompt frame`);
+    const png = `mask-obj${o.id}-f${f}.png`;
+    const gray = new Uint8Array(W * H);
+    for (let i = 0; i < gray.length; i++) gray[i] = mask[i] ? 255 : 0;
+    writeFileSync(join(dir, png), encodeGrayPng(gray, W, H));
+    prompts.objects.push({
+      object_id: o.id,
+      category_id: o.categoryId,
+      frame: f,
+      point: p.point,
+      box: p.box,
+      mask: png,
+      area: p.area,
+      args: {
+        point: ['--point', `${f}:${p.point[0]},${p.point[1]}`],
+        box: ['--box', `${f}:${p.box.join(',')}`],
+        mask: ['--mask', `${f}:${png}`],
+      },
+    });
+  });
+
+  if (options.raw) writeFileSync(join(dir, 'frames.u8'), Buffer.concat(rawParts));
+  writeFileSync(join(dir, 'prompts.json'), JSON.stringify(prompts, null, 2) + '\n');
+  renameSync(tmpVideo, join(dir, 'clip.mp4'));
+  // gt.json last: its presence (with the right version) is what marks the clip complete.
+  writeFileSync(join(dir, 'gt.json'), JSON.stringify(gt) + '\n');
+  return { dir, skipped: false, frames, ms: performance.now() - t0 };
+}

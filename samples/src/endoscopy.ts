@@ -1,0 +1,326 @@
+/**
+ * Synthetic colonoscopy-like video: pink mucosa (multi-octave value noise, vessel ridges, folds)
+ * seen through a circular field of view with vignetting, a moving camera (pan, zoom, roll), and
+ * 1-2 raised polyps fixed to the tissue, shaded by the scope's light with specular highlights.
+ * Polyps are evaluated analytically per pixel in world coordinates, and the same test decides the
+ * ground-truth mask, so the mask is exactly the drawn polyp (clipped to the field of view).
+ */
+import { fbm, valueNoise } from './noise.js';
+import { hashString, Rng } from './prng.js';
+import { blobRadius, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+
+const CATEGORIES: readonly Category[] = [{ id: 1, name: 'polyp', supercategory: 'lesion' }];
+
+interface Polyp {
+  info: ObjectInfo;
+  shape: BlobShape; // world coordinates (angle/harmonics animated slightly)
+  wobbleAmp: number;
+  wobbleSpeed: number;
+  color: [number, number, number];
+  height: number; // dome height relative to radius; drives shading
+  texSeed: number;
+}
+
+interface Camera {
+  cx: number;
+  cy: number;
+  zoom: number;
+  roll: number;
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** Builds a deterministic endoscopy clip for `spec` (see {@link Scene}). */
+export function createEndoscopyScene(spec: ClipSpec): Scene {
+  const W = spec.width;
+  const H = spec.height;
+  const N = W * H;
+  const root = new Rng(hashString(`endoscopy:${spec.seed}`));
+  const frames = spec.frames ?? root.fork('frames').int(60, 90);
+  const scale = H / 360; // keeps textures and sizes proportional when --size changes
+
+  // Camera path: smooth sums of sinusoids plus a slow drift; world units = pixels at zoom 1.
+  const cam = root.fork('camera');
+  const panAx = cam.range(0.05, 0.14) * W;
+  const panAy = cam.range(0.04, 0.1) * H;
+  const panWx = (2 * Math.PI) / cam.range(50, 120);
+  const panWy = (2 * Math.PI) / cam.range(50, 120);
+  const panPx = cam.range(0, 2 * Math.PI);
+  const panPy = cam.range(0, 2 * Math.PI);
+  const driftX = cam.range(-1, 1) * 0.0025 * W;
+  const driftY = cam.range(-1, 1) * 0.002 * H;
+  const zoom0 = cam.range(0.95, 1.15);
+  const zoomAmp = cam.range(0.05, 0.18);
+  const zoomW = (2 * Math.PI) / cam.range(60, 140);
+  const zoomP = cam.range(0, 2 * Math.PI);
+  const roll0 = cam.range(-0.5, 0.5);
+  const rollSpeed = cam.range(-0.008, 0.008);
+  const rollAmp = cam.range(0.02, 0.08);
+  const cameraAt = (t: number): Camera => ({
+    cx: panAx * (Math.sin(panWx * t + panPx) - Math.sin(panPx)) + driftX * t,
+    cy: panAy * (Math.sin(panWy * t + panPy) - Math.sin(panPy)) + driftY * t,
+    zoom: zoom0 * (1 + zoomAmp * (Math.sin(zoomW * t + zoomP) - Math.sin(zoomP))),
+    roll: roll0 + rollSpeed * t + rollAmp * Math.sin(0.05 * t),
+  });
+  const screenToWorld = (c: Camera, sx: number, sy: number): [number, number] => {
+    const dx = (sx - W / 2) / c.zoom;
+    const dy = (sy - H / 2) / c.zoom;
+    const co = Math.cos(c.roll);
+    const si = Math.sin(c.roll);
+    return [c.cx + co * dx - si * dy, c.cy + si * dx + co * dy];
+  };
+
+  // Mucosa texture, precomputed once over the world area any frame can see.
+  const tex = root.fork('texture');
+  const seeds = [tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0];
+  const reach = Math.hypot(W, H) / 2 / (zoom0 * (1 - 2 * zoomAmp)) + Math.hypot(2 * panAx, 2 * panAy) + Math.hypot(driftX, driftY) * frames + 8;
+  const TW = Math.ceil(2 * reach) + 2;
+  const TH = TW;
+  const originX = -TW / 2;
+  const originY = -TH / 2;
+  const texR = new Float32Array(TW * TH);
+  const texG = new Float32Array(TW * TH);
+  const texB = new Float32Array(TW * TH);
+  const base: [number, number, number] = [tex.range(0.78, 0.9), tex.range(0.38, 0.5), tex.range(0.33, 0.42)];
+  const deep: [number, number, number] = [tex.range(0.55, 0.68), tex.range(0.16, 0.24), tex.range(0.14, 0.2)];
+  const foldSpacing = tex.range(70, 120) * scale;
+  const foldAngle = tex.range(0, Math.PI);
+  const fa = Math.cos(foldAngle);
+  const fb = Math.sin(foldAngle);
+  for (let ty = 0; ty < TH; ty++) {
+    for (let tx = 0; tx < TW; tx++) {
+      const wx = (tx + originX) / scale;
+      const wy = (ty + originY) / scale;
+      const n1 = fbm(wx / 90, wy / 90, seeds[0]!, 4);
+      const n2 = fbm(wx / 18, wy / 18, seeds[1]!, 2);
+      const mixv = clamp01((n1 - 0.3) * 1.6);
+      let r = base[0] + (deep[0] - base[0]) * mixv;
+      let g = base[1] + (deep[1] - base[1]) * mixv;
+      let b = base[2] + (deep[2] - base[2]) * mixv;
+      // Fine mucosal grain.
+      const grain = 0.9 + 0.2 * n2;
+      // Branching vessels: thin ridges of a warped noise field.
+      const warp = fbm(wx / 60, wy / 60, seeds[2]!, 2) * 3;
+      const ridge = 1 - Math.abs(2 * fbm(wx / 55 + warp, wy / 55 - warp, seeds[3]!, 3) - 1);
+      const vessel = clamp01((ridge - 0.93) * 14);
+      r = r * (1 - 0.35 * vessel);
+      g = g * (1 - 0.55 * vessel);
+      b = b * (1 - 0.4 * vessel);
+      // Haustral folds: broad bands of shading.
+      const fold = Math.sin((2 * Math.PI * (fa * wx + fb * wy + 25 * fbm(wx / 150, wy / 150, seeds[4]!, 2))) / (foldSpacing / scale));
+      const shade = grain * (0.86 + 0.14 * fold);
+      const i = ty * TW + tx;
+      texR[i] = r * shade;
+      texG[i] = g * shade;
+      texB[i] = b * shade;
+    }
+  }
+  const sampleTex = (wx: number, wy: number, out: Float32Array): void => {
+    let fx = wx - originX;
+    let fy = wy - originY;
+    if (fx < 0) fx = 0;
+    if (fy < 0) fy = 0;
+    if (fx > TW - 1.001) fx = TW - 1.001;
+    if (fy > TH - 1.001) fy = TH - 1.001;
+    const ix = Math.floor(fx);
+    const iy = Math.floor(fy);
+    const ax = fx - ix;
+    const ay = fy - iy;
+    const i = iy * TW + ix;
+    const w00 = (1 - ax) * (1 - ay);
+    const w10 = ax * (1 - ay);
+    const w01 = (1 - ax) * ay;
+    const w11 = ax * ay;
+    out[0] = texR[i]! * w00 + texR[i + 1]! * w10 + texR[i + TW]! * w01 + texR[i + TW + 1]! * w11;
+    out[1] = texG[i]! * w00 + texG[i + 1]! * w10 + texG[i + TW]! * w01 + texG[i + TW + 1]! * w11;
+    out[2] = texB[i]! * w00 + texB[i + 1]! * w10 + texB[i + TW]! * w01 + texB[i + TW + 1]! * w11;
+  };
+
+  // Circular field of view with hard edge (what the scope optics show).
+  const fovR = Math.hypot(W, H) / 2 * root.fork('fov').range(0.84, 0.92);
+  const fovCx = W / 2;
+  const fovCy = H / 2;
+  const inFov = new Uint8Array(N);
+  const vignette = new Float32Array(N);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const d = Math.hypot(x + 0.5 - fovCx, y + 0.5 - fovCy) / fovR;
+      const i = y * W + x;
+      inFov[i] = d <= 1 ? 1 : 0;
+      vignette[i] = Math.max(0, 1.12 - 0.75 * d ** 2.2);
+    }
+  }
+
+  // Polyps: placed so that on frame 0 each sits well inside the view, apart from each other.
+  const pRng = root.fork('polyps');
+  const count = pRng.float() < 0.55 ? 1 : 2;
+  const polyps: Polyp[] = [];
+  const cam0 = cameraAt(0);
+  for (let k = 0; k < count; k++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const ang = pRng.range(0, 2 * Math.PI);
+      const rad = pRng.range(0, 0.75) * Math.min(W, H) / 2;
+      const sx = W / 2 + rad * Math.cos(ang);
+      const sy = H / 2 + rad * Math.sin(ang);
+      const a = pRng.range(0.07, 0.13) * H / cam0.zoom;
+      const [wx, wy] = screenToWorld(cam0, sx, sy);
+      if (Math.hypot(sx - fovCx, sy - fovCy) + a * 1.4 * cam0.zoom > fovR * 0.92) continue;
+      if (polyps.some((p) => Math.hypot(p.shape.cx - wx, p.shape.cy - wy) < (p.shape.a + a) * 1.35)) continue;
+      const tint = pRng.range(0, 1);
+      polyps.push({
+        info: { id: k + 1, categoryId: 1 },
+        shape: {
+          cx: wx,
+          cy: wy,
+          a,
+          b: a * pRng.range(0.7, 1),
+          angle: pRng.range(0, Math.PI),
+          harmonics: [
+            [pRng.range(0.02, 0.08), pRng.range(0, 2 * Math.PI)],
+            [pRng.range(0.01, 0.05), pRng.range(0, 2 * Math.PI)],
+          ],
+        },
+        wobbleAmp: pRng.range(0.02, 0.06),
+        wobbleSpeed: pRng.range(0.05, 0.15),
+        // Polyps run redder or paler than the surrounding mucosa.
+        color: tint < 0.5 ? [0.93, 0.42, 0.36] : [0.95, 0.62, 0.55],
+        height: pRng.range(0.5, 0.9),
+        texSeed: pRng.u32() | 0,
+      });
+      break;
+    }
+    if (polyps.length !== k + 1) throw new Error(`endoscopy seed ${spec.seed}: could not place polyp ${k + 1}`);
+  }
+  const polypAt = (p: Polyp, t: number): BlobShape => ({
+    ...p.shape,
+    // Peristalsis: a slow breathing of size and outline.
+    a: p.shape.a * (1 + p.wobbleAmp * Math.sin(p.wobbleSpeed * t)),
+    b: p.shape.b * (1 + p.wobbleAmp * Math.sin(p.wobbleSpeed * t + 1.3)),
+    harmonics: p.shape.harmonics.map(([amp, ph], j) => [amp, ph + 0.03 * (j + 1) * t] as const),
+  });
+
+  // Light comes from the scope tip, a little off-axis; fixed in screen space.
+  const light = root.fork('light');
+  const lx0 = light.range(-0.35, 0.35);
+  const ly0 = light.range(-0.35, 0.35);
+  const noiseSeed = light.u32() | 0;
+
+  const owner = new Uint8Array(N);
+  const rgbF = new Float32Array(N * 3);
+  const px = new Float32Array(3);
+
+  function renderFrame(t: number): RenderedFrame {
+    if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
+    const c = cameraAt(t);
+    const co = Math.cos(c.roll);
+    const si = Math.sin(c.roll);
+    const shapes = polyps.map((p) => polypAt(p, t));
+    // Light direction in world orientation (screen light rotated with the camera roll).
+    const lwx = co * lx0 - si * ly0;
+    const lwy = si * lx0 + co * ly0;
+    const ln = Math.hypot(lwx, lwy, 1);
+    owner.fill(0);
+    rgbF.fill(0);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (!inFov[i]) continue;
+        const dx = (x + 0.5 - W / 2) / c.zoom;
+        const dy = (y + 0.5 - H / 2) / c.zoom;
+        const wx = c.cx + co * dx - si * dy;
+        const wy = c.cy + si * dx + co * dy;
+        sampleTex(wx, wy, px);
+        let r = px[0]!;
+        let g = px[1]!;
+        let b = px[2]!;
+        let spec = 0;
+        for (let k = shapes.length - 1; k >= 0; k--) {
+          const s = shapes[k]!;
+          const reachK = Math.max(s.a, s.b) * 1.5;
+          if (Math.abs(wx - s.cx) > reachK || Math.abs(wy - s.cy) > reachK) continue;
+          const q = blobRadius(s, wx, wy);
+          const p = polyps[k]!;
+          if (q <= 1) {
+            owner[i] = k + 1;
+            // Dome surface: height sqrt(1 - q^2), normal from its gradient along the radius.
+            const h = Math.sqrt(Math.max(0, 1 - q * q));
+            const ux = (wx - s.cx) / s.a;
+            const uy = (wy - s.cy) / s.b;
+            const slope = (p.height * q) / Math.max(h, 0.15);
+            const ql = Math.max(q, 1e-6);
+            let nx = (ux / ql) * slope;
+            let ny = (uy / ql) * slope;
+            let nz = 1;
+            const nn = Math.hypot(nx, ny, nz);
+            nx /= nn;
+            ny /= nn;
+            nz /= nn;
+            const lambert = Math.max(0, (nx * lwx + ny * lwy + nz) / ln);
+            // Blinn-Phong with the viewer on the axis: half vector between light and (0,0,1).
+            const hx = lwx / ln;
+            const hy = lwy / ln;
+            const hz = 1 / ln + 1;
+            const hn = Math.hypot(hx, hy, hz);
+            const nh = Math.max(0, (nx * hx + ny * hy + nz * hz) / hn);
+            spec = Math.pow(nh, 60) * 1.6;
+            const pit = 0.88 + 0.24 * valueNoise(wx / (4 * scale), wy / (4 * scale), p.texSeed);
+            const tone = (0.62 + 0.5 * lambert) * pit;
+            r = (0.45 * r + 0.55 * p.color[0]) * tone;
+            g = (0.45 * g + 0.55 * p.color[1]) * tone;
+            b = (0.45 * b + 0.55 * p.color[2]) * tone;
+            break;
+          }
+          if (q <= 1.12) {
+            // Contact shadow around the base of the polyp (tissue, not polyp).
+            const f = 1 - 0.3 * (1 - (q - 1) / 0.12);
+            r *= f;
+            g *= f;
+            b *= f;
+          }
+        }
+        const v = vignette[i]!;
+        const j = i * 3;
+        rgbF[j] = r * v + spec;
+        rgbF[j + 1] = g * v + spec;
+        rgbF[j + 2] = b * v + spec;
+      }
+    }
+    // Mild optical blur ([1,2,1] separably) inside the field of view, then quantise with a
+    // little sensor noise. Masks stay the geometric truth.
+    const rgb = new Uint8Array(N * 3);
+    const frameSeed = (noiseSeed ^ Math.imul(t + 1, 0x9e3779b1)) | 0;
+    for (let y = 0; y < H; y++) {
+      const y0 = y > 0 ? y - 1 : y;
+      const y1 = y < H - 1 ? y + 1 : y;
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (!inFov[i]) continue;
+        const x0 = x > 0 ? x - 1 : x;
+        const x1 = x < W - 1 ? x + 1 : x;
+        const noise = (valueNoise(x * 0.9, y * 0.9, frameSeed) - 0.5) * 0.025;
+        for (let ch = 0; ch < 3; ch++) {
+          const at = (xx: number, yy: number): number => rgbF[(yy * W + xx) * 3 + ch]!;
+          const s =
+            (at(x0, y0) + 2 * at(x, y0) + at(x1, y0) + 2 * at(x0, y) + 4 * at(x, y) + 2 * at(x1, y) + at(x0, y1) + 2 * at(x, y1) + at(x1, y1)) / 16;
+          rgb[i * 3 + ch] = Math.round(255 * clamp01(s + noise));
+        }
+      }
+    }
+    const masks = polyps.map((_, k) => {
+      const m = new Uint8Array(N);
+      for (let i = 0; i < N; i++) if (owner[i] === k + 1) m[i] = 1;
+      return m;
+    });
+    return { rgb, masks };
+  }
+
+  return {
+    spec: { kind: 'endoscopy', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
+    objects: polyps.map((p) => p.info),
+    categories: CATEGORIES,
+    promptFrame: 0,
+    renderFrame,
+  };
+}

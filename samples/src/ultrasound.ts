@@ -1,0 +1,354 @@
+/**
+ * Synthetic B-mode ultrasound: a sector (fan) scan on black with Rayleigh speckle, depth gain,
+ * layered tissue, bright reflectors casting acoustic shadows, static dark look-alike blobs, and
+ * 1-2 hypoechoic structures (vessel / cyst) that translate, pulse like a heartbeat, rotate and
+ * deform. The structures are what the ground truth labels; the look-alikes are not, so a tracker
+ * has to remember which dark blob it was given.
+ */
+import { boxBlur, fbm, standardise } from './noise.js';
+import { hashString, Rng } from './prng.js';
+import { blobBounds, blobRadius, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+
+const CATEGORIES: readonly Category[] = [
+  { id: 1, name: 'vessel', supercategory: 'hypoechoic-structure' },
+  { id: 2, name: 'cyst', supercategory: 'hypoechoic-structure' },
+];
+
+interface UsObject {
+  info: ObjectInfo;
+  x0: number;
+  y0: number;
+  ampX: number;
+  ampY: number;
+  wX: number;
+  wY: number;
+  phX: number;
+  phY: number;
+  vx: number;
+  vy: number;
+  a0: number;
+  b0: number;
+  angle0: number;
+  spin: number;
+  pulsePeriod: number;
+  pulseAmp: number;
+  pulsePhase: number;
+  harmonics: Array<[number, number, number]>; // amplitude, phase, phase speed per frame
+  innerLevel: number;
+  rimWidth: number;
+  rimBoost: number;
+  dropout: [number, number] | null; // [first frame, frame after last]
+}
+
+function smoothstep(e0: number, e1: number, x: number): number {
+  const t = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+  return t * t * (3 - 2 * t);
+}
+
+/** Heartbeat-like size modulation: a quick systolic swell, then rest. In [0, 1]. */
+function pulse(t: number, period: number, phase: number): number {
+  const ph = (((t / period + phase) % 1) + 1) % 1;
+  if (ph >= 0.35) return 0;
+  const s = Math.sin((Math.PI * ph) / 0.35);
+  return s * s;
+}
+
+function shapeAt(o: UsObject, t: number): BlobShape {
+  const s = 1 + o.pulseAmp * pulse(t, o.pulsePeriod, o.pulsePhase);
+  return {
+    cx: o.x0 + o.ampX * Math.sin(o.wX * t + o.phX) - o.ampX * Math.sin(o.phX) + o.vx * t,
+    cy: o.y0 + o.ampY * Math.sin(o.wY * t + o.phY) - o.ampY * Math.sin(o.phY) + o.vy * t,
+    a: o.a0 * s,
+    b: o.b0 * s,
+    angle: o.angle0 + o.spin * t,
+    harmonics: o.harmonics.map(([amp, ph, speed]) => [amp, ph + speed * t] as const),
+  };
+}
+
+/** Builds a deterministic ultrasound clip for `spec` (see {@link Scene}). */
+export function createUltrasoundScene(spec: ClipSpec): Scene {
+  const W = spec.width;
+  const H = spec.height;
+  const root = new Rng(hashString(`ultrasound:${spec.seed}`));
+  const frames = spec.frames ?? root.fork('frames').int(60, 90);
+
+  // Sector geometry: apex just above the image, angles measured from straight down.
+  const geo = root.fork('geometry');
+  const apexX = W / 2 + geo.range(-0.02, 0.02) * W;
+  const apexY = -0.06 * H;
+  const rMin = 0.1 * H;
+  const rMax = geo.range(0.98, 1.04) * H;
+  const half = Math.min(geo.range(0.6, 0.72), Math.asin(Math.min(1, (W / 2 - 4) / rMax)) + 0.25);
+
+  const N = W * H;
+  const radius = new Float32Array(N);
+  const theta = new Float32Array(N);
+  const inFan = new Uint8Array(N);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const dx = x + 0.5 - apexX;
+      const dy = y + 0.5 - apexY;
+      const r = Math.sqrt(dx * dx + dy * dy);
+      const th = Math.atan2(dx, dy);
+      radius[i] = r;
+      theta[i] = th;
+      inFan[i] = r >= rMin && r <= rMax && Math.abs(th) <= half ? 1 : 0;
+    }
+  }
+  const polarToXY = (r: number, th: number): [number, number] => [apexX + r * Math.sin(th), apexY + r * Math.cos(th)];
+  // True when a disc of radius `rad` at (x, y) lies inside the fan with `margin` to spare.
+  const discInFan = (x: number, y: number, rad: number, margin: number): boolean => {
+    const dx = x - apexX;
+    const dy = y - apexY;
+    const r = Math.sqrt(dx * dx + dy * dy);
+    const th = Math.atan2(dx, dy);
+    return r - rad >= rMin + margin && r + rad <= rMax - margin && Math.abs(th) + Math.asin(Math.min(1, (rad + margin) / r)) <= half;
+  };
+
+  // Tissue echogenicity (before gain): textured layers curving with depth, a bright skin line,
+  // and thin fibrous streaks.
+  const tex = root.fork('texture');
+  const s1 = tex.u32() | 0;
+  const s2 = tex.u32() | 0;
+  const s3 = tex.u32() | 0;
+  const bandScale = tex.range(0.08, 0.13) * H;
+  const tissue = new Float32Array(N);
+  const gain = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    if (!inFan[i]) continue;
+    const x = (i % W) + 0.5;
+    const y = Math.floor(i / W) + 0.5;
+    const r = radius[i]!;
+    const d = (r - rMin) / (rMax - rMin);
+    let e = 0.62 + 0.5 * (fbm(x / 70, y / 45, s1, 4) - 0.5);
+    e += 0.16 * Math.sin(2 * Math.PI * (r / bandScale + 0.9 * fbm(x / 140, y / 110, s2, 2)));
+    e += 0.9 * Math.exp(-(((r - rMin) / (0.025 * H)) ** 2));
+    const ridge = 1 - Math.abs(2 * fbm(x / 45, y / 14, s3, 3) - 1);
+    if (ridge > 0.9) e += (ridge - 0.9) * 7;
+    tissue[i] = Math.max(0.05, e);
+    const lateral = 1 - 0.35 * (Math.abs(theta[i]!) / half) ** 4;
+    gain[i] = Math.exp(-1.15 * d) * (1 + 0.7 * d) * lateral;
+  }
+
+  // The tracked structures. Positions are drawn in polar terms so they start well inside the fan.
+  const objRng = root.fork('objects');
+  const count = objRng.float() < 0.5 ? 1 : 2;
+  const exitIndex = objRng.float() < 0.3 ? objRng.int(0, count - 1) : -1;
+  const objects: UsObject[] = [];
+  for (let k = 0; k < count; k++) {
+    let placed: UsObject | undefined;
+    for (let attempt = 0; attempt < 200 && !placed; attempt++) {
+      const a0 = objRng.range(0.06, 0.1) * H;
+      const b0 = a0 * objRng.range(0.5, 0.95);
+      const rc = objRng.range(0.35, 0.72) * H;
+      const thc = objRng.range(-0.6, 0.6) * half;
+      const [x0, y0] = polarToXY(rc, thc);
+      const harmonics: Array<[number, number, number]> = [
+        [objRng.range(0.02, 0.07), objRng.range(0, 2 * Math.PI), objRng.range(-0.06, 0.06)],
+        [objRng.range(0.01, 0.045), objRng.range(0, 2 * Math.PI), objRng.range(-0.08, 0.08)],
+      ];
+      const reach = a0 * 1.35;
+      if (!discInFan(x0, y0, reach, 0.03 * H)) continue;
+      if (objects.some((o) => Math.hypot(o.x0 - x0, o.y0 - y0) < (o.a0 * 1.3 + reach) * 1.6)) continue;
+      const exits = k === exitIndex;
+      const exitDir = x0 < apexX ? -1 : 1;
+      placed = {
+        info: { id: k + 1, categoryId: b0 / a0 < 0.7 ? 1 : 2 },
+        x0,
+        y0,
+        ampX: objRng.range(0.02, 0.06) * H,
+        ampY: objRng.range(0.015, 0.04) * H,
+        wX: (2 * Math.PI) / objRng.range(40, 100),
+        wY: (2 * Math.PI) / objRng.range(40, 100),
+        phX: objRng.range(0, 2 * Math.PI),
+        phY: objRng.range(0, 2 * Math.PI),
+        vx: exits ? exitDir * objRng.range(0.006, 0.009) * W : objRng.range(-0.0008, 0.0008) * H,
+        vy: objRng.range(-0.0006, 0.0006) * H,
+        a0,
+        b0,
+        angle0: objRng.range(0, Math.PI),
+        spin: objRng.range(-0.015, 0.015),
+        pulsePeriod: objRng.range(20, 32),
+        pulseAmp: objRng.range(0.08, 0.18),
+        pulsePhase: objRng.float(),
+        harmonics,
+        innerLevel: objRng.range(0.035, 0.08),
+        rimWidth: objRng.range(2, 3.5),
+        rimBoost: objRng.range(1.5, 2.2),
+        dropout: null,
+      };
+    }
+    if (!placed) throw new Error(`ultrasound seed ${spec.seed}: could not place object ${k + 1}`);
+    objects.push(placed);
+  }
+  // Brief loss of contrast (probe pressure, off-plane motion): the structure is still there and
+  // still labelled, it just fades into the tissue for a few frames.
+  if (objRng.float() < 0.5 && frames > 30) {
+    const victim = objects[objRng.int(0, objects.length - 1)]!;
+    const start = objRng.int(15, frames - 12);
+    victim.dropout = [start, start + objRng.int(3, 6)];
+  }
+
+  // Where the structures travel, so static look-alikes and reflectors stay clear of them.
+  const path: Array<[number, number, number]> = [];
+  for (const o of objects) {
+    for (let t = 0; t < frames; t += 3) {
+      const s = shapeAt(o, t);
+      path.push([s.cx, s.cy, Math.max(s.a, s.b) * 1.3]);
+    }
+  }
+  const clearOfPath = (x: number, y: number, rad: number): boolean => path.every(([px, py, pr]) => Math.hypot(px - x, py - y) > pr + rad + 6);
+
+  // Bright reflectors (calcification-like) with the acoustic shadow behind them.
+  const refRng = root.fork('reflectors');
+  const reflectors = refRng.int(1, 2);
+  for (let k = 0; k < reflectors; k++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const rr = refRng.range(0.25, 0.6) * H;
+      const thr = refRng.range(-0.75, 0.75) * half;
+      const [x, y] = polarToXY(rr, thr);
+      const lenR = refRng.range(0.008, 0.014) * H;
+      const lenT = refRng.range(0.02, 0.04) * H;
+      if (!clearOfPath(x, y, lenT)) continue;
+      const shadowHalf = (lenT * 0.9) / rr;
+      const strength = refRng.range(0.75, 0.9);
+      for (let i = 0; i < N; i++) {
+        if (!inFan[i]) continue;
+        const r = radius[i]!;
+        const dth = theta[i]! - thr;
+        const e = ((r - rr) / lenR) ** 2 + ((dth * r) / lenT) ** 2;
+        if (e < 1) tissue[i] = tissue[i]! + 2.6 * (1 - e);
+        if (r > rr + lenR * 0.5 && Math.abs(dth) < shadowHalf) {
+          gain[i] = gain[i]! * (1 - strength * (1 - smoothstep(0.6 * shadowHalf, shadowHalf, Math.abs(dth))));
+        }
+      }
+      break;
+    }
+  }
+
+  // Static hypoechoic look-alikes: same darkness and rim as the structures, never labelled.
+  const disRng = root.fork('distractors');
+  const distractors = disRng.int(1, 3);
+  for (let k = 0; k < distractors; k++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const a = disRng.range(0.045, 0.09) * H;
+      const shape: BlobShape = {
+        cx: 0,
+        cy: 0,
+        a,
+        b: a * disRng.range(0.5, 0.95),
+        angle: disRng.range(0, Math.PI),
+        harmonics: [[disRng.range(0.02, 0.07), disRng.range(0, 2 * Math.PI)]],
+      };
+      [shape.cx, shape.cy] = polarToXY(disRng.range(0.3, 0.85) * H, disRng.range(-0.8, 0.8) * half);
+      if (!discInFan(shape.cx, shape.cy, a * 1.2, 0.01 * H) || !clearOfPath(shape.cx, shape.cy, a * 1.2)) continue;
+      const level = disRng.range(0.035, 0.08);
+      const rimQ = 1 + disRng.range(2, 3.5) / ((shape.a + shape.b) / 2);
+      const boost = disRng.range(1.4, 2.1);
+      const [bx0, by0, bx1, by1] = blobBounds(shape, 6, W, H);
+      for (let y = by0; y <= by1; y++) {
+        for (let x = bx0; x <= bx1; x++) {
+          const i = y * W + x;
+          if (!inFan[i]) continue;
+          const q = blobRadius(shape, x + 0.5, y + 0.5);
+          if (q <= 1) tissue[i] = level;
+          else if (q <= rimQ) tissue[i] = tissue[i]! * boost;
+        }
+      }
+      // Posterior enhancement behind fluid: brighter tissue below the blob.
+      const rc = Math.hypot(shape.cx - apexX, shape.cy - apexY);
+      const thc = Math.atan2(shape.cx - apexX, shape.cy - apexY);
+      const span = Math.asin(Math.min(1, (shape.a * 0.8) / rc));
+      for (let i = 0; i < N; i++) {
+        if (!inFan[i] || radius[i]! < rc) continue;
+        const dth = Math.abs(theta[i]! - thc);
+        if (dth < span) gain[i] = gain[i]! * (1 + 0.3 * (1 - smoothstep(0.5 * span, span, dth)));
+      }
+      break;
+    }
+  }
+
+  // Speckle: the magnitude of a spatially correlated complex Gaussian field (Rayleigh
+  // distributed), elongated laterally like a real point-spread function. Rotating between two
+  // independent fields decorrelates it slowly over time, as tissue motion does.
+  const spRng = root.fork('speckle');
+  const fields: Float32Array[] = [];
+  for (let f = 0; f < 4; f++) {
+    const g = new Float32Array(N);
+    for (let i = 0; i < N; i++) g[i] = spRng.gauss();
+    boxBlur(g, W, H, 2, 1);
+    standardise(g);
+    fields.push(g);
+  }
+  const [g1, g2, h1, h2] = fields as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const speckleDrift = spRng.range(0.02, 0.04);
+  const rayleighMean = Math.sqrt(Math.PI / 2);
+  const outScale = 1 / Math.log1p(5 * 1.6);
+
+  const work = new Float32Array(N);
+  const owner = new Uint8Array(N);
+
+  function renderFrame(t: number): RenderedFrame {
+    if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
+    work.set(tissue);
+    owner.fill(0);
+    for (let k = 0; k < objects.length; k++) {
+      const o = objects[k]!;
+      const shape = shapeAt(o, t);
+      const c = o.dropout && t >= o.dropout[0] && t < o.dropout[1] ? 0.12 : 1;
+      const rimQ = 1 + o.rimWidth / ((shape.a + shape.b) / 2);
+      const [bx0, by0, bx1, by1] = blobBounds(shape, o.rimWidth + 2, W, H);
+      for (let y = by0; y <= by1; y++) {
+        for (let x = bx0; x <= bx1; x++) {
+          const i = y * W + x;
+          if (!inFan[i]) continue;
+          const q = blobRadius(shape, x + 0.5, y + 0.5);
+          if (q <= 1) {
+            owner[i] = k + 1;
+            work[i] = tissue[i]! * 0.85 * (1 - c) + o.innerLevel * c;
+          } else if (q <= rimQ && owner[i] === 0) {
+            work[i] = tissue[i]! * (1 + (o.rimBoost - 1) * c);
+          }
+        }
+      }
+      // Posterior acoustic enhancement below the fluid-filled structure.
+      const rc = Math.hypot(shape.cx - apexX, shape.cy - apexY);
+      const thc = Math.atan2(shape.cx - apexX, shape.cy - apexY);
+      const span = Math.asin(Math.min(1, (Math.min(shape.a, shape.b) * 0.9) / Math.max(rc, 1)));
+      for (let i = 0; i < N; i++) {
+        if (!inFan[i] || radius[i]! < rc || owner[i] !== 0) continue;
+        const dth = Math.abs(theta[i]! - thc);
+        if (dth < span) work[i] = work[i]! * (1 + 0.3 * c * (1 - smoothstep(0.5 * span, span, dth)));
+      }
+    }
+    const cp = Math.cos(speckleDrift * t);
+    const sp = Math.sin(speckleDrift * t);
+    const rgb = new Uint8Array(N * 3);
+    for (let i = 0; i < N; i++) {
+      if (!inFan[i]) continue;
+      const re = g1[i]! * cp + h1[i]! * sp;
+      const im = g2[i]! * cp + h2[i]! * sp;
+      const speckle = Math.sqrt((re * re + im * im) / 2) / rayleighMean;
+      const v = work[i]! * gain[i]! * speckle;
+      const out = Math.min(255, Math.round(255 * outScale * Math.log1p(5 * v)));
+      rgb[i * 3] = out;
+      rgb[i * 3 + 1] = out;
+      rgb[i * 3 + 2] = out;
+    }
+    const masks = objects.map((_, k) => {
+      const m = new Uint8Array(N);
+      for (let i = 0; i < N; i++) if (owner[i] === k + 1) m[i] = 1;
+      return m;
+    });
+    return { rgb, masks };
+  }
+
+  return {
+    spec: { kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
+    objects: objects.map((o) => o.info),
+    categories: CATEGORIES,
+    promptFrame: 0,
+    renderFrame,
+  };
+}
