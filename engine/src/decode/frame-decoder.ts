@@ -353,6 +353,11 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private onLine(line: string): void {
     const rec = parseShowinfoLine(line);
     if (!rec) {
+      // ffmpeg renders any text file as ANSI art through its tty demuxer; that is never a clip.
+      if (line.startsWith('Input #0, tty,')) {
+        this.fail(new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: a text file, not a video`));
+        return;
+      }
       if (DECODE_ERROR_LINE.test(line)) {
         this.s.decodeErrors++;
         this.warn(line.trim());
