@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { toCinesegError } from '../errors.js';
 import { registerProbe } from './probe-command.js';
+import { registerDecode } from './decode-command.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
   .showHelpAfterError();
 
 registerProbe(program);
+registerDecode(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toCinesegError(err);
