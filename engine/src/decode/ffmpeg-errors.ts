@@ -17,8 +17,9 @@ const RULES: Array<[RegExp, ErrorCode, string]> = [
 export function stderrSummary(stderr: string, maxChars = 200): string {
   const lines = stderr
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith('[Parsed_showinfo') && !/^(frame=|Press \[q\]|Input #|Output #|Stream mapping|Metadata:|Duration:)/.test(l));
+    // "[mov,mp4 @ 0x55...] " names a C struct address: noise for a person.
+    .map((l) => (l.startsWith('[Parsed_') ? '' : l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, '').trim()))
+    .filter((l) => l.length > 0 && !/^(frame=|Press \[q\]|Input #|Output #|Stream mapping|Metadata:|Duration:)/.test(l));
   const tail = lines.slice(-2).join(' | ');
   return tail.length > maxChars ? `${tail.slice(0, maxChars - 3)}...` : tail;
 }

@@ -353,8 +353,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private onLine(line: string): void {
     const rec = parseShowinfoLine(line);
     if (!rec) {
-      // ffmpeg renders any text file as ANSI art through its tty demuxer; that is never a clip.
-      if (line.startsWith('Input #0, tty,')) {
+      // ffmpeg renders text/unknown bytes as ANSI art (tty, bin ... demuxers); that is never a clip.
+      if (/^Input #0, (tty|bin|xbin|adf|idf),/.test(line)) {
         this.fail(new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: a text file, not a video`));
         return;
       }

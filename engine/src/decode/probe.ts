@@ -57,6 +57,9 @@ export interface ProbeOptions {
 
 const FILE_PROBE_TIMEOUT_MS = 60_000;
 
+/** Codecs of ffmpeg's text-art demuxers (tty, bin, xbin, adf, idf). */
+export const TEXT_ART_CODECS = new Set(['ansi', 'bintext', 'xbin', 'idf']);
+
 /**
  * Describes a video input: a file (mp4, mov, avi, mkv, webm, gif ...), a folder of png/jpg frames,
  * a live URL (rtsp, srt, udp, tcp, http(s)) or `-` for stdin (which ffprobe then consumes).
@@ -119,24 +122,32 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   // A cover picture in an audio file is a "video" stream too; it is not a video.
   const stream = (json.streams ?? []).find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!stream) throw new CinesegError(ErrorCode.E_DECODE_NO_VIDEO, `${input}: no video stream (format ${format || 'unknown'})`);
-  // ffmpeg renders text files as ANSI art through its tty demuxer; that is never a clip.
-  if (format === 'tty') throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: a text file, not a video`);
+  // ffmpeg renders text and arbitrary bytes as ANSI/binary-text art (tty, bin, xbin, adf, idf
+  // demuxers, picked by file extension); that is never a clip.
+  if (TEXT_ART_CODECS.has(stream.codec_name ?? '')) throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: text or unknown bytes, not a video (ffmpeg read it as ${format} text art)`);
   const codedWidth = stream.width ?? 0;
   const codedHeight = stream.height ?? 0;
   if (!(codedWidth > 0 && codedHeight > 0)) throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: video stream has no picture size (damaged header)`);
 
   const rotation = streamRotation(stream);
   const swap = rotation === 90 || rotation === 270;
-  const avg = parseRate(stream.avg_frame_rate);
+  let avg = parseRate(stream.avg_frame_rate);
   const base = parseRate(stream.r_frame_rate);
   const images = resolved.images;
-  const fps = images ? images.fps : avg > 0 ? avg : base;
-  const variableFrameRate = !images && avg > 0 && base > 0 && Math.abs(avg - base) / base > 0.01;
+  let variableFrameRate = !images && avg > 0 && base > 0 && Math.abs(avg - base) / base > 0.01;
 
   let frameCount: number | null = images ? images.files.length : positiveInt(stream.nb_frames);
-  if (frameCount === null && resolved.kind === 'file' && opts.countFrames !== false) {
-    frameCount = await countPackets(resolved, timeoutMs);
+  // Matroska/WebM/AVI-style containers store neither a frame count nor (sometimes) an average rate:
+  // read the packet timestamps (demux only, no decoding) to count frames and judge the rate.
+  if ((frameCount === null || avg === 0) && resolved.kind === 'file' && opts.countFrames !== false) {
+    const pk = await packetTimes(resolved, timeoutMs);
+    if (pk) {
+      frameCount ??= pk.count;
+      if (avg === 0 && pk.avgFps > 0) avg = pk.avgFps;
+      variableFrameRate = variableFrameRate || pk.variable;
+    }
   }
+  const fps = images ? images.fps : avg > 0 ? avg : base;
   const durationSec = images ? images.files.length / images.fps : parseNum(stream.duration) ?? parseNum(json.format?.duration);
   const startSec = parseNum(stream.start_time) ?? parseNum(json.format?.start_time) ?? 0;
 
@@ -172,18 +183,27 @@ function streamRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
   return q as 0 | 90 | 180 | 270;
 }
 
-/** Demuxes the whole file (no decoding) to count its video packets: one packet per frame. */
-async function countPackets(resolved: ResolvedInput, timeoutMs: number): Promise<number | null> {
-  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-print_format', 'json', ...resolved.args], {
-    timeoutMs,
-  });
+/**
+ * Demuxes the whole file (no decoding) and reads each video packet's PTS: one packet per frame.
+ * Gives the frame count, the average rate, and a VFR verdict from the spread of frame intervals.
+ */
+async function packetTimes(resolved: ResolvedInput, timeoutMs: number): Promise<{ count: number; avgFps: number; variable: boolean } | null> {
+  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...resolved.args], { timeoutMs });
   if (run.code !== 0) return null;
-  try {
-    const json = JSON.parse(run.stdout) as FfprobeJson;
-    return positiveInt(json.streams?.[0]?.nb_read_packets);
-  } catch {
-    return null;
+  const lines = run.stdout.split('\n').filter((l) => l.trim() !== '');
+  const pts = lines.map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+  if (lines.length === 0) return null;
+  let avgFps = 0;
+  let variable = false;
+  if (pts.length >= 3) {
+    const span = pts[pts.length - 1]! - pts[0]!;
+    if (span > 0) avgFps = (pts.length - 1) / span;
+    const gaps = pts.slice(1).map((p, i) => p - pts[i]!).sort((a, b) => a - b);
+    const median = gaps[gaps.length >> 1]!;
+    // Millisecond time bases jitter 33/34 ms; a real rate change moves gaps by far more than 25 %.
+    variable = median > 0 && (gaps[gaps.length - 1]! - gaps[0]!) / median > 0.25;
   }
+  return { count: lines.length, avgFps, variable };
 }
 
 function parseRate(rate: string | undefined): number {
