@@ -83,6 +83,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const texR = new Float32Array(TW * TH);
   const texG = new Float32Array(TW * TH);
   const texB = new Float32Array(TW * TH);
+  const texS = new Float32Array(TW * TH);
   const base: [number, number, number] = [tex.range(0.78, 0.9), tex.range(0.38, 0.5), tex.range(0.33, 0.42)];
   const deep: [number, number, number] = [tex.range(0.55, 0.68), tex.range(0.16, 0.24), tex.range(0.14, 0.2)];
   const foldSpacing = tex.range(70, 120) * scale;
@@ -104,17 +105,22 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       // Branching vessels: thin ridges of a warped noise field.
       const warp = fbm(wx / 60, wy / 60, seeds[2]!, 2) * 3;
       const ridge = 1 - Math.abs(2 * fbm(wx / 55 + warp, wy / 55 - warp, seeds[3]!, 3) - 1);
-      const vessel = clamp01((ridge - 0.93) * 14);
-      r = r * (1 - 0.35 * vessel);
-      g = g * (1 - 0.55 * vessel);
-      b = b * (1 - 0.4 * vessel);
-      // Haustral folds: broad bands of shading.
-      const fold = Math.sin((2 * Math.PI * (fa * wx + fb * wy + 25 * fbm(wx / 150, wy / 150, seeds[4]!, 2))) / (foldSpacing / scale));
-      const shade = grain * (0.86 + 0.14 * fold);
+      // Vessels show only where the mucosa is thin (a second noise field gates them).
+      const gate = clamp01((fbm(wx / 120, wy / 120, seeds[4]! ^ 0x5bd1e995, 2) - 0.45) * 5);
+      const vessel = clamp01((ridge - 0.955) * 30) * gate;
+      r = r * (1 - 0.22 * vessel);
+      g = g * (1 - 0.45 * vessel);
+      b = b * (1 - 0.3 * vessel);
+      // Haustral folds: broad, irregular bands of shading.
+      const fold = Math.sin((2 * Math.PI * (fa * wx + fb * wy + 60 * fbm(wx / 160, wy / 160, seeds[4]!, 3))) / (foldSpacing / scale));
+      const shade = grain * (0.9 + 0.1 * fold);
       const i = ty * TW + tx;
       texR[i] = r * shade;
       texG[i] = g * shade;
       texB[i] = b * shade;
+      // Wet sheen: sparse small glints on the fold crests.
+      const glint = fold > 0.8 ? clamp01((valueNoise(wx / (3 * scale), wy / (3 * scale), seeds[1]! ^ 0x27d4eb2d) - 0.965) * 30) : 0;
+      texS[i] = glint * (fold - 0.8) * 5;
     }
   }
   const sampleTex = (wx: number, wy: number, out: Float32Array): void => {
@@ -136,6 +142,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     out[0] = texR[i]! * w00 + texR[i + 1]! * w10 + texR[i + TW]! * w01 + texR[i + TW + 1]! * w11;
     out[1] = texG[i]! * w00 + texG[i + 1]! * w10 + texG[i + TW]! * w01 + texG[i + TW + 1]! * w11;
     out[2] = texB[i]! * w00 + texB[i + 1]! * w10 + texB[i + TW]! * w01 + texB[i + TW + 1]! * w11;
+    out[3] = texS[i]! * w00 + texS[i + 1]! * w10 + texS[i + TW]! * w01 + texS[i + TW + 1]! * w11;
   };
 
   // Circular field of view with hard edge (what the scope optics show).
@@ -164,7 +171,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       const rad = pRng.range(0, 0.75) * Math.min(W, H) / 2;
       const sx = W / 2 + rad * Math.cos(ang);
       const sy = H / 2 + rad * Math.sin(ang);
-      const a = pRng.range(0.07, 0.13) * H / cam0.zoom;
+      const a = (pRng.range(0.08, 0.15) * H) / cam0.zoom;
       const [wx, wy] = screenToWorld(cam0, sx, sy);
       if (Math.hypot(sx - fovCx, sy - fovCy) + a * 1.4 * cam0.zoom > fovR * 0.92) continue;
       if (polyps.some((p) => Math.hypot(p.shape.cx - wx, p.shape.cy - wy) < (p.shape.a + a) * 1.35)) continue;
@@ -185,7 +192,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
         wobbleAmp: pRng.range(0.02, 0.06),
         wobbleSpeed: pRng.range(0.05, 0.15),
         // Polyps run redder or paler than the surrounding mucosa.
-        color: tint < 0.5 ? [0.93, 0.42, 0.36] : [0.95, 0.62, 0.55],
+        color: tint < 0.5 ? [0.86, 0.3, 0.25] : [0.97, 0.68, 0.6],
         height: pRng.range(0.5, 0.9),
         texSeed: pRng.u32() | 0,
       });
@@ -203,13 +210,13 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
 
   // Light comes from the scope tip, a little off-axis; fixed in screen space.
   const light = root.fork('light');
-  const lx0 = light.range(-0.35, 0.35);
-  const ly0 = light.range(-0.35, 0.35);
+  const lx0 = light.range(-0.6, 0.6);
+  const ly0 = light.range(-0.6, 0.6);
   const noiseSeed = light.u32() | 0;
 
   const owner = new Uint8Array(N);
   const rgbF = new Float32Array(N * 3);
-  const px = new Float32Array(3);
+  const px = new Float32Array(4);
 
   function renderFrame(t: number): RenderedFrame {
     if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
@@ -235,7 +242,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
         let r = px[0]!;
         let g = px[1]!;
         let b = px[2]!;
-        let spec = 0;
+        let spec = px[3]!;
         for (let k = shapes.length - 1; k >= 0; k--) {
           const s = shapes[k]!;
           const reachK = Math.max(s.a, s.b) * 1.5;
@@ -264,12 +271,12 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
             const hz = 1 / ln + 1;
             const hn = Math.hypot(hx, hy, hz);
             const nh = Math.max(0, (nx * hx + ny * hy + nz * hz) / hn);
-            spec = Math.pow(nh, 60) * 1.6;
-            const pit = 0.88 + 0.24 * valueNoise(wx / (4 * scale), wy / (4 * scale), p.texSeed);
-            const tone = (0.62 + 0.5 * lambert) * pit;
-            r = (0.45 * r + 0.55 * p.color[0]) * tone;
-            g = (0.45 * g + 0.55 * p.color[1]) * tone;
-            b = (0.45 * b + 0.55 * p.color[2]) * tone;
+            spec = Math.pow(nh, 140) * 1.8;
+            const pit = 0.86 + 0.28 * valueNoise(wx / (3 * scale), wy / (3 * scale), p.texSeed);
+            const tone = (0.35 + 0.8 * lambert) * pit;
+            r = (0.3 * r + 0.7 * p.color[0]) * tone;
+            g = (0.3 * g + 0.7 * p.color[1]) * tone;
+            b = (0.3 * b + 0.7 * p.color[2]) * tone;
             break;
           }
           if (q <= 1.12) {

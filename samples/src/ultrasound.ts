@@ -153,7 +153,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       if (objects.some((o) => Math.hypot(o.x0 - x0, o.y0 - y0) < (o.a0 * 1.3 + reach) * 1.6)) continue;
       const exits = k === exitIndex;
       const exitDir = x0 < apexX ? -1 : 1;
-      placed = {
+      const candidate: UsObject = {
         info: { id: k + 1, categoryId: b0 / a0 < 0.7 ? 1 : 2 },
         x0,
         y0,
@@ -174,10 +174,20 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
         pulsePhase: objRng.float(),
         harmonics,
         innerLevel: objRng.range(0.035, 0.08),
-        rimWidth: objRng.range(2, 3.5),
-        rimBoost: objRng.range(1.5, 2.2),
+        rimWidth: objRng.range(2.5, 4),
+        rimBoost: objRng.range(2, 2.8),
         dropout: null,
       };
+      // Labelled structures never touch each other, so each one's outline stays visible.
+      const collides = objects.some((o) => {
+        for (let t = 0; t < frames; t += 2) {
+          const p = shapeAt(o, t);
+          const q = shapeAt(candidate, t);
+          if (Math.hypot(p.cx - q.cx, p.cy - q.cy) < (Math.max(p.a, p.b) + Math.max(q.a, q.b)) * 1.15 + 8) return true;
+        }
+        return false;
+      });
+      if (!collides) placed = candidate;
     }
     if (!placed) throw new Error(`ultrasound seed ${spec.seed}: could not place object ${k + 1}`);
     objects.push(placed);
@@ -203,6 +213,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   // Bright reflectors (calcification-like) with the acoustic shadow behind them.
   const refRng = root.fork('reflectors');
   const reflectors = refRng.int(1, 2);
+  const reflectorSpots: Array<[number, number, number]> = [];
   for (let k = 0; k < reflectors; k++) {
     for (let attempt = 0; attempt < 100; attempt++) {
       const rr = refRng.range(0.25, 0.6) * H;
@@ -211,6 +222,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       const lenR = refRng.range(0.008, 0.014) * H;
       const lenT = refRng.range(0.02, 0.04) * H;
       if (!clearOfPath(x, y, lenT)) continue;
+      reflectorSpots.push([x, y, lenT]);
       const shadowHalf = (lenT * 0.9) / rr;
       const strength = refRng.range(0.75, 0.9);
       for (let i = 0; i < N; i++) {
@@ -229,6 +241,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
 
   // Static hypoechoic look-alikes: same darkness and rim as the structures, never labelled.
   const disRng = root.fork('distractors');
+  const placedBlobs: Array<[number, number, number]> = [...reflectorSpots];
   const distractors = disRng.int(1, 3);
   for (let k = 0; k < distractors; k++) {
     for (let attempt = 0; attempt < 100; attempt++) {
@@ -243,9 +256,11 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       };
       [shape.cx, shape.cy] = polarToXY(disRng.range(0.3, 0.85) * H, disRng.range(-0.8, 0.8) * half);
       if (!discInFan(shape.cx, shape.cy, a * 1.2, 0.01 * H) || !clearOfPath(shape.cx, shape.cy, a * 1.2)) continue;
+      if (placedBlobs.some(([x, y, r]) => Math.hypot(x - shape.cx, y - shape.cy) < r + a * 1.3 + 6)) continue;
+      placedBlobs.push([shape.cx, shape.cy, a * 1.3]);
       const level = disRng.range(0.035, 0.08);
-      const rimQ = 1 + disRng.range(2, 3.5) / ((shape.a + shape.b) / 2);
-      const boost = disRng.range(1.4, 2.1);
+      const rimQ = 1 + disRng.range(2.5, 4) / ((shape.a + shape.b) / 2);
+      const boost = disRng.range(1.9, 2.7);
       const [bx0, by0, bx1, by1] = blobBounds(shape, 6, W, H);
       for (let y = by0; y <= by1; y++) {
         for (let x = bx0; x <= bx1; x++) {
@@ -277,7 +292,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   for (let f = 0; f < 4; f++) {
     const g = new Float32Array(N);
     for (let i = 0; i < N; i++) g[i] = spRng.gauss();
-    boxBlur(g, W, H, 2, 1);
+    boxBlur(g, W, H, 3, 1);
     standardise(g);
     fields.push(g);
   }
@@ -285,6 +300,19 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const speckleDrift = spRng.range(0.02, 0.04);
   const rayleighMean = Math.sqrt(Math.PI / 2);
   const outScale = 1 / Math.log1p(5 * 1.6);
+
+  // Depth scale: small dots just right of the fan edge every tenth of the depth, as scanners draw.
+  const markers: number[] = [];
+  for (let k = 1; k < 10; k++) {
+    const [mx, my] = polarToXY(rMin + ((rMax - rMin) * k) / 10, half + 0.035);
+    for (let dy = 0; dy < 2; dy++) {
+      for (let dx = 0; dx < 2; dx++) {
+        const x = Math.floor(mx) + dx;
+        const y = Math.floor(my) + dy;
+        if (x >= 0 && y >= 0 && x < W && y < H && !inFan[y * W + x]) markers.push(y * W + x);
+      }
+    }
+  }
 
   const work = new Float32Array(N);
   const owner = new Uint8Array(N);
@@ -329,12 +357,18 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       if (!inFan[i]) continue;
       const re = g1[i]! * cp + h1[i]! * sp;
       const im = g2[i]! * cp + h2[i]! * sp;
-      const speckle = Math.sqrt((re * re + im * im) / 2) / rayleighMean;
+      // Mostly speckle, with a little unmodulated echo, as compounding scanners show.
+      const speckle = 0.2 + (0.8 * Math.sqrt((re * re + im * im) / 2)) / rayleighMean;
       const v = work[i]! * gain[i]! * speckle;
       const out = Math.min(255, Math.round(255 * outScale * Math.log1p(5 * v)));
       rgb[i * 3] = out;
       rgb[i * 3 + 1] = out;
       rgb[i * 3 + 2] = out;
+    }
+    for (const i of markers) {
+      rgb[i * 3] = 200;
+      rgb[i * 3 + 1] = 200;
+      rgb[i * 3 + 2] = 200;
     }
     const masks = objects.map((_, k) => {
       const m = new Uint8Array(N);
