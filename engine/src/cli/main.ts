@@ -8,6 +8,9 @@ import { Command } from 'commander';
 import { toCinesegError } from '../errors.js';
 import { registerProbe } from './probe-command.js';
 import { registerDecode } from './decode-command.js';
+import { registerTrack } from './track-command.js';
+import { registerEval } from './eval-command.js';
+import { registerDemo } from './demo-command.js';
 
 const program = new Command();
 program
@@ -18,6 +21,9 @@ program
 
 registerProbe(program);
 registerDecode(program);
+registerTrack(program);
+registerEval(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toCinesegError(err);

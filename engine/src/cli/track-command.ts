@@ -1,0 +1,286 @@
+/**
+ * `cineseg track <video> …`: prompts on frames, SAM2 propagation, YouTube-VIS JSON out.
+ * The work lives in `trackVideo` so the demo command, the bench and tests run exactly what the
+ * CLI runs.
+ */
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { CinesegError, ErrorCode } from '../errors.js';
+import { readPngMask } from '../mask/png-mask.js';
+import { VisCollector, writeVisJson, type VisJson } from '../mask/vis-json.js';
+import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { ModelSessions, type EpChoice, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import type { Box, Point } from '../track/prompts.js';
+import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
+import { DecodedFrames } from '../track/video-frames.js';
+
+/** One prompt as given on the command line, in video pixels. */
+export type CliPrompt =
+  | { kind: 'point'; objectId: number; frame: number; point: Point }
+  | { kind: 'box'; objectId: number; frame: number; box: Box }
+  | { kind: 'mask'; objectId: number; frame: number; path: string };
+
+export interface TrackVideoOptions {
+  video: string;
+  /** Bundle folder (default: the shipped tiny bundle). */
+  model?: string;
+  prompts: CliPrompt[];
+  reverse?: boolean;
+  both?: boolean;
+  /** SAM2's max_frame_num_to_track. */
+  maxFrames?: number;
+  memory?: boolean;
+  ep?: ExecutionProviderRequest;
+  threads?: number;
+  /** Output path; when omitted the JSON is only returned. */
+  out?: string;
+  log?: (line: string) => void;
+  onProgress?: (done: number, total: number) => void;
+  /** Reuse sessions (bench, demo); they are not released then. */
+  sessions?: ModelSessions;
+}
+
+export interface TrackVideoResult {
+  json: VisJson;
+  ep: EpChoice;
+  framesVisited: number;
+  objects: number;
+  /** Seconds from the first prompt to the last mask written (model loading excluded). */
+  trackSeconds: number;
+  /** Frames visited per second of `trackSeconds`. */
+  fps: number;
+  loadSeconds: number;
+}
+
+/** Parses `<frame>:<rest>`. */
+function frameAndRest(v: string, what: string): [number, string] {
+  const i = v.indexOf(':');
+  const f = i > 0 ? Number(v.slice(0, i)) : NaN;
+  if (!Number.isInteger(f) || f < 0) throw new CinesegError(ErrorCode.E_USAGE, `${what} "${v}": expected <frame>:…`);
+  return [f, v.slice(i + 1)];
+}
+
+function numbers(s: string, n: number[], what: string): number[] {
+  const parts = s.split(',').map((x) => Number(x.trim()));
+  if (!n.includes(parts.length) || parts.some((x) => !Number.isFinite(x))) {
+    throw new CinesegError(ErrorCode.E_USAGE, `${what} "${s}": expected ${n.join(' or ')} comma-separated numbers`);
+  }
+  return parts;
+}
+
+/** Parses one `--point` value. */
+export function parsePoint(v: string, objectId: number): CliPrompt {
+  const [frame, rest] = frameAndRest(v, '--point');
+  const [x, y, label] = numbers(rest, [2, 3], '--point') as [number, number, number | undefined];
+  if (label !== undefined && label !== 0 && label !== 1) throw new CinesegError(ErrorCode.E_USAGE, `--point "${v}": label must be 1 (positive) or 0 (negative)`);
+  return { kind: 'point', objectId, frame, point: { x, y, label: label ?? 1 } };
+}
+
+/** Parses one `--box` value. */
+export function parseBox(v: string, objectId: number): CliPrompt {
+  const [frame, rest] = frameAndRest(v, '--box');
+  const b = numbers(rest, [4], '--box') as Box;
+  return { kind: 'box', objectId, frame, box: b };
+}
+
+/** Parses one `--mask` value. */
+export function parseMask(v: string, objectId: number, cwd = process.cwd()): CliPrompt {
+  const [frame, rest] = frameAndRest(v, '--mask');
+  if (!rest) throw new CinesegError(ErrorCode.E_USAGE, `--mask "${v}": expected <frame>:<png>`);
+  return { kind: 'mask', objectId, frame, path: resolve(cwd, rest) };
+}
+
+/**
+ * Tracks the prompted objects through a video and builds the YouTube-VIS JSON (written to
+ * `opts.out` when given). Prompts are grouped per object and frame: a box and clicks on the same
+ * frame become one prompt (box first); a mask replaces clicks.
+ */
+export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoResult> {
+  const log = opts.log ?? (() => undefined);
+  if (opts.prompts.length === 0) throw new CinesegError(ErrorCode.E_USAGE, 'give at least one --point, --box or --mask');
+  const t0 = performance.now();
+  const sessions =
+    opts.sessions ??
+    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
+      ep: opts.ep ?? 'auto',
+      log,
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    }));
+  let frames: DecodedFrames | null = null;
+  let tracker: VideoTracker | null = null;
+  try {
+    const S = sessions.bundle.imageSize;
+    frames = await DecodedFrames.open(opts.video, S);
+    const info = frames.info;
+    const n = frames.numFrames;
+    const loadSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    tracker = new VideoTracker(sessions, frames, { width: info.width, height: info.height, memory: opts.memory ?? true });
+
+    // Group prompts per (object, frame), keeping first-appearance order.
+    const groups = new Map<string, { objectId: number; frame: number; points: Point[]; box?: Box; mask?: string }>();
+    for (const p of opts.prompts) {
+      if (p.frame >= n) {
+        throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `prompt on frame ${p.frame}, but the video has ${n} frames`, {
+          details: { frame: p.frame, numFrames: n },
+        });
+      }
+      const k = `${p.objectId}:${p.frame}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { objectId: p.objectId, frame: p.frame, points: [] }));
+      if (p.kind === 'point') g.points.push(p.point);
+      else if (p.kind === 'box') {
+        if (g.box) throw new CinesegError(ErrorCode.E_USAGE, `object ${p.objectId} has two boxes on frame ${p.frame}`);
+        g.box = p.box;
+      } else {
+        if (g.mask) throw new CinesegError(ErrorCode.E_USAGE, `object ${p.objectId} has two masks on frame ${p.frame}`);
+        g.mask = p.path;
+      }
+    }
+    for (const g of groups.values()) {
+      if (g.mask) {
+        if (g.points.length || g.box) {
+          throw new CinesegError(ErrorCode.E_USAGE, `object ${g.objectId} frame ${g.frame}: a mask cannot be combined with points or a box`);
+        }
+        const m = readPngMask(g.mask);
+        if (m.width !== info.width || m.height !== info.height) {
+          throw new CinesegError(ErrorCode.E_MASK_INVALID, `${g.mask} is ${m.width}x${m.height}, the video is ${info.width}x${info.height}`);
+        }
+        await tracker.addMask(g.frame, g.objectId, m.mask);
+      } else {
+        await tracker.addPoints(g.frame, g.objectId, g.points, g.box ? { box: g.box } : {});
+      }
+    }
+
+    const collector = new VisCollector({ id: 1, width: info.width, height: info.height, length: n, fps: info.fps, file: opts.video });
+    const L = sessions.bundle.lowResMaskSize;
+    const visited = new Set<number>();
+    const total = opts.both ? n : n; // upper bound for the progress bar
+    const consume = async (it: AsyncGenerator<TrackedFrame>) => {
+      for await (const tf of it) {
+        visited.add(tf.frame);
+        for (const o of tf.objects) collector.add(tf.frame, o.objectId, o.output.predMasks, L, o.output.objectScore);
+        opts.onProgress?.(visited.size, total);
+      }
+    };
+    const maxOpt = opts.maxFrames === undefined ? {} : { maxFrameNumToTrack: opts.maxFrames };
+    if (opts.both) {
+      await consume(tracker.propagate({ ...maxOpt }));
+      await consume(tracker.propagate({ ...maxOpt, reverse: true }));
+    } else {
+      await consume(tracker.propagate({ ...maxOpt, reverse: opts.reverse ?? false }));
+    }
+    const trackSeconds = (performance.now() - t1) / 1000;
+    const json = collector.toJson({
+      tool: 'cineseg track',
+      model: sessions.bundle.name,
+      executionProvider: sessions.ep.ep,
+      memory: opts.memory ?? true,
+    });
+    if (opts.out) writeVisJson(opts.out, json);
+    const objects = tracker.objectIds.length;
+    return {
+      json,
+      ep: sessions.ep,
+      framesVisited: visited.size,
+      objects,
+      trackSeconds,
+      fps: visited.size / Math.max(trackSeconds, 1e-9),
+      loadSeconds,
+    };
+  } finally {
+    tracker?.destroy();
+    await frames?.destroy();
+    if (!opts.sessions) await sessions.destroy();
+  }
+}
+
+/** A one-line progress bar on stderr, only when stderr is a terminal. */
+export function progressBar(label: string): { update: (done: number, total: number) => void; end: () => void } {
+  if (!process.stderr.isTTY) return { update: () => undefined, end: () => undefined };
+  let last = -1;
+  return {
+    update(done, total) {
+      const pct = Math.floor((100 * done) / Math.max(1, total));
+      if (pct === last) return;
+      last = pct;
+      const width = 30;
+      const fill = Math.round((width * done) / Math.max(1, total));
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}`);
+    },
+    end() {
+      if (last >= 0) process.stderr.write('\n');
+    },
+  };
+}
+
+export function registerTrack(program: Command): void {
+  // Commander calls option parsers in command-line order, so one list records the order of
+  // --object and the prompts it applies to.
+  const events: { kind: 'object' | 'point' | 'box' | 'mask'; value: string }[] = [];
+  const record = (kind: (typeof events)[number]['kind']) => (value: string) => {
+    events.push({ kind, value });
+    return value;
+  };
+  program
+    .command('track')
+    .description('Track objects through a video from clicks, boxes or masks; writes YouTube-VIS JSON with COCO RLE masks')
+    .argument('<video>', 'video file (or image folder)')
+    .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
+    .option('--point <frame:x,y[,label]>', 'a click in video pixels; label 1 positive (default) or 0 negative (repeatable)', record('point'))
+    .option('--box <frame:x0,y0,x1,y1>', 'a box in video pixels (repeatable)', record('box'))
+    .option('--mask <frame:png>', 'a mask PNG at video size, nonzero = object (repeatable)', record('mask'))
+    .option('--object <id>', 'object the following prompts belong to (default 1)', record('object'))
+    .option('--reverse', 'track backwards from the first prompted frame')
+    .option('--both', 'track forwards, then backwards')
+    .option('--max-frames <n>', 'track at most n frames past the start frame (SAM2 max_frame_num_to_track)')
+    .option('--no-memory', 'ablation: decode every frame without memory attention')
+    .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
+    .requiredOption('--out <masks.json>', 'output file')
+    .action(async (video: string, o: Record<string, unknown>) => {
+      const prompts = promptsFromEvents(events);
+      const maxFrames = o.maxFrames === undefined ? undefined : Number(o.maxFrames);
+      if (maxFrames !== undefined && (!Number.isInteger(maxFrames) || maxFrames < 0)) {
+        throw new CinesegError(ErrorCode.E_USAGE, '--max-frames must be a non-negative integer');
+      }
+      const threads = o.threads === undefined ? undefined : Number(o.threads);
+      const bar = progressBar('tracking');
+      const res = await trackVideo({
+        video,
+        ...(o.model ? { model: String(o.model) } : {}),
+        prompts,
+        reverse: Boolean(o.reverse),
+        both: Boolean(o.both),
+        ...(maxFrames === undefined ? {} : { maxFrames }),
+        memory: o.memory !== false,
+        ep: String(o.ep) as ExecutionProviderRequest,
+        ...(threads ? { threads } : {}),
+        out: String(o.out),
+        log: (l) => process.stderr.write(`${l}\n`),
+        onProgress: bar.update,
+      });
+      bar.end();
+      process.stdout.write(
+        `tracked ${res.objects} object(s) over ${res.framesVisited} frames in ${res.trackSeconds.toFixed(2)} s: ` +
+          `${res.fps.toFixed(1)} fps on ${res.ep.ep}${res.ep.reason ? ` (fallback: ${res.ep.reason})` : ''}; wrote ${String(o.out)}\n`,
+      );
+    });
+}
+
+/** Turns the ordered option events into prompts, each owned by the latest --object before it. */
+export function promptsFromEvents(events: readonly { kind: string; value: string }[]): CliPrompt[] {
+  let objectId = 1;
+  const prompts: CliPrompt[] = [];
+  for (const e of events) {
+    if (e.kind === 'object') {
+      const id = Number(e.value);
+      if (!Number.isInteger(id) || id < 0) throw new CinesegError(ErrorCode.E_USAGE, `--object must be a non-negative integer, got "${e.value}"`);
+      objectId = id;
+    } else if (e.kind === 'point') prompts.push(parsePoint(e.value, objectId));
+    else if (e.kind === 'box') prompts.push(parseBox(e.value, objectId));
+    else if (e.kind === 'mask') prompts.push(parseMask(e.value, objectId));
+  }
+  return prompts;
+}

@@ -1,0 +1,316 @@
+/**
+ * One step of SAM2 video inference for many objects at once: prompted frames
+ * (`add_new_points_or_box` / `add_new_mask`), consolidation (`propagate_in_video_preflight`) and
+ * tracked frames (`track_step` with memory). Offline and streaming trackers both drive this
+ * class, which is why streaming over a clip reproduces offline propagation exactly.
+ *
+ * Batching: objects are independent (their memories are never merged), but those whose memory
+ * layout matches run through memory attention together, and every tracked object of a frame
+ * goes through the decoder and the memory encoder in one batch.
+ */
+import { CinesegError, ErrorCode } from '../errors.js';
+import { fillHolesInMaskScores } from '../mask/fill-holes.js';
+import { resizeBilinear, resizeBilinearAntialias } from '../mask/upsample.js';
+import type { MemorySettings } from '../model/bundle.js';
+import { FeatureCache } from './feature-cache.js';
+import { layoutKey, selectMemory, type MemorySelection } from './memory-bank.js';
+import type { FrameOutput, ObjectState, PointInputs } from './object-state.js';
+import type { DecoderOutput, ImageFeatures, SamRunner } from './sam-runner.js';
+
+/** SAM2's NO_OBJ_SCORE. */
+export const NO_OBJ_SCORE = -1024;
+
+export interface EngineOptions {
+  /**
+   * Use memory attention (default true). False is an ablation: every non-prompted frame is
+   * decoded from `vision_feat + no_mem_embed`, like a fresh image with no prompt.
+   */
+  memory?: boolean;
+  /**
+   * A frame that receives a correction after it was tracked becomes a conditioning frame
+   * (SAM2's `add_all_frames_to_correct_as_cond`; Meta's predictor defaults to false, its demo
+   * and this engine to true).
+   */
+  addAllFramesToCorrectAsCond?: boolean;
+  /** Frames whose image features are kept (default 4). */
+  featureCacheSize?: number;
+}
+
+/** Counters for tests and benches. */
+export interface EngineStats {
+  imageEncoderRuns: number;
+  memoryAttentionRuns: number;
+  decoderRuns: number;
+  memoryEncoderRuns: number;
+}
+
+export class TrackingEngine {
+  readonly settings: MemorySettings;
+  readonly memory: boolean;
+  readonly addAllFramesToCorrectAsCond: boolean;
+  readonly cache: FeatureCache;
+  readonly stats: EngineStats = { imageEncoderRuns: 0, memoryAttentionRuns: 0, decoderRuns: 0, memoryEncoderRuns: 0 };
+
+  constructor(
+    readonly runner: SamRunner,
+    frameRgb: (frame: number) => Promise<Uint8Array>,
+    opts: EngineOptions = {},
+  ) {
+    this.settings = runner.bundle.memory;
+    this.memory = opts.memory ?? true;
+    this.addAllFramesToCorrectAsCond = opts.addAllFramesToCorrectAsCond ?? true;
+    this.cache = new FeatureCache(opts.featureCacheSize ?? 4, async (frame) => {
+      const rgb = await frameRgb(frame);
+      this.stats.imageEncoderRuns++;
+      return this.runner.encodeImage(frame, rgb);
+    });
+  }
+
+  features(frame: number): Promise<ImageFeatures> {
+    return this.cache.get(frame);
+  }
+
+  /**
+   * SAM2's `add_new_points_or_box` for one object: decodes the frame from its points (with the
+   * previous logits as mask input when the frame already has an output) and stores the result
+   * as a pending prompt output. The memory is encoded later, in `preflight`.
+   */
+  async addPoints(obj: ObjectState, frame: number, points: PointInputs, numFrames: number | undefined): Promise<FrameOutput> {
+    const s = this.settings;
+    obj.pointInputs.set(frame, points);
+    obj.maskInputs.delete(frame);
+    const isInit = !obj.framesTracked.has(frame);
+    const reverse = isInit ? false : obj.framesTracked.get(frame)!;
+    const isCond = isInit || this.addAllFramesToCorrectAsCond;
+    const prev = obj.latestOutput(frame, isCond);
+    const features = await this.features(frame);
+    const { C, h, L } = this.runner;
+
+    const embed = this.runner.buffer('embed:prompt', C * h * h);
+    if (isInit) {
+      if (!s.directlyAddNoMemEmbed) {
+        throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'bundles with directlyAddNoMemEmbed=false are not supported');
+      }
+      this.runner.addNoMemEmbed(features, embed, 0);
+    } else {
+      const sel = selectMemory(frame, obj, s, numFrames, reverse);
+      await this.conditionGroups(features, [sel], embed);
+    }
+    let maskInput: Float32Array | null = null;
+    let hasMask: Float32Array | null = null;
+    if (prev) {
+      maskInput = this.runner.buffer('mask:prompt', L * L);
+      const p = prev.predMasks;
+      for (let i = 0; i < p.length; i++) maskInput[i] = p[i]! > 32 ? 32 : p[i]! < -32 ? -32 : p[i]!;
+      hasMask = Float32Array.of(1);
+    }
+    const numPts = points.labels.length;
+    const multimask = s.multimaskOutputInSam && (isInit || s.multimaskOutputForTracking) && numPts >= s.multimaskMinPtNum && numPts <= s.multimaskMaxPtNum;
+    this.stats.decoderRuns++;
+    const dec = await this.runner.decode(features, embed, 1, [points], maskInput, hasMask);
+    const out = this.pick(dec, 0, multimask);
+    out.maskmem = null;
+    (isCond ? obj.tempCond : obj.tempNonCond).set(frame, out);
+    return out;
+  }
+
+  /**
+   * SAM2's `add_new_mask` with `use_mask_input_as_output_without_sam`: the mask (already S x S,
+   * 0/1) is the output; the decoder runs on the mask shrunk by `mask_downsample` only to make
+   * the object pointer, and presence comes from the mask itself.
+   */
+  async addMask(obj: ObjectState, frame: number, maskS: Float32Array, maskBytes: Uint8Array): Promise<FrameOutput> {
+    const s = this.settings;
+    if (!s.useMaskInputAsOutputWithoutSam) {
+      throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'bundles with useMaskInputAsOutputWithoutSam=false are not supported');
+    }
+    obj.maskInputs.set(frame, maskBytes);
+    obj.pointInputs.delete(frame);
+    const isInit = !obj.framesTracked.has(frame);
+    const isCond = isInit || this.addAllFramesToCorrectAsCond;
+    const features = await this.features(frame);
+    const { S, L, C } = this.runner;
+
+    let present = false;
+    const hr = this.runner.buffer('hr:mask', S * S);
+    for (let i = 0; i < maskS.length; i++) {
+      if (maskS[i]! > 0) present = true;
+      hr[i] = maskS[i]! * 20 - 10;
+    }
+    const lowRes = resizeBilinearAntialias(hr, S, S, L, L);
+    const prompt = this.runner.buffer('mask:downsample', L * L);
+    this.runner.maskDownsample(maskS, prompt);
+    // The pointer decoder sees the raw features: SAM2 passes vision_feat here, not + no_mem_embed.
+    this.stats.decoderRuns++;
+    const dec = await this.runner.decode(features, features.visionFeat.data as Float32Array, 1, null, prompt, Float32Array.of(1));
+    const objPtr = present ? dec.objPtrs.slice(0, C) : Float32Array.from(this.runner.bundle.constants.noObjPtr);
+    fillHolesInMaskScores(lowRes, L, L, s.fillHoleArea);
+    const out: FrameOutput = { predMasks: lowRes, objPtr, objectScore: present ? 10 : -10, maskmem: null };
+    (isCond ? obj.tempCond : obj.tempNonCond).set(frame, out);
+    return out;
+  }
+
+  /**
+   * SAM2's `propagate_in_video_preflight`: encodes the memory of every pending prompt output from
+   * its final (hole-filled) mask, binarised as "mask from points", then files the outputs as
+   * conditioning or non-conditioning. Pending outputs of one frame are encoded in one batch.
+   */
+  async preflight(objects: readonly ObjectState[]): Promise<void> {
+    const pending = new Map<number, FrameOutput[]>();
+    for (const obj of objects) {
+      for (const store of [obj.tempNonCond, obj.tempCond]) {
+        for (const [frame, out] of store) {
+          if (out.maskmem || !this.memory) continue;
+          let list = pending.get(frame);
+          if (!list) pending.set(frame, (list = []));
+          list.push(out);
+        }
+      }
+    }
+    for (const [frame, outs] of pending) {
+      const features = await this.features(frame);
+      await this.encodeMemories(features, outs.map((o) => o.predMasks), outs, this.settings.binarizeMaskFromPtsForMemEnc);
+    }
+    for (const obj of objects) {
+      for (const [frame, out] of obj.tempNonCond) obj.nonCond.set(frame, out);
+      for (const [frame, out] of obj.tempCond) obj.cond.set(frame, out);
+      obj.tempNonCond.clear();
+      obj.tempCond.clear();
+      if (obj.cond.size === 0) {
+        throw new CinesegError(ErrorCode.E_TRACKER_STATE, `object ${obj.id} has no prompt; add points, a box or a mask first`, {
+          details: { objectId: obj.id },
+        });
+      }
+      for (const frame of obj.cond.keys()) obj.nonCond.delete(frame);
+    }
+  }
+
+  /**
+   * SAM2's `track_step` on a non-prompted frame for several objects: memory attention (batched by
+   * layout), one batched decoder run, one batched memory-encoder run. Stores the outputs as
+   * non-conditioning outputs and returns them in `objects` order.
+   */
+  async track(objects: readonly ObjectState[], frame: number, reverse: boolean, numFrames: number | undefined): Promise<FrameOutput[]> {
+    const B = objects.length;
+    if (B === 0) return [];
+    const s = this.settings;
+    const { C, h } = this.runner;
+    const features = await this.features(frame);
+    const embed = this.runner.buffer(`embed:${B}`, B * C * h * h);
+    if (this.memory) {
+      const sels = objects.map((o) => selectMemory(frame, o, s, numFrames, reverse));
+      await this.conditionGroups(features, sels, embed);
+    } else {
+      for (let b = 0; b < B; b++) this.runner.addNoMemEmbed(features, embed, b * C * h * h);
+    }
+    this.stats.decoderRuns++;
+    const dec = await this.runner.decode(features, embed, B, null, null, null);
+    // Tracking has no points: multimask when 0 points is inside [min, max] (SAM2.1: yes).
+    const multimask = s.multimaskOutputInSam && s.multimaskOutputForTracking && 0 >= s.multimaskMinPtNum && 0 <= s.multimaskMaxPtNum;
+    const outs: FrameOutput[] = [];
+    const chosenRaw: Float32Array[] = [];
+    for (let b = 0; b < B; b++) {
+      const { out, raw } = this.pickWithRaw(dec, b, multimask);
+      outs.push(out);
+      chosenRaw.push(raw);
+    }
+    if (this.memory) {
+      // Memory of tracked frames: sigmoid of the unfilled logits (not "from points").
+      await this.encodeMemories(features, chosenRaw, outs, false);
+    }
+    for (let b = 0; b < B; b++) {
+      const obj = objects[b]!;
+      obj.nonCond.set(frame, outs[b]!);
+      obj.framesTracked.set(frame, reverse);
+    }
+    return outs;
+  }
+
+  /** Memory attention for each group of objects sharing a layout; writes [B, C, h, w] into `embed`. */
+  private async conditionGroups(features: ImageFeatures, sels: readonly MemorySelection[], embed: Float32Array): Promise<void> {
+    const groups = new Map<string, number[]>();
+    for (let b = 0; b < sels.length; b++) {
+      const sel = sels[b]!;
+      if (sel.memFrames.length === 0) {
+        // No memory at all (cannot happen once a prompt exists); decode as a fresh frame.
+        this.runner.addNoMemEmbed(features, embed, b * this.runner.C * this.runner.h * this.runner.h);
+        continue;
+      }
+      const k = layoutKey(sel);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = []));
+      g.push(b);
+    }
+    for (const slots of groups.values()) {
+      this.stats.memoryAttentionRuns++;
+      await this.runner.condition(features, slots.map((b) => sels[b]!), embed, slots);
+    }
+  }
+
+  /**
+   * Runs the memory encoder for outputs of one frame. `lowRes[i]` are the logits whose S x S
+   * upsampling is the mask; `fromPoints` binarises (> 0) instead of applying a sigmoid.
+   */
+  private async encodeMemories(features: ImageFeatures, lowRes: readonly Float32Array[], outs: readonly FrameOutput[], fromPoints: boolean): Promise<void> {
+    const { S, L, Cm, h } = this.runner;
+    const B = outs.length;
+    const maskForMem = this.runner.buffer(`memmask:${B}`, B * S * S);
+    const scores = new Float32Array(B);
+    const n = S * S;
+    for (let b = 0; b < B; b++) {
+      const off = b * n;
+      resizeBilinear(lowRes[b]!, L, L, S, S, maskForMem, 0, off);
+      if (fromPoints) {
+        for (let i = off; i < off + n; i++) maskForMem[i] = maskForMem[i]! > 0 ? 1 : 0;
+      } else {
+        for (let i = off; i < off + n; i++) maskForMem[i] = 1 / (1 + Math.exp(-maskForMem[i]!));
+      }
+      scores[b] = outs[b]!.objectScore;
+    }
+    this.stats.memoryEncoderRuns++;
+    const mem = await this.runner.encodeMemory(features, maskForMem, scores, B);
+    const per = Cm * h * h;
+    for (let b = 0; b < B; b++) outs[b]!.maskmem = mem.subarray(b * per, (b + 1) * per);
+  }
+
+  private pick(dec: DecoderOutput, b: number, multimask: boolean): FrameOutput {
+    return this.pickWithRaw(dec, b, multimask).out;
+  }
+
+  /**
+   * Chooses the mask token and pointer token like `_forward_sam_heads` + the decoder's
+   * `_dynamic_multimask_via_stability`, then fills holes in a copy of the chosen logits.
+   */
+  private pickWithRaw(dec: DecoderOutput, b: number, multimask: boolean): { out: FrameOutput; raw: Float32Array } {
+    const s = this.settings;
+    const { L, C } = this.runner;
+    const LL = L * L;
+    const iou = dec.iou;
+    let best = 1;
+    for (let k = 2; k < 4; k++) if (iou[b * 4 + k]! > iou[b * 4 + best]!) best = k;
+    let maskTok = 0;
+    let ptrTok = 0;
+    if (multimask) {
+      maskTok = best;
+      ptrTok = best;
+    } else if (s.dynamicMultimaskViaStability) {
+      // Stability of token 0: IoU of its masks thresholded at ±delta.
+      const base = (b * 4) * LL;
+      const d = s.dynamicMultimaskStabilityDelta;
+      let inter = 0;
+      let union = 0;
+      for (let i = 0; i < LL; i++) {
+        const v = dec.lowRes[base + i]!;
+        if (v > d) inter++;
+        if (v > -d) union++;
+      }
+      const stability = union > 0 ? inter / union : 1;
+      if (stability < s.dynamicMultimaskStabilityThresh) maskTok = best;
+    }
+    const raw = dec.lowRes.subarray((b * 4 + maskTok) * LL, (b * 4 + maskTok + 1) * LL);
+    const predMasks = raw.slice();
+    fillHolesInMaskScores(predMasks, L, L, s.fillHoleArea);
+    const objPtr = dec.objPtrs.slice((b * 4 + ptrTok) * C, (b * 4 + ptrTok + 1) * C);
+    return { out: { predMasks, objPtr, objectScore: dec.scores[b]!, maskmem: null }, raw };
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Offline video tracking with SAM2's video-predictor semantics: prompts on any frame (points,
+ * boxes, masks; corrections on tracked frames), then propagation forward or in reverse from any
+ * frame, which overwrites earlier non-conditioning results. Frames come from a random-access
+ * provider at the model's S x S; their image features are computed once and cached.
+ */
+import { CinesegError, ErrorCode } from '../errors.js';
+import { resizeBilinearToMask } from '../mask/upsample.js';
+import type { ModelSessions } from '../model/ort-sessions.js';
+import { ObjectState, type FrameOutput } from './object-state.js';
+import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
+import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
+import { SamRunner } from './sam-runner.js';
+
+/** Frames at the model's S x S, rgb24, by index. */
+export interface FrameProvider {
+  readonly numFrames: number;
+  getFrame(index: number): Promise<Uint8Array>;
+}
+
+export interface VideoTrackerOptions extends EngineOptions {
+  /** Video size: prompts are in these pixels and masks come back at this size. */
+  width: number;
+  height: number;
+}
+
+export interface PropagateOptions {
+  /** First frame (default: the earliest prompted frame over all objects). */
+  startFrame?: number;
+  /**
+   * SAM2's `max_frame_num_to_track`: frames start..start±N are visited (N + 1 frames, clipped to
+   * the video). Default: the whole video.
+   */
+  maxFrameNumToTrack?: number;
+  reverse?: boolean;
+}
+
+/** One visited frame: every object's output, in the order objects were added. */
+export interface TrackedFrame {
+  frame: number;
+  objects: { objectId: number; output: FrameOutput }[];
+}
+
+export class VideoTracker {
+  readonly runner: SamRunner;
+  readonly engine: TrackingEngine;
+  private readonly objects = new Map<number, ObjectState>();
+  private destroyed = false;
+
+  constructor(
+    sessions: ModelSessions,
+    private readonly frames: FrameProvider,
+    readonly opts: VideoTrackerOptions,
+  ) {
+    this.runner = new SamRunner(sessions);
+    this.engine = new TrackingEngine(this.runner, (i) => this.frames.getFrame(i), opts);
+  }
+
+  get numFrames(): number {
+    return this.frames.numFrames;
+  }
+
+  get objectIds(): number[] {
+    return [...this.objects.keys()];
+  }
+
+  get stats(): EngineStats {
+    return this.engine.stats;
+  }
+
+  /** The state of one object (for tests and tools), or undefined. */
+  objectState(objectId: number): ObjectState | undefined {
+    return this.objects.get(objectId);
+  }
+
+  /**
+   * Adds clicks (and optionally a box) for an object on a frame; returns the frame's new output.
+   * With `clearOld: false` the points are appended to earlier ones on that frame.
+   */
+  async addPoints(frame: number, objectId: number, points: readonly Point[], opts: { box?: Box; clearOld?: boolean } = {}): Promise<FrameOutput> {
+    this.check(frame);
+    const obj = this.object(objectId);
+    let inputs = toPointInputs(points, opts.box, this.opts.width, this.opts.height, this.runner.S);
+    if (opts.clearOld === false) {
+      if (opts.box) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, 'a box must come first: use clearOld (the default) with a box');
+      inputs = concatPoints(obj.pointInputs.get(frame), inputs);
+    }
+    return this.engine.addPoints(obj, frame, inputs, this.numFrames);
+  }
+
+  /** Adds a box (two corner points, labels 2 and 3) plus optional clicks. */
+  addBox(frame: number, objectId: number, box: Box, points: readonly Point[] = []): Promise<FrameOutput> {
+    return this.addPoints(frame, objectId, points, { box });
+  }
+
+  /** Adds a binary mask (width x height bytes, nonzero = object) as the object's output on a frame. */
+  async addMask(frame: number, objectId: number, mask: Uint8Array): Promise<FrameOutput> {
+    this.check(frame);
+    const obj = this.object(objectId);
+    const m = maskToModel(mask, this.opts.width, this.opts.height, this.runner.S);
+    return this.engine.addMask(obj, frame, m, mask);
+  }
+
+  /**
+   * SAM2's `propagate_in_video`: consolidates prompts, then visits frames in order, yielding every
+   * object's output per frame. Prompted frames give their stored output; the others are tracked
+   * (all objects of a frame batched).
+   */
+  async *propagate(opts: PropagateOptions = {}): AsyncGenerator<TrackedFrame> {
+    this.alive();
+    const objs = [...this.objects.values()];
+    if (objs.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; add points, a box or a mask first');
+    await this.engine.preflight(objs);
+    const n = this.numFrames;
+    let start = opts.startFrame;
+    if (start === undefined) {
+      start = Infinity;
+      for (const o of objs) for (const f of o.cond.keys()) start = Math.min(start, f);
+    }
+    this.check(start);
+    const max = opts.maxFrameNumToTrack ?? n;
+    const reverse = opts.reverse ?? false;
+    const order: number[] = [];
+    if (reverse) {
+      const end = Math.max(start - max, 0);
+      if (start > 0) for (let t = start; t >= end; t--) order.push(t);
+    } else {
+      const end = Math.min(start + max, n - 1);
+      for (let t = start; t <= end; t++) order.push(t);
+    }
+    for (const t of order) {
+      this.alive();
+      const toTrack: ObjectState[] = [];
+      for (const o of objs) if (!o.cond.has(t)) toTrack.push(o);
+      await this.engine.track(toTrack, t, reverse, n);
+      const objects: TrackedFrame['objects'] = [];
+      for (const o of objs) {
+        o.framesTracked.set(t, reverse);
+        objects.push({ objectId: o.id, output: (o.cond.get(t) ?? o.nonCond.get(t))! });
+      }
+      yield { frame: t, objects };
+    }
+  }
+
+  /** The current output of an object on a frame (pending prompt outputs included), if any. */
+  output(frame: number, objectId: number): FrameOutput | undefined {
+    return this.objects.get(objectId)?.outputAt(frame);
+  }
+
+  /** The object's mask on a frame at video size (1 = object), or null when never visited. */
+  maskAt(frame: number, objectId: number, out?: Uint8Array): Uint8Array | null {
+    const o = this.output(frame, objectId);
+    if (!o) return null;
+    const { width, height } = this.opts;
+    const L = this.runner.L;
+    return resizeBilinearToMask(o.predMasks, L, L, height, width, out);
+  }
+
+  /** Drops cached features and state. The sessions belong to the caller. */
+  destroy(): void {
+    this.destroyed = true;
+    this.objects.clear();
+    this.engine.cache.clear();
+  }
+
+  private object(id: number): ObjectState {
+    this.alive();
+    if (!Number.isInteger(id)) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object id must be an integer, got ${id}`);
+    let o = this.objects.get(id);
+    if (!o) this.objects.set(id, (o = new ObjectState(id)));
+    return o;
+  }
+
+  private check(frame: number): void {
+    if (!Number.isInteger(frame) || frame < 0 || frame >= this.numFrames) {
+      throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${frame} is outside the video (0..${this.numFrames - 1})`, {
+        details: { frame, numFrames: this.numFrames },
+      });
+    }
+  }
+
+  private alive(): void {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'tracker was destroyed');
+  }
+}

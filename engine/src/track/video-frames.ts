@@ -1,0 +1,112 @@
+/**
+ * A recorded video as a {@link FrameProvider}: one decode run scales frames to the model's S x S
+ * and keeps them (S² × 3 bytes each) so reverse passes and re-propagation after corrections need
+ * no second decode. Frames are pulled on demand, so decoding overlaps tracking instead of
+ * preceding it.
+ */
+import type { FrameDecoder } from '../decode/frame-decoder.js';
+import type { VideoInfo } from '../decode/probe.js';
+import { CinesegError, ErrorCode } from '../errors.js';
+import { FrameSource } from '../source/frame-source.js';
+import type { FrameProvider } from './tracker.js';
+
+export class DecodedFrames implements FrameProvider {
+  private readonly frames: Uint8Array[] = [];
+  private readonly pts: number[] = [];
+  private pump: Promise<void> = Promise.resolve();
+  private ended = false;
+  private decoder: FrameDecoder | null;
+
+  private constructor(
+    private readonly source: FrameSource,
+    readonly info: VideoInfo,
+    readonly numFrames: number,
+    readonly size: number,
+  ) {
+    this.decoder = source.decoder({ width: size, height: size, mode: 'backpressure', readAhead: 4 });
+  }
+
+  /**
+   * Opens a recorded video for tracking at S x S. `maxFrames` limits how many frames the
+   * tracker may see (the video's length when omitted).
+   *
+   * @throws CinesegError from probing (E_INPUT_NOT_FOUND, E_DECODE_NO_VIDEO, ...) or
+   *   E_INPUT_UNSUPPORTED for live inputs
+   */
+  static async open(input: string, size: number, opts: { maxFrames?: number } = {}): Promise<DecodedFrames> {
+    const source = await FrameSource.open(input);
+    const info = source.info;
+    if (!info || info.frameCount === null) {
+      await source.destroy();
+      throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: offline tracking needs a recorded video with a known length`);
+    }
+    const n = Math.min(info.frameCount, opts.maxFrames ?? Number.POSITIVE_INFINITY);
+    if (n <= 0) {
+      await source.destroy();
+      throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `${input} has no frames`);
+    }
+    return new DecodedFrames(source, info, n, size);
+  }
+
+  /** Frame i's presentation time in µs (once decoded). */
+  ptsUs(i: number): number | undefined {
+    return this.pts[i];
+  }
+
+  getFrame(index: number): Promise<Uint8Array> {
+    if (index < 0 || index >= this.numFrames) return Promise.reject(outOfRange(index, this.numFrames));
+    const have = this.frames[index];
+    if (have) return Promise.resolve(have);
+    // Serialise pulls: concurrent requests wait for one reader.
+    const p = this.pump.then(() => this.readUntil(index));
+    this.pump = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Decodes every frame now (for benches that time decoding apart). */
+  async decodeAll(): Promise<void> {
+    await this.getFrame(this.numFrames - 1);
+  }
+
+  private async readUntil(index: number): Promise<Uint8Array> {
+    while (this.frames.length <= index) {
+      if (this.ended || !this.decoder) throw outOfRange(index, this.frames.length);
+      const f = await this.decoder.next();
+      if (!f) {
+        this.ended = true;
+        await this.closeDecoder();
+        continue;
+      }
+      this.frames.push(f.rgb);
+      this.pts.push(f.ptsUs);
+      if (this.frames.length >= this.numFrames) {
+        this.ended = true;
+        await this.closeDecoder();
+      }
+    }
+    return this.frames[index]!;
+  }
+
+  private async closeDecoder(): Promise<void> {
+    const d = this.decoder;
+    this.decoder = null;
+    if (d) await d.destroy();
+  }
+
+  /** Stops decoding and releases the input; held frames are dropped. */
+  async destroy(): Promise<void> {
+    this.ended = true;
+    await this.closeDecoder();
+    this.frames.length = 0;
+    await this.source.destroy();
+  }
+}
+
+function outOfRange(index: number, n: number): CinesegError {
+  return new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${index} is not in the video (${n} frames decoded)`, {
+    details: { frame: index, frames: n },
+  });
+}
