@@ -6,7 +6,7 @@
  * ground-truth mask, so the mask is exactly the drawn polyp (clipped to the field of view).
  */
 import { fbm, valueNoise } from './noise.js';
-import { hashString, Rng } from './prng.js';
+import { hash2, hashString, Rng } from './prng.js';
 import { blobRadius, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
 
 const CATEGORIES: readonly Category[] = [{ id: 1, name: 'polyp', supercategory: 'lesion' }];
@@ -216,6 +216,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
 
   const owner = new Uint8Array(N);
   const rgbF = new Float32Array(N * 3);
+  const blurTmp = new Float32Array(N * 3);
   const px = new Float32Array(4);
 
   function renderFrame(t: number): RenderedFrame {
@@ -294,24 +295,33 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
         rgbF[j + 2] = b * v + spec;
       }
     }
-    // Mild optical blur ([1,2,1] separably) inside the field of view, then quantise with a
-    // little sensor noise. Masks stay the geometric truth.
+    // Mild optical blur ([1,2,1] horizontally, then vertically) inside the field of view, then
+    // quantise with a little per-pixel sensor noise. Masks stay the geometric truth.
+    const stride = W * 3;
+    for (let y = 0; y < H; y++) {
+      const row = y * stride;
+      for (let x = 0; x < W; x++) {
+        const j = row + x * 3;
+        const l = x > 0 ? j - 3 : j;
+        const r = x < W - 1 ? j + 3 : j;
+        blurTmp[j] = (rgbF[l]! + 2 * rgbF[j]! + rgbF[r]!) * 0.25;
+        blurTmp[j + 1] = (rgbF[l + 1]! + 2 * rgbF[j + 1]! + rgbF[r + 1]!) * 0.25;
+        blurTmp[j + 2] = (rgbF[l + 2]! + 2 * rgbF[j + 2]! + rgbF[r + 2]!) * 0.25;
+      }
+    }
     const rgb = new Uint8Array(N * 3);
     const frameSeed = (noiseSeed ^ Math.imul(t + 1, 0x9e3779b1)) | 0;
     for (let y = 0; y < H; y++) {
-      const y0 = y > 0 ? y - 1 : y;
-      const y1 = y < H - 1 ? y + 1 : y;
+      const up = y > 0 ? -stride : 0;
+      const down = y < H - 1 ? stride : 0;
       for (let x = 0; x < W; x++) {
         const i = y * W + x;
         if (!inFov[i]) continue;
-        const x0 = x > 0 ? x - 1 : x;
-        const x1 = x < W - 1 ? x + 1 : x;
-        const noise = (valueNoise(x * 0.9, y * 0.9, frameSeed) - 0.5) * 0.025;
+        const noise = (hash2(x, y, frameSeed) - 0.5) * 0.03;
+        const j = i * 3;
         for (let ch = 0; ch < 3; ch++) {
-          const at = (xx: number, yy: number): number => rgbF[(yy * W + xx) * 3 + ch]!;
-          const s =
-            (at(x0, y0) + 2 * at(x, y0) + at(x1, y0) + 2 * at(x0, y) + 4 * at(x, y) + 2 * at(x1, y) + at(x0, y1) + 2 * at(x, y1) + at(x1, y1)) / 16;
-          rgb[i * 3 + ch] = Math.round(255 * clamp01(s + noise));
+          const v = (blurTmp[j + ch + up]! + 2 * blurTmp[j + ch]! + blurTmp[j + ch + down]!) * 0.25 + noise;
+          rgb[j + ch] = Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v));
         }
       }
     }
@@ -327,6 +337,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     spec: { kind: 'endoscopy', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
     objects: polyps.map((p) => p.info),
     categories: CATEGORIES,
+    fieldOfView: inFov.slice(),
     promptFrame: 0,
     renderFrame,
   };

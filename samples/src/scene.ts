@@ -5,7 +5,7 @@ export type ClipKind = 'ultrasound' | 'endoscopy';
 export const CLIP_KINDS: readonly ClipKind[] = ['ultrasound', 'endoscopy'];
 
 /** Bumped whenever a change alters any rendered byte or the output layout; --skip-existing keys on it. */
-export const GENERATOR_VERSION = '1.1.0';
+export const GENERATOR_VERSION = '1.2.0';
 
 export interface ClipSpec {
   kind: ClipKind;
@@ -42,6 +42,8 @@ export interface Scene {
   readonly spec: Required<ClipSpec>;
   readonly objects: readonly ObjectInfo[];
   readonly categories: readonly Category[];
+  /** Row-major 0/1: pixels inside the scan sector / optical field of view (constant per clip). */
+  readonly fieldOfView: Uint8Array;
   /** Frame on which prompts are given; every object is clearly visible there. */
   readonly promptFrame: number;
   renderFrame(index: number): RenderedFrame;

@@ -382,6 +382,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
     spec: { kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
     objects: objects.map((o) => o.info),
     categories: CATEGORIES,
+    fieldOfView: inFan.slice(),
     promptFrame: 0,
     renderFrame,
   };
