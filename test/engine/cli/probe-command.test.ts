@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,12 @@ describe.runIf(built)('node engine/dist/cli/main.js', () => {
     const r = cli('probe', T('clip.mp4'), '--json');
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).frameCount).toBe(25);
+  });
+
+  it('decode - reads the clip from stdin', () => {
+    const r = spawnSync(process.execPath, [main, 'decode', '-', '--quiet', '--json', '--size', '8x8'], { input: readFileSync(T('clip.mp4')), encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).summary.frames).toBe(25);
   });
 
   it('bad input: one line E_CODE: message, exit 1, no stack trace', () => {
