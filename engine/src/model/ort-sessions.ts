@@ -3,6 +3,9 @@
  * per process from a small table; when the requested one cannot run here we fall back to the CPU
  * and say why, because a silent fallback turns a 30 ms frame into a 3 s frame with no clue.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { contractFor, diffIo, GRAPH_KEYS, type Bundle, type GraphKey, type IoSpec } from './bundle.js';
@@ -30,6 +33,24 @@ function supportedBackends(): Set<string> {
     supportedCache = new Set(list.map((b) => b.name));
   }
   return supportedCache;
+}
+
+/**
+ * CUDA and TensorRT live in separate provider libraries next to the binding; when they are absent
+ * ORT prints a native error on every attempt, so look for the file first.
+ */
+function providerLibraryPresent(ep: ExecutionProvider): boolean {
+  if (ep !== 'cuda' && ep !== 'tensorrt') return true;
+  try {
+    const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
+    const file = process.platform === 'win32' ? `onnxruntime_providers_${ep}.dll` : `libonnxruntime_providers_${ep}.so`;
+    for (const napi of readdirSync(bin)) {
+      if (existsSync(join(bin, napi, process.platform, process.arch, file))) return true;
+    }
+  } catch {
+    return true; // unknown layout: let ORT decide
+  }
+  return false;
 }
 
 export interface EpChoice {
@@ -77,8 +98,8 @@ export class ModelSessions {
     const supported = supportedBackends();
     const reasons: string[] = [];
     for (const ep of candidates) {
-      if (!supported.has(ep)) {
-        reasons.push(`${ep} is not in this onnxruntime-node build (${EP_TABLE.find((e) => e.name === ep)?.note ?? ''})`);
+      if (!supported.has(ep) || !providerLibraryPresent(ep)) {
+        reasons.push(`${ep} is not in this onnxruntime-node install (${EP_TABLE.find((e) => e.name === ep)?.note ?? ''})`);
         continue;
       }
       let sessions: ort.InferenceSession[] = [];
