@@ -198,7 +198,11 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       });
       break;
     }
-    if (polyps.length !== k + 1) throw new Error(`endoscopy seed ${spec.seed}: could not place polyp ${k + 1}`);
+    if (polyps.length !== k + 1) {
+      // A second polyp that does not fit beside the first is left out.
+      if (k > 0) break;
+      throw new Error(`endoscopy seed ${spec.seed}: could not place a polyp in view`);
+    }
   }
   const polypAt = (p: Polyp, t: number): BlobShape => ({
     ...p.shape,

@@ -183,13 +183,17 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
         for (let t = 0; t < frames; t += 2) {
           const p = shapeAt(o, t);
           const q = shapeAt(candidate, t);
-          if (Math.hypot(p.cx - q.cx, p.cy - q.cy) < (Math.max(p.a, p.b) + Math.max(q.a, q.b)) * 1.15 + 8) return true;
+          if (Math.hypot(p.cx - q.cx, p.cy - q.cy) < (Math.max(p.a, p.b) + Math.max(q.a, q.b)) * 1.15 + 0.02 * H) return true;
         }
         return false;
       });
       if (!collides) placed = candidate;
     }
-    if (!placed) throw new Error(`ultrasound seed ${spec.seed}: could not place object ${k + 1}`);
+    if (!placed) {
+      // A second structure that cannot keep clear of the first is simply left out.
+      if (k > 0) break;
+      throw new Error(`ultrasound seed ${spec.seed}: could not place a structure in the fan`);
+    }
     objects.push(placed);
   }
   // Brief loss of contrast (probe pressure, off-plane motion): the structure is still there and
