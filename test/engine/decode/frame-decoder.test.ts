@@ -1,8 +1,8 @@
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CinesegError, FrameDecoder, isCinesegError, probe, type Frame } from 'cineseg';
-import { REAL_CLIPS, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip } from './media-fixtures.js';
+import { REAL_CLIPS, REPO, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip } from './media-fixtures.js';
 
 async function readAll(dec: FrameDecoder, perFrame?: (f: Frame) => void | Promise<void>): Promise<Frame[]> {
   const out: Frame[] = [];
@@ -78,6 +78,24 @@ describe('frame count and PTS equal ffprobe -show_frames', () => {
         expect([f.width, f.height, f.rgb.length]).toEqual([64, 64, 64 * 64 * 3]);
         expect([f.sourceWidth, f.sourceHeight]).toEqual([info.width, info.height]);
       }
+    });
+  }
+
+  // Synthetic clips made by the samples workspace (test/global-setup.ts guarantees them); their
+  // gt.json states the size and length the generator wrote.
+  const generated = join(REPO, 'samples', 'generated');
+  const genClips = exists(generated) ? readdirSync(generated).filter((d) => exists(join(generated, d, 'clip.mp4'))) : [];
+  it('samples/generated holds synthetic clips', () => expect(genClips.length).toBeGreaterThan(0));
+  for (const d of genClips) {
+    it(`generated clip ${d}: size and length as in gt.json, PTS as ffprobe`, async () => {
+      const clip = join(generated, d, 'clip.mp4');
+      const gt = JSON.parse(readFileSync(join(generated, d, 'gt.json'), 'utf8')) as { videos: Array<{ width: number; height: number; length: number }> };
+      const v = gt.videos[0]!;
+      const info = await probe(clip);
+      expect([info.width, info.height, info.frameCount]).toEqual([v.width, v.height, v.length]);
+      const frames = await decodeAll(clip, { width: 32, height: 32 });
+      expect(timing(frames)).toEqual(ffprobeFramePts(clip).map((pts, i) => [i, pts]));
+      expect(frames.length).toBe(v.length);
     });
   }
 
