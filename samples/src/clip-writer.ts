@@ -3,7 +3,7 @@
  * compressed COCO RLE per frame), prompts.json and the prompt-frame masks as PNG.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeMaskCompressed, encodeRgbFrames, rleArea, rleToBbox, type CocoBbox, type CompressedRle } from 'cineseg';
 import { createEndoscopyScene } from './endoscopy.js';
@@ -89,6 +89,8 @@ export function clipDirName(kind: ClipKind, seed: number): string {
   return `${kind}-${seed}`;
 }
 
+let stageCounter = 0;
+
 function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
   const files = ['clip.mp4', 'gt.json', 'prompts.json', ...(raw ? ['frames.u8'] : [])];
   if (!files.every((f) => existsSync(join(dir, f)))) return false;
@@ -122,79 +124,86 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
   const scene = createScene(spec);
   const { width: W, height: H, frames } = scene.spec;
   mkdirSync(dir, { recursive: true });
-  // A stale gt.json must not survive a failed re-render and pass the up-to-date check.
-  rmSync(join(dir, 'gt.json'), { force: true });
-
-  const segs = scene.objects.map(() => new Array<CompressedRle | null>(frames).fill(null));
-  const promptMasks: Array<Uint8Array | null> = scene.objects.map(() => null);
-  const hash = createHash('sha256');
-  const rawParts: Uint8Array[] = [];
-  function* frameStream(): Generator<Uint8Array> {
-    for (let t = 0; t < frames; t++) {
-      const f = scene.renderFrame(t);
-      hash.update(f.rgb);
-      if (options.raw) rawParts.push(f.rgb);
-      f.masks.forEach((m, k) => {
-        const rle = encodeMaskCompressed(m, H, W);
-        segs[k]![t] = rleArea(rle) > 0 ? rle : null;
-        if (t === scene.promptFrame) promptMasks[k] = m;
-      });
-      yield f.rgb;
+  // Everything is written into a private staging folder and renamed into place, so a reader (or
+  // a second test run regenerating the same clip at the same time) only ever sees whole files.
+  // Concurrent writers produce identical bytes, so whichever rename lands last is fine.
+  const stage = join(dir, `.stage-${process.pid}-${++stageCounter}`);
+  mkdirSync(stage, { recursive: true });
+  try {
+    const segs = scene.objects.map(() => new Array<CompressedRle | null>(frames).fill(null));
+    const promptMasks: Array<Uint8Array | null> = scene.objects.map(() => null);
+    const hash = createHash('sha256');
+    const rawParts: Uint8Array[] = [];
+    function* frameStream(): Generator<Uint8Array> {
+      for (let t = 0; t < frames; t++) {
+        const f = scene.renderFrame(t);
+        hash.update(f.rgb);
+        if (options.raw) rawParts.push(f.rgb);
+        f.masks.forEach((m, k) => {
+          const rle = encodeMaskCompressed(m, H, W);
+          segs[k]![t] = rleArea(rle) > 0 ? rle : null;
+          if (t === scene.promptFrame) promptMasks[k] = m;
+        });
+        yield f.rgb;
+      }
     }
-  }
-  const tmpVideo = join(dir, 'clip.tmp.mp4');
-  await encodeRgbFrames(frameStream(), { width: W, height: H, fps: spec.fps, output: tmpVideo, crf: ENCODE_CRF });
-  const rawSha = hash.digest('hex');
+    const tmpVideo = join(stage, 'clip.mp4');
+    await encodeRgbFrames(frameStream(), { width: W, height: H, fps: spec.fps, output: tmpVideo, crf: ENCODE_CRF });
+    const rawSha = hash.digest('hex');
 
-  const gt: GtFile = {
-    info: { generator: 'cineseg-samples', version: GENERATOR_VERSION, kind: spec.kind, seed: spec.seed, raw_sha256: rawSha },
-    videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],
-    categories: scene.categories.map((c) => ({ ...c })),
-    annotations: scene.objects.map((o, k) => ({
-      id: o.id,
-      video_id: 1,
-      object_id: o.id,
-      category_id: o.categoryId,
-      iscrowd: 0,
-      height: H,
-      width: W,
-      length: frames,
-      segmentations: segs[k]!,
-      areas: segs[k]!.map((s) => (s ? rleArea(s) : null)),
-      bboxes: segs[k]!.map((s) => (s ? rleToBbox(s) : null)),
-    })),
-  };
+    const gt: GtFile = {
+      info: { generator: 'cineseg-samples', version: GENERATOR_VERSION, kind: spec.kind, seed: spec.seed, raw_sha256: rawSha },
+      videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],
+      categories: scene.categories.map((c) => ({ ...c })),
+      annotations: scene.objects.map((o, k) => ({
+        id: o.id,
+        video_id: 1,
+        object_id: o.id,
+        category_id: o.categoryId,
+        iscrowd: 0,
+        height: H,
+        width: W,
+        length: frames,
+        segmentations: segs[k]!,
+        areas: segs[k]!.map((s) => (s ? rleArea(s) : null)),
+        bboxes: segs[k]!.map((s) => (s ? rleToBbox(s) : null)),
+      })),
+    };
 
-  const prompts: PromptsFile = { video: 'clip.mp4', width: W, height: H, fps: spec.fps, length: frames, objects: [] };
-  const f = scene.promptFrame;
-  scene.objects.forEach((o, k) => {
-    const mask = promptMasks[k]!;
-    const p = promptFromMask(mask, W, H);
-    if (!p) throw new Error(`${spec.kind} seed ${spec.seed}: object ${o.id} is not visible on the prompt frame`);
-    const png = `mask-obj${o.id}-f${f}.png`;
-    const gray = new Uint8Array(W * H);
-    for (let i = 0; i < gray.length; i++) gray[i] = mask[i] ? 255 : 0;
-    writeFileSync(join(dir, png), encodeGrayPng(gray, W, H));
-    prompts.objects.push({
-      object_id: o.id,
-      category_id: o.categoryId,
-      frame: f,
-      point: p.point,
-      box: p.box,
-      mask: png,
-      area: p.area,
-      args: {
-        point: ['--point', `${f}:${p.point[0]},${p.point[1]}`],
-        box: ['--box', `${f}:${p.box.join(',')}`],
-        mask: ['--mask', `${f}:${png}`],
-      },
+    const prompts: PromptsFile = { video: 'clip.mp4', width: W, height: H, fps: spec.fps, length: frames, objects: [] };
+    const f = scene.promptFrame;
+    scene.objects.forEach((o, k) => {
+      const mask = promptMasks[k]!;
+      const p = promptFromMask(mask, W, H);
+      if (!p) throw new Error(`${spec.kind} seed ${spec.seed}: object ${o.id} is not visible on the prompt frame`);
+      const png = `mask-obj${o.id}-f${f}.png`;
+      const gray = new Uint8Array(W * H);
+      for (let i = 0; i < gray.length; i++) gray[i] = mask[i] ? 255 : 0;
+      writeFileSync(join(stage, png), encodeGrayPng(gray, W, H));
+      prompts.objects.push({
+        object_id: o.id,
+        category_id: o.categoryId,
+        frame: f,
+        point: p.point,
+        box: p.box,
+        mask: png,
+        area: p.area,
+        args: {
+          point: ['--point', `${f}:${p.point[0]},${p.point[1]}`],
+          box: ['--box', `${f}:${p.box.join(',')}`],
+          mask: ['--mask', `${f}:${png}`],
+        },
+      });
     });
-  });
 
-  if (options.raw) writeFileSync(join(dir, 'frames.u8'), Buffer.concat(rawParts));
-  writeFileSync(join(dir, 'prompts.json'), JSON.stringify(prompts, null, 2) + '\n');
-  renameSync(tmpVideo, join(dir, 'clip.mp4'));
-  // gt.json last: its presence (with the right version) is what marks the clip complete.
-  writeFileSync(join(dir, 'gt.json'), JSON.stringify(gt) + '\n');
+    if (options.raw) writeFileSync(join(stage, 'frames.u8'), Buffer.concat(rawParts));
+    writeFileSync(join(stage, 'prompts.json'), JSON.stringify(prompts, null, 2) + '\n');
+    writeFileSync(join(stage, 'gt.json'), JSON.stringify(gt) + '\n');
+    // gt.json last: its presence (with the right version) is what marks the clip complete.
+    const names = readdirSync(stage).filter((f) => f !== 'gt.json');
+    for (const f of [...names, 'gt.json']) renameSync(join(stage, f), join(dir, f));
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
   return { dir, skipped: false, frames, ms: performance.now() - t0 };
 }

@@ -10,8 +10,8 @@ export interface MaskPrompt {
 
 /**
  * Finds the interior pixel farthest from the mask's boundary (two-pass chamfer distance, 3-4
- * weights; ties go to the first in row-major order) and the tight bounding box. Returns null for
- * an empty mask.
+ * weights; among equally deep pixels, the one nearest their centroid) and the tight bounding
+ * box. Returns null for an empty mask.
  */
 export function promptFromMask(mask: Uint8Array, width: number, height: number): MaskPrompt | null {
   let x0 = width;
@@ -60,14 +60,30 @@ export function promptFromMask(mask: Uint8Array, width: number, height: number):
       d[i] = Math.min(d[i]!, d[i + 1]! + 3, d[i + bw]! + 3, d[i + bw + 1]! + 4, d[i + bw - 1]! + 4);
     }
   }
-  for (let by = 0; by < bh; by++) {
-    for (let bx = 0; bx < bw; bx++) {
-      const v = d[by * bw + bx]!;
-      if (v > best) {
-        best = v;
-        bestX = x0 + bx - 1;
-        bestY = y0 + by - 1;
-      }
+  for (let i = 0; i < d.length; i++) if (d[i]! > best) best = d[i]!;
+  // The deepest pixels often form a ridge (a rectangle's middle row); take the one nearest the
+  // ridge's own centre so the click lands mid-object rather than at one end.
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] !== best) continue;
+    sx += i % bw;
+    sy += Math.floor(i / bw);
+    n++;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let bestD = Infinity;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] !== best) continue;
+    const bx = i % bw;
+    const by = Math.floor(i / bw);
+    const dd = (bx - mx) ** 2 + (by - my) ** 2;
+    if (dd < bestD) {
+      bestD = dd;
+      bestX = x0 + bx - 1;
+      bestY = y0 + by - 1;
     }
   }
   return { point: [bestX, bestY], box: [x0, y0, x1 + 1, y1 + 1], area };
