@@ -160,7 +160,7 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
     rotation,
     fps,
     frameCount,
-    durationUs: durationSec === null || isLive ? null : Math.round(durationSec * 1e6),
+    durationUs: durationSec === null ? null : Math.round(durationSec * 1e6),
     codec: stream.codec_name ?? 'unknown',
     pixFmt: stream.pix_fmt ?? 'unknown',
     format,
