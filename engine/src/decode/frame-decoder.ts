@@ -212,9 +212,10 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       // repeat: ffmpeg must never fold log lines into "Last message repeated"; verbose: time bases.
       '-loglevel', 'repeat+verbose',
       ...(this.resolved.readsStdin ? [] : ['-nostdin']),
-      // Live: no input buffering, and 1 s of stream analysis instead of 5 s, so the first frame
-      // comes quickly and a stream that stops early still yields the frames it sent.
-      ...(live ? ['-fflags', 'nobuffer', '-analyzeduration', '1000000'] : []),
+      // Live: 1 s of stream analysis instead of 5 s, so the first frame comes quickly and a
+      // stream that stops early still yields what it sent. Not `-fflags nobuffer`: it discards
+      // the packets read during analysis (the first second of frames).
+      ...(live ? ['-analyzeduration', '1000000'] : []),
       ...(o.inputOptions ?? []),
       ...this.resolved.args,
       '-map', '0:v:0',

@@ -210,6 +210,9 @@ describe('damaged input', () => {
     expect(frames.length).toBeGreaterThan(0);
     expect(frames.length).toBeLessThan(30);
     expect(frames.map((f) => f.index)).toEqual(frames.map((_, i) => i));
+    // The loss is reported, not silent: ffmpeg's "partial file" counts as a decode error.
+    expect(dec.stats.decodeErrors).toBeGreaterThan(0);
+    expect(dec.stats.warnings.join('\n')).toMatch(/partial file/);
   });
 
   it('truncated mp4 with moov at the end is E_DECODE_CORRUPT', async () => {

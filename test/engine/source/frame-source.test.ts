@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, map, take, toArray } from 'rxjs';
@@ -178,6 +179,30 @@ describe('live inputs', () => {
     sender.kill('SIGKILL');
     await senderGone;
     expect(await noFfmpegChildWithin(2000)).toEqual([]);
+  });
+
+  it('http(s) URLs are live: a fast server and a slow consumer give latest-frame-wins', async () => {
+    const ts = readFileSync(T('clip.ts'));
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp2t' });
+      res.end(ts);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      let dec: FrameDecoder | undefined;
+      const got = await lastValueFrom(
+        mapFrames(`http://127.0.0.1:${port}/live.ts`, async (f) => (await sleep(100), f.index), { width: 16, height: 16, onDecoder: (d) => (dec = d) }).pipe(toArray()),
+      );
+      const s = dec!.stats;
+      expect(got.length).toBeGreaterThan(0);
+      expect(got.length).toBeLessThan(120);
+      expect(s.framesDropped).toBeGreaterThan(0);
+      expect(s.framesDelivered + s.framesDropped).toBe(120); // the stream ended: every frame is accounted for
+      expect(got.at(-1)).toBe(119); // the newest frame always wins, so the last one is seen
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a server that accepts and never sends: E_LIVE_CONNECT_TIMEOUT, ffmpeg killed', async () => {
