@@ -23,18 +23,18 @@ export function jaccard(pred: Uint8Array, gt: Uint8Array): number {
  * its east, south or south-east neighbour (last row: east only; last column: south only).
  */
 export function boundaryMap(seg: Uint8Array, h: number, w: number, out: Uint8Array = new Uint8Array(h * w)): Uint8Array {
-  for (let y = 0; y < h; y++) {
+  for (let y = 0; y < h - 1; y++) {
     const r = y * w;
-    for (let x = 0; x < w; x++) {
-      const s = seg[r + x] !== 0;
-      let b: boolean;
-      if (y === h - 1 && x === w - 1) b = false;
-      else if (y === h - 1) b = s !== (seg[r + x + 1] !== 0);
-      else if (x === w - 1) b = s !== (seg[r + w + x] !== 0);
-      else b = s !== (seg[r + x + 1] !== 0) || s !== (seg[r + w + x] !== 0) || s !== (seg[r + w + x + 1] !== 0);
-      out[r + x] = b ? 1 : 0;
+    const s = r + w;
+    for (let x = 0; x < w - 1; x++) {
+      const v = seg[r + x] !== 0;
+      out[r + x] = v !== (seg[r + x + 1] !== 0) || v !== (seg[s + x] !== 0) || v !== (seg[s + x + 1] !== 0) ? 1 : 0;
     }
+    out[r + w - 1] = (seg[r + w - 1] !== 0) !== (seg[s + w - 1] !== 0) ? 1 : 0;
   }
+  const r = (h - 1) * w;
+  for (let x = 0; x < w - 1; x++) out[r + x] = (seg[r + x] !== 0) !== (seg[r + x + 1] !== 0) ? 1 : 0;
+  out[r + w - 1] = 0;
   return out;
 }
 
@@ -68,11 +68,18 @@ function matched(a: Uint8Array, b: Uint8Array, h: number, w: number, offsets: In
   return n;
 }
 
+let scratchA = new Uint8Array(0);
+let scratchB = new Uint8Array(0);
+
 /** Boundary F-measure with DAVIS's tolerance (`boundTh` < 1: fraction of the diagonal). */
 export function boundaryF(pred: Uint8Array, gt: Uint8Array, h: number, w: number, boundTh = 0.008): number {
   const r = boundTh >= 1 ? boundTh : Math.ceil(boundTh * Math.hypot(h, w));
-  const fb = boundaryMap(pred, h, w);
-  const gb = boundaryMap(gt, h, w);
+  if (scratchA.length !== h * w) {
+    scratchA = new Uint8Array(h * w);
+    scratchB = new Uint8Array(h * w);
+  }
+  const fb = boundaryMap(pred, h, w, scratchA);
+  const gb = boundaryMap(gt, h, w, scratchB);
   let nFg = 0;
   let nGt = 0;
   for (let i = 0; i < fb.length; i++) {
@@ -126,11 +133,17 @@ export function scoreSequence(
   let n = 0;
   for (let i = 0; i < length; i++) {
     if (skip.has(i)) continue;
-    const p = pred(i) ?? empty;
-    const g = gt(i) ?? empty;
-    js += jaccard(p, g);
-    fs += boundaryF(p, g, h, w);
+    const p = pred(i);
+    const g = gt(i);
     n++;
+    if (!p && !g) {
+      // Both empty: DAVIS gives J = 1 and F = 1.
+      js += 1;
+      fs += 1;
+      continue;
+    }
+    js += jaccard(p ?? empty, g ?? empty);
+    fs += boundaryF(p ?? empty, g ?? empty, h, w);
   }
   const J = n ? js / n : 0;
   const F = n ? fs / n : 0;

@@ -1,0 +1,25 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasTrainedBundle } from '../model/test-bundle.js';
+import { ensureBuilt, qualityRun, sampleExists } from './track-helpers.js';
+
+// Held-out clip (seed 1 is never used for training). Needs the shipped trained bundle and the
+// generated samples (npm run samples); thresholds from the project's acceptance criteria.
+const SAMPLE = 'endoscopy-1';
+const tmp = mkdtempSync(join(tmpdir(), 'cineseg-quality-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.runIf(hasTrainedBundle && sampleExists(SAMPLE))(`cineseg track on ${SAMPLE} (shipped model, mask prompts)`, () => {
+  beforeAll(async () => {
+    await ensureBuilt();
+  }, 300_000);
+
+  it('reaches J&F >= 0.85 with memory, and memory is worth >= 0.15 J&F', async () => {
+    const r = await qualityRun(SAMPLE, tmp);
+    expect(r.stdout).toMatch(/fps on /);
+    expect(r.withMemory).toBeGreaterThanOrEqual(0.85);
+    expect(r.withMemory - r.withoutMemory).toBeGreaterThanOrEqual(0.15);
+  }, 300_000);
+});
