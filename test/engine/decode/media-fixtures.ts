@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { CinesegError, FrameDecoder, type Frame } from 'cineseg';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const REAL_CLIPS = ['ultrasound-catheter.mp4', 'aquarium.mp4', 'bedroom.mp4'].map((f) => join(REPO, 'samples', 'real', f));
@@ -68,4 +70,36 @@ export function ffmpegChildren(): number[] {
 
 export function exists(path: string): boolean {
   return existsSync(path);
+}
+
+export async function readAll(dec: FrameDecoder, perFrame?: (f: Frame) => void | Promise<void>): Promise<Frame[]> {
+  const out: Frame[] = [];
+  try {
+    for (;;) {
+      const f = await dec.next();
+      if (!f) break;
+      out.push(f);
+      await perFrame?.(f);
+    }
+  } finally {
+    await dec.destroy();
+  }
+  return out;
+}
+
+/** Frames without pixels, so failing assertions print short. */
+export const timing = (frames: Frame[]): Array<[number, number]> => frames.map((f) => [f.index, f.ptsUs]);
+
+export async function decodeAll(file: string, opts: ConstructorParameters<typeof FrameDecoder>[1] = {}): Promise<Frame[]> {
+  return readAll(await FrameDecoder.open(file, opts));
+}
+
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CinesegError);
+    return (e as CinesegError).code;
+  }
+  return 'no error';
 }
