@@ -169,6 +169,16 @@ def _wrapper(m: SAM2Model, graph: str) -> nn.Module:
             "maskDecoder": MaskDecoderGraph, "memoryEncoder": MemoryEncoderGraph}[graph](m).eval()
 
 
+def persist_buffers(m: nn.Module) -> None:
+    """Make every non-persistent buffer (RoPE cos/sin, sine grids) persistent on this
+    instance. torch.onnx takes initializers from the state dict and inlines other tensors
+    as a Constant at *each use*, which copied the RoPE tables ~30 times; as state-dict
+    entries they become one shared initializer. Export-only: this instance's state dict
+    then has extra keys, so never save it as a checkpoint."""
+    for mod in m.modules():
+        mod._non_persistent_buffers_set.clear()
+
+
 def export_graph(m: SAM2Model, graph: str, path: str, inputs: Dict[str, Tensor]) -> None:
     spec = graph_specs(m)[graph]
     in_names = [n for n, _, _ in spec["inputs"]]  # type: ignore[misc]
@@ -376,6 +386,8 @@ def export_bundle(config: str, out: str, checkpoint: Optional[str] = None, rando
     m.eval()
     h = m.cfg.feat_size
     m.image_encoder.trunk.freeze_pos_embed(4 * h, 4 * h)
+    constants = m.constants()
+    persist_buffers(m)
     os.makedirs(out, exist_ok=True)
     precision = "fp16" if fp16 else "fp32"
     specs = graph_specs(m)
@@ -417,7 +429,7 @@ def export_bundle(config: str, out: str, checkpoint: Optional[str] = None, rando
         "featureSize": cfg.feat_size,
         "lowResMaskSize": 4 * cfg.feat_size,
         "memory": cfg.memory_settings(),
-        "constants": m.constants(),
+        "constants": constants,
         "graphs": {k: {"file": v["file"], "inputs": io(v["inputs"]), "outputs": io(v["outputs"])}  # type: ignore
                    for k, v in specs.items()},
     }

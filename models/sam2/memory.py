@@ -120,6 +120,14 @@ class MemoryAttention(nn.Module):
             MemoryAttentionLayer(d_model, dim_feedforward, num_heads, kv_dim, feat_size, dropout, rope_theta)
             for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
+        # Every RoPE attention uses the same grid and head width: share one cos/sin pair so an
+        # export stores it once (ONNX initializers are de-duplicated by tensor identity).
+        first = self.layers[0].self_attn
+        for layer in self.layers:
+            for attn in (layer.self_attn, layer.cross_attn_image):
+                if attn.rope_cos.shape == first.rope_cos.shape:
+                    attn.rope_cos = first.rope_cos
+                    attn.rope_sin = first.rope_sin
 
     def forward(self, curr: Tensor, curr_pos: Tensor, memory: Tensor, memory_pos: Tensor,
                 ptr: Optional[Tensor] = None, ptr_pos: Optional[Tensor] = None) -> Tensor:

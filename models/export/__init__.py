@@ -1,0 +1,1 @@
+"""Bundle exporter (see export_bundle.py)."""
