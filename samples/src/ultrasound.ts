@@ -113,22 +113,47 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const s2 = tex.u32() | 0;
   const s3 = tex.u32() | 0;
   const bandScale = tex.range(0.08, 0.13) * H;
-  const tissue = new Float32Array(N);
+  // Breathing moves the tissue (and everything in it) up and down under the fixed probe, so
+  // tissue lives on a canvas M rows taller than the frame at each end; frame t shows canvas rows
+  // starting at M - breath(t). Depth gain belongs to the probe and stays on the frame grid.
+  const breathRng = root.fork('breathing');
+  const breathAmp = breathRng.range(0.004, 0.012) * H;
+  const breathPeriod = breathRng.range(70, 130);
+  const breathPhase = breathRng.range(0, 2 * Math.PI);
+  const breath = (t: number): number =>
+    Math.round(breathAmp * (Math.sin((2 * Math.PI * t) / breathPeriod + breathPhase) - Math.sin(breathPhase)));
+  const M = Math.ceil(2 * 0.012 * H) + 1;
+  const CH = H + 2 * M;
+  const CN = W * CH;
+  const cRadius = new Float32Array(CN);
+  const cTheta = new Float32Array(CN);
+  for (let yc = 0; yc < CH; yc++) {
+    for (let x = 0; x < W; x++) {
+      const dx = x + 0.5 - apexX;
+      const dy = yc - M + 0.5 - apexY;
+      cRadius[yc * W + x] = Math.sqrt(dx * dx + dy * dy);
+      cTheta[yc * W + x] = Math.atan2(dx, dy);
+    }
+  }
+  const tissue = new Float32Array(CN);
+  const shadow = new Float32Array(CN).fill(1);
   const gain = new Float32Array(N);
   for (let i = 0; i < N; i++) {
     if (!inFan[i]) continue;
+    const d = (radius[i]! - rMin) / (rMax - rMin);
+    const lateral = 1 - 0.35 * (Math.abs(theta[i]!) / half) ** 4;
+    gain[i] = Math.exp(-1.15 * d) * (1 + 0.7 * d) * lateral;
+  }
+  for (let i = 0; i < CN; i++) {
     const x = (i % W) + 0.5;
-    const y = Math.floor(i / W) + 0.5;
-    const r = radius[i]!;
-    const d = (r - rMin) / (rMax - rMin);
+    const y = Math.floor(i / W) - M + 0.5;
+    const r = cRadius[i]!;
     let e = 0.62 + 0.5 * (fbm(x / 70, y / 45, s1, 4) - 0.5);
     e += 0.16 * Math.sin(2 * Math.PI * (r / bandScale + 0.9 * fbm(x / 140, y / 110, s2, 2)));
     e += 0.9 * Math.exp(-(((r - rMin) / (0.025 * H)) ** 2));
     const ridge = 1 - Math.abs(2 * fbm(x / 45, y / 14, s3, 3) - 1);
     if (ridge > 0.9) e += (ridge - 0.9) * 7;
     tissue[i] = Math.max(0.05, e);
-    const lateral = 1 - 0.35 * (Math.abs(theta[i]!) / half) ** 4;
-    gain[i] = Math.exp(-1.15 * d) * (1 + 0.7 * d) * lateral;
   }
 
   // The tracked structures. Positions are drawn in polar terms so they start well inside the fan.
@@ -229,14 +254,13 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       reflectorSpots.push([x, y, lenT]);
       const shadowHalf = (lenT * 0.9) / rr;
       const strength = refRng.range(0.75, 0.9);
-      for (let i = 0; i < N; i++) {
-        if (!inFan[i]) continue;
-        const r = radius[i]!;
-        const dth = theta[i]! - thr;
+      for (let i = 0; i < CN; i++) {
+        const r = cRadius[i]!;
+        const dth = cTheta[i]! - thr;
         const e = ((r - rr) / lenR) ** 2 + ((dth * r) / lenT) ** 2;
         if (e < 1) tissue[i] = tissue[i]! + 2.6 * (1 - e);
         if (r > rr + lenR * 0.5 && Math.abs(dth) < shadowHalf) {
-          gain[i] = gain[i]! * (1 - strength * (1 - smoothstep(0.6 * shadowHalf, shadowHalf, Math.abs(dth))));
+          shadow[i] = shadow[i]! * (1 - strength * (1 - smoothstep(0.6 * shadowHalf, shadowHalf, Math.abs(dth))));
         }
       }
       break;
@@ -265,12 +289,12 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       const level = disRng.range(0.035, 0.08);
       const rimQ = 1 + disRng.range(2.5, 4) / ((shape.a + shape.b) / 2);
       const boost = disRng.range(1.9, 2.7);
-      const [bx0, by0, bx1, by1] = blobBounds(shape, 6, W, H);
+      const onCanvas: BlobShape = { ...shape, cy: shape.cy + M };
+      const [bx0, by0, bx1, by1] = blobBounds(onCanvas, 6, W, CH);
       for (let y = by0; y <= by1; y++) {
         for (let x = bx0; x <= bx1; x++) {
           const i = y * W + x;
-          if (!inFan[i]) continue;
-          const q = blobRadius(shape, x + 0.5, y + 0.5);
+          const q = blobRadius(onCanvas, x + 0.5, y + 0.5);
           if (q <= 1) tissue[i] = level;
           else if (q <= rimQ) tissue[i] = tissue[i]! * boost;
         }
@@ -279,10 +303,10 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       const rc = Math.hypot(shape.cx - apexX, shape.cy - apexY);
       const thc = Math.atan2(shape.cx - apexX, shape.cy - apexY);
       const span = Math.asin(Math.min(1, (shape.a * 0.8) / rc));
-      for (let i = 0; i < N; i++) {
-        if (!inFan[i] || radius[i]! < rc) continue;
-        const dth = Math.abs(theta[i]! - thc);
-        if (dth < span) gain[i] = gain[i]! * (1 + 0.3 * (1 - smoothstep(0.5 * span, span, dth)));
+      for (let i = 0; i < CN; i++) {
+        if (cRadius[i]! < rc) continue;
+        const dth = Math.abs(cTheta[i]! - thc);
+        if (dth < span) shadow[i] = shadow[i]! * (1 + 0.3 * (1 - smoothstep(0.5 * span, span, dth)));
       }
       break;
     }
@@ -294,9 +318,9 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const spRng = root.fork('speckle');
   const fields: Float32Array[] = [];
   for (let f = 0; f < 4; f++) {
-    const g = new Float32Array(N);
-    for (let i = 0; i < N; i++) g[i] = spRng.gauss();
-    boxBlur(g, W, H, 3, 1);
+    const g = new Float32Array(CN);
+    for (let i = 0; i < CN; i++) g[i] = spRng.gauss();
+    boxBlur(g, W, CH, 3, 1);
     standardise(g);
     fields.push(g);
   }
@@ -323,11 +347,15 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
 
   function renderFrame(t: number): RenderedFrame {
     if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
-    work.set(tissue);
+    const shift = breath(t);
+    const off = (M - shift) * W; // frame pixel i shows canvas pixel i + off
+    for (let i = 0; i < N; i++) work[i] = tissue[i + off]!;
     owner.fill(0);
     for (let k = 0; k < objects.length; k++) {
       const o = objects[k]!;
-      const shape = shapeAt(o, t);
+      const own = shapeAt(o, t);
+      // The structures ride on the breathing tissue as well as moving by themselves.
+      const shape: BlobShape = { ...own, cy: own.cy + shift };
       const c = o.dropout && t >= o.dropout[0] && t < o.dropout[1] ? 0.12 : 1;
       const rimQ = 1 + o.rimWidth / ((shape.a + shape.b) / 2);
       const [bx0, by0, bx1, by1] = blobBounds(shape, o.rimWidth + 2, W, H);
@@ -338,9 +366,9 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
           const q = blobRadius(shape, x + 0.5, y + 0.5);
           if (q <= 1) {
             owner[i] = k + 1;
-            work[i] = tissue[i]! * 0.85 * (1 - c) + o.innerLevel * c;
+            work[i] = tissue[i + off]! * 0.85 * (1 - c) + o.innerLevel * c;
           } else if (q <= rimQ && owner[i] === 0) {
-            work[i] = tissue[i]! * (1 + (o.rimBoost - 1) * c);
+            work[i] = tissue[i + off]! * (1 + (o.rimBoost - 1) * c);
           }
         }
       }
@@ -359,11 +387,12 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
     const rgb = new Uint8Array(N * 3);
     for (let i = 0; i < N; i++) {
       if (!inFan[i]) continue;
-      const re = g1[i]! * cp + h1[i]! * sp;
-      const im = g2[i]! * cp + h2[i]! * sp;
+      const ci = i + off;
+      const re = g1[ci]! * cp + h1[ci]! * sp;
+      const im = g2[ci]! * cp + h2[ci]! * sp;
       // Mostly speckle, with a little unmodulated echo, as compounding scanners show.
       const speckle = 0.2 + (0.8 * Math.sqrt((re * re + im * im) / 2)) / rayleighMean;
-      const v = work[i]! * gain[i]! * speckle;
+      const v = work[i]! * gain[i]! * shadow[ci]! * speckle;
       const out = Math.min(255, Math.round(255 * outScale * Math.log1p(5 * v)));
       rgb[i * 3] = out;
       rgb[i * 3 + 1] = out;
