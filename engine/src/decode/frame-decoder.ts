@@ -54,7 +54,10 @@ export interface FrameDecoderOptions {
   maxFrames?: number;
   /** Default: `latest` for network URLs, `backpressure` for files, folders and stdin. */
   mode?: DeliveryMode;
-  /** Frames decoded ahead of the consumer before ffmpeg is paused (backpressure mode; default 2). */
+  /**
+   * Frames decoded ahead of the consumer before ffmpeg is paused (backpressure mode; default 2).
+   * The bound is readAhead frames plus what the pipe read in flight completes (64 KiB at most).
+   */
   readAhead?: number;
   /** Time allowed until the first frame arrives (default 10 s for network URLs; 0 = none). */
   connectTimeoutMs?: number;

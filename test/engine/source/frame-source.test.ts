@@ -90,7 +90,8 @@ describe('recorded inputs as observables', () => {
     expect(out).toEqual(Array.from({ length: 120 }, (_, i) => i));
     expect(maxInFlight).toBe(1);
     expect(dec!.stats.framesDropped).toBe(0);
-    expect(dec!.stats.maxBufferedFrames).toBeLessThanOrEqual(3);
+    // readAhead, plus at most the frames that the one pipe read in flight completes.
+    expect(dec!.stats.maxBufferedFrames).toBeLessThanOrEqual(2 + 2);
     expect(dec!.stats.pauses).toBeGreaterThan(0);
   });
 
@@ -173,7 +174,8 @@ describe('live inputs', () => {
     }
     const s = dec!.stats;
     expect(s.framesDropped).toBeGreaterThan(10);
-    expect(s.maxBufferedFrames).toBeLessThanOrEqual(2);
+    // One newest frame, plus frames whose stderr timing line has not been read yet (capped at 16).
+    expect(s.maxBufferedFrames).toBeLessThanOrEqual(17);
     // The sender is our child too: stop it first, then no ffmpeg may remain.
     const senderGone = new Promise((r) => sender!.once('exit', r));
     sender.kill('SIGKILL');
@@ -222,7 +224,7 @@ describe('live inputs', () => {
     const srv = await tcpServer((s) => s.write(ts.subarray(0, Math.floor(ts.length / 2)))); // then silence, socket open
     try {
       const seen: number[] = [];
-      const err = errorCode(lastValueFrom(frameSource(srv.url, { mode: 'backpressure', width: 16, height: 16, stallTimeoutMs: 800 }).pipe(map((f) => seen.push(f.index)))));
+      const err = errorCode(lastValueFrom(frameSource(srv.url, { mode: 'backpressure', width: 16, height: 16, stallTimeoutMs: 1500 }).pipe(map((f) => seen.push(f.index)))));
       expect(await err).toBe('E_LIVE_STALLED');
       expect(seen.length).toBeGreaterThan(10);
       expect(seen).toEqual(seen.map((_, i) => i));
