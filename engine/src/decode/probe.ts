@@ -24,7 +24,11 @@ export interface VideoInfo {
   rotation: 0 | 90 | 180 | 270;
   /** Average frame rate (frames per second); 0 when unknown (some live streams). */
   fps: number;
-  /** Number of video frames: stored count, else counted packets for local files, else null. */
+  /**
+   * Number of video frames: the container's stored count (nb_frames), else counted packets for
+   * local files, else null. Both count packets: an mp4 edit list can hide a packet, so decoding may
+   * yield one frame fewer; the decoder's own end is authoritative.
+   */
   frameCount: number | null;
   /** Duration of the video stream (or container), null when unknown (live). */
   durationUs: number | null;
@@ -51,11 +55,13 @@ export interface ProbeOptions {
   imageFps?: number;
   /** Deadline for live inputs to answer (default 10 s), then E_LIVE_CONNECT_TIMEOUT. */
   timeoutMs?: number;
-  /** Count packets when the container stores no frame count (default true for files). */
+  /** Count packets when the container stores no frame count (default: files up to 2 GiB). */
   countFrames?: boolean;
 }
 
 const FILE_PROBE_TIMEOUT_MS = 60_000;
+/** Files up to this size get their packets counted by default (a demux pass, about 1 s per GiB). */
+const COUNT_MAX_BYTES = 2 * 1024 ** 3;
 
 /** Codecs of ffmpeg's text-art demuxers (tty, bin, xbin, adf, idf). */
 export const TEXT_ART_CODECS = new Set(['ansi', 'bintext', 'xbin', 'idf']);
@@ -139,7 +145,8 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   let frameCount: number | null = images ? images.files.length : positiveInt(stream.nb_frames);
   // Matroska/WebM/AVI-style containers store neither a frame count nor (sometimes) an average rate:
   // read the packet timestamps (demux only, no decoding) to count frames and judge the rate.
-  if ((frameCount === null || avg === 0) && resolved.kind === 'file' && opts.countFrames !== false) {
+  const cheap = (resolved.sizeBytes ?? Infinity) <= COUNT_MAX_BYTES;
+  if ((frameCount === null || avg === 0) && resolved.kind === 'file' && (opts.countFrames ?? cheap)) {
     const pk = await packetTimes(resolved, timeoutMs);
     if (pk) {
       frameCount ??= pk.count;
