@@ -76,10 +76,13 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const tex = root.fork('texture');
   const seeds = [tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0];
   const reach = Math.hypot(W, H) / 2 / (zoom0 * (1 - 2 * zoomAmp)) + Math.hypot(2 * panAx, 2 * panAy) + Math.hypot(driftX, driftY) * frames + 8;
-  const TW = Math.ceil(2 * reach) + 2;
+  // One texel per TS world pixels: the mucosa is smooth at that scale (bilinear lookup hides
+  // it) and the texture costs a quarter of full resolution to build.
+  const TS = 2;
+  const TW = Math.ceil((2 * reach) / TS) + 2;
   const TH = TW;
-  const originX = -TW / 2;
-  const originY = -TH / 2;
+  const originX = (-TW * TS) / 2;
+  const originY = (-TH * TS) / 2;
   const texR = new Float32Array(TW * TH);
   const texG = new Float32Array(TW * TH);
   const texB = new Float32Array(TW * TH);
@@ -92,8 +95,8 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const fb = Math.sin(foldAngle);
   for (let ty = 0; ty < TH; ty++) {
     for (let tx = 0; tx < TW; tx++) {
-      const wx = (tx + originX) / scale;
-      const wy = (ty + originY) / scale;
+      const wx = (tx * TS + originX) / scale;
+      const wy = (ty * TS + originY) / scale;
       const n1 = fbm(wx / 90, wy / 90, seeds[0]!, 4);
       const n2 = fbm(wx / 18, wy / 18, seeds[1]!, 2);
       const mixv = clamp01((n1 - 0.3) * 1.6);
@@ -119,13 +122,13 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       texG[i] = g * shade;
       texB[i] = b * shade;
       // Wet sheen: sparse small glints on the fold crests.
-      const glint = fold > 0.8 ? clamp01((valueNoise(wx / (3 * scale), wy / (3 * scale), seeds[1]! ^ 0x27d4eb2d) - 0.965) * 30) : 0;
+      const glint = fold > 0.8 ? clamp01((valueNoise(wx / 5, wy / 5, seeds[1]! ^ 0x27d4eb2d) - 0.965) * 30) : 0;
       texS[i] = glint * (fold - 0.8) * 5;
     }
   }
   const sampleTex = (wx: number, wy: number, out: Float32Array): void => {
-    let fx = wx - originX;
-    let fy = wy - originY;
+    let fx = (wx - originX) / TS;
+    let fy = (wy - originY) / TS;
     if (fx < 0) fx = 0;
     if (fy < 0) fy = 0;
     if (fx > TW - 1.001) fx = TW - 1.001;
