@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -189,9 +190,13 @@ def export_graph(m: SAM2Model, graph: str, path: str, inputs: Dict[str, Tensor])
         if axes:
             dyn[n] = axes
     args = tuple(inputs[n] for n in in_names)
+    kwargs: Dict[str, object] = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        # torch >= 2.9 defaults to the dynamo exporter; the TorchScript tracer is what we test.
+        kwargs["dynamo"] = False
     with torch.no_grad():
         torch.onnx.export(_wrapper(m, graph), args, path, opset_version=OPSET, input_names=in_names,
-                          output_names=out_names, dynamic_axes=dyn, do_constant_folding=True)
+                          output_names=out_names, dynamic_axes=dyn, do_constant_folding=True, **kwargs)
 
 
 def stamp_io_shapes(path: str, spec: Dict[str, object]) -> None:
