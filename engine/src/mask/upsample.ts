@@ -112,9 +112,16 @@ export function resizeBilinear(
   return out;
 }
 
+let rangeLo = new Int32Array(0);
+let rangeHi = new Int32Array(0);
+
 /**
  * Bilinear resize (align_corners=False) fused with `> threshold`: writes 1/0 bytes. This is the
  * output path (low-res logits → video-size binary mask) and never materialises the float image.
+ * An output pixel mixes two horizontally interpolated rows with non-negative weights, so it can
+ * only pass the threshold where one of them does: each row's passing span is found once and
+ * everything outside the union of two spans is zero-filled. The cost follows the object's size,
+ * not the video's, and the result is exactly that of the plain formula.
  */
 export function resizeBilinearToMask(
   src: Float32Array,
@@ -130,14 +137,37 @@ export function resizeBilinearToMask(
   const ty = linearTable(sh, dh);
   const tmp = scratchOf(sh * dw);
   horizontalLinear(src, srcOffset, sh, sw, dw, tx, tmp);
+  if (rangeLo.length < sh) {
+    rangeLo = new Int32Array(sh);
+    rangeHi = new Int32Array(sh);
+  }
+  for (let y = 0; y < sh; y++) {
+    const o = y * dw;
+    let lo = 0;
+    while (lo < dw && !(tmp[o + lo]! > threshold)) lo++;
+    let hi = dw - 1;
+    while (hi > lo && !(tmp[o + hi]! > threshold)) hi--;
+    rangeLo[y] = lo;
+    rangeHi[y] = lo < dw ? hi : -1;
+  }
   const { i0, i1, w1 } = ty;
   for (let y = 0; y < dh; y++) {
-    const a = i0[y]! * dw;
-    const b = i1[y]! * dw;
+    const ra = i0[y]!;
+    const rb = i1[y]!;
+    const lo = Math.min(rangeLo[ra]!, rangeLo[rb]!);
+    const hi = Math.max(rangeHi[ra]!, rangeHi[rb]!);
+    const o = y * dw;
+    if (hi < lo) {
+      out.fill(0, o, o + dw);
+      continue;
+    }
+    if (lo > 0) out.fill(0, o, o + lo);
+    if (hi < dw - 1) out.fill(0, o + hi + 1, o + dw);
+    const a = ra * dw;
+    const b = rb * dw;
     const wb = w1[y]!;
     const wa = 1 - wb;
-    const o = y * dw;
-    for (let x = 0; x < dw; x++) out[o + x] = wa * tmp[a + x]! + wb * tmp[b + x]! > threshold ? 1 : 0;
+    for (let x = lo; x <= hi; x++) out[o + x] = wa * tmp[a + x]! + wb * tmp[b + x]! > threshold ? 1 : 0;
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { decodeMask, encodeMaskCompressed, type CompressedRle, type Rle } from './rle.js';
+import { countsToString, decodeMask, encodeMask, type CompressedRle, type Rle } from './rle.js';
 import { scoreSequence, type SequenceScore } from './metrics.js';
 import { resizeBilinearToMask } from './upsample.js';
 
@@ -61,9 +61,10 @@ export class VisCollector {
     }
     const { width, height } = this.video;
     const m = resizeBilinearToMask(lowRes, L, L, height, width, this.scratch);
+    const rle = encodeMask(m, height, width);
     let area = 0;
-    for (let i = 0; i < m.length; i++) area += m[i]!;
-    t.segs[frame] = encodeMaskCompressed(m, height, width);
+    for (let i = 1; i < rle.counts.length; i += 2) area += rle.counts[i]!;
+    t.segs[frame] = { size: rle.size, counts: countsToString(rle.counts) };
     t.areas[frame] = area;
     t.scores[frame] = Math.round((1 / (1 + Math.exp(-objectScore))) * 1e4) / 1e4;
   }

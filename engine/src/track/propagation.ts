@@ -259,13 +259,31 @@ export class TrackingEngine {
     const n = S * S;
     for (let b = 0; b < B; b++) {
       const off = b * n;
-      resizeBilinear(lowRes[b]!, L, L, S, S, maskForMem, 0, off);
+      scores[b] = outs[b]!.objectScore;
+      const low = lowRes[b]!;
+      let allOff = true;
+      for (let i = 0; i < low.length; i++) {
+        if (low[i]! > NO_OBJ_SCORE) {
+          allOff = false;
+          break;
+        }
+      }
+      if (allOff) {
+        // Absent object: every upsampled logit is −1024, whose sigmoid and binarisation are 0.
+        maskForMem.fill(0, off, off + n);
+        continue;
+      }
+      resizeBilinear(low, L, L, S, S, maskForMem, 0, off);
       if (fromPoints) {
         for (let i = off; i < off + n; i++) maskForMem[i] = maskForMem[i]! > 0 ? 1 : 0;
       } else {
-        for (let i = off; i < off + n; i++) maskForMem[i] = 1 / (1 + Math.exp(-maskForMem[i]!));
+        // sigmoid(−30) ≈ 1e−13 vanishes in the graph's `× 20 − 10` (float32 ulp of 10 is 1e−6),
+        // so the background skips Math.exp.
+        for (let i = off; i < off + n; i++) {
+          const v = maskForMem[i]!;
+          maskForMem[i] = v < -30 ? 0 : 1 / (1 + Math.exp(-v));
+        }
       }
-      scores[b] = outs[b]!.objectScore;
     }
     this.stats.memoryEncoderRuns++;
     const mem = await this.runner.encodeMemory(features, maskForMem, scores, B);

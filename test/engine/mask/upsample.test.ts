@@ -51,6 +51,24 @@ describe('resizeBilinear (align_corners=False)', () => {
     expect(on).toBeGreaterThan(0);
     expect(on).toBeLessThan(m.length);
   });
+
+  it('fused threshold is exact for a small object in a big frame (spans skipped)', () => {
+    const L = 64;
+    const src = new Float32Array(L * L);
+    for (let y = 0; y < L; y++) for (let x = 0; x < L; x++) src[y * L + x] = 6 - Math.hypot(x - 40.3, y - 12.7);
+    src[5 * L + 60] = 0.5; // an isolated positive pixel
+    const f = resizeBilinear(src, L, L, 600, 800);
+    const out = new Uint8Array(600 * 800).fill(9); // stale contents must be overwritten
+    resizeBilinearToMask(src, L, L, 600, 800, out);
+    let diff = 0;
+    let on = 0;
+    for (let i = 0; i < out.length; i++) {
+      if (out[i] !== (f[i]! > 0 ? 1 : 0)) diff++;
+      on += out[i]!;
+    }
+    expect(diff).toBe(0);
+    expect(on).toBeGreaterThan(1000);
+  });
 });
 
 describe('resizeBilinearAntialias (antialias=True)', () => {
