@@ -216,6 +216,29 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   });
 
   // Light comes from the scope tip, a little off-axis; fixed in screen space.
+  // The lumen: where the bowel continues away from the scope, little light returns, so a dark
+  // region sits off-centre and wanders slowly. It starts on the side away from the polyps so
+  // they are well lit on the prompt frame.
+  const lumenRng = root.fork('lumen');
+  let awayX = 0;
+  let awayY = 0;
+  for (const p of polyps) {
+    const dx = p.shape.cx - cam0.cx;
+    const dy = p.shape.cy - cam0.cy;
+    const n = Math.sqrt(dx * dx + dy * dy) || 1;
+    awayX -= dx / n;
+    awayY -= dy / n;
+  }
+  const awayAngle = (awayX === 0 && awayY === 0 ? lumenRng.range(0, 2 * Math.PI) : Math.atan2(awayY, awayX) - cam0.roll) + lumenRng.range(-0.4, 0.4);
+  const lumenDist = lumenRng.range(0.3, 0.42) * Math.min(W, H);
+  const lumenX0 = W / 2 + lumenDist * Math.cos(awayAngle);
+  const lumenY0 = H / 2 + lumenDist * Math.sin(awayAngle);
+  const lumenSigma = lumenRng.range(0.16, 0.24) * Math.min(W, H);
+  const lumenDepth = lumenRng.range(0.6, 0.85);
+  const lumenWander = lumenRng.range(0.03, 0.08) * Math.min(W, H);
+  const lumenW = (2 * Math.PI) / lumenRng.range(60, 120);
+  const lumenPh = lumenRng.range(0, 2 * Math.PI);
+
   const light = root.fork('light');
   const lx0 = light.range(-0.6, 0.6);
   const ly0 = light.range(-0.6, 0.6);
@@ -229,6 +252,9 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   function renderFrame(t: number): RenderedFrame {
     if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
     const c = cameraAt(t);
+    const lumenX = lumenX0 + lumenWander * (Math.sin(lumenW * t + lumenPh) - Math.sin(lumenPh));
+    const lumenY = lumenY0 + lumenWander * (Math.cos(lumenW * t + lumenPh) - Math.cos(lumenPh));
+    const lumenK = 1 / (lumenSigma * lumenSigma);
     const co = Math.cos(c.roll);
     const si = Math.sin(c.roll);
     const shapes = polyps.map((p) => polypAt(p, t));
@@ -295,7 +321,9 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
             b *= f;
           }
         }
-        const v = vignette[i]!;
+        const lx = x + 0.5 - lumenX;
+        const ly = y + 0.5 - lumenY;
+        const v = vignette[i]! * (1 - lumenDepth * Math.exp(-(lx * lx + ly * ly) * lumenK));
         const j = i * 3;
         rgbF[j] = r * v + spec;
         rgbF[j + 1] = g * v + spec;
