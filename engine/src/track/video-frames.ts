@@ -16,6 +16,7 @@ export class DecodedFrames implements FrameProvider {
   private pump: Promise<void> = Promise.resolve();
   private ended = false;
   private decoder: FrameDecoder | null;
+  private closing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly source: FrameSource,
@@ -23,7 +24,8 @@ export class DecodedFrames implements FrameProvider {
     readonly numFrames: number,
     readonly size: number,
   ) {
-    this.decoder = source.decoder({ width: size, height: size, mode: 'backpressure', readAhead: 4 });
+    // maxFrames lets ffmpeg stop by itself instead of being killed after the last frame we need.
+    this.decoder = source.decoder({ width: size, height: size, mode: 'backpressure', readAhead: 4, maxFrames: numFrames });
   }
 
   /**
@@ -45,7 +47,10 @@ export class DecodedFrames implements FrameProvider {
       await source.destroy();
       throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `${input} has no frames`);
     }
-    return new DecodedFrames(source, info, n, size);
+    const frames = new DecodedFrames(source, info, n, size);
+    // Start ffmpeg now: its start-up overlaps whatever the caller does before the first frame.
+    frames.getFrame(0).catch(() => undefined);
+    return frames;
   }
 
   /** Frame i's presentation time in µs (once decoded). */
@@ -83,8 +88,9 @@ export class DecodedFrames implements FrameProvider {
       this.frames.push(f.rgb);
       this.pts.push(f.ptsUs);
       if (this.frames.length >= this.numFrames) {
+        // Enough frames: stop ffmpeg without making the caller wait for the child to exit.
         this.ended = true;
-        await this.closeDecoder();
+        this.closing = this.closeDecoder();
       }
     }
     return this.frames[index]!;
@@ -99,6 +105,7 @@ export class DecodedFrames implements FrameProvider {
   /** Stops decoding and releases the input; held frames are dropped. */
   async destroy(): Promise<void> {
     this.ended = true;
+    await this.closing;
     await this.closeDecoder();
     this.frames.length = 0;
     await this.source.destroy();
