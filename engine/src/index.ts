@@ -23,7 +23,7 @@ export {
 } from './mask/rle.js';
 export { probe, type VideoInfo, type ProbeOptions } from './decode/probe.js';
 export { FrameDecoder, type Frame, type FrameDecoderOptions, type DecodeStats, type DeliveryMode } from './decode/frame-decoder.js';
-export { FrameSource, frameSource, mapFrames, type FrameSourceOptions, type FrameWork } from './source/frame-source.js';
+export { FrameSource, frameSource, mapFrames, type FrameSourceOptions, type FrameWork, type RunOptions } from './source/frame-source.js';
 export { classifyInput, listImageSequence, resolveInput, DEFAULT_IMAGE_FPS, type InputKind, type ResolvedInput } from './source/input.js';
 export { loadBundle, defaultBundleDir, type Bundle, type MemorySettings, type BundleConstants, type GraphKey } from './model/bundle.js';
 export { ModelSessions, EXECUTION_PROVIDERS, type ExecutionProvider, type ExecutionProviderRequest, type EpChoice, type ModelSessionOptions } from './model/ort-sessions.js';

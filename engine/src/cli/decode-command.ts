@@ -58,6 +58,7 @@ export function registerDecode(program: Command, write: Write = (t) => process.s
         ...(opts.fps !== undefined ? { imageFps: opts.fps } : {}),
         ...(opts.live ? { mode: 'latest' as const } : {}),
       });
+      if (opts.startFrame !== undefined || opts.startTime !== undefined) await src.prepareSeek();
       const started = process.hrtime.bigint();
       const dec = src.decoder();
       let frames = 0;

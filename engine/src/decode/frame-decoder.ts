@@ -20,6 +20,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { resolveInput, type ResolvedInput } from '../source/input.js';
 import { killChild, spawnFfmpeg } from './ffmpeg.js';
 import { classifyFfmpegFailure, DECODE_ERROR_LINE } from './ffmpeg-errors.js';
+import { indexOfPts, lowerBound } from './frame-times.js';
 import { LineSplitter, parseShowinfoLine, type ShowinfoFrame } from './showinfo.js';
 
 /** One decoded picture. `rgb` is rgb24, row-major, `width * height * 3` bytes, owned by the receiver. */
@@ -46,7 +47,10 @@ export interface FrameDecoderOptions {
   height?: number;
   /** swscale flags for the resize (default `bicubic`). */
   scaleFlags?: string;
-  /** First frame to deliver, by absolute index. Frames before it are decoded and discarded. */
+  /**
+   * First frame to deliver, by absolute index. Frames before it are decoded and discarded: from the
+   * start, or from the keyframe before it when `frameTimesUs` is given.
+   */
   startFrame?: number;
   /** First frame to deliver: the first with ptsUs >= startTimeUs. */
   startTimeUs?: number;
@@ -67,7 +71,18 @@ export interface FrameDecoderOptions {
   stdin?: Readable;
   /** Extra ffmpeg input options placed before `-i` (e.g. ['-rtsp_transport', 'tcp']). */
   inputOptions?: string[];
+  /**
+   * Every frame's PTS in order (from `scanFrameTimes`). With it, a seek far into a file jumps to the
+   * keyframe before the target instead of decoding from the start; indices stay absolute (looked
+   * up by PTS). {@link FrameSource} fills it in for seeks.
+   */
+  frameTimesUs?: readonly number[];
 }
+
+/** Seeks to fewer frames than this decode from the start: the jump would save little. */
+const FAST_SEEK_MIN_FRAMES = 90;
+/** The keyframe jump aims this far before the target, so rounding can never land after it. */
+const FAST_SEEK_PREROLL_S = 1;
 
 /** Counters of a decoder, for progress, tests and the "dropped frames" badge of live views. */
 export interface DecodeStats {
@@ -141,9 +156,12 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private frameBytes: number;
   private tb: Array<{ num: number; den: number } | undefined> = [];
   private lastShowinfo = 0;
+  private fastSeekFrom: number | null = null;
   private lastPtsUs = -1;
   private stderrTail = '';
-  private readonly splitter = new LineSplitter();
+  private splitter = new LineSplitter();
+  private noJump = false;
+  private firstBefore = true;
   private pausedByUs = false;
   private gotData = false;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -200,10 +218,20 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   ffmpegArgs(): string[] {
     const o = this.opts;
     const chain: string[] = ['showinfo=checksum=0'];
-    const conds: string[] = [];
+    let conds: string[] = [];
     if (o.startFrame !== undefined && o.startFrame > 0) conds.push(`gte(n,${Math.floor(o.startFrame)})`);
     // Half a microsecond of slack: ptsUs is rounded, `t` is pts*timebase in floating point.
     if (o.startTimeUs !== undefined && o.startTimeUs > 0) conds.push(`gte(t,${((o.startTimeUs - 0.5) / 1e6).toFixed(7)})`);
+    const seekArgs: string[] = [];
+    const target = this.fastSeekTarget();
+    if (target !== null) {
+      const times = o.frameTimesUs!;
+      // -ss counts from the file's start; -noaccurate_seek: no trimming by ffmpeg, select is exact.
+      const pre = (times[target]! - times[0]!) / 1e6 - FAST_SEEK_PREROLL_S;
+      seekArgs.push('-noaccurate_seek', '-ss', pre.toFixed(6));
+      conds = [`gte(t,${((times[target]! - 0.5) / 1e6).toFixed(7)})`];
+      this.fastSeekFrom = target;
+    }
     if (conds.length) chain.push(`select='${conds.join('*')}'`);
     if (o.width !== undefined && o.height !== undefined) chain.push(`scale=${o.width}:${o.height}:flags=${o.scaleFlags ?? 'bicubic'}`);
     chain.push('showinfo=checksum=0');
@@ -220,6 +248,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       // the packets read during analysis (the first second of frames).
       ...(live ? ['-analyzeduration', '1000000'] : []),
       ...(o.inputOptions ?? []),
+      ...seekArgs,
       ...this.resolved.args,
       '-map', '0:v:0',
       '-an', '-sn', '-dn',
@@ -231,6 +260,45 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       '-pix_fmt', 'rgb24',
       'pipe:1',
     ];
+  }
+
+  /** Kills a run whose keyframe jump overshot and starts over decoding from the start. */
+  private restartWithoutJump(): void {
+    const old = this.child;
+    this.child = null; // detaches old's handlers (they check identity)
+    if (old) void killChild(old);
+    this.warn('keyframe seek landed after the target; decoding from the start instead');
+    this.noJump = true;
+    this.fastSeekFrom = null;
+    this.firstBefore = true;
+    this.splitter = new LineSplitter();
+    this.headerChunks = [];
+    this.headerBytes = 0;
+    this.cur = null;
+    this.curFill = 0;
+    this.raw.length = 0;
+    this.metas.length = 0;
+    this.befores.length = 0;
+    this.tb = [];
+    this.pausedByUs = false;
+    this.gotData = false;
+    this.clearTimers();
+    this.started = false;
+    this.start();
+  }
+
+  /** Index of the first frame to deliver when a keyframe jump applies, else null. */
+  private fastSeekTarget(): number | null {
+    const o = this.opts;
+    const times = o.frameTimesUs;
+    if (this.noJump || !times || times.length === 0 || this.resolved.kind !== 'file') return null;
+    let t = -Infinity;
+    if (o.startFrame !== undefined && o.startFrame > 0) t = times[Math.floor(o.startFrame)] ?? Infinity;
+    if (o.startTimeUs !== undefined && o.startTimeUs > 0) t = Math.max(t, o.startTimeUs);
+    const k = lowerBound(times, t - 0.5);
+    if (k < FAST_SEEK_MIN_FRAMES || k >= times.length) return null;
+    if ((times[k]! - times[0]!) / 1e6 <= FAST_SEEK_PREROLL_S) return null;
+    return k;
   }
 
   /** Starts ffmpeg; called by the first `next()`. */
@@ -251,16 +319,19 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     this.child = child;
-    this.exited = new Promise((r) => child.once('close', () => r()));
+    const prev = this.exited;
+    this.exited = Promise.all([prev, new Promise<void>((r) => child.once('close', () => r()))]).then(() => undefined);
     if (stdinMode === 'pipe' && child.stdin && this.opts.stdin) {
       // ffmpeg closing its stdin early (maxFrames, error) must not crash us with EPIPE.
       child.stdin.on('error', () => {});
       this.opts.stdin.pipe(child.stdin);
     }
-    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => this.splitter.push(chunk, (l) => this.onLine(l)));
-    child.once('error', (e) => this.fail(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ffmpeg: ${e.message}`, { cause: e })));
-    child.once('close', (code, signal) => this.onClose(code, signal));
+    // A child replaced by a restart (see restartWithoutJump) must not touch the new run's state.
+    const current = (): boolean => this.child === child;
+    child.stdout!.on('data', (chunk: Buffer) => current() && this.onData(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => current() && this.splitter.push(chunk, (l) => current() && this.onLine(l)));
+    child.once('error', (e) => current() && this.fail(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ffmpeg: ${e.message}`, { cause: e })));
+    child.once('close', (code, signal) => current() && this.onClose(code, signal));
     if (this.connectTimeoutMs > 0) {
       this.connectTimer = setTimeout(() => {
         this.fail(new CinesegError(ErrorCode.E_LIVE_CONNECT_TIMEOUT, `${this.resolved.input}: no frame within ${this.connectTimeoutMs} ms`, { details: { timeoutMs: this.connectTimeoutMs } }));
@@ -376,6 +447,18 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     if (this.destroyed) return;
+    if (rec.filter === 0 && this.firstBefore) {
+      this.firstBefore = false;
+      // Some demuxers (MPEG-TS) can land a keyframe jump after the target; then decode from the start.
+      const tb = this.tb[0];
+      if (this.fastSeekFrom !== null && rec.pts !== null && tb && tb.den > 0) {
+        const firstUs = Math.round((rec.pts * 1e6 * tb.num) / tb.den);
+        if (firstUs > this.opts.frameTimesUs![this.fastSeekFrom]! + 1) {
+          this.restartWithoutJump();
+          return;
+        }
+      }
+    }
     if (rec.filter === 0 && this.lastShowinfo !== 0) {
       this.befores.push(rec);
       if (this.befores.length > MAX_PENDING_BEFORE) this.befores.shift();
@@ -399,9 +482,17 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       this.headerBytes = 0;
       for (const c of held) this.cut(c);
     }
+    const ptsUs = this.toUs(rec);
+    let index = before ? before.n : (this.opts.startFrame ?? 0) + rec.n;
+    if (this.fastSeekFrom !== null) {
+      // After a keyframe jump ffmpeg counts from the keyframe: the absolute index comes from the PTS.
+      const i = indexOfPts(this.opts.frameTimesUs!, ptsUs);
+      index = i >= 0 ? i : this.fastSeekFrom + rec.n;
+      if (i < 0) this.warn(`frame at ${ptsUs} us is not in the packet index; its index is estimated`);
+    }
     this.metas.push({
-      index: before ? before.n : (this.opts.startFrame ?? 0) + rec.n,
-      ptsUs: this.toUs(rec),
+      index,
+      ptsUs,
       width: rec.width,
       height: rec.height,
       sourceWidth: before?.width ?? rec.width,
@@ -510,6 +601,11 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     this.splitter.flush((l) => this.onLine(l));
     this.s.exitCode = code;
     if (this.destroyed) return;
+    if (this.fastSeekFrom !== null && this.s.framesDecoded === 0 && this.metas.length === 0 && !this.error) {
+      // The keyframe jump found nothing (landed past the end or on undecodable data): start over.
+      this.restartWithoutJump();
+      return;
+    }
     this.pair();
     if (this.curFill > 0) this.warn(`trailing ${this.curFill} bytes of an incomplete frame dropped`);
     if (this.raw.length) this.warn(`${this.raw.length} frame(s) without timing information dropped`);

@@ -16,6 +16,7 @@
  */
 import { Observable } from 'rxjs';
 import { FrameDecoder, type DecodeStats, type Frame, type FrameDecoderOptions } from '../decode/frame-decoder.js';
+import { scanFrameTimes } from '../decode/frame-times.js';
 import { probeResolved, type VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { resolveInput, type InputKind, type ResolvedInput } from './input.js';
@@ -29,6 +30,12 @@ export interface FrameSourceOptions extends FrameDecoderOptions {
   /** Deadline of the probe of a live input (default 10 s). */
   probeTimeoutMs?: number;
   /** Called with each run's decoder when it starts (for stats: dropped frames, buffered bytes). */
+  onDecoder?: (decoder: FrameDecoder) => void;
+}
+
+/** Options of one decode run of a {@link FrameSource}: decoder overrides, and its own stats hook. */
+export interface RunOptions extends FrameDecoderOptions {
+  /** Called with this run's decoder (instead of the source's `onDecoder`). */
   onDecoder?: (decoder: FrameDecoder) => void;
 }
 
@@ -54,6 +61,8 @@ export class FrameSource {
   }
 
   private readonly runs = new Set<FrameDecoder>();
+  private frameTimes: readonly number[] | null = null;
+  private scanning: Promise<void> | null = null;
   private last: FrameDecoder | null = null;
   private destroyed = false;
 
@@ -75,18 +84,36 @@ export class FrameSource {
   }
 
   /**
+   * Reads every frame's timestamp once (a demux pass, no decoding), so later seeks into a file jump
+   * to the keyframe before the target instead of decoding from the start. `frames()` and
+   * `mapFrames()` call it by themselves when asked to seek; call it before `decoder()` seeks.
+   * Does nothing for inputs other than mp4/mov/mkv/webm/avi files.
+   */
+  prepareSeek(): Promise<void> {
+    // Only containers with a seek index land a jump reliably before its target; MPEG-TS and other
+    // index-less formats can overshoot, so they always decode from the start.
+    if (this.resolved.kind !== 'file' || !/\b(mov|mp4|matroska|webm|avi)\b/.test(this.info?.format ?? '')) return Promise.resolve();
+    this.scanning ??= scanFrameTimes(this.resolved).then((t) => {
+      this.frameTimes = t;
+    });
+    return this.scanning;
+  }
+
+  /**
    * A pull-based decoder for one run, with `overrides` on the source's options (a seek, a size).
    * The caller owns it and must `destroy()` it (or read it to the end).
    */
-  decoder(overrides: FrameDecoderOptions = {}): FrameDecoder {
+  decoder(overrides: RunOptions = {}): FrameDecoder {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_CANCELLED, 'frame source was destroyed');
     const o: FrameDecoderOptions = { ...this.opts, ...overrides };
     const info = this.info;
-    if (info && info.frameCount !== null && o.startFrame !== undefined && o.startFrame >= info.frameCount) {
-      throw new CinesegError(ErrorCode.E_SEEK_OUT_OF_RANGE, `start frame ${o.startFrame} is past the last frame (${info.frameCount - 1})`, {
-        details: { startFrame: o.startFrame, frameCount: info.frameCount },
+    const count = this.frameTimes?.length ?? info?.frameCount ?? null;
+    if (count !== null && o.startFrame !== undefined && o.startFrame >= count) {
+      throw new CinesegError(ErrorCode.E_SEEK_OUT_OF_RANGE, `start frame ${o.startFrame} is past the last frame (${count - 1})`, {
+        details: { startFrame: o.startFrame, frameCount: count },
       });
     }
+    if (this.frameTimes && o.frameTimesUs === undefined) o.frameTimesUs = this.frameTimes;
     // A probed source gets its size locked, so a mid-stream resolution change cannot break framing.
     if (info && o.width === undefined && o.height === undefined) {
       o.width = info.width;
@@ -95,7 +122,7 @@ export class FrameSource {
     const dec = new FrameDecoder(this.resolved, o);
     this.runs.add(dec);
     this.last = dec;
-    this.opts.onDecoder?.(dec);
+    (overrides.onDecoder ?? this.opts.onDecoder)?.(dec);
     return dec;
   }
 
@@ -103,16 +130,23 @@ export class FrameSource {
    * Frames of one run as a cold Observable; unsubscribe kills ffmpeg. The next frame is pulled when
    * the subscriber's `next` has returned (see the module comment for async work).
    */
-  frames(overrides: FrameDecoderOptions = {}): Observable<Frame> {
-    return runObservable(() => this.decoder(overrides), (dec) => this.runs.delete(dec));
+  frames(overrides: RunOptions = {}): Observable<Frame> {
+    return runObservable(() => this.seekReady(overrides), (dec) => this.runs.delete(dec));
   }
 
   /**
    * Runs `fn` on each frame in order, awaiting it before the next frame is pulled, and emits its
    * results. This is how to do async per-frame work with backpressure.
    */
-  mapFrames<R>(fn: FrameWork<R>, overrides: FrameDecoderOptions = {}): Observable<R> {
-    return runObservable(() => this.decoder(overrides), (dec) => this.runs.delete(dec), fn);
+  mapFrames<R>(fn: FrameWork<R>, overrides: RunOptions = {}): Observable<R> {
+    return runObservable(() => this.seekReady(overrides), (dec) => this.runs.delete(dec), fn);
+  }
+
+  /** A decoder for `overrides`, after the frame-time scan when it seeks into a file. */
+  private async seekReady(overrides: RunOptions): Promise<FrameDecoder> {
+    const o = { ...this.opts, ...overrides };
+    if ((o.startFrame ?? 0) > 0 || (o.startTimeUs ?? 0) > 0) await this.prepareSeek();
+    return this.decoder(overrides);
   }
 
   /** Kills every running decode and releases staged files. Idempotent. */
@@ -124,18 +158,24 @@ export class FrameSource {
   }
 }
 
-function runObservable<R>(make: () => FrameDecoder, done: (d: FrameDecoder) => void, fn?: FrameWork<R>): Observable<R> {
+function runObservable<R>(make: () => Promise<FrameDecoder>, done: (d: FrameDecoder) => void, fn?: FrameWork<R>): Observable<R> {
   return new Observable<R>((sub) => {
     let closed = false;
     let dec: FrameDecoder | null = null;
-    try {
-      dec = make();
-    } catch (e) {
-      sub.error(toCinesegError(e));
-      return undefined;
-    }
-    const d = dec;
     void (async () => {
+      let d: FrameDecoder;
+      try {
+        d = await make();
+      } catch (e) {
+        if (!closed) sub.error(toCinesegError(e));
+        return;
+      }
+      dec = d;
+      if (closed) {
+        await d.destroy();
+        done(d);
+        return;
+      }
       try {
         for (;;) {
           const f = await d.next();
@@ -159,7 +199,7 @@ function runObservable<R>(make: () => FrameDecoder, done: (d: FrameDecoder) => v
     })();
     return () => {
       closed = true;
-      void d.destroy();
+      void dec?.destroy();
     };
   });
 }
