@@ -44,7 +44,15 @@ export interface GtAnnotation {
 }
 
 export interface GtFile {
-  info: { generator: 'cineseg-samples'; version: string; kind: ClipKind; seed: number; raw_sha256: string };
+  info: {
+    generator: 'cineseg-samples';
+    version: string;
+    kind: ClipKind;
+    seed: number;
+    raw_sha256: string;
+    /** Frames [start, end) where an object is present and labelled but faded (hard frames). */
+    dropouts: Array<{ object_id: number; start: number; end: number }>;
+  };
   videos: Array<{ id: number; width: number; height: number; length: number; fps: number; file: string; kind: ClipKind; seed: number }>;
   categories: Array<{ id: number; name: string; supercategory: string }>;
   annotations: GtAnnotation[];
@@ -152,7 +160,14 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
     const rawSha = hash.digest('hex');
 
     const gt: GtFile = {
-      info: { generator: 'cineseg-samples', version: GENERATOR_VERSION, kind: spec.kind, seed: spec.seed, raw_sha256: rawSha },
+      info: {
+        generator: 'cineseg-samples',
+        version: GENERATOR_VERSION,
+        kind: spec.kind,
+        seed: spec.seed,
+        raw_sha256: rawSha,
+        dropouts: scene.dropouts.map((d) => ({ object_id: d.objectId, start: d.start, end: d.end })),
+      },
       videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],
       categories: scene.categories.map((c) => ({ ...c })),
       annotations: scene.objects.map((o, k) => ({

@@ -373,6 +373,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     objects: polyps.map((p) => p.info),
     categories: CATEGORIES,
     fieldOfView: inFov.slice(),
+    dropouts: [],
     promptFrame: 0,
     renderFrame,
   };

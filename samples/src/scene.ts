@@ -5,7 +5,7 @@ export type ClipKind = 'ultrasound' | 'endoscopy';
 export const CLIP_KINDS: readonly ClipKind[] = ['ultrasound', 'endoscopy'];
 
 /** Bumped whenever a change alters any rendered byte or the output layout; --skip-existing keys on it. */
-export const GENERATOR_VERSION = '1.7.0';
+export const GENERATOR_VERSION = '1.8.0';
 
 export interface ClipSpec {
   kind: ClipKind;
@@ -44,6 +44,8 @@ export interface Scene {
   readonly categories: readonly Category[];
   /** Row-major 0/1: pixels inside the scan sector / optical field of view (constant per clip). */
   readonly fieldOfView: Uint8Array;
+  /** Frame ranges [start, end) where an object is present (and labelled) but faded into the background. */
+  readonly dropouts: ReadonlyArray<{ objectId: number; start: number; end: number }>;
   /** Frame on which prompts are given; every object is clearly visible there. */
   readonly promptFrame: number;
   renderFrame(index: number): RenderedFrame;

@@ -416,6 +416,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
     objects: objects.map((o) => o.info),
     categories: CATEGORIES,
     fieldOfView: inFan.slice(),
+    dropouts: objects.flatMap((o) => (o.dropout ? [{ objectId: o.info.id, start: o.dropout[0], end: o.dropout[1] }] : [])),
     promptFrame: 0,
     renderFrame,
   };

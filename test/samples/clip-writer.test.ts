@@ -42,6 +42,12 @@ describe('generated default set (samples/generated, made by the global setup)', 
     expect(gt.annotations.map((a) => a.object_id)).toEqual(gt.annotations.map((_, k) => k + 1));
     expect(prompts.objects.map((o) => o.object_id)).toEqual(gt.annotations.map((a) => a.object_id));
     const catIds = new Set(gt.categories.map((c) => c.id));
+    for (const d of gt.info.dropouts) {
+      expect(gt.annotations.some((a) => a.object_id === d.object_id)).toBe(true);
+      expect(d.start).toBeGreaterThan(0); // never on the prompt frame
+      expect(d.end).toBeGreaterThan(d.start);
+      expect(d.end).toBeLessThanOrEqual(length);
+    }
     for (const a of gt.annotations) {
       expect(catIds.has(a.category_id)).toBe(true);
       expect(a.segmentations).toHaveLength(length);

@@ -105,6 +105,31 @@ describe('synthetic ultrasound', () => {
     });
   });
 
+  it('a dropout fades the structure into the tissue while its mask stays', () => {
+    let checked = 0;
+    for (let seed = 1; seed <= 10 && checked < 1; seed++) {
+      const s = scene(seed);
+      for (const d of s.dropouts) {
+        const k = d.objectId - 1;
+        const darkness = (t: number): [number, number] => {
+          const f = s.renderFrame(t);
+          const mask = f.masks[k]!;
+          const [inner, , , n] = meanRgb(f.rgb, mask);
+          const [ring] = meanRgb(f.rgb, ringAround(mask, W, H, 3), s.fieldOfView);
+          return [ring - inner, n];
+        };
+        const [before, areaBefore] = darkness(d.start - 1);
+        const [during, areaDuring] = darkness(d.start);
+        if (areaBefore < 200 || areaDuring < 200) continue; // left the fan meanwhile
+        expect(d.end - d.start).toBeGreaterThanOrEqual(3);
+        expect(before).toBeGreaterThan(40);
+        expect(during).toBeLessThan(before / 3);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('some clips have a structure that leaves the fan, with empty masks afterwards', () => {
     let exits = 0;
     for (let seed = 1; seed <= 12; seed++) {
