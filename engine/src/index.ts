@@ -28,7 +28,7 @@ export { classifyInput, listImageSequence, resolveInput, DEFAULT_IMAGE_FPS, type
 export { loadBundle, defaultBundleDir, type Bundle, type MemorySettings, type BundleConstants, type GraphKey } from './model/bundle.js';
 export { ModelSessions, EXECUTION_PROVIDERS, type ExecutionProvider, type ExecutionProviderRequest, type EpChoice, type ModelSessionOptions } from './model/ort-sessions.js';
 export { VideoTracker, type FrameProvider, type VideoTrackerOptions, type PropagateOptions, type TrackedFrame } from './track/tracker.js';
-export { StreamTracker, type StreamTrackerOptions, type StreamPrompt } from './track/stream-tracker.js';
+export { StreamTracker, trackSource, type StreamTrackerOptions, type StreamPrompt, type SourceTrackedFrame } from './track/stream-tracker.js';
 export { DecodedFrames } from './track/video-frames.js';
 export type { FrameOutput } from './track/object-state.js';
 export type { Point, Box } from './track/prompts.js';

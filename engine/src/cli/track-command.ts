@@ -157,8 +157,11 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     const L = sessions.bundle.lowResMaskSize;
     const visited = new Set<number>();
     const total = opts.both ? n : n; // upper bound for the progress bar
+    // One forward pass never revisits a frame, so its pixels can go once tracked.
+    const singleForward = !opts.both && !opts.reverse;
     const consume = async (it: AsyncGenerator<TrackedFrame>) => {
       for await (const tf of it) {
+        if (singleForward) frames!.releaseBefore(tf.frame);
         visited.add(tf.frame);
         for (const o of tf.objects) collector.add(tf.frame, o.objectId, o.output.predMasks, L, o.output.objectScore);
         opts.onProgress?.(visited.size, total);
@@ -264,7 +267,7 @@ export function registerTrack(program: Command): void {
       bar.end();
       process.stdout.write(
         `tracked ${res.objects} object(s) over ${res.framesVisited} frames in ${res.trackSeconds.toFixed(2)} s: ` +
-          `${res.fps.toFixed(1)} fps on ${res.ep.ep}${res.ep.reason ? ` (fallback: ${res.ep.reason})` : ''}; wrote ${String(o.out)}\n`,
+          `${res.fps.toFixed(1)} fps on ${res.ep.ep}${res.ep.reason ? ` (asked for ${res.ep.requested}: ${res.ep.reason})` : ''}; wrote ${String(o.out)}\n`,
       );
     });
 }

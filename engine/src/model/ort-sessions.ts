@@ -109,7 +109,7 @@ export class ModelSessions {
         await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
         sessions = [];
         if (cause instanceof CinesegError) throw cause;
-        reasons.push(`${ep} failed to start: ${(cause as Error).message.split('\n')[0]}`);
+        reasons.push(`${ep} failed to start: ${shortOrtMessage((cause as Error).message)}`);
         continue;
       }
       const reason = ep === requested || requested === 'auto' && reasons.length === 0 ? '' : reasons.join('; ');
@@ -154,6 +154,14 @@ export class ModelSessions {
       [this.imageEncoder, this.memoryAttention, this.maskDecoder, this.memoryEncoder].map((s) => s.release().catch(() => undefined)),
     );
   }
+}
+
+/** ORT's native messages start with a source path and assertion text; keep the human part. */
+function shortOrtMessage(message: string): string {
+  const line = message.split('\n')[0] ?? '';
+  if (!line.startsWith('/onnxruntime_src')) return line;
+  const parts = line.split(/(?<=\.) /);
+  return parts[parts.length - 1] ?? line;
 }
 
 function candidatesFor(requested: ExecutionProviderRequest): ExecutionProvider[] {

@@ -5,7 +5,10 @@
  * (maxObjPtrs − 1). With `numFrames` set to a clip's length, pushing that clip gives exactly the
  * masks of offline forward propagation with the same prompts on the same frames.
  */
+import type { Observable } from 'rxjs';
+import type { Frame } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode } from '../errors.js';
+import type { FrameSource } from '../source/frame-source.js';
 import { resizeBilinearToMask } from '../mask/upsample.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import { memorySlotFrame } from './memory-bank.js';
@@ -190,4 +193,25 @@ export class StreamTracker {
   private alive(): void {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'stream tracker was destroyed');
   }
+}
+
+/** One tracked frame of a source: the decoded frame (S x S, with its PTS) and every object's output. */
+export interface SourceTrackedFrame {
+  frame: Frame;
+  tracked: TrackedFrame;
+}
+
+/**
+ * Tracks a source's frames as they come (recorded: every frame, with backpressure; live:
+ * latest-frame-wins, so the tracker sees the frames it has time for). `promptsFor` may return
+ * prompts for a frame (e.g. the clicks a user made since the last one). Unsubscribing stops ffmpeg;
+ * the tracker stays usable.
+ */
+export function trackSource(
+  source: FrameSource,
+  tracker: StreamTracker,
+  promptsFor: (frame: Frame) => readonly StreamPrompt[] = () => [],
+): Observable<SourceTrackedFrame> {
+  const S = tracker.runner.S;
+  return source.mapFrames(async (frame) => ({ frame, tracked: await tracker.push(frame.rgb, promptsFor(frame)) }), { width: S, height: S });
 }

@@ -11,7 +11,8 @@ import { FrameSource } from '../source/frame-source.js';
 import type { FrameProvider } from './tracker.js';
 
 export class DecodedFrames implements FrameProvider {
-  private readonly frames: Uint8Array[] = [];
+  private readonly frames: (Uint8Array | undefined)[] = [];
+  private released = 0;
   private readonly pts: number[] = [];
   private pump: Promise<void> = Promise.resolve();
   private ended = false;
@@ -60,6 +61,9 @@ export class DecodedFrames implements FrameProvider {
 
   getFrame(index: number): Promise<Uint8Array> {
     if (index < 0 || index >= this.numFrames) return Promise.reject(outOfRange(index, this.numFrames));
+    if (index < this.released) {
+      return Promise.reject(new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${index} was released (single forward pass)`));
+    }
     const have = this.frames[index];
     if (have) return Promise.resolve(have);
     // Serialise pulls: concurrent requests wait for one reader.
@@ -69,6 +73,15 @@ export class DecodedFrames implements FrameProvider {
       () => undefined,
     );
     return p;
+  }
+
+  /**
+   * Drops the pixels of frames before `index`: a single forward pass never needs them again, and
+   * at S = 1024 a long clip would otherwise hold gigabytes.
+   */
+  releaseBefore(index: number): void {
+    for (let i = this.released; i < Math.min(index, this.frames.length); i++) this.frames[i] = undefined;
+    this.released = Math.max(this.released, Math.min(index, this.frames.length));
   }
 
   /** Decodes every frame now (for benches that time decoding apart). */

@@ -92,3 +92,31 @@ describe('StreamTracker', () => {
     expect(isCinesegError(dead, 'E_TRACKER_DESTROYED')).toBe(true);
   });
 });
+
+describe('trackSource', () => {
+  it('tracks a source frame by frame with backpressure and prompts on the first frame', async () => {
+    const { FrameSource } = await import('../../../engine/src/source/frame-source.js');
+    const { trackSource } = await import('../../../engine/src/track/stream-tracker.js');
+    const { firstValueFrom, take, toArray } = await import('rxjs');
+    const { AQUARIUM } = await import('./fixtures.js');
+    const source = await FrameSource.open(AQUARIUM);
+    const live = new StreamTracker(fx.sessions, size);
+    try {
+      const got = await firstValueFrom(
+        trackSource(source, live, (f) => (f.index === 0 ? [{ objectId: 1, mask: fx.mask }] : [])).pipe(take(4), toArray()),
+      );
+      expect(got.map((g) => g.frame.index)).toEqual([0, 1, 2, 3]);
+      expect(got.map((g) => g.tracked.frame)).toEqual([0, 1, 2, 3]);
+      expect(got[0]!.frame.width).toBe(fx.bundle.imageSize);
+      expect(got[3]!.tracked.objects[0]!.objectId).toBe(1);
+      // Same frames as the offline fixture decode: the frame-0 output is the mask prompt's.
+      const off = new VideoTracker(fx.sessions, fx.frames, size);
+      const p = await off.addMask(0, 1, fx.mask);
+      expect(got[0]!.tracked.objects[0]!.output.predMasks).toEqual(p.predMasks);
+      off.destroy();
+    } finally {
+      live.destroy();
+      await source.destroy();
+    }
+  });
+});
