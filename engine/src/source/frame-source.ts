@@ -25,7 +25,10 @@ import { resolveInput, type InputKind, type ResolvedInput } from './input.js';
 export interface FrameSourceOptions extends FrameDecoderOptions {
   /** Frame rate given to an image folder (default 30). */
   imageFps?: number;
-  /** Probe before decoding (default: true for files and folders, false for live inputs and stdin). */
+  /**
+   * Probe before decoding (default: true for files and folders, false for live URLs, which would be
+   * connected to twice). Never for stdin: ffprobe would consume the stream.
+   */
   probe?: boolean;
   /** Deadline of the probe of a live input (default 10 s). */
   probeTimeoutMs?: number;
@@ -52,7 +55,8 @@ export class FrameSource {
     const resolved = await resolveInput(input, opts.imageFps === undefined ? {} : { imageFps: opts.imageFps });
     try {
       const recorded = resolved.kind === 'file' || resolved.kind === 'image-folder';
-      const info = (opts.probe ?? recorded) ? await probeResolved(resolved, opts.probeTimeoutMs === undefined ? {} : { timeoutMs: opts.probeTimeoutMs }) : null;
+      const wanted = resolved.kind !== 'stdin' && (opts.probe ?? recorded);
+      const info = wanted ? await probeResolved(resolved, opts.probeTimeoutMs === undefined ? {} : { timeoutMs: opts.probeTimeoutMs }) : null;
       return new FrameSource(resolved, info, opts);
     } catch (e) {
       await resolved.release();

@@ -80,7 +80,7 @@ describe('backpressure and teardown', () => {
     const frames = await readAll(dec, async (f) => {
       maxBytes = Math.max(maxBytes, dec.stats.bufferedBytes);
       // Slow for the first 60 frames (ffmpeg could race ahead), then as fast as possible.
-      if (f.index < 60) await new Promise((r) => setTimeout(r, 15));
+      if (f.index < 60) await new Promise((r) => setTimeout(r, 25));
       if (f.index % 50 === 0) rssMax = Math.max(rssMax, process.memoryUsage().rss);
       f.rgb = new Uint8Array(0); // drop our reference so only the decoder's buffering counts
     });
@@ -88,7 +88,7 @@ describe('backpressure and teardown', () => {
     expect(frames.every((f, i) => f.index === i)).toBe(true);
     const s = dec.stats;
     expect(s.framesDropped).toBe(0);
-    expect(s.pauses).toBeGreaterThan(50);
+    expect(s.pauses).toBeGreaterThan(20); // ffmpeg was held back while the consumer slept
     expect(s.maxBufferedFrames).toBeLessThanOrEqual(3 + 2);
     // readAhead frames + frames completed by the read in flight + one being cut + pipe/socket buffers.
     expect(Math.max(maxBytes, s.maxBufferedBytes)).toBeLessThan(6 * frameBytes + 1024 * 1024);

@@ -3,7 +3,7 @@
  * ground truth read back with ffprobe. Not a test file itself.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,14 +58,26 @@ export function ffmpegRgbFrame(file: string, index: number, vf: string, preInput
   });
 }
 
-/** PIDs of ffmpeg children of this process, zombies included (pgrep lists those too). */
+/**
+ * PIDs of ffmpeg children of this process, zombies included: read from /proc (no procps needed).
+ * A zombie keeps its /proc entry until reaped, so "none" also means "none left unreaped".
+ */
 export function ffmpegChildren(): number[] {
-  try {
-    const out = execFileSync('pgrep', ['-P', String(process.pid), 'ffmpeg']).toString();
-    return out.split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid ..."; comm may contain spaces, so split after the last ')'.
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === process.pid && comm.startsWith('ffmpeg')) out.push(Number(name));
   }
+  return out;
 }
 
 export function exists(path: string): boolean {
