@@ -9,7 +9,7 @@ import { encodeMaskCompressed, encodeRgbFrames, rleArea, rleToBbox, type CocoBbo
 import { createEndoscopyScene } from './endoscopy.js';
 import { encodeGrayPng } from './png.js';
 import { promptFromMask } from './prompts.js';
-import { GENERATOR_VERSION, type ClipKind, type ClipSpec, type Scene } from './scene.js';
+import { defaultFrameCount, GENERATOR_VERSION, type ClipKind, type ClipSpec, type Scene } from './scene.js';
 import { createUltrasoundScene } from './ultrasound.js';
 
 export const DEFAULT_WIDTH = 480;
@@ -111,7 +111,7 @@ function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
       v.width === spec.width &&
       v.height === spec.height &&
       v.fps === spec.fps &&
-      (spec.frames === undefined || v.length === spec.frames)
+      v.length === (spec.frames ?? defaultFrameCount(spec.kind, spec.seed))
     );
   } catch {
     return false;

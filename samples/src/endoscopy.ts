@@ -7,7 +7,7 @@
  */
 import { fbm, valueNoise } from './noise.js';
 import { hash2, hashString, Rng } from './prng.js';
-import { blobRadius, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+import { blobRadius, defaultFrameCount, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
 
 const CATEGORIES: readonly Category[] = [{ id: 1, name: 'polyp', supercategory: 'lesion' }];
 
@@ -38,7 +38,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const H = spec.height;
   const N = W * H;
   const root = new Rng(hashString(`endoscopy:${spec.seed}`));
-  const frames = spec.frames ?? root.fork('frames').int(60, 90);
+  const frames = spec.frames ?? defaultFrameCount('endoscopy', spec.seed);
   const scale = H / 360; // keeps textures and sizes proportional when --size changes
 
   // Camera path: smooth sums of sinusoids plus a slow drift; world units = pixels at zoom 1.

@@ -1,4 +1,5 @@
 /** What every synthetic clip kind provides: frame-by-frame rendering with exact object masks. */
+import { hashString, Rng } from './prng.js';
 
 export type ClipKind = 'ultrasound' | 'endoscopy';
 
@@ -15,6 +16,11 @@ export interface ClipSpec {
   /** Frame count; undefined = a seed-dependent count in 60..90. */
   frames?: number;
   fps: number;
+}
+
+/** The seed-chosen frame count (60..90) a clip gets when no frame count is asked for. */
+export function defaultFrameCount(kind: ClipKind, seed: number): number {
+  return new Rng(hashString(`${kind}:${seed}`)).fork('frames').int(60, 90);
 }
 
 export interface ObjectInfo {

@@ -7,7 +7,7 @@
  */
 import { boxBlur, fbm, standardise } from './noise.js';
 import { hashString, Rng } from './prng.js';
-import { blobBounds, blobRadius, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+import { blobBounds, blobRadius, defaultFrameCount, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
 
 const CATEGORIES: readonly Category[] = [
   { id: 1, name: 'vessel', supercategory: 'hypoechoic-structure' },
@@ -70,7 +70,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const W = spec.width;
   const H = spec.height;
   const root = new Rng(hashString(`ultrasound:${spec.seed}`));
-  const frames = spec.frames ?? root.fork('frames').int(60, 90);
+  const frames = spec.frames ?? defaultFrameCount('ultrasound', spec.seed);
 
   // Sector geometry: apex just above the image, angles measured from straight down.
   const geo = root.fork('geometry');

@@ -156,6 +156,12 @@ describe('writeClip', () => {
     expect((await writeClip({ ...spec, frames: 5 }, out)).skipped).toBe(false);
     expect(readJson<GtFile>(gtFile).info.version).toBe(GENERATOR_VERSION);
     expect((await writeClip({ ...spec, frames: 5 }, out, { skipExisting: false })).skipped).toBe(false);
+    // Asking for the seed's default length again must not keep the 5-frame clip.
+    const { frames: _omit, ...defaultLength } = spec;
+    const d = await writeClip(defaultLength, out);
+    expect(d.skipped).toBe(false);
+    expect(d.frames).toBeGreaterThanOrEqual(60);
+    expect((await writeClip(defaultLength, out)).skipped).toBe(true);
   });
 
   it('--raw writes the exact rendered frames', async () => {
