@@ -72,6 +72,7 @@ describe('synthetic ultrasound', () => {
           }
           expect(outsideFan).toBe(0);
           if (area < 200) return; // left the view or nearly so
+          if (s.dropouts.some((d) => d.objectId === k + 1 && t >= d.start && t < d.end)) return; // faded on purpose
           // Hypoechoic inside, brighter (rim + tissue) just outside.
           const [inner] = meanRgb(f.rgb, mask);
           const [ring] = meanRgb(f.rgb, ringAround(mask, W, H, 3), s.fieldOfView);

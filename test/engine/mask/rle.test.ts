@@ -204,7 +204,8 @@ describe('COCO RLE: round trips and set operations', () => {
     const ms = (performance.now() - t0) / runs;
     console.log(`rle: 1080p disc+ring mask encode+compress ${ms.toFixed(2)} ms`);
     expect(Array.from(decodeMask(last))).toEqual(Array.from(m));
-    // Generous bound for a shared 2-core machine; typically ~1 ms.
-    expect(ms).toBeLessThan(15);
+    // Generous bound for a shared, often busy 2-core machine (typically ~1 ms when idle); a
+    // per-pixel or per-run allocation regression costs tens of ms and still trips it.
+    expect(ms).toBeLessThan(40);
   });
 });
