@@ -146,27 +146,38 @@ class Hiera(nn.Module):
                 tuple(cfg.q_stride) if i in q_pool_blocks else None, window_size))
             embed_dim = dim_out
         self.channel_list = [self.blocks[i].dim_out for i in self.stage_ends[::-1]]
-        self._pos_cache: Optional[Tensor] = None
+        self._resize_mats: Optional[Tuple[Tensor, Tensor]] = None
 
     def get_pos_embed(self, h: int, w: int) -> Tensor:
         """Background code (bicubic-resized) plus the window code tiled -> [1, h, w, C]."""
-        if self._pos_cache is not None and tuple(self._pos_cache.shape[1:3]) == (h, w):
-            return self._pos_cache
-        pe = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic", align_corners=False)
+        if self._resize_mats is not None and (self._resize_mats[0].shape[0], self._resize_mats[1].shape[0]) == (h, w):
+            # Export path: the same bicubic resize written as two small matrix products.
+            ay, ax = self._resize_mats
+            pe = torch.matmul(torch.matmul(ay, self.pos_embed), ax.t())  # [1, C, h, w]
+        else:
+            pe = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic", align_corners=False)
         win = self.pos_embed_window
         reps = (h // win.shape[2], w // win.shape[3])
         pe = pe + win.repeat(1, 1, reps[0], reps[1])
         return pe.permute(0, 2, 3, 1)
 
     def freeze_pos_embed(self, h: int, w: int) -> None:
-        """Precompute the position code for a fixed grid (export: keeps bicubic resize out of
-        the ONNX graph, whose Resize-cubic rounding differs slightly from torch's)."""
-        with torch.no_grad():
-            self._pos_cache = None
-            self._pos_cache = self.get_pos_embed(h, w).detach().clone()
+        """Prepare export for a fixed grid. Bicubic resizing is linear and separable, so it
+        equals Ay @ P @ Ax^T with Ay [h, Hb], Ax [w, Wb] obtained by resizing identity
+        matrices with torch itself: exact torch weights (ONNX Resize-cubic rounds
+        differently) at a few kB, where baking the resized code in would cost h*w*C floats
+        (25 MB for Hiera-T at 1024 px)."""
+        hb, wb = self.pos_embed.shape[2], self.pos_embed.shape[3]
+
+        def mat(n_in: int, n_out: int) -> Tensor:
+            eye = torch.eye(n_in).reshape(n_in, 1, n_in, 1)
+            r = F.interpolate(eye, size=(n_out, 1), mode="bicubic", align_corners=False)
+            return r.reshape(n_in, n_out).t().contiguous()  # [n_out, n_in]
+
+        self._resize_mats = (mat(hb, h), mat(wb, w))
 
     def unfreeze_pos_embed(self) -> None:
-        self._pos_cache = None
+        self._resize_mats = None
 
     def forward(self, x: Tensor) -> List[Tensor]:
         x = self.patch_embed(x)
