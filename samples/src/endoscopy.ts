@@ -19,6 +19,8 @@ interface Polyp {
   color: [number, number, number];
   height: number; // dome height relative to radius; drives shading
   texSeed: number;
+  /** Screen position of the centre on frame 0. */
+  screen0: [number, number];
 }
 
 interface Camera {
@@ -198,6 +200,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
         color: tint < 0.5 ? [0.86, 0.3, 0.25] : [0.97, 0.68, 0.6],
         height: pRng.range(0.5, 0.9),
         texSeed: pRng.u32() | 0,
+        screen0: [sx, sy],
       });
       break;
     }
@@ -215,30 +218,33 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     harmonics: p.shape.harmonics.map(([amp, ph], j) => [amp, ph + 0.03 * (j + 1) * t] as const),
   });
 
-  // Light comes from the scope tip, a little off-axis; fixed in screen space.
   // The lumen: where the bowel continues away from the scope, little light returns, so a dark
-  // region sits off-centre and wanders slowly. It starts on the side away from the polyps so
-  // they are well lit on the prompt frame.
+  // region sits off-centre and wanders slowly. Of a ring of candidate spots it takes the one
+  // farthest from every polyp, so the polyps are well lit on the prompt frame.
   const lumenRng = root.fork('lumen');
-  let awayX = 0;
-  let awayY = 0;
-  for (const p of polyps) {
-    const dx = p.shape.cx - cam0.cx;
-    const dy = p.shape.cy - cam0.cy;
-    const n = Math.sqrt(dx * dx + dy * dy) || 1;
-    awayX -= dx / n;
-    awayY -= dy / n;
-  }
-  const awayAngle = (awayX === 0 && awayY === 0 ? lumenRng.range(0, 2 * Math.PI) : Math.atan2(awayY, awayX) - cam0.roll) + lumenRng.range(-0.4, 0.4);
   const lumenDist = lumenRng.range(0.3, 0.42) * Math.min(W, H);
-  const lumenX0 = W / 2 + lumenDist * Math.cos(awayAngle);
-  const lumenY0 = H / 2 + lumenDist * Math.sin(awayAngle);
+  const lumenStart = lumenRng.range(0, 2 * Math.PI);
+  let lumenX0 = W / 2;
+  let lumenY0 = H / 2;
+  let lumenClear = -Infinity;
+  for (let k = 0; k < 12; k++) {
+    const ang = lumenStart + (2 * Math.PI * k) / 12;
+    const x = W / 2 + lumenDist * Math.cos(ang);
+    const y = H / 2 + lumenDist * Math.sin(ang);
+    const clear = Math.min(...polyps.map((p) => Math.hypot(p.screen0[0] - x, p.screen0[1] - y) - p.shape.a * cam0.zoom));
+    if (clear > lumenClear) {
+      lumenClear = clear;
+      lumenX0 = x;
+      lumenY0 = y;
+    }
+  }
   const lumenSigma = lumenRng.range(0.16, 0.24) * Math.min(W, H);
   const lumenDepth = lumenRng.range(0.6, 0.85);
   const lumenWander = lumenRng.range(0.03, 0.08) * Math.min(W, H);
   const lumenW = (2 * Math.PI) / lumenRng.range(60, 120);
   const lumenPh = lumenRng.range(0, 2 * Math.PI);
 
+  // Light comes from the scope tip, a little off-axis; fixed in screen space.
   const light = root.fork('light');
   const lx0 = light.range(-0.6, 0.6);
   const ly0 = light.range(-0.6, 0.6);

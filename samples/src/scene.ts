@@ -6,7 +6,7 @@ export type ClipKind = 'ultrasound' | 'endoscopy';
 export const CLIP_KINDS: readonly ClipKind[] = ['ultrasound', 'endoscopy'];
 
 /** Bumped whenever a change alters any rendered byte or the output layout; --skip-existing keys on it. */
-export const GENERATOR_VERSION = '1.8.0';
+export const GENERATOR_VERSION = '1.9.0';
 
 export interface ClipSpec {
   kind: ClipKind;
