@@ -27,6 +27,8 @@ interface DecodeCliOptions {
   maxFrames?: number;
   fps?: number;
   live?: boolean;
+  connectTimeout?: number;
+  stallTimeout?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -47,6 +49,8 @@ export function registerDecode(program: Command, write: Write = (t) => process.s
     .option('--max-frames <n>', 'stop after n frames', count)
     .option('--fps <n>', 'frame rate of an image folder (default 30)', positiveNumber)
     .option('--live', 'latest-frame-wins delivery (default for network URLs)')
+    .option('--connect-timeout <ms>', 'live: time allowed until the first frame (default 10000)', positiveNumber)
+    .option('--stall-timeout <ms>', 'live: longest gap between frames (default 5000)', positiveNumber)
     .option('--json', 'print frames and summary as JSON lines')
     .option('--quiet', 'print only the summary')
     .action(async (input: string, opts: DecodeCliOptions) => {
@@ -57,6 +61,8 @@ export function registerDecode(program: Command, write: Write = (t) => process.s
         ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
         ...(opts.fps !== undefined ? { imageFps: opts.fps } : {}),
         ...(opts.live ? { mode: 'latest' as const } : {}),
+        ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
+        ...(opts.stallTimeout !== undefined ? { stallTimeoutMs: opts.stallTimeout } : {}),
       });
       if (opts.startFrame !== undefined || opts.startTime !== undefined) await src.prepareSeek();
       const started = process.hrtime.bigint();

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +50,23 @@ describe('cineseg probe / decode (in process)', () => {
     const summary = lines.pop() as { summary: { frames: number; dropped: number } };
     expect(summary.summary.frames).toBe(20);
     expect(lines.map((l) => [l.index, l.ptsUs, l.width])).toEqual(ffprobeFramePts(T('clip.mp4')).slice(5).map((p, i) => [i + 5, p, 8]));
+  });
+});
+
+describe('cineseg decode on a live URL that never sends', () => {
+  it('--connect-timeout ends it with E_LIVE_CONNECT_TIMEOUT', async () => {
+    const held: Socket[] = [];
+    const server = createServer((s) => held.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const t0 = Date.now();
+      await expect(run(['decode', `tcp://127.0.0.1:${port}`, '--connect-timeout', '800'])).rejects.toMatchObject({ code: 'E_LIVE_CONNECT_TIMEOUT' });
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
