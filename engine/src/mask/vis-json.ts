@@ -7,9 +7,9 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { countsToString, decodeMask, encodeMask, type CompressedRle, type Rle } from './rle.js';
+import { logitsToRle } from './logits-rle.js';
+import { countsToString, decodeMask, type CompressedRle, type Rle } from './rle.js';
 import { scoreSequence, type SequenceScore } from './metrics.js';
-import { resizeBilinearToMask } from './upsample.js';
 
 export interface VisVideo {
   id: number;
@@ -39,17 +39,12 @@ export interface VisJson {
 }
 
 /**
- * Collects per-frame low-res logits of each object and turns them into video-size RLE at once
- * (upsample + threshold fused, one reused mask buffer), so the tracker's output never holds
- * full-size masks.
+ * Collects per-frame low-res logits of each object and turns them straight into video-size RLE
+ * (upsample, threshold and run-length coding fused), so no full-size mask is ever built.
  */
 export class VisCollector {
   private readonly tracks = new Map<number, { segs: (CompressedRle | null)[]; scores: (number | null)[]; areas: (number | null)[] }>();
-  private readonly scratch: Uint8Array;
-
-  constructor(readonly video: VisVideo) {
-    this.scratch = new Uint8Array(video.width * video.height);
-  }
+  constructor(readonly video: VisVideo) {}
 
   /** Records (or overwrites) an object's mask on a frame from its L x L logits. */
   add(frame: number, objectId: number, lowRes: Float32Array, L: number, objectScore: number): void {
@@ -60,11 +55,8 @@ export class VisCollector {
       this.tracks.set(objectId, t);
     }
     const { width, height } = this.video;
-    const m = resizeBilinearToMask(lowRes, L, L, height, width, this.scratch);
-    const rle = encodeMask(m, height, width);
-    let area = 0;
-    for (let i = 1; i < rle.counts.length; i += 2) area += rle.counts[i]!;
-    t.segs[frame] = { size: rle.size, counts: countsToString(rle.counts) };
+    const { counts, area } = logitsToRle(lowRes, L, L, height, width);
+    t.segs[frame] = { size: [height, width], counts: countsToString(counts) };
     t.areas[frame] = area;
     t.scores[frame] = Math.round((1 / (1 + Math.exp(-objectScore))) * 1e4) / 1e4;
   }
