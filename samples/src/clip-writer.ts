@@ -88,7 +88,11 @@ export interface ClipResult {
 export interface WriteClipOptions {
   /** Leave a clip alone when its files exist and were made by this generator version with this spec. */
   skipExisting?: boolean;
-  /** Also write the uncompressed frames as frames.u8 (frames * height * width * 3 bytes). */
+  /**
+   * Also write the uncompressed frames as frames.u8 (frames * height * width * 3 bytes, rgb24)
+   * and the masks as masks.u8 (frames * objects * height * width bytes, 0/1), for training code
+   * that wants neither a video decoder nor an RLE decoder.
+   */
   raw?: boolean;
 }
 
@@ -100,7 +104,7 @@ export function clipDirName(kind: ClipKind, seed: number): string {
 let stageCounter = 0;
 
 function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
-  const files = ['clip.mp4', 'gt.json', 'prompts.json', ...(raw ? ['frames.u8'] : [])];
+  const files = ['clip.mp4', 'gt.json', 'prompts.json', ...(raw ? ['frames.u8', 'masks.u8'] : [])];
   if (!files.every((f) => existsSync(join(dir, f)))) return false;
   try {
     const gt = JSON.parse(readFileSync(join(dir, 'gt.json'), 'utf8')) as GtFile;
@@ -142,11 +146,15 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
     const promptMasks: Array<Uint8Array | null> = scene.objects.map(() => null);
     const hash = createHash('sha256');
     const rawParts: Uint8Array[] = [];
+    const maskParts: Uint8Array[] = [];
     function* frameStream(): Generator<Uint8Array> {
       for (let t = 0; t < frames; t++) {
         const f = scene.renderFrame(t);
         hash.update(f.rgb);
-        if (options.raw) rawParts.push(f.rgb);
+        if (options.raw) {
+          rawParts.push(f.rgb);
+          maskParts.push(...f.masks);
+        }
         f.masks.forEach((m, k) => {
           const rle = encodeMaskCompressed(m, H, W);
           segs[k]![t] = rleArea(rle) > 0 ? rle : null;
@@ -211,7 +219,10 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
       });
     });
 
-    if (options.raw) writeFileSync(join(stage, 'frames.u8'), Buffer.concat(rawParts));
+    if (options.raw) {
+      writeFileSync(join(stage, 'frames.u8'), Buffer.concat(rawParts));
+      writeFileSync(join(stage, 'masks.u8'), Buffer.concat(maskParts));
+    }
     writeFileSync(join(stage, 'prompts.json'), JSON.stringify(prompts, null, 2) + '\n');
     writeFileSync(join(stage, 'gt.json'), JSON.stringify(gt) + '\n');
     // gt.json last: its presence (with the right version) is what marks the clip complete.

@@ -164,14 +164,22 @@ describe('writeClip', () => {
     expect((await writeClip(defaultLength, out)).skipped).toBe(true);
   });
 
-  it('--raw writes the exact rendered frames', async () => {
+  it('--raw writes the exact rendered frames and masks', async () => {
     const r = await writeClip({ ...spec, kind: 'endoscopy', frames: 3 }, join(tmp, 'raw'), { raw: true });
     const raw = readFileSync(join(r.dir, 'frames.u8'));
     expect(raw.length).toBe(3 * 128 * 96 * 3);
     const gt = readJson<GtFile>(join(r.dir, 'gt.json'));
     expect(sha256(raw)).toBe(gt.info.raw_sha256);
     const scene = createScene({ ...spec, kind: 'endoscopy', frames: 3 });
-    expect(sha256(raw.subarray(128 * 96 * 3 * 2))).toBe(sha256(scene.renderFrame(2).rgb));
+    const last = scene.renderFrame(2);
+    expect(sha256(raw.subarray(128 * 96 * 3 * 2))).toBe(sha256(last.rgb));
+    const masks = readFileSync(join(r.dir, 'masks.u8'));
+    const k = gt.annotations.length;
+    expect(masks.length).toBe(3 * k * 128 * 96);
+    last.masks.forEach((m, j) => {
+      const off = (2 * k + j) * 128 * 96;
+      expect(sha256(masks.subarray(off, off + 128 * 96))).toBe(sha256(m));
+    });
   });
 
   it('rejects sizes the codec cannot take', () => {
