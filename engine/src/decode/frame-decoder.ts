@@ -266,6 +266,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private restartWithoutJump(): void {
     const old = this.child;
     this.child = null; // detaches old's handlers (they check identity)
+    old?.stdout?.resume();
     if (old) void killChild(old);
     this.warn('keyframe seek landed after the target; decoding from the start instead');
     this.noJump = true;
@@ -381,6 +382,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       this.ready.length = 0;
       this.raw.length = 0;
       if (this.opts.stdin && this.child?.stdin) this.opts.stdin.unpipe(this.child.stdin);
+      // Drain (and ignore) stdout so a paused pipe cannot keep ffmpeg blocked in a write.
+      this.child?.stdout?.resume();
       if (this.child) await killChild(this.child);
       if (this.ownsInput) await this.resolved.release();
     }
