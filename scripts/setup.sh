@@ -3,27 +3,35 @@
 # Idempotent: every step checks first, so running it again is quick.
 #   --with-python   also install Debian's python3-torch (retraining the tiny model, exporting checkpoints)
 #   --with-browser  also install Debian's chromium (browser tests)
+#   --with-dicom    also install dcmtk and dicom3tools (DICOM SEG validation in tests)
+#   --ci            all of the above (what .ci/run uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_python=0
 with_browser=0
+with_dicom=0
 for arg in "$@"; do
   case "$arg" in
     --with-python) with_python=1 ;;
     --with-browser) with_browser=1 ;;
-    --ci) with_python=1; with_browser=1 ;;
+    --with-dicom) with_dicom=1 ;;
+    --ci) with_python=1; with_browser=1; with_dicom=1 ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
 done
 
 apt_missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
-if [ "$with_python" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
-  apt_missing+=(python3-torch python3-numpy)
+if [ "$with_python" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy, onnx' >/dev/null 2>&1; then
+  apt_missing+=(python3-torch python3-numpy python3-onnx)
 fi
 if [ "$with_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_missing+=(chromium)
+fi
+if [ "$with_dicom" = 1 ]; then
+  command -v dcmdump >/dev/null 2>&1 || apt_missing+=(dcmtk)
+  command -v dciodvfy >/dev/null 2>&1 || apt_missing+=(dicom3tools)
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${apt_missing[*]}"
