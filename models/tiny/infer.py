@@ -76,10 +76,21 @@ def select_memory(t: int, cond: List[int], mems: Dict[int, Tensor], ptrs: Dict[i
     return memory, memory_tpos, obj_ptrs, obj_ptr_tpos
 
 
+def encode_all(model, frames_u8: np.ndarray, chunk: int = 8) -> List[Tuple[Tensor, Tensor, Tensor]]:
+    """Image-encoder outputs of every frame (shared by all objects and prompt variants)."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, frames_u8.shape[0], chunk):
+            vf, h0, h1 = model.encode_image(preprocess(frames_u8[i:i + chunk]))
+            out += [(vf[j:j + 1], h0[j:j + 1], h1[j:j + 1]) for j in range(vf.shape[0])]
+    return out
+
+
 @torch.no_grad()
 def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: bool = False,
           use_memory: bool = True, out_size: Optional[Tuple[int, int]] = None,
-          num_frames_for_ptrs: Optional[int] = MAX_PTRS, batch_encode: int = 8) -> np.ndarray:
+          num_frames_for_ptrs: Optional[int] = MAX_PTRS, batch_encode: int = 8,
+          feats_all: Optional[List[Tuple[Tensor, Tensor, Tensor]]] = None) -> np.ndarray:
     """Track one object through frames_u8 [T, S, S, 3] from `start`.
 
     prompt: {'mask': uint8 [S, S]} or {'points': [[x, y], ...], 'labels': [...]} in the S x S
@@ -98,6 +109,8 @@ def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: b
     feats: Dict[int, Tuple[Tensor, Tensor, Tensor]] = {}
 
     def get_feats(t):
+        if feats_all is not None:
+            return feats_all[t]
         if t not in feats:
             feats.clear()
             # encode a small chunk ahead in tracking order to amortise per-call overhead
@@ -115,7 +128,8 @@ def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: b
             if "mask" in prompt:
                 m = torch.from_numpy(prompt["mask"].astype(np.float32))[None, None]
                 pc, pl = no_prompt(1)
-                _, _, ptr_all, _ = model.decode(embed, h0, h1, pc, pl, model.mask_downsample(m),
+                # `_use_mask_as_output`: the decoder runs on the raw features, only for the pointer
+                _, _, ptr_all, _ = model.decode(vf, h0, h1, pc, pl, model.mask_downsample(m),
                                                 torch.ones(1))
                 hr = m * 20.0 - 10.0
                 ptr = ptr_all[:, 0]
@@ -126,12 +140,17 @@ def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: b
                 pl = torch.tensor(prompt["labels"], dtype=torch.float32)[None]
                 low, ious, ptr_all, score = model.decode(embed, h0, h1, pc, pl,
                                                          torch.zeros(1, 1, S // 4, S // 4), torch.zeros(1))
+                best = int(ious[0, 1:].argmax()) + 1
                 if pc.shape[1] <= 1:
-                    k = int(ious[0, 1:].argmax()) + 1
+                    k, kp = best, best
                 else:
-                    k = 0
+                    # single mask with the dynamic-stability fallback; the pointer stays token 0
+                    f = low[0, 0].flatten()
+                    union = float((f > -0.05).sum())
+                    stable = union == 0 or float((f > 0.05).sum()) / union >= 0.98
+                    k, kp = (0 if stable else best), 0
                 hr = upsample(low[:, k:k + 1], (S, S))
-                ptr = ptr_all[:, k]
+                ptr = ptr_all[:, kp]
                 mem_in = (hr > 0).float()
         else:
             if use_memory:
@@ -149,6 +168,12 @@ def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: b
         if use_memory:
             mems[t] = model.encode_memory(vf, mem_in, score)
             ptrs[t] = ptr
-        res = hr if (H, W) == (S, S) else upsample(hr, (H, W))
+        # like the predictor, the video-size mask comes from the low-res logits (hr for a mask prompt)
+        if (H, W) == (S, S):
+            res = hr
+        elif t == start and "mask" in prompt:
+            res = upsample(hr, (H, W))
+        else:
+            res = upsample(low[:, k:k + 1], (H, W))
         out[t] = (res[0, 0] > 0).numpy()
     return out

@@ -289,6 +289,8 @@ def video_step(model, sampler: Sampler, Bc: int, L: int, rng, gen, p_correct: fl
                     pts.append(p), labels.append(lab)
             pc, pl = pad_points(pts, labels)
             mask_in = torch.where(is_mask.view(B, 1, 1, 1), model.mask_downsample(target), zeros_in)
+            # `_use_mask_as_output` runs the decoder (for the pointer only) on the RAW features
+            embed = torch.where(is_mask.view(B, 1, 1, 1), vf[:, 0], embed)
             multimask = torch.tensor([k == "click" for k in kinds])
             l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, 0], h1[:, 0], pc, pl, mask_in,
                                                      is_mask.float(), multimask, target,
