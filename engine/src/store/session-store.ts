@@ -1,0 +1,846 @@
+/**
+ * The annotation store: one SQLite file (better-sqlite3, WAL journal) holding clips, sessions,
+ * objects, every prompt, and every frame's mask with the prompt version that produced it.
+ *
+ * Durability contract — what "confirmed" means:
+ * - Every write method is synchronous and returns only after its transaction has COMMITTED. A mask
+ *   the store has returned from {@link SessionStore.putMasks} survives a crash of the process
+ *   (kill -9) at any later moment; with `synchronous: 'full'` (the default) it also survives a power
+ *   loss, because the WAL is fsynced at each commit.
+ * - So a server acknowledges a mask to a client only after `putMasks` (or
+ *   {@link MaskWriter.flush}) has returned for it. Never ack before: an un-committed mask can vanish.
+ * - Writes are batched by the caller: one `putMasks` call is one transaction however many masks it
+ *   holds, so propagation (a mask per frame per object) should hand a frame's masks — or a few
+ *   frames' — in one call, or use {@link MaskWriter}, which batches and reports what committed.
+ *
+ * History is never deleted: a correction (a new prompt, or a re-propagation) adds new mask rows and
+ * marks the earlier row of the same (session, object, frame) as superseded. Only the newest row is
+ * "current"; {@link SessionStore.maskHistory} returns them all.
+ *
+ * Restart: a process that opens the same file sees every committed session, with
+ * {@link SessionStore.openSessions} listing the ones never closed and {@link SessionStore.loadSession}
+ * returning everything needed to rebuild one (clip, objects, prompts, current masks).
+ *
+ * One store object per process and file. SQLite serializes writers across processes, and a
+ * second process blocks up to `busyTimeoutMs` on a lock held by another.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { CinesegError, ErrorCode } from '../errors.js';
+import { rleArea, rleToBbox, toCompressed, type CocoBbox, type CompressedRle, type Rle } from '../mask/rle.js';
+import type { VisJson } from '../mask/vis-json.js';
+import type { Box, Point } from '../track/prompts.js';
+
+/** Schema version written to the `meta` table; bumped on incompatible changes. */
+export const STORE_SCHEMA_VERSION = 1;
+
+/** Options of {@link SessionStore.open}. */
+export interface SessionStoreOptions {
+  /** Open without writing (exporters, inspection). The file must exist. */
+  readonly?: boolean;
+  /**
+   * SQLite `synchronous` level. 'full' (default): each commit is fsynced, so acknowledged masks
+   * survive power loss. 'normal': survives a process crash but a power loss may drop the last
+   * commits; faster on slow disks.
+   */
+  synchronous?: 'full' | 'normal';
+  /** How long a write waits for another process's lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/** DICOM identifiers of a clip that came from a DICOM file (never patient identifiers). */
+export interface ClipDicomRefs {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  frameOfReferenceUid?: string;
+  /** Pixel spacing in mm [row, column], when the file states it. */
+  pixelSpacing?: [number, number];
+}
+
+/** What is known about a clip when it is registered. */
+export interface ClipInput {
+  /** Path as given (kept for exports and for re-opening; the hash is the identity). */
+  path: string;
+  /** sha256 hex of the file's bytes; see {@link hashFile}. */
+  contentHash: string;
+  width: number;
+  height: number;
+  numFrames: number;
+  fps: number;
+  /** Frame duration in ms when the source states it (DICOM Frame Time). */
+  frameTimeMs?: number;
+  dicom?: ClipDicomRefs;
+}
+
+export interface ClipRecord extends ClipInput {
+  id: number;
+  createdAt: string;
+}
+
+export type SessionStatus = 'open' | 'closed' | 'done';
+
+export interface SessionRecord {
+  id: string;
+  clipId: number;
+  status: SessionStatus;
+  /** Free-form facts (model name, execution provider, batch name). */
+  meta: Record<string, unknown>;
+  /** The session's prompt version: the number of prompts recorded so far (0 = none). */
+  promptVersion: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ObjectRecord {
+  sessionId: string;
+  objectId: number;
+  label: string;
+  removed: boolean;
+  createdAt: string;
+}
+
+/** A prompt as the tracker takes it, in video pixels. */
+export type PromptInput =
+  | { objectId: number; frame: number; kind: 'points'; points: Point[]; box?: Box; clearOld?: boolean }
+  | { objectId: number; frame: number; kind: 'box'; box: Box; points?: Point[] }
+  | { objectId: number; frame: number; kind: 'mask'; mask: Rle };
+
+/** A recorded prompt; `version` is the session's prompt version right after it (1, 2, …). */
+export type PromptRecord = PromptInput & { id: number; sessionId: string; version: number; createdAt: string };
+
+/** How a mask came to be. */
+export type MaskOrigin = 'prompt' | 'propagate' | 'import' | 'edit';
+
+/** One object's mask on one frame, at the clip's size. */
+export interface MaskInput {
+  objectId: number;
+  frame: number;
+  rle: Rle;
+  /** Probability the object is present (sigmoid of the object score), if known. */
+  score?: number | null;
+  /** The prompt version that produced it (default: the session's current version). */
+  promptVersion?: number;
+  origin?: MaskOrigin;
+}
+
+export interface MaskRecord {
+  /** Row id; increases with every write, so it orders corrections. */
+  id: number;
+  sessionId: string;
+  objectId: number;
+  frame: number;
+  rle: CompressedRle;
+  area: number;
+  bbox: CocoBbox;
+  score: number | null;
+  promptVersion: number;
+  origin: MaskOrigin;
+  /** True for the newest mask of its (object, frame). */
+  current: boolean;
+  /** Row id of the mask that replaced this one, or null while current. */
+  supersededBy: number | null;
+  createdAt: string;
+}
+
+/** Everything needed to rebuild a session after a restart. */
+export interface LoadedSession {
+  session: SessionRecord;
+  clip: ClipRecord;
+  objects: ObjectRecord[];
+  prompts: PromptRecord[];
+  /** Current masks, ordered by object then frame. */
+  masks: MaskRecord[];
+}
+
+/** sha256 hex of a file's bytes, streamed (clips can be large). */
+export async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  } catch (cause) {
+    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `cannot read ${path} to hash it: ${(cause as Error).message}`, { cause });
+  }
+  return h.digest('hex');
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clips (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL,
+  content_hash TEXT NOT NULL UNIQUE,
+  width INTEGER NOT NULL, height INTEGER NOT NULL,
+  num_frames INTEGER NOT NULL, fps REAL NOT NULL, frame_time_ms REAL,
+  dicom TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  clip_id INTEGER NOT NULL REFERENCES clips(id),
+  status TEXT NOT NULL CHECK (status IN ('open','closed','done')),
+  meta TEXT NOT NULL DEFAULT '{}',
+  prompt_version INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
+CREATE TABLE IF NOT EXISTS objects (
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  object_id INTEGER NOT NULL,
+  label TEXT NOT NULL DEFAULT 'object',
+  removed INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (session_id, object_id)
+);
+CREATE TABLE IF NOT EXISTS prompts (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  object_id INTEGER NOT NULL,
+  frame INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS prompts_session ON prompts(session_id, version);
+CREATE TABLE IF NOT EXISTS masks (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  object_id INTEGER NOT NULL,
+  frame INTEGER NOT NULL,
+  height INTEGER NOT NULL, width INTEGER NOT NULL,
+  counts TEXT NOT NULL,
+  area INTEGER NOT NULL,
+  bbox TEXT NOT NULL,
+  score REAL,
+  prompt_version INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  current INTEGER NOT NULL,
+  superseded_by INTEGER,
+  created_at TEXT NOT NULL
+);
+-- At most one current mask per (session, object, frame); the partial index also makes the
+-- "current masks of a session" read an index range scan.
+CREATE UNIQUE INDEX IF NOT EXISTS masks_current ON masks(session_id, object_id, frame) WHERE current = 1;
+CREATE INDEX IF NOT EXISTS masks_history ON masks(session_id, object_id, frame, id);
+`;
+
+interface ClipRow {
+  id: number;
+  path: string;
+  content_hash: string;
+  width: number;
+  height: number;
+  num_frames: number;
+  fps: number;
+  frame_time_ms: number | null;
+  dicom: string | null;
+  created_at: string;
+}
+interface SessionRow {
+  id: string;
+  clip_id: number;
+  status: SessionStatus;
+  meta: string;
+  prompt_version: number;
+  created_at: string;
+  updated_at: string;
+}
+interface ObjectRow {
+  session_id: string;
+  object_id: number;
+  label: string;
+  removed: number;
+  created_at: string;
+}
+interface PromptRow {
+  id: number;
+  session_id: string;
+  object_id: number;
+  frame: number;
+  kind: string;
+  data: string;
+  version: number;
+  created_at: string;
+}
+interface MaskRow {
+  id: number;
+  session_id: string;
+  object_id: number;
+  frame: number;
+  height: number;
+  width: number;
+  counts: string;
+  area: number;
+  bbox: string;
+  score: number | null;
+  prompt_version: number;
+  origin: MaskOrigin;
+  current: number;
+  superseded_by: number | null;
+  created_at: string;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function clipFromRow(r: ClipRow): ClipRecord {
+  return {
+    id: r.id,
+    path: r.path,
+    contentHash: r.content_hash,
+    width: r.width,
+    height: r.height,
+    numFrames: r.num_frames,
+    fps: r.fps,
+    ...(r.frame_time_ms === null ? {} : { frameTimeMs: r.frame_time_ms }),
+    ...(r.dicom === null ? {} : { dicom: JSON.parse(r.dicom) as ClipDicomRefs }),
+    createdAt: r.created_at,
+  };
+}
+
+function sessionFromRow(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    clipId: r.clip_id,
+    status: r.status,
+    meta: JSON.parse(r.meta) as Record<string, unknown>,
+    promptVersion: r.prompt_version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function objectFromRow(r: ObjectRow): ObjectRecord {
+  return { sessionId: r.session_id, objectId: r.object_id, label: r.label, removed: r.removed !== 0, createdAt: r.created_at };
+}
+
+function promptFromRow(r: PromptRow): PromptRecord {
+  const data = JSON.parse(r.data) as Omit<PromptInput, 'objectId' | 'frame'>;
+  return { ...data, objectId: r.object_id, frame: r.frame, id: r.id, sessionId: r.session_id, version: r.version, createdAt: r.created_at } as PromptRecord;
+}
+
+function maskFromRow(r: MaskRow): MaskRecord {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    objectId: r.object_id,
+    frame: r.frame,
+    rle: { size: [r.height, r.width], counts: r.counts },
+    area: r.area,
+    bbox: JSON.parse(r.bbox) as CocoBbox,
+    score: r.score,
+    promptVersion: r.prompt_version,
+    origin: r.origin,
+    current: r.current !== 0,
+    supersededBy: r.superseded_by,
+    createdAt: r.created_at,
+  };
+}
+
+function storeError(what: string, cause: unknown): CinesegError {
+  return new CinesegError(ErrorCode.E_STORE, `store: ${what}: ${(cause as Error).message}`, { cause });
+}
+
+/** The SQLite annotation store. See the module comment for the durability contract. */
+export class SessionStore {
+  /**
+   * Opens (creating when needed) the store at `path`, switches it to WAL, and creates the schema.
+   * Fails with E_STORE when the file is not a cineseg store or is from a newer schema.
+   */
+  static open(path: string, opts: SessionStoreOptions = {}): SessionStore {
+    const abs = resolve(path);
+    let db: Database.Database;
+    try {
+      if (!opts.readonly) mkdirSync(dirname(abs), { recursive: true });
+      db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+    } catch (cause) {
+      const code = opts.readonly ? ErrorCode.E_INPUT_NOT_FOUND : ErrorCode.E_STORE;
+      throw new CinesegError(code, `cannot open store ${path}: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${(opts.synchronous ?? 'full').toUpperCase()}`);
+        db.pragma('foreign_keys = ON');
+        db.exec(SCHEMA);
+        const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
+        if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(STORE_SCHEMA_VERSION));
+      }
+      const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+      if (!v || Number(v.value) > STORE_SCHEMA_VERSION) {
+        throw new Error(v ? `schema version ${v.value} is newer than this cineseg (${STORE_SCHEMA_VERSION})` : 'no schema version (not a cineseg store)');
+      }
+    } catch (cause) {
+      db.close();
+      throw storeError(`cannot use ${path}`, cause);
+    }
+    return new SessionStore(db, abs);
+  }
+
+  private readonly stmts: {
+    clipByHash: Database.Statement;
+    clipById: Database.Statement;
+    insertClip: Database.Statement;
+    session: Database.Statement;
+    insertSession: Database.Statement;
+    touchSession: Database.Statement;
+    bumpVersion: Database.Statement;
+    upsertObject: Database.Statement;
+    currentMask: Database.Statement;
+    supersede: Database.Statement;
+    insertMask: Database.Statement;
+  };
+  private destroyed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    /** Absolute path of the SQLite file. */
+    readonly path: string,
+  ) {
+    const p = (sql: string) => db.prepare(sql);
+    const ro = db.readonly;
+    this.stmts = {
+      clipByHash: p('SELECT * FROM clips WHERE content_hash = ?'),
+      clipById: p('SELECT * FROM clips WHERE id = ?'),
+      insertClip: ro ? p('SELECT 1') : p('INSERT INTO clips (path, content_hash, width, height, num_frames, fps, frame_time_ms, dicom, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      session: p('SELECT * FROM sessions WHERE id = ?'),
+      insertSession: ro ? p('SELECT 1') : p('INSERT INTO sessions (id, clip_id, status, meta, prompt_version, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)'),
+      touchSession: ro ? p('SELECT 1') : p('UPDATE sessions SET updated_at = ? WHERE id = ?'),
+      bumpVersion: ro ? p('SELECT 1') : p('UPDATE sessions SET prompt_version = prompt_version + 1, updated_at = ? WHERE id = ? RETURNING prompt_version'),
+      upsertObject: ro
+        ? p('SELECT 1')
+        : p("INSERT INTO objects (session_id, object_id, label, removed, created_at) VALUES (?, ?, ?, 0, ?) ON CONFLICT (session_id, object_id) DO UPDATE SET removed = 0, label = CASE WHEN excluded.label = 'object' THEN objects.label ELSE excluded.label END"),
+      currentMask: p('SELECT * FROM masks WHERE session_id = ? AND object_id = ? AND frame = ? AND current = 1'),
+      supersede: ro ? p('SELECT 1') : p('UPDATE masks SET current = 0, superseded_by = ? WHERE id = ?'),
+      insertMask: ro
+        ? p('SELECT 1')
+        : p(
+            'INSERT INTO masks (session_id, object_id, frame, height, width, counts, area, bbox, score, prompt_version, origin, current, superseded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)',
+          ),
+    };
+  }
+
+  // ---------------------------------------------------------------- clips
+
+  /** Registers a clip, or returns the existing one with the same content hash (path updated). */
+  upsertClip(clip: ClipInput): ClipRecord {
+    this.writable();
+    return this.tx('upsertClip', () => {
+      const existing = this.stmts.clipByHash.get(clip.contentHash) as ClipRow | undefined;
+      if (existing) {
+        if (existing.path !== clip.path) this.db.prepare('UPDATE clips SET path = ? WHERE id = ?').run(clip.path, existing.id);
+        return clipFromRow({ ...existing, path: clip.path });
+      }
+      const r = this.stmts.insertClip.run(
+        clip.path,
+        clip.contentHash,
+        clip.width,
+        clip.height,
+        clip.numFrames,
+        clip.fps,
+        clip.frameTimeMs ?? null,
+        clip.dicom ? JSON.stringify(clip.dicom) : null,
+        now(),
+      );
+      return clipFromRow(this.stmts.clipById.get(r.lastInsertRowid) as ClipRow);
+    });
+  }
+
+  /** A clip by id or content hash, or undefined. */
+  getClip(idOrHash: number | string): ClipRecord | undefined {
+    this.alive();
+    const r = (typeof idOrHash === 'number' ? this.stmts.clipById.get(idOrHash) : this.stmts.clipByHash.get(idOrHash)) as ClipRow | undefined;
+    return r ? clipFromRow(r) : undefined;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  /** Starts a session on a registered clip (status 'open'). `id` defaults to a random UUID. */
+  createSession(clipId: number, opts: { id?: string; meta?: Record<string, unknown> } = {}): SessionRecord {
+    this.writable();
+    if (!this.getClip(clipId)) throw new CinesegError(ErrorCode.E_STORE, `store: no clip with id ${clipId}`);
+    const id = opts.id ?? randomUUID();
+    const t = now();
+    this.tx('createSession', () => this.stmts.insertSession.run(id, clipId, 'open', JSON.stringify(opts.meta ?? {}), t, t));
+    return this.getSession(id)!;
+  }
+
+  /** A session by id, or undefined. */
+  getSession(id: string): SessionRecord | undefined {
+    this.alive();
+    const r = this.stmts.session.get(id) as SessionRow | undefined;
+    return r ? sessionFromRow(r) : undefined;
+  }
+
+  /** Like {@link getSession} but fails with E_SESSION_UNKNOWN. */
+  requireSession(id: string): SessionRecord {
+    const s = this.getSession(id);
+    if (!s) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, `no session "${id}" in ${this.path}`, { details: { sessionId: id } });
+    return s;
+  }
+
+  /** Sessions, newest first; optionally only those with a status or on a clip. */
+  listSessions(filter: { status?: SessionStatus; clipId?: number } = {}): SessionRecord[] {
+    this.alive();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.clipId !== undefined) {
+      where.push('clip_id = ?');
+      args.push(filter.clipId);
+    }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC`;
+    return (this.db.prepare(sql).all(...args) as SessionRow[]).map(sessionFromRow);
+  }
+
+  /** Sessions never closed: what a restarted server offers to resume. */
+  openSessions(): SessionRecord[] {
+    return this.listSessions({ status: 'open' });
+  }
+
+  /** Sets a session's status ('closed' when a client ends it, 'done' when a batch finished it, 'open' to resume). */
+  setSessionStatus(id: string, status: SessionStatus): void {
+    this.writable();
+    this.requireSession(id);
+    this.tx('setSessionStatus', () => this.db.prepare('UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?').run(status, now(), id));
+  }
+
+  /** Merges `meta` into the session's meta. */
+  updateSessionMeta(id: string, meta: Record<string, unknown>): void {
+    this.writable();
+    const s = this.requireSession(id);
+    this.tx('updateSessionMeta', () => this.db.prepare('UPDATE sessions SET meta = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ ...s.meta, ...meta }), now(), id));
+  }
+
+  /** Everything about a session: clip, objects, prompts in order, current masks. */
+  loadSession(id: string): LoadedSession {
+    const session = this.requireSession(id);
+    const clip = this.getClip(session.clipId)!;
+    return { session, clip, objects: this.listObjects(id, { includeRemoved: true }), prompts: this.listPrompts(id), masks: this.currentMasks(id) };
+  }
+
+  // ---------------------------------------------------------------- objects
+
+  /** Adds an object (or revives a removed one). Prompts and masks add their object by themselves. */
+  addObject(sessionId: string, objectId: number, label = 'object'): ObjectRecord {
+    this.writable();
+    this.requireSession(sessionId);
+    checkObjectId(objectId);
+    this.tx('addObject', () => {
+      this.stmts.upsertObject.run(sessionId, objectId, label, now());
+      this.stmts.touchSession.run(now(), sessionId);
+    });
+    return this.listObjects(sessionId, { includeRemoved: true }).find((o) => o.objectId === objectId)!;
+  }
+
+  /** Marks an object removed; its prompts and masks stay in history and leave exports. */
+  removeObject(sessionId: string, objectId: number): void {
+    this.writable();
+    this.requireSession(sessionId);
+    const r = this.tx('removeObject', () => {
+      this.stmts.touchSession.run(now(), sessionId);
+      return this.db.prepare('UPDATE objects SET removed = 1 WHERE session_id = ? AND object_id = ?').run(sessionId, objectId);
+    });
+    if (r.changes === 0) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `session has no object ${objectId}`, { details: { objectId } });
+  }
+
+  /** A session's objects by id (removed ones only when asked). */
+  listObjects(sessionId: string, opts: { includeRemoved?: boolean } = {}): ObjectRecord[] {
+    this.alive();
+    const sql = `SELECT * FROM objects WHERE session_id = ? ${opts.includeRemoved ? '' : 'AND removed = 0'} ORDER BY object_id`;
+    return (this.db.prepare(sql).all(sessionId) as ObjectRow[]).map(objectFromRow);
+  }
+
+  // ---------------------------------------------------------------- prompts
+
+  /**
+   * Records a prompt (adding its object) and bumps the session's prompt version; returns the record,
+   * whose `version` is the new version. Committed on return.
+   */
+  addPrompt(sessionId: string, prompt: PromptInput): PromptRecord {
+    this.writable();
+    this.requireSession(sessionId);
+    checkObjectId(prompt.objectId);
+    if (!Number.isInteger(prompt.frame) || prompt.frame < 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `prompt frame must be a non-negative integer, got ${prompt.frame}`);
+    const { objectId, frame, ...data } = prompt;
+    const stored = data.kind === 'mask' ? { ...data, mask: toCompressed(data.mask) } : data;
+    const id = this.tx('addPrompt', () => {
+      const t = now();
+      this.stmts.upsertObject.run(sessionId, objectId, 'object', t);
+      const { prompt_version: version } = this.stmts.bumpVersion.get(t, sessionId) as { prompt_version: number };
+      return this.db
+        .prepare('INSERT INTO prompts (session_id, object_id, frame, kind, data, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(sessionId, objectId, frame, data.kind, JSON.stringify(stored), version, t).lastInsertRowid;
+    });
+    return promptFromRow(this.db.prepare('SELECT * FROM prompts WHERE id = ?').get(id) as PromptRow);
+  }
+
+  /** A session's prompts in the order they were given (optionally one object's). */
+  listPrompts(sessionId: string, opts: { objectId?: number } = {}): PromptRecord[] {
+    this.alive();
+    const rows =
+      opts.objectId === undefined
+        ? this.db.prepare('SELECT * FROM prompts WHERE session_id = ? ORDER BY version').all(sessionId)
+        : this.db.prepare('SELECT * FROM prompts WHERE session_id = ? AND object_id = ? ORDER BY version').all(sessionId, opts.objectId);
+    return (rows as PromptRow[]).map(promptFromRow);
+  }
+
+  // ---------------------------------------------------------------- masks
+
+  /**
+   * Writes masks in ONE transaction and returns their records after the commit: only now may they
+   * be acknowledged. Each mask becomes the current one of its (object, frame); the one it replaces
+   * is kept, marked superseded. The masks' objects are added when new. Masks must be at the clip's
+   * size and frames inside the clip.
+   */
+  putMasks(sessionId: string, masks: readonly MaskInput[]): MaskRecord[] {
+    this.writable();
+    if (masks.length === 0) return [];
+    const session = this.requireSession(sessionId);
+    const clip = this.getClip(session.clipId)!;
+    const prepared = masks.map((m) => {
+      checkObjectId(m.objectId);
+      if (!Number.isInteger(m.frame) || m.frame < 0 || m.frame >= clip.numFrames) {
+        throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `mask on frame ${m.frame}, the clip has ${clip.numFrames} frames`, { details: { frame: m.frame } });
+      }
+      const rle = toCompressed(m.rle);
+      if (rle.size[0] !== clip.height || rle.size[1] !== clip.width) {
+        throw new CinesegError(ErrorCode.E_MASK_INVALID, `mask is ${rle.size[1]}x${rle.size[0]}, the clip is ${clip.width}x${clip.height}`);
+      }
+      return { m, rle, area: rleArea(rle), bbox: JSON.stringify(rleToBbox(rle)) };
+    });
+    const ids = this.tx('putMasks', () => {
+      const t = now();
+      const out: number[] = [];
+      const seen = new Set<number>();
+      for (const { m, rle, area, bbox } of prepared) {
+        if (!seen.has(m.objectId)) {
+          seen.add(m.objectId);
+          this.stmts.upsertObject.run(sessionId, m.objectId, 'object', t);
+        }
+        const old = this.stmts.currentMask.get(sessionId, m.objectId, m.frame) as MaskRow | undefined;
+        // The old row leaves the unique "current" slot before the new one takes it.
+        if (old) this.db.prepare('UPDATE masks SET current = 0 WHERE id = ?').run(old.id);
+        const id = Number(
+          this.stmts.insertMask.run(sessionId, m.objectId, m.frame, rle.size[0], rle.size[1], rle.counts, area, bbox, m.score ?? null, m.promptVersion ?? session.promptVersion, m.origin ?? 'propagate', t)
+            .lastInsertRowid,
+        );
+        if (old) this.stmts.supersede.run(id, old.id);
+        out.push(id);
+      }
+      this.stmts.touchSession.run(t, sessionId);
+      return out;
+    });
+    const get = this.db.prepare('SELECT * FROM masks WHERE id = ?');
+    return ids.map((id) => maskFromRow(get.get(id) as MaskRow));
+  }
+
+  /** One mask; see {@link putMasks}. */
+  putMask(sessionId: string, mask: MaskInput): MaskRecord {
+    return this.putMasks(sessionId, [mask])[0]!;
+  }
+
+  /** The current mask of an object on a frame, or undefined. */
+  getMask(sessionId: string, objectId: number, frame: number): MaskRecord | undefined {
+    this.alive();
+    const r = this.stmts.currentMask.get(sessionId, objectId, frame) as MaskRow | undefined;
+    return r ? maskFromRow(r) : undefined;
+  }
+
+  /** Current masks of a session (of live objects only, unless asked), by object then frame. */
+  currentMasks(sessionId: string, opts: { objectId?: number; includeRemoved?: boolean } = {}): MaskRecord[] {
+    this.alive();
+    const args: unknown[] = [sessionId];
+    let sql = 'SELECT m.* FROM masks m JOIN objects o ON o.session_id = m.session_id AND o.object_id = m.object_id WHERE m.session_id = ? AND m.current = 1';
+    if (!opts.includeRemoved) sql += ' AND o.removed = 0';
+    if (opts.objectId !== undefined) {
+      sql += ' AND m.object_id = ?';
+      args.push(opts.objectId);
+    }
+    sql += ' ORDER BY m.object_id, m.frame';
+    return (this.db.prepare(sql).all(...args) as MaskRow[]).map(maskFromRow);
+  }
+
+  /** Every mask ever written for an object on a frame, oldest first (the last is current). */
+  maskHistory(sessionId: string, objectId: number, frame: number): MaskRecord[] {
+    this.alive();
+    return (this.db.prepare('SELECT * FROM masks WHERE session_id = ? AND object_id = ? AND frame = ? ORDER BY id').all(sessionId, objectId, frame) as MaskRow[]).map(maskFromRow);
+  }
+
+  /** Frames that have a current mask for every live object of the session (ascending). */
+  completeFrames(sessionId: string): number[] {
+    this.alive();
+    const rows = this.db
+      .prepare(
+        `SELECT m.frame AS frame, COUNT(*) AS n FROM masks m JOIN objects o ON o.session_id = m.session_id AND o.object_id = m.object_id
+         WHERE m.session_id = ? AND m.current = 1 AND o.removed = 0 GROUP BY m.frame ORDER BY m.frame`,
+      )
+      .all(sessionId) as { frame: number; n: number }[];
+    const live = this.listObjects(sessionId).length;
+    return rows.filter((r) => r.n === live).map((r) => r.frame);
+  }
+
+  /**
+   * The session's current masks as YouTube-VIS JSON (the `cineseg track` shape): one annotation
+   * per live object, null on frames without a mask. Exporters start from this.
+   */
+  toVisJson(sessionId: string): VisJson {
+    const { session, clip } = this.loadSession(sessionId);
+    const objects = this.listObjects(sessionId);
+    const masks = this.currentMasks(sessionId);
+    const byObject = new Map<number, MaskRecord[]>();
+    for (const m of masks) {
+      let a = byObject.get(m.objectId);
+      if (!a) byObject.set(m.objectId, (a = []));
+      a.push(m);
+    }
+    const n = clip.numFrames;
+    const labels = [...new Set(objects.map((o) => o.label))];
+    return {
+      info: { tool: 'cineseg store', sessionId, status: session.status, promptVersion: session.promptVersion, ...session.meta, ...(clip.dicom ? { dicom: clip.dicom } : {}) },
+      videos: [{ id: 1, width: clip.width, height: clip.height, length: n, fps: clip.fps, file: clip.path }],
+      categories: labels.map((name, i) => ({ id: i + 1, name })),
+      annotations: objects.map((o, i) => {
+        const segs: (CompressedRle | null)[] = new Array(n).fill(null);
+        const scores: (number | null)[] = new Array(n).fill(null);
+        const areas: (number | null)[] = new Array(n).fill(null);
+        for (const m of byObject.get(o.objectId) ?? []) {
+          segs[m.frame] = m.rle;
+          scores[m.frame] = m.score;
+          areas[m.frame] = m.area;
+        }
+        return { id: i + 1, video_id: 1, object_id: o.objectId, category_id: labels.indexOf(o.label) + 1, segmentations: segs, scores, areas };
+      }),
+    };
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** `PRAGMA integrity_check`: 'ok' when the file is sound, else SQLite's first problems. */
+  integrityCheck(): string {
+    this.alive();
+    const rows = this.db.pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join('; ');
+  }
+
+  /** Moves the WAL into the main file (e.g. before copying the .db alone). */
+  checkpoint(): void {
+    this.writable();
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** Closes the database. Idempotent; committed data is already on disk. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.db.close();
+  }
+
+  private tx<T>(what: string, fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (cause) {
+      if (cause instanceof CinesegError) throw cause;
+      throw storeError(what, cause);
+    }
+  }
+
+  private alive(): void {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_STORE, 'store was destroyed');
+  }
+
+  private writable(): void {
+    this.alive();
+    if (this.db.readonly) throw new CinesegError(ErrorCode.E_STORE, `store ${this.path} was opened read-only`);
+  }
+}
+
+function checkObjectId(id: number): void {
+  if (!Number.isInteger(id) || id < 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object id must be a non-negative integer, got ${id}`);
+}
+
+/** Options of {@link MaskWriter}. */
+export interface MaskWriterOptions {
+  /** Commit when this many masks wait (default 64). */
+  maxBatch?: number;
+  /** Commit when the oldest waiting mask is this old (default 50 ms). */
+  maxDelayMs?: number;
+  /** Called after each commit with the committed records: the moment to acknowledge them. */
+  onCommit?: (records: MaskRecord[]) => void;
+  /** Called when a timed commit fails (explicit `flush()` throws instead). */
+  onError?: (err: CinesegError) => void;
+}
+
+/**
+ * Batches masks of one session into few transactions (propagation writes a mask per frame per
+ * object) while keeping the contract: `onCommit` fires, and `flush()` returns, only after the
+ * masks are committed. Holds a timer, so call `destroy()` (which flushes) when done.
+ */
+export class MaskWriter {
+  private pending: MaskInput[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private destroyed = false;
+
+  constructor(
+    private readonly store: SessionStore,
+    readonly sessionId: string,
+    private readonly opts: MaskWriterOptions = {},
+  ) {}
+
+  /** Masks waiting for a commit. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Queues masks; commits at once when the batch is full, else within `maxDelayMs`. */
+  add(...masks: MaskInput[]): void {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_STORE, 'mask writer was destroyed');
+    this.pending.push(...masks);
+    if (this.pending.length >= (this.opts.maxBatch ?? 64)) {
+      this.flush();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        try {
+          this.flush();
+        } catch (e) {
+          this.opts.onError?.(e as CinesegError);
+        }
+      }, this.opts.maxDelayMs ?? 50);
+    }
+  }
+
+  /** Commits what waits; returns the committed records (after `onCommit` saw them). */
+  flush(): MaskRecord[] {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.pending.length === 0) return [];
+    const batch = this.pending;
+    this.pending = [];
+    const recs = this.store.putMasks(this.sessionId, batch);
+    this.opts.onCommit?.(recs);
+    return recs;
+  }
+
+  /** Flushes and stops the timer. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    try {
+      this.flush();
+    } finally {
+      this.destroyed = true;
+    }
+  }
+}
