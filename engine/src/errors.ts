@@ -38,6 +38,9 @@ export const ErrorCode = {
   E_MASK_INVALID: 'E_MASK_INVALID',
   E_RLE_INVALID: 'E_RLE_INVALID',
   E_OUTPUT_WRITE: 'E_OUTPUT_WRITE',
+  // store/: the SQLite annotation store
+  E_STORE: 'E_STORE',
+  E_SESSION_UNKNOWN: 'E_SESSION_UNKNOWN',
   // cli/
   E_USAGE: 'E_USAGE',
   E_CANCELLED: 'E_CANCELLED',

@@ -40,3 +40,23 @@ export { VisCollector, readVisJson, writeVisJson, evaluateVis, type VisJson, typ
 export { readPngMask, decodePngMask, type PngMask } from './mask/png-mask.js';
 export { trackVideo, type TrackVideoOptions, type TrackVideoResult, type CliPrompt } from './cli/track-command.js';
 export { benchTrack, type TrackBenchOptions, type TrackBenchResult } from './bench/track-bench.js';
+export {
+  SessionStore,
+  MaskWriter,
+  hashFile,
+  STORE_SCHEMA_VERSION,
+  type SessionStoreOptions,
+  type ClipInput,
+  type ClipRecord,
+  type ClipDicomRefs,
+  type SessionRecord,
+  type SessionStatus,
+  type ObjectRecord,
+  type PromptInput,
+  type PromptRecord,
+  type MaskInput,
+  type MaskRecord,
+  type MaskOrigin,
+  type LoadedSession,
+  type MaskWriterOptions,
+} from './store/session-store.js';
