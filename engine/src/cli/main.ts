@@ -11,6 +11,7 @@ import { registerDecode } from './decode-command.js';
 import { registerTrack } from './track-command.js';
 import { registerEval } from './eval-command.js';
 import { registerDemo } from './demo-command.js';
+import { registerServe } from './serve-command.js';
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerDecode(program);
 registerTrack(program);
 registerEval(program);
 registerDemo(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toCinesegError(err);

@@ -174,3 +174,57 @@ export function killChild(child: ChildProcess, graceMs = 300): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+/** Options of {@link packageHls}. */
+export interface PackageHlsOptions {
+  /** Copy the video stream (input already H.264) instead of transcoding to H.264. */
+  copy: boolean;
+  /** Target segment length in seconds (default 2). */
+  segmentSeconds?: number;
+  /** Keyframe interval in frames when transcoding (default 30), so segments can cut on time. */
+  gop?: number;
+}
+
+/**
+ * Packages a recorded video as a VOD HLS stream: `outDir/index.m3u8` plus MPEG-TS segments
+ * `seg00000.ts`, … Audio is dropped (the player shows video only). Timestamps are kept as in the
+ * input, so frame PTS from the decoder and the player's media time agree.
+ */
+export function packageHls(input: string, outDir: string, opts: PackageHlsOptions): Promise<void> {
+  const codec = opts.copy
+    ? ['-c:v', 'copy']
+    : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-g', String(opts.gop ?? 30), '-sc_threshold', '0'];
+  const args = [
+    '-hide_banner', '-nostdin', '-y', '-i', input, '-map', '0:v:0', '-an', ...codec,
+    '-f', 'hls', '-hls_time', String(opts.segmentSeconds ?? 2), '-hls_playlist_type', 'vod',
+    '-hls_segment_filename', `${outDir}/seg%05d.ts`, `${outDir}/index.m3u8`,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawnFfmpeg(args);
+    let tail = '';
+    child.stdout!.resume();
+    child.stderr!.on('data', (b: Buffer) => {
+      tail = (tail + b.toString('utf8')).slice(-4000);
+    });
+    child.once('error', (e) => reject(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ffmpeg: ${e.message}`, { cause: e })));
+    child.once('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `ffmpeg could not package ${input} as HLS (exit ${code})`, { details: { stderr: tail } }));
+    });
+  });
+}
+
+/**
+ * Starts an ffmpeg child that turns raw rgb24 frames (width x height, written to its stdin) into
+ * one baseline JPEG each on stdout, in order, flushed per frame (live view frames). `quality` is
+ * mjpeg's -q:v (2 best .. 31 worst).
+ */
+export function spawnJpegEncoder(width: number, height: number, quality = 5): ChildProcess {
+  return spawnFfmpeg(
+    [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0',
+      '-an', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-flush_packets', '1', '-f', 'image2pipe', 'pipe:1',
+    ],
+    'pipe',
+  );
+}

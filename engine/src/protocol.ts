@@ -1,0 +1,403 @@
+/**
+ * The wire between `cineseg serve` and the player: every message, in one file both sides import.
+ *
+ * - Control messages are JSON text frames `{v, type, seq, ...}`, validated with zod on receipt.
+ *   `seq` is chosen by the client; every reply to a request carries the request's `seq` so the
+ *   client can match them. Server-initiated messages (progress, live stats) carry `seq: null`.
+ * - Masks and live frames are binary frames: a fixed little-endian header, then a payload (COCO
+ *   RLE counts for masks, a JPEG for frames). JSON would cost a parse and ~3x the bytes per mask.
+ *
+ * This module must stay free of Node imports: the player bundles it for the browser.
+ */
+import { z } from 'zod';
+
+/** Protocol version; bumped on any incompatible change. */
+export const PROTOCOL_VERSION = 1;
+/** Largest text message the server accepts (a mask prompt as RLE fits easily). */
+export const MAX_TEXT_MESSAGE_BYTES = 1 << 20;
+/** Largest WebSocket payload either side accepts (JPEG frames of large videos included). */
+export const MAX_WS_PAYLOAD_BYTES = 16 << 20;
+/** Path of the WebSocket endpoint on the server. */
+export const WS_PATH = '/ws';
+
+const seq = z.number().int().nonnegative();
+const sessionId = z.string().min(1).max(64);
+const objectId = z.number().int().min(0).max(0xffff_fffe);
+const frame = z.number().int().nonnegative();
+const coord = z.number().finite();
+
+export const PointSchema = z.object({ x: coord, y: coord, label: z.union([z.literal(0), z.literal(1)]).default(1) });
+export const BoxSchema = z.tuple([coord, coord, coord, coord]);
+/** COCO RLE with explicit counts; size is [height, width]. */
+export const RleSchema = z.object({
+  size: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  counts: z.array(z.number().int().nonnegative()).max(1 << 20),
+});
+
+const base = { v: z.literal(PROTOCOL_VERSION), seq };
+
+export const StartSessionSchema = z
+  .object({ ...base, type: z.literal('startSession'), clip: z.string().min(1).max(512).optional(), live: z.boolean().optional() })
+  .refine((m) => (m.clip !== undefined) !== (m.live === true), { message: 'give exactly one of clip or live: true' });
+export const AddPointsSchema = z.object({
+  ...base,
+  type: z.literal('addPoints'),
+  sessionId,
+  frame,
+  objectId,
+  points: z.array(PointSchema).min(1).max(64),
+  /** false: append to the object's earlier clicks on this frame (default true: replace them). */
+  clearOld: z.boolean().optional(),
+});
+export const AddBoxSchema = z.object({
+  ...base,
+  type: z.literal('addBox'),
+  sessionId,
+  frame,
+  objectId,
+  box: BoxSchema,
+  points: z.array(PointSchema).max(64).optional(),
+});
+export const AddMaskSchema = z.object({ ...base, type: z.literal('addMask'), sessionId, frame, objectId, rle: RleSchema });
+export const PropagateDirection = z.enum(['forward', 'backward', 'both']);
+export const PropagateSchema = z.object({
+  ...base,
+  type: z.literal('propagate'),
+  sessionId,
+  direction: PropagateDirection.default('forward'),
+  /** Default: the earliest prompted frame. */
+  startFrame: frame.optional(),
+  /** SAM2's max_frame_num_to_track. */
+  maxFrames: z.number().int().nonnegative().optional(),
+});
+export const CancelPropagateSchema = z.object({ ...base, type: z.literal('cancelPropagate'), sessionId });
+export const RemoveObjectSchema = z.object({ ...base, type: z.literal('removeObject'), sessionId, objectId });
+export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSession'), sessionId });
+/** Round trip check used by the player's reconnect logic and by tests. */
+export const PingSchema = z.object({ ...base, type: z.literal('ping') });
+
+/** Every message a client may send. */
+export const ClientMessageSchema = z.union([
+  StartSessionSchema,
+  AddPointsSchema,
+  AddBoxSchema,
+  AddMaskSchema,
+  PropagateSchema,
+  CancelPropagateSchema,
+  RemoveObjectSchema,
+  CloseSessionSchema,
+  PingSchema,
+]);
+
+export type Point = z.infer<typeof PointSchema>;
+export type RleMessage = z.infer<typeof RleSchema>;
+export type StartSession = z.infer<typeof StartSessionSchema>;
+export type AddPoints = z.infer<typeof AddPointsSchema>;
+export type AddBox = z.infer<typeof AddBoxSchema>;
+export type AddMask = z.infer<typeof AddMaskSchema>;
+export type Propagate = z.infer<typeof PropagateSchema>;
+export type PropagateDirection = z.infer<typeof PropagateDirection>;
+export type CancelPropagate = z.infer<typeof CancelPropagateSchema>;
+export type RemoveObject = z.infer<typeof RemoveObjectSchema>;
+export type CloseSession = z.infer<typeof CloseSessionSchema>;
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+/** A client message as written by a sender (defaults may be left out). */
+export type ClientMessageInput = z.input<typeof ClientMessageSchema>;
+export type ClientMessageType = ClientMessage['type'];
+
+// ---- server -> client (JSON) ----
+
+/** A clip the server can play (GET /api/clips). */
+export interface ClipInfo {
+  id: string;
+  name: string;
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+  /** Playlist URL, relative to the server root. */
+  hlsUrl: string;
+}
+
+export interface SessionStarted {
+  v: 1;
+  type: 'sessionStarted';
+  seq: number;
+  sessionId: string;
+  /** The number mask and frame binary headers carry for this session. */
+  handle: number;
+  kind: 'recorded' | 'live';
+  width: number;
+  height: number;
+  fps: number;
+  /** Recorded: frame count. Live: null. */
+  numFrames: number | null;
+  /** Recorded: every frame's PTS in µs (first frame first); the player keys masks by these. */
+  framePtsUs: number[] | null;
+  clip: string | null;
+}
+
+/** A request was done. For prompts it comes after the prompted frame's masks. */
+export interface Ack {
+  v: 1;
+  type: 'ack';
+  seq: number;
+  sessionId: string | null;
+  request: ClientMessageType;
+}
+
+export interface PropagateProgress {
+  v: 1;
+  type: 'propagateProgress';
+  seq: number;
+  sessionId: string;
+  done: number;
+  total: number;
+}
+
+export interface PropagateDone {
+  v: 1;
+  type: 'propagateDone';
+  seq: number;
+  sessionId: string;
+  frames: number;
+  cancelled: boolean;
+}
+
+export interface LiveStats {
+  v: 1;
+  type: 'liveStats';
+  seq: null;
+  sessionId: string;
+  framesIn: number;
+  framesSent: number;
+  drops: number;
+  /** Milliseconds one frame spent in the tracker (last frame). */
+  trackMs: number;
+}
+
+export interface ErrorMessage {
+  v: 1;
+  type: 'error';
+  code: string;
+  message: string;
+  /** The failed request's seq, or null when the message could not be parsed that far. */
+  seq: number | null;
+}
+
+export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ErrorMessage;
+
+/**
+ * Validates one client text message. Returns the message or an error reply (never throws): bad
+ * JSON → E_PROTOCOL_JSON, wrong shape → E_PROTOCOL_INVALID, too large → E_MESSAGE_TOO_LARGE.
+ */
+export function parseClientMessage(text: string): { ok: true; msg: ClientMessage } | { ok: false; error: ErrorMessage } {
+  if (text.length > MAX_TEXT_MESSAGE_BYTES) return { ok: false, error: errorMessage('E_MESSAGE_TOO_LARGE', `message of ${text.length} bytes exceeds ${MAX_TEXT_MESSAGE_BYTES}`, null) };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: errorMessage('E_PROTOCOL_JSON', `not JSON: ${(e as Error).message}`, null) };
+  }
+  const s = typeof raw === 'object' && raw !== null ? (raw as { seq?: unknown }).seq : undefined;
+  const seqOf = typeof s === 'number' && Number.isInteger(s) && s >= 0 ? s : null;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'v' in raw && raw.v !== PROTOCOL_VERSION) {
+    return { ok: false, error: errorMessage('E_PROTOCOL_VERSION', `protocol version must be ${PROTOCOL_VERSION}`, seqOf) };
+  }
+  const r = ClientMessageSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length ? issue.path.join('.') + ': ' : '';
+    return { ok: false, error: errorMessage('E_PROTOCOL_INVALID', `${where}${issue?.message ?? 'invalid message'}`, seqOf) };
+  }
+  return { ok: true, msg: r.data };
+}
+
+export function errorMessage(code: string, message: string, seq: number | null): ErrorMessage {
+  return { v: PROTOCOL_VERSION, type: 'error', code, message, seq };
+}
+
+// ---- binary frames ----
+
+/** First byte of every binary message. */
+export const BinaryKind = { mask: 1, frame: 2 } as const;
+
+/**
+ * Mask header (little-endian), 40 bytes:
+ *   u8 kind=1, u8 version, u16 reserved, u32 session handle, u32 frame index, u32 object id,
+ *   f64 PTS µs, u32 width, u32 height, f32 object score logit, u32 count of RLE counts;
+ * then that many u32 COCO RLE counts (column-major, background first).
+ */
+export const MASK_HEADER_BYTES = 40;
+/**
+ * Live frame header (little-endian), 48 bytes:
+ *   u8 kind=2, u8 version, u16 reserved, u32 session handle, u32 frame index, u32 drops so far,
+ *   f64 PTS µs, f64 source time (ms since the Unix epoch, when the frame left the decoder),
+ *   u32 width, u32 height, u32 objects (mask messages sent before this frame for it), u32 reserved;
+ * then the JPEG bytes.
+ */
+export const FRAME_HEADER_BYTES = 48;
+
+export interface MaskFrame {
+  handle: number;
+  frame: number;
+  objectId: number;
+  ptsUs: number;
+  width: number;
+  height: number;
+  score: number;
+  counts: Uint32Array | readonly number[];
+}
+
+export interface LiveFrame {
+  handle: number;
+  frame: number;
+  drops: number;
+  ptsUs: number;
+  sourceMs: number;
+  width: number;
+  height: number;
+  objects: number;
+  jpeg: Uint8Array;
+}
+
+/** Encodes a mask message. */
+export function encodeMaskFrame(m: MaskFrame): Uint8Array {
+  const n = m.counts.length;
+  const buf = new ArrayBuffer(MASK_HEADER_BYTES + 4 * n);
+  const dv = new DataView(buf);
+  dv.setUint8(0, BinaryKind.mask);
+  dv.setUint8(1, PROTOCOL_VERSION);
+  dv.setUint32(4, m.handle, true);
+  dv.setUint32(8, m.frame, true);
+  dv.setUint32(12, m.objectId, true);
+  dv.setFloat64(16, m.ptsUs, true);
+  dv.setUint32(24, m.width, true);
+  dv.setUint32(28, m.height, true);
+  dv.setFloat32(32, m.score, true);
+  dv.setUint32(36, n, true);
+  for (let i = 0; i < n; i++) dv.setUint32(MASK_HEADER_BYTES + 4 * i, m.counts[i]!, true);
+  return new Uint8Array(buf);
+}
+
+/** Encodes a live frame message around an already encoded JPEG. */
+export function encodeLiveFrame(f: LiveFrame): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + f.jpeg.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint8(0, BinaryKind.frame);
+  dv.setUint8(1, PROTOCOL_VERSION);
+  dv.setUint32(4, f.handle, true);
+  dv.setUint32(8, f.frame, true);
+  dv.setUint32(12, f.drops, true);
+  dv.setFloat64(16, f.ptsUs, true);
+  dv.setFloat64(24, f.sourceMs, true);
+  dv.setUint32(32, f.width, true);
+  dv.setUint32(36, f.height, true);
+  dv.setUint32(40, f.objects, true);
+  out.set(f.jpeg, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** Thrown by the binary decoders; `code` matches the server's error codes. */
+export class BinaryFrameError extends Error {
+  constructor(
+    readonly code: 'E_PROTOCOL_BINARY',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function view(data: ArrayBuffer | ArrayBufferView): DataView {
+  return data instanceof ArrayBuffer ? new DataView(data) : new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Which binary message this is (by its first byte), or null when unknown/empty. */
+export function binaryKind(data: ArrayBuffer | ArrayBufferView): 'mask' | 'frame' | null {
+  const dv = view(data);
+  if (dv.byteLength < 1) return null;
+  const k = dv.getUint8(0);
+  return k === BinaryKind.mask ? 'mask' : k === BinaryKind.frame ? 'frame' : null;
+}
+
+/** Decodes a mask message; checks the header and that the counts add up to width x height. */
+export function decodeMaskFrame(data: ArrayBuffer | ArrayBufferView): MaskFrame & { counts: Uint32Array } {
+  const dv = view(data);
+  if (dv.byteLength < MASK_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.mask) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a mask message');
+  if (dv.getUint8(1) !== PROTOCOL_VERSION) throw new BinaryFrameError('E_PROTOCOL_BINARY', `mask message version ${dv.getUint8(1)}`);
+  const n = dv.getUint32(36, true);
+  if (dv.byteLength !== MASK_HEADER_BYTES + 4 * n) throw new BinaryFrameError('E_PROTOCOL_BINARY', `mask message is ${dv.byteLength} bytes, header says ${MASK_HEADER_BYTES + 4 * n}`);
+  const width = dv.getUint32(24, true);
+  const height = dv.getUint32(28, true);
+  const counts = new Uint32Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += counts[i] = dv.getUint32(MASK_HEADER_BYTES + 4 * i, true);
+  if (total !== width * height) throw new BinaryFrameError('E_PROTOCOL_BINARY', `RLE counts cover ${total} pixels, mask is ${width}x${height}`);
+  return {
+    handle: dv.getUint32(4, true),
+    frame: dv.getUint32(8, true),
+    objectId: dv.getUint32(12, true),
+    ptsUs: dv.getFloat64(16, true),
+    width,
+    height,
+    score: dv.getFloat32(32, true),
+    counts,
+  };
+}
+
+/** Decodes a live frame message (the JPEG is a view into `data`). */
+export function decodeLiveFrame(data: ArrayBuffer | ArrayBufferView): LiveFrame {
+  const dv = view(data);
+  if (dv.byteLength < FRAME_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.frame) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a frame message');
+  return {
+    handle: dv.getUint32(4, true),
+    frame: dv.getUint32(8, true),
+    drops: dv.getUint32(12, true),
+    ptsUs: dv.getFloat64(16, true),
+    sourceMs: dv.getFloat64(24, true),
+    width: dv.getUint32(32, true),
+    height: dv.getUint32(36, true),
+    objects: dv.getUint32(40, true),
+    jpeg: new Uint8Array(dv.buffer, dv.byteOffset + FRAME_HEADER_BYTES, dv.byteLength - FRAME_HEADER_BYTES),
+  };
+}
+
+/**
+ * Paints COCO counts (column-major) into a row-major RGBA image: foreground pixels get `rgba`.
+ * The player's overlay and the tests share this so both read masks the same way.
+ */
+export function paintCounts(counts: ArrayLike<number>, width: number, height: number, rgba: Uint8ClampedArray | Uint8Array, color: readonly [number, number, number, number]): void {
+  let p = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (i & 1) {
+      for (let k = p; k < p + c; k++) {
+        const x = Math.floor(k / height);
+        const y = k - x * height;
+        const o = 4 * (y * width + x);
+        rgba[o] = color[0];
+        rgba[o + 1] = color[1];
+        rgba[o + 2] = color[2];
+        rgba[o + 3] = color[3];
+      }
+    }
+    p += c;
+  }
+}
+
+/** COCO counts → row-major 0/1 bytes. */
+export function countsToMask(counts: ArrayLike<number>, width: number, height: number): Uint8Array {
+  const m = new Uint8Array(width * height);
+  let p = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (i & 1) {
+      for (let k = p; k < p + c; k++) {
+        const x = Math.floor(k / height);
+        m[(k - x * height) * width + x] = 1;
+      }
+    }
+    p += c;
+  }
+  return m;
+}

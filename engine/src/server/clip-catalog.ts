@@ -1,0 +1,92 @@
+/**
+ * The clips a server offers: video files found under the media folders (two levels deep), each
+ * with a stable id `<media folder name>/<path without extension>` (a `clip.mp4` is named after
+ * its folder, as in samples/generated/<clip>/clip.mp4).
+ */
+import { readdir } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import { probe, type VideoInfo } from '../decode/probe.js';
+import { CinesegError, ErrorCode } from '../errors.js';
+import type { ClipInfo } from '../protocol.js';
+
+const VIDEO_EXTS = new Set(['.mp4', '.mov', '.mkv', '.webm', '.avi', '.m4v']);
+const MAX_DEPTH = 3;
+
+export interface CatalogClip {
+  id: string;
+  name: string;
+  path: string;
+}
+
+export class ClipCatalog {
+  private clips: Map<string, CatalogClip> | null = null;
+  private readonly infos = new Map<string, Promise<VideoInfo>>();
+
+  constructor(readonly mediaDirs: readonly string[]) {}
+
+  /** Rescans the media folders (cheap: names only). */
+  async scan(): Promise<CatalogClip[]> {
+    const found = new Map<string, CatalogClip>();
+    for (const d of this.mediaDirs) {
+      const root = resolve(d);
+      const files: string[] = [];
+      await walk(root, 0, files);
+      for (const f of files.sort()) {
+        let rel = relative(root, f).slice(0, -extname(f).length).split(sep).join('/');
+        if (basename(rel) === 'clip' && rel.includes('/')) rel = rel.slice(0, rel.lastIndexOf('/'));
+        const id = `${basename(root)}/${rel}`;
+        if (!found.has(id)) found.set(id, { id, name: rel, path: f });
+      }
+    }
+    this.clips = found;
+    return [...found.values()];
+  }
+
+  /** The clip with this id. @throws CinesegError E_CLIP_UNKNOWN */
+  async get(id: string): Promise<CatalogClip> {
+    if (!this.clips?.has(id)) await this.scan();
+    const c = this.clips!.get(id);
+    if (!c) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `no clip "${id}" (see GET /api/clips)`);
+    return c;
+  }
+
+  /** Probe facts of a clip (cached). */
+  info(clip: CatalogClip): Promise<VideoInfo> {
+    let p = this.infos.get(clip.path);
+    if (!p) {
+      p = probe(clip.path);
+      p.catch(() => this.infos.delete(clip.path));
+      this.infos.set(clip.path, p);
+    }
+    return p;
+  }
+
+  /** Every clip with its size and length, for the player's list; clips that fail to probe are left out. */
+  async list(): Promise<ClipInfo[]> {
+    const out: ClipInfo[] = [];
+    for (const c of await this.scan()) {
+      try {
+        const i = await this.info(c);
+        out.push({ id: c.id, name: c.name, width: i.width, height: i.height, fps: i.fps, frames: i.frameCount ?? 0, hlsUrl: `/hls/${encodeURIComponent(c.id)}/index.m3u8` });
+      } catch {
+        // A broken file in a media folder should not hide the others.
+      }
+    }
+    return out;
+  }
+}
+
+async function walk(dir: string, depth: number, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth < MAX_DEPTH - 1) await walk(p, depth + 1, out);
+    else if (e.isFile() && VIDEO_EXTS.has(extname(e.name).toLowerCase())) out.push(p);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * rgb24 frames → JPEG bytes through one long-lived ffmpeg mjpeg child (spawned by decode/ffmpeg.ts).
+ * Frames go in and JPEGs come out in order, so each `encode` is answered by the next complete
+ * JPEG (SOI … EOI) on stdout; mjpeg output has no embedded thumbnails, and 0xFF bytes inside
+ * entropy-coded data are stuffed, so the first EOI after an SOI ends the picture.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { killChild, spawnJpegEncoder } from '../decode/ffmpeg.js';
+import { CinesegError, ErrorCode } from '../errors.js';
+
+export class JpegEncoder {
+  private readonly child: ChildProcess;
+  private readonly waiting: { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  private failed: CinesegError | null = null;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    quality = 5,
+  ) {
+    this.child = spawnJpegEncoder(width, height, quality);
+    let tail = '';
+    this.child.stderr!.on('data', (b: Buffer) => {
+      tail = (tail + b.toString('utf8')).slice(-2000);
+    });
+    this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
+    this.child.stdin!.on('error', () => undefined);
+    const fail = (why: string) => {
+      this.failed ??= new CinesegError(ErrorCode.E_ENCODE_FAILED, `JPEG encoder stopped: ${why}`, { details: { stderr: tail } });
+      for (const w of this.waiting.splice(0)) w.reject(this.failed);
+    };
+    this.child.once('error', (e) => fail(e.message));
+    this.child.once('close', (code) => fail(`exit ${code}`));
+  }
+
+  /** Encodes one width x height rgb24 frame. */
+  encode(rgb: Uint8Array): Promise<Uint8Array> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (rgb.length !== this.width * this.height * 3) return Promise.reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `frame has ${rgb.length} bytes, encoder expects ${this.width}x${this.height} rgb24`));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.stdin!.write(rgb);
+    });
+  }
+
+  private onData(b: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b;
+    for (;;) {
+      const soi = this.buf.indexOf(SOI);
+      if (soi < 0) return;
+      const eoi = this.buf.indexOf(EOI, soi + 2);
+      if (eoi < 0) return;
+      const jpeg = new Uint8Array(this.buf.subarray(soi, eoi + 2));
+      this.buf = this.buf.subarray(eoi + 2);
+      this.waiting.shift()?.resolve(jpeg.slice());
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.failed ??= new CinesegError(ErrorCode.E_CANCELLED, 'JPEG encoder destroyed');
+    for (const w of this.waiting.splice(0)) w.reject(this.failed);
+    this.child.stdin!.end();
+    await killChild(this.child, 200);
+  }
+}
+
+const SOI = Buffer.from([0xff, 0xd8]);
+const EOI = Buffer.from([0xff, 0xd9]);

@@ -1,0 +1,317 @@
+/**
+ * Live mode: one source decoded once, tracked in streaming mode, fanned out to every client
+ * watching it. Decoding and tracking are decoupled: a pump reads frames as fast as the source
+ * gives them and keeps only the newest; the tracker takes the newest when it is free, and every
+ * frame replaced before the tracker got to it is a drop. Each tracked frame goes to clients as
+ * its masks (binary, same header as recorded masks) followed by its JPEG, both carrying the
+ * frame's index and PTS, so the player paints picture and overlay together.
+ *
+ * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
+import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { logitsToRle } from '../mask/logits-rle.js';
+import type { ModelSessions } from '../model/ort-sessions.js';
+import { encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type SessionStarted } from '../protocol.js';
+import { FrameSource } from '../source/frame-source.js';
+import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
+import type { AnnotationSink } from './annotation-sink.js';
+import { JpegEncoder } from './jpeg-encoder.js';
+import { DetachableOutput } from './session-output.js';
+
+/** Wall clock in ms with sub-ms precision; the browser's performance.timeOrigin + now() is on the same clock. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** A client's view of the live source. */
+export class LiveSession {
+  readonly kind = 'live' as const;
+  readonly output = new DetachableOutput(null);
+  /** Objects this client removed: still tracked (the stream tracker cannot forget), never sent. */
+  readonly hidden = new Set<number>();
+
+  constructor(
+    readonly sessionId: string,
+    readonly handle: number,
+    private readonly pipeline: LivePipeline,
+  ) {}
+
+  started(seq: number): SessionStarted {
+    const p = this.pipeline;
+    return {
+      v: PROTOCOL_VERSION,
+      type: 'sessionStarted',
+      seq,
+      sessionId: this.sessionId,
+      handle: this.handle,
+      kind: 'live',
+      width: p.width,
+      height: p.height,
+      fps: p.fps,
+      numFrames: null,
+      framePtsUs: null,
+      clip: null,
+    };
+  }
+
+  /** Queues a prompt for the next tracked frame; resolves once that frame's masks were sent. */
+  prompt(msg: AddPoints | AddBox | AddMask): Promise<void> {
+    this.hidden.delete(msg.objectId);
+    return this.pipeline.prompt(this.sessionId, msg);
+  }
+
+  removeObject(objectId: number): void {
+    this.hidden.add(objectId);
+  }
+
+  async destroy(): Promise<void> {
+    this.output.attach(null);
+    await this.pipeline.unsubscribe(this);
+  }
+}
+
+export interface LivePipelineOptions {
+  /** A live URL, `-`, or `loop:<file>`. */
+  input: string;
+  sessions: ModelSessions;
+  sink: AnnotationSink;
+  /** JPEG quality (mjpeg -q:v, 2..31; default 5). */
+  jpegQuality?: number;
+  log?: (line: string) => void;
+}
+
+interface Pending {
+  sessionId: string;
+  prompt: StreamPrompt;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class LivePipeline {
+  private readonly subscribers = new Set<LiveSession>();
+  private source: FrameSource | null = null;
+  private decoder: FrameDecoder | null = null;
+  private tracker: StreamTracker | null = null;
+  private jpeg: JpegEncoder | null = null;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private latest: { frame: Frame; sourceMs: number } | null = null;
+  private wake: (() => void) | null = null;
+  private pending: Pending[] = [];
+  private lastStats = 0;
+  width = 0;
+  height = 0;
+  fps = 30;
+  framesIn = 0;
+  framesSent = 0;
+  drops = 0;
+  trackMs = 0;
+
+  constructor(readonly opts: LivePipelineOptions) {}
+
+  /** Starts the source if needed and waits for its first frame (so the size is known). */
+  async subscribe(s: LiveSession): Promise<void> {
+    this.subscribers.add(s);
+    if (!this.running) await this.start();
+    await this.firstFrame;
+  }
+
+  async unsubscribe(s: LiveSession): Promise<void> {
+    this.subscribers.delete(s);
+    for (const p of this.pending.filter((q) => q.sessionId === s.sessionId)) p.reject(new CinesegError(ErrorCode.E_CANCELLED, 'session closed'));
+    this.pending = this.pending.filter((q) => q.sessionId !== s.sessionId);
+    if (this.subscribers.size === 0) await this.stop();
+  }
+
+  prompt(sessionId: string, msg: AddPoints | AddBox | AddMask): Promise<void> {
+    if (!this.running) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
+    let prompt: StreamPrompt;
+    if (msg.type === 'addPoints') prompt = { objectId: msg.objectId, points: msg.points };
+    else if (msg.type === 'addBox') prompt = { objectId: msg.objectId, box: msg.box, points: msg.points ?? [] };
+    else {
+      const [h, w] = msg.rle.size;
+      if (h !== this.height || w !== this.width) return Promise.reject(new CinesegError(ErrorCode.E_MASK_INVALID, `mask is ${w}x${h}, the live video is ${this.width}x${this.height}`));
+      const mask = new Uint8Array(w * h);
+      let pos = 0;
+      msg.rle.counts.forEach((c, i) => {
+        if (i & 1) for (let k = pos; k < pos + c && k < mask.length; k++) mask[(k % h) * w + Math.floor(k / h)] = 1;
+        pos += c;
+      });
+      prompt = { objectId: msg.objectId, mask };
+    }
+    return new Promise((resolve, reject) => this.pending.push({ sessionId, prompt, resolve, reject }));
+  }
+
+  private firstFrame: Promise<void> = Promise.resolve();
+
+  private async start(): Promise<void> {
+    this.stopping = false;
+    const { input } = this.opts;
+    const loop = input.startsWith('loop:');
+    const target = loop ? input.slice(5) : input;
+    this.source = await FrameSource.open(target, {
+      mode: 'latest',
+      ...(loop ? { inputOptions: ['-stream_loop', '-1', '-re'] } : {}),
+    });
+    if (this.source.info) this.fps = this.source.info.fps || 30;
+    this.decoder = this.source.decoder({ mode: 'latest' });
+    let gotFirst!: () => void;
+    let failFirst!: (e: unknown) => void;
+    this.firstFrame = new Promise<void>((res, rej) => {
+      gotFirst = res;
+      failFirst = rej;
+    });
+    this.firstFrame.catch(() => undefined);
+    const dec = this.decoder;
+    const pump = (async () => {
+      try {
+        for (;;) {
+          const f = await dec.next();
+          if (!f || this.stopping) break;
+          const sourceMs = wallMs();
+          this.framesIn++;
+          if (this.latest) this.drops++;
+          else if (this.framesIn === 1) {
+            this.width = f.width;
+            this.height = f.height;
+            gotFirst();
+          }
+          this.latest = { frame: f, sourceMs };
+          this.wake?.();
+        }
+      } catch (e) {
+        failFirst(e);
+        this.opts.log?.(`live source stopped: ${toCinesegError(e).toLine()}`);
+      } finally {
+        failFirst(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'live source ended before its first frame'));
+        this.stopping = true;
+        this.wake?.();
+      }
+    })();
+    const work = this.work();
+    this.running = Promise.all([pump, work]).then(() => undefined);
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopping) {
+      if (!this.latest) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
+      const { frame, sourceMs } = this.latest;
+      this.latest = null;
+      try {
+        await this.processFrame(frame, sourceMs);
+      } catch (e) {
+        const err = toCinesegError(e);
+        this.opts.log?.(`live frame ${frame.index}: ${err.toLine()}`);
+        for (const s of this.subscribers) s.output.json({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
+      }
+    }
+  }
+
+  private async processFrame(frame: Frame, sourceMs: number): Promise<void> {
+    const S = this.opts.sessions.bundle.imageSize;
+    this.jpeg ??= new JpegEncoder(frame.width, frame.height, this.opts.jpegQuality ?? 5);
+    this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true });
+    const jpegP = this.jpeg.encode(frame.rgb);
+    jpegP.catch(() => undefined);
+    const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S);
+    const pending = this.pending.splice(0);
+    const t0 = performance.now();
+    let tracked;
+    try {
+      tracked = await this.tracker.push(small, pending.map((p) => p.prompt));
+    } catch (e) {
+      for (const p of pending) p.reject(e);
+      throw e;
+    }
+    this.trackMs = performance.now() - t0;
+    for (const p of pending) await this.opts.sink.putPrompt(p.sessionId, { kind: 'points', objectId: p.prompt.objectId, frame: tracked.frame, points: (p.prompt.points ?? []).map((q) => ({ x: q.x, y: q.y, label: q.label ?? 1 })), clearOld: true });
+    const L = this.opts.sessions.bundle.lowResMaskSize;
+    const masks = tracked.objects.map((o) => ({ objectId: o.objectId, score: o.output.objectScore, counts: logitsToRle(o.output.predMasks, L, L, frame.height, frame.width).counts }));
+    const jpeg = await jpegP;
+    const dropsNow = this.drops + (this.decoder?.stats.framesDropped ?? 0);
+    for (const s of this.subscribers) {
+      const visible = masks.filter((m) => !s.hidden.has(m.objectId));
+      for (const m of visible) {
+        s.output.binary(encodeMaskFrame({ handle: s.handle, frame: frame.index, objectId: m.objectId, ptsUs: frame.ptsUs, width: frame.width, height: frame.height, score: m.score, counts: m.counts }));
+      }
+      s.output.binary(
+        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: visible.length, jpeg }),
+      );
+    }
+    this.framesSent++;
+    for (const p of pending) p.resolve();
+    const now = performance.now();
+    if (now - this.lastStats > 500) {
+      this.lastStats = now;
+      for (const s of this.subscribers) {
+        s.output.json({ v: PROTOCOL_VERSION, type: 'liveStats', seq: null, sessionId: s.sessionId, framesIn: this.framesIn, framesSent: this.framesSent, drops: dropsNow, trackMs: this.trackMs });
+      }
+    }
+  }
+
+  /** Stops decoding and tracking; the next subscriber starts afresh. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.decoder?.destroy();
+    await this.running?.catch(() => undefined);
+    this.running = null;
+    await this.source?.destroy();
+    this.source = null;
+    this.decoder = null;
+    this.tracker?.destroy();
+    this.tracker = null;
+    await this.jpeg?.destroy();
+    this.jpeg = null;
+    this.latest = null;
+    for (const p of this.pending.splice(0)) p.reject(new CinesegError(ErrorCode.E_CANCELLED, 'live source stopped'));
+  }
+
+  async destroy(): Promise<void> {
+    this.subscribers.clear();
+    await this.stop();
+  }
+}
+
+/** Bilinear resize of rgb24 (align_corners=False, like ffmpeg's and torch's bilinear). */
+export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
+  const out = new Uint8Array(dw * dh * 3);
+  const sx = sw / dw;
+  const sy = sh / dh;
+  const x0s = new Int32Array(dw);
+  const x1s = new Int32Array(dw);
+  const wxs = new Float32Array(dw);
+  for (let x = 0; x < dw; x++) {
+    const f = Math.max(0, (x + 0.5) * sx - 0.5);
+    const x0 = Math.min(Math.floor(f), sw - 1);
+    x0s[x] = x0 * 3;
+    x1s[x] = Math.min(x0 + 1, sw - 1) * 3;
+    wxs[x] = f - x0;
+  }
+  for (let y = 0; y < dh; y++) {
+    const f = Math.max(0, (y + 0.5) * sy - 0.5);
+    const y0 = Math.min(Math.floor(f), sh - 1);
+    const y1 = Math.min(y0 + 1, sh - 1);
+    const wy = f - y0;
+    const r0 = y0 * sw * 3;
+    const r1 = y1 * sw * 3;
+    let o = y * dw * 3;
+    for (let x = 0; x < dw; x++) {
+      const a = x0s[x]!;
+      const b = x1s[x]!;
+      const wx = wxs[x]!;
+      for (let c = 0; c < 3; c++) {
+        const top = src[r0 + a + c]! + (src[r0 + b + c]! - src[r0 + a + c]!) * wx;
+        const bot = src[r1 + a + c]! + (src[r1 + b + c]! - src[r1 + a + c]!) * wx;
+        out[o++] = Math.round(top + (bot - top) * wy);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,245 @@
+/**
+ * One annotation session on a recorded clip: the clip's frames at the model's size, a
+ * {@link VideoTracker}, the prompt log (so an object can be removed by replaying the others), and
+ * at most one propagation at a time. Every mask goes to the sink first and to the client after.
+ */
+import { CinesegError, ErrorCode } from '../errors.js';
+import { logitsToRle } from '../mask/logits-rle.js';
+import type { ModelSessions } from '../model/ort-sessions.js';
+import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type Propagate, type SessionStarted } from '../protocol.js';
+import type { FrameOutput } from '../track/object-state.js';
+import { VideoTracker } from '../track/tracker.js';
+import { DecodedFrames } from '../track/video-frames.js';
+import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
+import type { CatalogClip } from './clip-catalog.js';
+import { DetachableOutput } from './session-output.js';
+
+export class RecordedSession {
+  readonly kind = 'recorded' as const;
+  readonly output = new DetachableOutput(null);
+  private tracker: VideoTracker;
+  private readonly prompts: SinkPrompt[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private propagation: { cancelled: boolean; done: Promise<void> } | null = null;
+  private destroyed = false;
+  readonly framePtsUs: number[];
+
+  private constructor(
+    readonly sessionId: string,
+    readonly handle: number,
+    readonly clip: CatalogClip,
+    private readonly sessions: ModelSessions,
+    private readonly frames: DecodedFrames,
+    private readonly sink: AnnotationSink,
+  ) {
+    this.tracker = this.newTracker();
+    this.framePtsUs = Array.from({ length: frames.numFrames }, (_, i) => frames.ptsUs(i) ?? 0);
+  }
+
+  /** Decodes the clip at the model's size (every frame, so PTS are known up front) and registers the session. */
+  static async open(sessionId: string, handle: number, clip: CatalogClip, sessions: ModelSessions, sink: AnnotationSink): Promise<RecordedSession> {
+    const frames = await DecodedFrames.open(clip.path, sessions.bundle.imageSize);
+    try {
+      await frames.decodeAll();
+      const s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink);
+      const info = frames.info;
+      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames });
+      return s;
+    } catch (e) {
+      await frames.destroy();
+      throw e;
+    }
+  }
+
+  get width(): number {
+    return this.frames.info.width;
+  }
+
+  get height(): number {
+    return this.frames.info.height;
+  }
+
+  get propagating(): boolean {
+    return this.propagation !== null;
+  }
+
+  started(seq: number): SessionStarted {
+    const i = this.frames.info;
+    return {
+      v: PROTOCOL_VERSION,
+      type: 'sessionStarted',
+      seq,
+      sessionId: this.sessionId,
+      handle: this.handle,
+      kind: 'recorded',
+      width: i.width,
+      height: i.height,
+      fps: i.fps,
+      numFrames: this.frames.numFrames,
+      framePtsUs: this.framePtsUs,
+      clip: this.clip.id,
+    };
+  }
+
+  /** Applies a prompt, stores it and its mask, sends the mask. */
+  prompt(msg: AddPoints | AddBox | AddMask): Promise<void> {
+    this.idle();
+    let p: SinkPrompt;
+    if (msg.type === 'addPoints') p = { kind: 'points', objectId: msg.objectId, frame: msg.frame, points: msg.points, clearOld: msg.clearOld ?? true };
+    else if (msg.type === 'addBox') p = { kind: 'box', objectId: msg.objectId, frame: msg.frame, box: msg.box, points: msg.points ?? [] };
+    else {
+      const [h, w] = msg.rle.size;
+      if (h !== this.height || w !== this.width) throw new CinesegError(ErrorCode.E_MASK_INVALID, `mask is ${w}x${h}, the clip is ${this.width}x${this.height}`);
+      p = { kind: 'mask', objectId: msg.objectId, frame: msg.frame, counts: msg.rle.counts };
+    }
+    return this.serial(async () => {
+      const out = await this.apply(this.tracker, p);
+      this.prompts.push(p);
+      await this.sink.putPrompt(this.sessionId, p);
+      await this.emitMasks([{ objectId: p.objectId, frame: p.frame, output: out }], 'prompt');
+    });
+  }
+
+  /**
+   * Runs propagation in the background, streaming masks; resolves when it has started. Progress
+   * and the final `propagateDone` carry the request's seq.
+   */
+  propagate(msg: Propagate): void {
+    this.idle();
+    if (this.tracker.objectIds.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; click an object first');
+    const state = { cancelled: false, done: Promise.resolve() };
+    this.propagation = state;
+    state.done = this.serial(async () => {
+      let frames = 0;
+      const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
+      const n = this.frames.numFrames;
+      const total = msg.direction === 'both' ? n : n;
+      try {
+        for (const reverse of dirs) {
+          const it = this.tracker.propagate({
+            reverse,
+            ...(msg.startFrame === undefined ? {} : { startFrame: msg.startFrame }),
+            ...(msg.maxFrames === undefined ? {} : { maxFrameNumToTrack: msg.maxFrames }),
+          });
+          for await (const tf of it) {
+            await this.emitMasks(
+              tf.objects.map((o) => ({ objectId: o.objectId, frame: tf.frame, output: o.output })),
+              'propagate',
+              msg.direction,
+            );
+            frames++;
+            this.output.json({ v: PROTOCOL_VERSION, type: 'propagateProgress', seq: msg.seq, sessionId: this.sessionId, done: Math.min(frames, total), total });
+            if (state.cancelled || this.destroyed) {
+              await it.return(undefined);
+              break;
+            }
+          }
+          if (state.cancelled || this.destroyed) break;
+        }
+        this.output.json({ v: PROTOCOL_VERSION, type: 'propagateDone', seq: msg.seq, sessionId: this.sessionId, frames, cancelled: state.cancelled });
+      } catch (e) {
+        const err = e instanceof CinesegError ? e : new CinesegError(ErrorCode.E_INTERNAL, (e as Error).message);
+        this.output.json({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: msg.seq });
+      } finally {
+        this.propagation = null;
+      }
+    });
+  }
+
+  /** Asks a running propagation to stop after the frame in flight; resolves when it has. */
+  async cancelPropagate(): Promise<boolean> {
+    const p = this.propagation;
+    if (!p) return false;
+    p.cancelled = true;
+    await p.done;
+    return true;
+  }
+
+  /** Waits for a running propagation to finish by itself (client gone: the work is kept). */
+  async settle(): Promise<void> {
+    await this.propagation?.done;
+    await this.queue;
+  }
+
+  /** Removes an object: the tracker is rebuilt from the other objects' prompts (features are recomputed). */
+  removeObject(objectId: number): Promise<void> {
+    this.idle();
+    return this.serial(async () => {
+      if (!this.prompts.some((p) => p.objectId === objectId)) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `object ${objectId} has no prompt in this session`);
+      const keep = this.prompts.filter((p) => p.objectId !== objectId);
+      const t = this.newTracker();
+      try {
+        for (const p of keep) await this.apply(t, p);
+      } catch (e) {
+        t.destroy();
+        throw e;
+      }
+      this.tracker.destroy();
+      this.tracker = t;
+      this.prompts.length = 0;
+      this.prompts.push(...keep);
+      await this.sink.removeObject(this.sessionId, objectId);
+    });
+  }
+
+  /** Stops propagation, stores the session as closed and frees frames and tracker. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    if (this.propagation) this.propagation.cancelled = true;
+    await this.settle().catch(() => undefined);
+    this.destroyed = true;
+    this.output.attach(null);
+    this.tracker.destroy();
+    await this.frames.destroy();
+    await this.sink.closeSession(this.sessionId).catch(() => undefined);
+  }
+
+  private newTracker(): VideoTracker {
+    return new VideoTracker(this.sessions, this.frames, { width: this.frames.info.width, height: this.frames.info.height, memory: true });
+  }
+
+  private async apply(t: VideoTracker, p: SinkPrompt): Promise<FrameOutput> {
+    if (p.kind === 'points') return t.addPoints(p.frame, p.objectId, p.points, { clearOld: p.clearOld });
+    if (p.kind === 'box') return t.addBox(p.frame, p.objectId, p.box, p.points);
+    const mask = new Uint8Array(this.width * this.height);
+    let pos = 0;
+    const H = this.height;
+    for (let i = 0; i < p.counts.length; i++) {
+      const c = p.counts[i]!;
+      if (i & 1) for (let k = pos; k < pos + c && k < mask.length; k++) mask[(k % H) * this.width + Math.floor(k / H)] = 1;
+      pos += c;
+    }
+    if (pos !== mask.length) throw new CinesegError(ErrorCode.E_RLE_INVALID, `mask RLE covers ${pos} pixels, expected ${mask.length}`);
+    return t.addMask(p.frame, p.objectId, mask);
+  }
+
+  private async emitMasks(items: { objectId: number; frame: number; output: FrameOutput }[], origin: SinkMask['origin'], direction?: Propagate['direction']): Promise<void> {
+    const L = this.sessions.bundle.lowResMaskSize;
+    const masks: SinkMask[] = items.map((it) => ({
+      objectId: it.objectId,
+      frame: it.frame,
+      ptsUs: this.framePtsUs[it.frame] ?? 0,
+      score: it.output.objectScore,
+      counts: logitsToRle(it.output.predMasks, L, L, this.height, this.width).counts,
+      origin,
+      ...(direction ? { direction } : {}),
+    }));
+    // Durable first, visible second: a client never sees a mask the store could lose.
+    await this.sink.putMasks(this.sessionId, masks);
+    for (const m of masks) {
+      this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts }));
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private idle(): void {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'session was closed');
+    if (this.propagation) throw new CinesegError(ErrorCode.E_SESSION_BUSY, 'propagation is running; cancel it first');
+  }
+}
+

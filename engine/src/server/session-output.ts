@@ -1,0 +1,31 @@
+/**
+ * What a session writes to: the client's socket while it is connected. A session outlives its
+ * client (a propagation a user started finishes and is stored even when the tab closes), so the
+ * target can be detached; messages sent without a client are dropped.
+ */
+import type { ServerMessage } from '../protocol.js';
+
+export interface SessionOutput {
+  json(msg: ServerMessage): void;
+  binary(data: Uint8Array): void;
+}
+
+export class DetachableOutput implements SessionOutput {
+  constructor(private target: SessionOutput | null) {}
+
+  attach(target: SessionOutput | null): void {
+    this.target = target;
+  }
+
+  get attached(): boolean {
+    return this.target !== null;
+  }
+
+  json(msg: ServerMessage): void {
+    this.target?.json(msg);
+  }
+
+  binary(data: Uint8Array): void {
+    this.target?.binary(data);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The WebSocket endpoint: validates every text message against protocol.ts, dispatches it to the
+ * session manager, and answers each request with its result or a coded error carrying the
+ * request's seq. Nothing a client sends can throw out of here: a bad message costs that client an
+ * error reply, never the server.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type ServerMessage } from '../protocol.js';
+import type { SessionManager } from './session-manager.js';
+import type { SessionOutput } from './session-output.js';
+
+/** A client falling this far behind on live frames gets frames dropped instead of queued. */
+const LIVE_MAX_BUFFERED_BYTES = 4 << 20;
+
+export class WsServer {
+  readonly wss: WebSocketServer;
+  private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Messages rejected as malformed (tests, logs). */
+  rejected = 0;
+
+  constructor(
+    private readonly http: Server,
+    private readonly manager: SessionManager,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD_BYTES });
+    this.onUpgrade = (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== WS_PATH) {
+        socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+    };
+    http.on('upgrade', this.onUpgrade);
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const owner = randomUUID();
+    const out: SessionOutput = {
+      json: (m: ServerMessage) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+      },
+      binary: (d: Uint8Array) => {
+        if (ws.readyState !== ws.OPEN) return;
+        // Live frames are the only high-rate binaries; masks of recorded clips always go out.
+        if (d[0] === 2 && ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) return;
+        ws.send(d, { binary: true });
+      },
+    };
+    ws.on('error', (e) => this.log(`websocket error: ${e.message}`));
+    ws.on('close', () => this.manager.releaseOwner(owner));
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        this.rejected++;
+        out.json(errorMessage('E_PROTOCOL_BINARY', 'clients send JSON text messages only', null));
+        return;
+      }
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      const parsed = parseClientMessage(text);
+      if (!parsed.ok) {
+        this.rejected++;
+        out.json(parsed.error);
+        return;
+      }
+      this.dispatch(owner, parsed.msg, out).catch((e: unknown) => {
+        const err = toCinesegError(e);
+        out.json(errorMessage(err.code, err.message, parsed.msg.seq));
+      });
+    });
+  }
+
+  private async dispatch(owner: string, msg: ClientMessage, out: SessionOutput): Promise<void> {
+    const m = this.manager;
+    const ack = (sessionId: string | null) => out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId, request: msg.type });
+    switch (msg.type) {
+      case 'ping':
+        ack(null);
+        return;
+      case 'startSession': {
+        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, msg.clip!, out);
+        out.json(s.started(msg.seq));
+        return;
+      }
+      case 'addPoints':
+      case 'addBox':
+      case 'addMask': {
+        const s = m.get(owner, msg.sessionId);
+        await s.prompt(msg);
+        ack(msg.sessionId);
+        return;
+      }
+      case 'propagate': {
+        const s = m.get(owner, msg.sessionId);
+        if (s.kind !== 'recorded') throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'live sessions track continuously; propagate is for recorded clips');
+        s.propagate(msg);
+        ack(msg.sessionId);
+        return;
+      }
+      case 'cancelPropagate': {
+        const s = m.get(owner, msg.sessionId);
+        if (s.kind === 'recorded') await s.cancelPropagate();
+        ack(msg.sessionId);
+        return;
+      }
+      case 'removeObject': {
+        const s = m.get(owner, msg.sessionId);
+        await s.removeObject(msg.objectId);
+        ack(msg.sessionId);
+        return;
+      }
+      case 'closeSession':
+        await m.close(owner, msg.sessionId);
+        ack(msg.sessionId);
+        return;
+    }
+  }
+
+  /** Closes every connection and stops accepting new ones. */
+  async destroy(): Promise<void> {
+    this.http.off('upgrade', this.onUpgrade);
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+  }
+}

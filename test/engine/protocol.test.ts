@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { encodeMask } from '../../engine/src/mask/rle.js';
+import {
+  MAX_TEXT_MESSAGE_BYTES,
+  countsToMask,
+  decodeLiveFrame,
+  decodeMaskFrame,
+  encodeLiveFrame,
+  encodeMaskFrame,
+  parseClientMessage,
+  binaryKind,
+} from '../../engine/src/protocol.js';
+
+describe('protocol: client message validation', () => {
+  it('accepts every verb in its documented shape and fills defaults', () => {
+    const ok = [
+      { v: 1, seq: 1, type: 'startSession', clip: 'generated/ultrasound-1' },
+      { v: 1, seq: 2, type: 'startSession', live: true },
+      { v: 1, seq: 3, type: 'addPoints', sessionId: 's', frame: 0, objectId: 1, points: [{ x: 1, y: 2 }] },
+      { v: 1, seq: 4, type: 'addBox', sessionId: 's', frame: 3, objectId: 2, box: [1, 2, 3, 4] },
+      { v: 1, seq: 5, type: 'addMask', sessionId: 's', frame: 0, objectId: 1, rle: { size: [2, 2], counts: [1, 2, 1] } },
+      { v: 1, seq: 6, type: 'propagate', sessionId: 's' },
+      { v: 1, seq: 7, type: 'cancelPropagate', sessionId: 's' },
+      { v: 1, seq: 8, type: 'removeObject', sessionId: 's', objectId: 1 },
+      { v: 1, seq: 9, type: 'closeSession', sessionId: 's' },
+    ];
+    for (const m of ok) {
+      const r = parseClientMessage(JSON.stringify(m));
+      expect(r.ok, JSON.stringify(m)).toBe(true);
+    }
+    const p = parseClientMessage(JSON.stringify(ok[2]));
+    expect(p.ok && p.msg.type === 'addPoints' && p.msg.points[0]!.label).toBe(1);
+    const g = parseClientMessage(JSON.stringify(ok[5]));
+    expect(g.ok && g.msg.type === 'propagate' && g.msg.direction).toBe('forward');
+  });
+
+  it('gives coded errors with the seq when it can be read', () => {
+    const bad = (text: string) => {
+      const r = parseClientMessage(text);
+      if (r.ok) throw new Error(`accepted ${text}`);
+      return r.error;
+    };
+    expect(bad('{not json').code).toBe('E_PROTOCOL_JSON');
+    expect(bad('{not json').seq).toBeNull();
+    expect(bad(JSON.stringify({ v: 2, seq: 4, type: 'ping' }))).toMatchObject({ code: 'E_PROTOCOL_VERSION', seq: 4 });
+    expect(bad(JSON.stringify({ v: 1, seq: 5, type: 'nope' }))).toMatchObject({ code: 'E_PROTOCOL_INVALID', seq: 5 });
+    expect(bad(JSON.stringify({ v: 1, seq: 6, type: 'addPoints', sessionId: 's', frame: 'zero', objectId: 1, points: [{ x: 1, y: 1 }] }))).toMatchObject({
+      code: 'E_PROTOCOL_INVALID',
+      seq: 6,
+    });
+    expect(bad(JSON.stringify({ v: 1, seq: 7, type: 'addPoints', sessionId: 's', frame: 0, objectId: 1, points: [{ x: 1, y: 1, label: 5 }] })).code).toBe('E_PROTOCOL_INVALID');
+    expect(bad(JSON.stringify({ v: 1, seq: 8, type: 'startSession', clip: 'a', live: true })).code).toBe('E_PROTOCOL_INVALID');
+    expect(bad(JSON.stringify({ v: 1, seq: -1, type: 'ping' })).seq).toBeNull();
+    expect(bad('[]').code).toBe('E_PROTOCOL_INVALID');
+    expect(bad('null').code).toBe('E_PROTOCOL_INVALID');
+    expect(bad('x'.repeat(MAX_TEXT_MESSAGE_BYTES + 1)).code).toBe('E_MESSAGE_TOO_LARGE');
+  });
+});
+
+describe('protocol: binary frames', () => {
+  it('round-trips a mask message, counts equal to COCO RLE of the mask', () => {
+    const w = 37;
+    const h = 23;
+    const mask = new Uint8Array(w * h);
+    for (let y = 3; y < 17; y++) for (let x = 5; x < 30; x++) if ((x * 7 + y * 3) % 11 !== 0) mask[y * w + x] = 1;
+    const rle = encodeMask(mask, h, w);
+    const bytes = encodeMaskFrame({ handle: 7, frame: 41, objectId: 3, ptsUs: 1_366_666.5, width: w, height: h, score: 2.5, counts: rle.counts });
+    expect(binaryKind(bytes)).toBe('mask');
+    // Decoding works on a view at an odd offset too (as a Node Buffer from a socket can be).
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const m = decodeMaskFrame(shifted.subarray(1));
+    expect(m).toMatchObject({ handle: 7, frame: 41, objectId: 3, ptsUs: 1_366_666.5, width: w, height: h, score: 2.5 });
+    expect([...m.counts]).toEqual(rle.counts);
+    expect(countsToMask(m.counts, w, h)).toEqual(mask);
+  });
+
+  it('rejects truncated or inconsistent mask messages', () => {
+    const bytes = encodeMaskFrame({ handle: 1, frame: 0, objectId: 1, ptsUs: 0, width: 4, height: 4, score: 0, counts: [3, 10, 3] });
+    expect(() => decodeMaskFrame(bytes.subarray(0, bytes.length - 4))).toThrow(/bytes/);
+    const wrong = encodeMaskFrame({ handle: 1, frame: 0, objectId: 1, ptsUs: 0, width: 4, height: 4, score: 0, counts: [3, 10, 2] });
+    expect(() => decodeMaskFrame(wrong)).toThrow(/cover 15 pixels/);
+    expect(() => decodeMaskFrame(new Uint8Array([2, 1]))).toThrow(/not a mask/);
+  });
+
+  it('round-trips a live frame message', () => {
+    const jpeg = new Uint8Array([0xff, 0xd8, 1, 2, 3, 0xff, 0xd9]);
+    const bytes = encodeLiveFrame({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, jpeg });
+    expect(binaryKind(bytes)).toBe('frame');
+    const f = decodeLiveFrame(bytes);
+    expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2 });
+    expect([...f.jpeg]).toEqual([...jpeg]);
+  });
+});
