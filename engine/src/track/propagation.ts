@@ -277,11 +277,12 @@ export class TrackingEngine {
       if (fromPoints) {
         for (let i = off; i < off + n; i++) maskForMem[i] = maskForMem[i]! > 0 ? 1 : 0;
       } else {
-        // sigmoid(−30) ≈ 1e−13 vanishes in the graph's `× 20 − 10` (float32 ulp of 10 is 1e−6),
-        // so the background skips Math.exp.
+        // Saturated logits skip Math.exp: above 18 the sigmoid rounds to exactly 1 in float32;
+        // below −30 it is under 1e−13 (a cut at −18 already moved outputs by 1e−2 in the parity
+        // check, so the low side stays conservative).
         for (let i = off; i < off + n; i++) {
           const v = maskForMem[i]!;
-          maskForMem[i] = v < -30 ? 0 : 1 / (1 + Math.exp(-v));
+          maskForMem[i] = v < -30 ? 0 : v > 18 ? 1 : 1 / (1 + Math.exp(-v));
         }
       }
     }

@@ -47,6 +47,7 @@ export class SamRunner {
   readonly L: number;
   private readonly pre: Preprocessor;
   private readonly pool = new Map<string, Float32Array>();
+  private readonly freeImages: Float32Array[] = [];
 
   constructor(
     readonly sessions: ModelSessions,
@@ -73,10 +74,16 @@ export class SamRunner {
   /** Runs the image encoder on an S x S rgb24 frame. */
   async encodeImage(frame: number, rgb: Uint8Array): Promise<ImageFeatures> {
     const { S } = this;
-    const image = this.pre.run(rgb, this.buffer('image', 3 * S * S));
-    // image [1, 3, S, S] -> vision_feat [1, C, h, w], high_res_feat0 [1, C/8, 4h, 4w], high_res_feat1 [1, C/4, 2h, 2w]
-    const out = await this.sessions.run('imageEncoder', { image: new ort.Tensor('float32', image, [1, 3, S, S]) });
-    return { frame, visionFeat: out.vision_feat!, highRes0: out.high_res_feat0!, highRes1: out.high_res_feat1! };
+    // Encoder runs may overlap (the next frame is prefetched), so each run takes its own input
+    // buffer from a free list instead of the shared pool.
+    const image = this.pre.run(rgb, this.freeImages.pop() ?? new Float32Array(3 * S * S));
+    try {
+      // image [1, 3, S, S] -> vision_feat [1, C, h, w], high_res_feat0 [1, C/8, 4h, 4w], high_res_feat1 [1, C/4, 2h, 2w]
+      const out = await this.sessions.run('imageEncoder', { image: new ort.Tensor('float32', image, [1, 3, S, S]) });
+      return { frame, visionFeat: out.vision_feat!, highRes0: out.high_res_feat0!, highRes1: out.high_res_feat1! };
+    } finally {
+      this.freeImages.push(image);
+    }
   }
 
   /**

@@ -19,6 +19,8 @@ export interface FrameProvider {
 }
 
 export interface VideoTrackerOptions extends EngineOptions {
+  /** Encode frame t+1 while frame t is tracked (default true). */
+  prefetch?: boolean;
   /** Video size: prompts are in these pixels and masks come back at this size. */
   width: number;
   height: number;
@@ -46,6 +48,7 @@ export class VideoTracker {
   readonly engine: TrackingEngine;
   private readonly objects = new Map<number, ObjectState>();
   private destroyed = false;
+  private readonly prefetch: boolean;
 
   constructor(
     sessions: ModelSessions,
@@ -54,6 +57,7 @@ export class VideoTracker {
   ) {
     this.runner = new SamRunner(sessions);
     this.engine = new TrackingEngine(this.runner, (i) => this.frames.getFrame(i), opts);
+    this.prefetch = opts.prefetch ?? process.env.CINESEG_PREFETCH !== '0';
   }
 
   get numFrames(): number {
@@ -128,10 +132,15 @@ export class VideoTracker {
       const end = Math.min(start + max, n - 1);
       for (let t = start; t <= end; t++) order.push(t);
     }
-    for (const t of order) {
+    for (let k = 0; k < order.length; k++) {
+      const t = order[k]!;
       this.alive();
       const toTrack: ObjectState[] = [];
       for (const o of objs) if (!o.cond.has(t)) toTrack.push(o);
+      // The next frame's image features depend on nothing tracked here: start them now so the
+      // encoder overlaps this frame's memory attention, decoding and output work.
+      const next = order[k + 1];
+      if (this.prefetch && next !== undefined) this.engine.features(next).catch(() => undefined);
       await this.engine.track(toTrack, t, reverse, n);
       const objects: TrackedFrame['objects'] = [];
       for (const o of objs) {

@@ -5,7 +5,7 @@
  * preceding it.
  */
 import type { FrameDecoder } from '../decode/frame-decoder.js';
-import type { VideoInfo } from '../decode/probe.js';
+import { probe, type VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { FrameSource } from '../source/frame-source.js';
 import type { FrameProvider } from './tracker.js';
@@ -24,34 +24,58 @@ export class DecodedFrames implements FrameProvider {
     readonly info: VideoInfo,
     readonly numFrames: number,
     readonly size: number,
+    decoder: FrameDecoder,
   ) {
-    // maxFrames lets ffmpeg stop by itself instead of being killed after the last frame we need.
-    this.decoder = source.decoder({ width: size, height: size, mode: 'backpressure', readAhead: 4, maxFrames: numFrames });
+    this.decoder = decoder;
   }
 
   /**
    * Opens a recorded video for tracking at S x S. `maxFrames` limits how many frames the
-   * tracker may see (the video's length when omitted).
+   * tracker may see (the video's length when omitted). ffmpeg starts decoding while ffprobe
+   * reads the header, so the two start-up delays overlap instead of adding up.
    *
    * @throws CinesegError from probing (E_INPUT_NOT_FOUND, E_DECODE_NO_VIDEO, ...) or
    *   E_INPUT_UNSUPPORTED for live inputs
    */
   static async open(input: string, size: number, opts: { maxFrames?: number } = {}): Promise<DecodedFrames> {
-    const source = await FrameSource.open(input);
-    const info = source.info;
-    if (!info || info.frameCount === null) {
-      await source.destroy();
-      throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: offline tracking needs a recorded video with a known length`);
+    const infoP = probe(input);
+    // A failed probe is the error to report; the source below would only fail less clearly.
+    infoP.catch(() => undefined);
+    let source: FrameSource | null = null;
+    let decoder: FrameDecoder | null = null;
+    try {
+      source = await FrameSource.open(input, { probe: false });
+      if (source.kind !== 'file' && source.kind !== 'image-folder') {
+        throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: offline tracking needs a recorded video, not a live input`);
+      }
+      // maxFrames lets ffmpeg stop by itself instead of being killed after the last frame we need.
+      decoder = source.decoder({
+        width: size,
+        height: size,
+        mode: 'backpressure',
+        readAhead: 4,
+        ...(opts.maxFrames === undefined ? {} : { maxFrames: opts.maxFrames }),
+      });
+      decoder.start();
+      const info = await infoP;
+      if (info.frameCount === null) {
+        throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: offline tracking needs a recorded video with a known length`);
+      }
+      const n = Math.min(info.frameCount, opts.maxFrames ?? Number.POSITIVE_INFINITY);
+      if (n <= 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `${input} has no frames`);
+      const frames = new DecodedFrames(source, info, n, size, decoder);
+      frames.getFrame(0).catch(() => undefined);
+      return frames;
+    } catch (e) {
+      await decoder?.destroy();
+      await source?.destroy();
+      // Prefer the probe's coded error (not found, no video stream, ...) when it has one.
+      const pe = await infoP.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      throw pe ?? e;
     }
-    const n = Math.min(info.frameCount, opts.maxFrames ?? Number.POSITIVE_INFINITY);
-    if (n <= 0) {
-      await source.destroy();
-      throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `${input} has no frames`);
-    }
-    const frames = new DecodedFrames(source, info, n, size);
-    // Start ffmpeg now: its start-up overlaps whatever the caller does before the first frame.
-    frames.getFrame(0).catch(() => undefined);
-    return frames;
   }
 
   /** Frame i's presentation time in µs (once decoded). */

@@ -199,6 +199,18 @@ describe('VideoTracker propagation', () => {
     t.destroy();
   });
 
+  it('prefetching the next frame (overlapping encoder runs) changes nothing', async () => {
+    const a = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: true });
+    const b = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: false });
+    for (const t of [a, b]) await t.addMask(0, 1, fx.mask);
+    const fa = await collect(a.propagate({ maxFrameNumToTrack: 6 }));
+    const fb = await collect(b.propagate({ maxFrameNumToTrack: 6 }));
+    for (let i = 0; i < fa.length; i++) expect(fa[i]!.objects[0]!.output.predMasks).toEqual(fb[i]!.objects[0]!.output.predMasks);
+    expect(a.stats.imageEncoderRuns).toBe(7);
+    a.destroy();
+    b.destroy();
+  });
+
   it('memory: false decodes every frame without memory attention or memory encoding', async () => {
     const withMem = new VideoTracker(fx.sessions, fx.frames, opts());
     const noMem = new VideoTracker(fx.sessions, fx.frames, { ...opts(), memory: false });
