@@ -199,6 +199,21 @@ describe('VideoTracker propagation', () => {
     t.destroy();
   });
 
+  it('tracks an object before its first prompt from future memory with no pointers, as SAM2 does', async () => {
+    const t = new VideoTracker(fx.sessions, fx.frames, opts());
+    await t.addMask(0, 1, fx.mask);
+    await t.addPoints(4, 2, [FISH_CLICK]);
+    const frames = await collect(t.propagate({ maxFrameNumToTrack: 5 }));
+    expect(frames.map((f) => f.frame)).toEqual([0, 1, 2, 3, 4, 5]);
+    const s2 = t.objectState(2)!;
+    expect([...s2.nonCond.keys()]).toEqual([0, 1, 2, 3, 5]);
+    // Layouts never match here (other cond frame, no past pointer for object 2), so frames 1-3 and
+    // 5 run two groups; frames 0 and 4 track one object each: 1 + 2*3 + 1 + 2.
+    expect(t.stats.memoryAttentionRuns).toBe(10);
+    for (const f of frames) expect(f.objects.map((o) => o.objectId)).toEqual([1, 2]);
+    t.destroy();
+  });
+
   it('prefetching the next frame (overlapping encoder runs) changes nothing', async () => {
     const a = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: true });
     const b = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: false });
