@@ -77,7 +77,7 @@ export async function runDemo(opts: {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Track the held-out synthetic ultrasound and endoscopy clips with the shipped model; print J&F and fps')
+    .description('track the held-out synthetic ultrasound and endoscopy clips with the shipped model; print J&F and fps')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--prompt <kind>', 'prompt from prompts.json: mask, box or point', 'mask')
     .option('--no-memory', 'ablation: no memory attention')

@@ -17,7 +17,7 @@ export function formatEval(r: EvalResult): string {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('Score predicted masks against ground truth (DAVIS J, F, J&F per object)')
+    .description('score predicted masks against ground truth (DAVIS J, F, J&F per object)')
     .requiredOption('--pred <masks.json>', 'predictions (cineseg track output)')
     .requiredOption('--gt <gt.json>', 'ground truth (YouTube-VIS style, COCO RLE)')
     .option('--davis-trim', 'leave out the first and last frame, as the DAVIS 2017 evaluation does')

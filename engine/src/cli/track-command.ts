@@ -228,7 +228,7 @@ export function registerTrack(program: Command): void {
   };
   program
     .command('track')
-    .description('Track objects through a video from clicks, boxes or masks; writes YouTube-VIS JSON with COCO RLE masks')
+    .description('track objects through a video from clicks, boxes or masks; writes YouTube-VIS JSON with COCO RLE masks')
     .argument('<video>', 'video file (or image folder)')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--point <frame:x,y[,label]>', 'a click in video pixels; label 1 positive (default) or 0 negative (repeatable)', record('point'))
