@@ -1,0 +1,320 @@
+/**
+ * The player: clip list, recorded or live view, objects, propagation and timeline. Prompts are
+ * kept here per (object, frame) so a session can be rebuilt after the connection comes back
+ * (the server may have restarted: the session is opened again and the prompts replayed).
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { binaryKind, decodeLiveFrame, decodeMaskFrame, type ClipInfo, type PropagateDirection, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
+import { Connection, defaultWsUrl, type Request } from './connection.js';
+import { ObjectList, type ObjectEntry } from './objects/ObjectList.js';
+import type { ObjectMask } from './overlay/paint.js';
+import { hooks } from './test-hooks.js';
+import { Timeline } from './timeline/Timeline.js';
+import { LiveView, type LiveViewHandle } from './video/LiveView.js';
+import { RecordedView, type Prompt, type RecordedViewHandle } from './video/RecordedView.js';
+
+interface FramePrompt {
+  objectId: number;
+  frame: number;
+  points: { x: number; y: number; label: 0 | 1 }[];
+  box?: [number, number, number, number];
+}
+
+type Source = { kind: 'clip'; clip: ClipInfo } | { kind: 'live' };
+
+export function App() {
+  const [clips, setClips] = useState<ClipInfo[]>([]);
+  const [liveAvailable, setLiveAvailable] = useState(false);
+  const [source, setSource] = useState<Source | null>(null);
+  const [session, setSession] = useState<SessionStarted | null>(null);
+  const [connected, setConnected] = useState(false);
+  const [objects, setObjects] = useState<ObjectEntry[]>([]);
+  const [active, setActive] = useState(1);
+  const [status, setStatus] = useState('');
+  const [progress, setProgress] = useState<{ seq: number; done: number; total: number } | null>(null);
+  const [direction, setDirection] = useState<PropagateDirection>('forward');
+  const [current, setCurrent] = useState(0);
+  const [maskVersion, setMaskVersion] = useState(0);
+  const masks = useRef(new Map<number, Map<number, ObjectMask>>());
+  const prompts = useRef(new Map<string, FramePrompt>());
+  const conn = useRef<Connection | null>(null);
+  const sessionRef = useRef<SessionStarted | null>(null);
+  sessionRef.current = session;
+  const sourceRef = useRef<Source | null>(null);
+  sourceRef.current = source;
+  const recordedView = useRef<RecordedViewHandle>(null);
+  const liveView = useRef<LiveViewHandle>(null);
+  const bump = useRef(0);
+
+  const hidden = useMemo(() => new Set(objects.filter((o) => o.hidden).map((o) => o.id)), [objects]);
+
+  const scheduleMaskRender = useCallback(() => {
+    if (bump.current) return;
+    bump.current = requestAnimationFrame(() => {
+      bump.current = 0;
+      setMaskVersion((v) => v + 1);
+    });
+  }, []);
+
+  const sendPrompt = useCallback(async (sid: string, fp: FramePrompt) => {
+    const c = conn.current!;
+    const req: Request = fp.box
+      ? { type: 'addBox', sessionId: sid, frame: fp.frame, objectId: fp.objectId, box: fp.box, points: fp.points }
+      : { type: 'addPoints', sessionId: sid, frame: fp.frame, objectId: fp.objectId, points: fp.points, clearOld: true };
+    await c.request(req);
+  }, []);
+
+  const open = useCallback(
+    async (src: Source, replay: boolean) => {
+      const c = conn.current;
+      if (!c || !c.connected) return;
+      const old = sessionRef.current;
+      if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).catch(() => undefined);
+      masks.current.clear();
+      if (!replay) {
+        prompts.current.clear();
+        setObjects([]);
+        setActive(1);
+      }
+      setProgress(null);
+      setSession(null);
+      setStatus(src.kind === 'clip' ? `opening ${src.clip.name}…` : 'connecting to the live source…');
+      try {
+        const r = await c.request(src.kind === 'clip' ? { type: 'startSession', clip: src.clip.id } : { type: 'startSession', live: true });
+        if (r.type !== 'sessionStarted') return;
+        setSession(r);
+        hooks.sessionId = r.sessionId;
+        setStatus('');
+        if (replay) for (const fp of prompts.current.values()) await sendPrompt(r.sessionId, fp);
+      } catch (e) {
+        setStatus((e as Error).message);
+      }
+    },
+    [sendPrompt],
+  );
+
+  useEffect(() => {
+    const load = () => {
+      fetch('/api/clips')
+        .then((r) => r.json() as Promise<ClipInfo[]>)
+        .then(setClips)
+        .catch(() => undefined);
+      fetch('/api/info')
+        .then((r) => r.json() as Promise<{ live: boolean }>)
+        .then((i) => setLiveAvailable(i.live))
+        .catch(() => undefined);
+    };
+    const c = new Connection(defaultWsUrl(), {
+      open(reconnect) {
+        setConnected(true);
+        hooks.connected = true;
+        load();
+        if (reconnect && sourceRef.current) void open(sourceRef.current, true);
+      },
+      close() {
+        setConnected(false);
+        hooks.connected = false;
+        setProgress(null);
+      },
+      json(m: ServerMessage) {
+        const s = sessionRef.current;
+        if (m.type === 'propagateProgress' && s && m.sessionId === s.sessionId) setProgress({ seq: m.seq, done: m.done, total: m.total });
+        else if (m.type === 'propagateDone' && s && m.sessionId === s.sessionId) {
+          setProgress(null);
+          setStatus(m.cancelled ? `propagation cancelled after ${m.frames} frames` : `propagated over ${m.frames} frames`);
+        } else if (m.type === 'error') setStatus(`${m.code}: ${m.message}`);
+      },
+      binary(data) {
+        const s = sessionRef.current;
+        const kind = binaryKind(data);
+        if (kind === 'mask') {
+          const m = decodeMaskFrame(data);
+          if (!s || m.handle !== s.handle) return;
+          if (s.kind === 'live') {
+            liveView.current?.onMask(m);
+            return;
+          }
+          let f = masks.current.get(m.frame);
+          if (!f) masks.current.set(m.frame, (f = new Map()));
+          f.set(m.objectId, { objectId: m.objectId, counts: m.counts, score: m.score });
+          scheduleMaskRender();
+        } else if (kind === 'frame') {
+          const f = decodeLiveFrame(data);
+          if (s && f.handle === s.handle) liveView.current?.onFrame(f);
+        }
+      },
+    });
+    conn.current = c;
+    return () => c.destroy();
+  }, [open, scheduleMaskRender]);
+
+  const ensureObject = (id: number) =>
+    setObjects((os) => (os.some((o) => o.id === id) ? os : [...os, { id, name: `object ${id}`, hidden: false }]));
+
+  const onPrompt = useCallback(
+    (p: Prompt) => {
+      const s = sessionRef.current;
+      if (!s) return;
+      const objectId = active;
+      ensureObject(objectId);
+      const key = `${objectId}:${p.frame}`;
+      // Clicks on a frame accumulate (SAM2's interactive refinement); a box starts that frame's prompt afresh.
+      let fp = prompts.current.get(key);
+      if (s.kind === 'live' || !fp || p.kind === 'box') fp = { objectId, frame: p.frame, points: [] };
+      if (p.kind === 'box') fp.box = p.box;
+      else fp.points = [...fp.points, { x: p.x, y: p.y, label: p.label }];
+      prompts.current.set(key, fp);
+      setStatus('');
+      sendPrompt(s.sessionId, fp).catch((e: Error) => setStatus(e.message));
+    },
+    [active, sendPrompt],
+  );
+
+  const propagate = () => {
+    const s = session;
+    if (!s) return;
+    setStatus('');
+    setProgress({ seq: conn.current!.nextSeq, done: 0, total: s.numFrames ?? 0 });
+    conn.current!.request({ type: 'propagate', sessionId: s.sessionId, direction }).catch((e: Error) => {
+      setProgress(null);
+      setStatus(e.message);
+    });
+  };
+
+  const removeObject = (id: number) => {
+    const s = session;
+    setObjects((os) => os.filter((o) => o.id !== id));
+    for (const [k, fp] of prompts.current) if (fp.objectId === id) prompts.current.delete(k);
+    for (const f of masks.current.values()) f.delete(id);
+    scheduleMaskRender();
+    if (s) conn.current!.request({ type: 'removeObject', sessionId: s.sessionId, objectId: id }).catch((e: Error) => setStatus(e.message));
+  };
+
+  const maskFrames = useMemo(() => {
+    const set = new Set<number>();
+    for (const [f, m] of masks.current) if (m.size) set.add(f);
+    return set;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [maskVersion]);
+  const promptedFrames = useMemo(() => new Set([...prompts.current.values()].map((p) => p.frame)), [maskVersion, objects]);
+
+  const clip = source?.kind === 'clip' ? source.clip : null;
+  return (
+    <div className="app">
+      <header>
+        <strong>cineseg</strong>
+        <span className={connected ? 'conn ok' : 'conn bad'} data-testid="connection">
+          {connected ? 'connected' : 'reconnecting…'}
+        </span>
+        <span className="status" data-testid="status">
+          {status}
+        </span>
+      </header>
+      <aside className="clips">
+        <div className="panel-title">Clips</div>
+        <ul>
+          {clips.map((c) => (
+            <li key={c.id}>
+              <button
+                className={clip?.id === c.id ? 'selected' : ''}
+                data-clip={c.id}
+                onClick={() => {
+                  const s: Source = { kind: 'clip', clip: c };
+                  setSource(s);
+                  void open(s, false);
+                }}
+              >
+                {c.name}
+                <small>
+                  {c.width}×{c.height} · {c.frames} frames
+                </small>
+              </button>
+            </li>
+          ))}
+        </ul>
+        {liveAvailable && (
+          <button
+            className={source?.kind === 'live' ? 'selected live' : 'live'}
+            data-testid="open-live"
+            onClick={() => {
+              const s: Source = { kind: 'live' };
+              setSource(s);
+              void open(s, false);
+            }}
+          >
+            ● Live
+          </button>
+        )}
+      </aside>
+      <main>
+        {!session && <div className="hint">{source ? status || 'opening…' : 'Pick a clip on the left.'}</div>}
+        {session && session.kind === 'recorded' && clip && (
+          <>
+            <RecordedView
+              key={session.sessionId}
+              handle={recordedView}
+              hlsUrl={clip.hlsUrl}
+              width={session.width}
+              height={session.height}
+              fps={session.fps}
+              framePtsUs={session.framePtsUs ?? []}
+              masks={masks.current}
+              maskVersion={maskVersion}
+              hidden={hidden}
+              onPrompt={onPrompt}
+              onFrame={setCurrent}
+            />
+            <Timeline
+              numFrames={session.numFrames ?? 0}
+              current={current}
+              promptedFrames={promptedFrames}
+              maskFrames={maskFrames}
+              onSeek={(f) => recordedView.current?.seek(f)}
+            />
+            <div className="propagate">
+              <select value={direction} onChange={(e) => setDirection(e.target.value as PropagateDirection)} aria-label="direction">
+                <option value="forward">forward</option>
+                <option value="backward">backward</option>
+                <option value="both">both</option>
+              </select>
+              <button data-testid="propagate" disabled={!!progress || objects.length === 0} onClick={propagate}>
+                Propagate
+              </button>
+              {progress && (
+                <>
+                  <progress data-testid="progress" max={progress.total || 1} value={progress.done} />
+                  <span>
+                    {progress.done}/{progress.total}
+                  </span>
+                  <button data-testid="cancel" onClick={() => session && void conn.current!.request({ type: 'cancelPropagate', sessionId: session.sessionId }).catch(() => undefined)}>
+                    Cancel
+                  </button>
+                </>
+              )}
+            </div>
+          </>
+        )}
+        {session && session.kind === 'live' && <LiveView key={session.sessionId} handle={liveView} width={session.width} height={session.height} hidden={hidden} onPrompt={onPrompt} />}
+      </main>
+      <aside className="side">
+        <ObjectList
+          objects={objects}
+          active={active}
+          onSelect={setActive}
+          onAdd={() => {
+            const id = Math.max(0, ...objects.map((o) => o.id)) + 1;
+            setObjects((os) => [...os, { id, name: `object ${id}`, hidden: false }]);
+            setActive(id);
+          }}
+          onRename={(id, name) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, name } : o)))}
+          onToggleHidden={(id) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, hidden: !o.hidden } : o)))}
+          onDelete={removeObject}
+        />
+        <div className="help">
+          <div className="panel-title">Keys</div>
+          click: positive point · Alt/Shift-click: negative · drag: box · , / . : frame step · space: play
+        </div>
+      </aside>
+    </div>
+  );
+}

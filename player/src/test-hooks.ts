@@ -1,0 +1,32 @@
+/**
+ * Read-only facts the end-to-end tests (and a curious developer in the console) can ask the page:
+ * which frame the overlay shows, the live latency samples. Nothing here changes the app.
+ */
+export interface CinesegHooks {
+  /** Recorded view: index of the frame whose masks the overlay shows, and of the presented video frame. */
+  overlayFrame: number;
+  presentedFrame: number;
+  /** Live view: glass-to-glass latency of every painted frame (ms), and the server's drop count. */
+  liveLatenciesMs: number[];
+  liveDrops: number;
+  livePainted: number;
+  sessionId: string | null;
+  connected: boolean;
+}
+
+declare global {
+  interface Window {
+    __cineseg: CinesegHooks;
+  }
+}
+
+export const hooks: CinesegHooks = {
+  overlayFrame: -1,
+  presentedFrame: -1,
+  liveLatenciesMs: [],
+  liveDrops: 0,
+  livePainted: 0,
+  sessionId: null,
+  connected: false,
+};
+window.__cineseg = hooks;
