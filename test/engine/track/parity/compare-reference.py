@@ -15,7 +15,9 @@ x = torch.from_numpy(fr).permute(0,3,1,2).float()/255.0
 x = (x - torch.tensor([0.485,0.456,0.406]).view(1,3,1,1)) / torch.tensor([0.229,0.224,0.225]).view(1,3,1,1)
 mask = torch.from_numpy(np.fromfile(D + '/mask.f32', dtype=np.float32).reshape(S,S))
 for kind in ['mask','click']:
-    p = Prompt(mask=mask) if kind=='mask' else Prompt(points=torch.tensor([[681*S/800, 245*S/360]]), labels=torch.tensor([1.0]))
+    px, py = [float(v) for v in os.environ.get('PARITY_POINT', '681,245').split(',')]
+    W, H = [float(v) for v in os.environ.get('PARITY_SIZE', '800,360').split(',')]
+    p = Prompt(mask=mask) if kind=='mask' else Prompt(points=torch.tensor([[px*S/W, py*S/H]]), labels=torch.tensor([1.0]))
     with torch.no_grad():
         res = track_video(m, x, {0: p})
     ts = np.fromfile(f'{D}/ts-{kind}.f32', dtype=np.float32).reshape(N,64,64)
