@@ -217,9 +217,11 @@ export async function benchTrack(opts: TrackBenchOptions): Promise<TrackBenchRes
   }
 }
 
-// `node engine/dist/bench/track-bench.js [--quick]` prints the result as JSON.
+// `node engine/dist/bench/track-bench.js [--quick] [--model <bundle>]` prints the result as JSON.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  benchTrack({ quick: process.argv.includes('--quick'), log: (l) => process.stderr.write(`${l}\n`) }).then(
+  const i = process.argv.indexOf('--model');
+  const model = i > 0 ? process.argv[i + 1] : undefined;
+  benchTrack({ quick: process.argv.includes('--quick'), ...(model ? { model } : {}), log: (l) => process.stderr.write(`${l}\n`) }).then(
     (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
     (e: unknown) => {
       process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
