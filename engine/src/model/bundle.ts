@@ -317,10 +317,6 @@ export function loadBundle(dirIn: string): Bundle {
   if (architecture !== 'sam2' && architecture !== 'sam2.1') throw manifestError(dir, 'architecture must be "sam2" or "sam2.1"');
   const precision = raw.precision;
   if (precision !== 'fp32' && precision !== 'fp16') throw manifestError(dir, 'precision must be "fp32" or "fp16"');
-  if (precision === 'fp16') {
-    // float16 tensors need conversion at every graph boundary; not built yet.
-    throw manifestError(dir, 'fp16 bundles are not supported by this engine yet; export with precision fp32');
-  }
   const imageSize = num(dir, raw, 'imageSize');
   const hiddenDim = num(dir, raw, 'hiddenDim');
   const memDim = num(dir, raw, 'memDim');

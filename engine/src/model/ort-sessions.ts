@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { contractFor, diffIo, GRAPH_KEYS, type Bundle, type GraphKey, type IoSpec } from './bundle.js';
+import { floatToHalf, halfToFloat } from './float16.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
 export type ExecutionProviderRequest = ExecutionProvider | 'auto';
@@ -139,6 +140,7 @@ export class ModelSessions {
   async run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'model sessions were released');
     try {
+      if (this.bundle.precision === 'fp16') return await this.runHalf(key, feeds);
       return await this[key].run(feeds);
     } catch (cause) {
       throw new CinesegError(ErrorCode.E_MODEL_RUN, `${key} failed: ${(cause as Error).message.split('\n')[0]}`, {
@@ -146,6 +148,23 @@ export class ModelSessions {
         details: { graph: key },
       });
     }
+  }
+
+  /**
+   * fp16 bundles take and give float16 tensors; the tracker works in float32 throughout, so
+   * convert at this one boundary (float32 feeds -> half bits, half outputs -> float32).
+   */
+  private async runHalf(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const half: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      half[name] = t.type === 'float32' ? new ort.Tensor('float16', floatToHalf(t.data as Float32Array), t.dims) : t;
+    }
+    const res = await this[key].run(half);
+    const out: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(res)) {
+      out[name] = t.type === 'float16' ? new ort.Tensor('float32', halfToFloat(t.data as Uint16Array), t.dims) : t;
+    }
+    return out;
   }
 
   /** Releases all four sessions; safe to call twice. */
