@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
+import { isDicomFile, stageDicomCine } from './dicom-cine-source.js';
 
 /** Where frames come from: a seekable file, a folder of still images, a network stream, or stdin. */
 export type InputKind = 'file' | 'image-folder' | 'live-url' | 'stdin';
@@ -78,6 +79,8 @@ export async function resolveInput(input: string, opts: { imageFps?: number } = 
   if (st.isDirectory()) return resolveImageFolder(input, path, opts.imageFps ?? DEFAULT_IMAGE_FPS);
   if (!st.isFile()) throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `not a regular file or folder: ${input}`);
   if (st.size === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `input is empty (0 bytes): ${input}`);
+  // A DICOM cine is staged as raw or motion-JPEG frames ffmpeg can read (dicom-cine-source.ts).
+  if (await isDicomFile(path)) return stageDicomCine(input, path);
   // `file:` keeps ffmpeg from reading a name like "a:b.mp4" as a protocol.
   return { input, kind: 'file', args: ['-i', `file:${path}`], readsStdin: false, sizeBytes: st.size, release: noop };
 }
