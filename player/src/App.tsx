@@ -82,6 +82,7 @@ export function App() {
       try {
         const r = await c.request(src.kind === 'clip' ? { type: 'startSession', clip: src.clip.id } : { type: 'startSession', live: true });
         if (r.type !== 'sessionStarted') return;
+        hooks.masksReceived = 0;
         setSession(r);
         hooks.sessionId = r.sessionId;
         setStatus('');
@@ -130,6 +131,7 @@ export function App() {
         if (kind === 'mask') {
           const m = decodeMaskFrame(data);
           if (!s || m.handle !== s.handle) return;
+          hooks.masksReceived++;
           if (s.kind === 'live') {
             liveView.current?.onMask(m);
             return;

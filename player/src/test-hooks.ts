@@ -12,6 +12,8 @@ export interface CinesegHooks {
   livePainted: number;
   sessionId: string | null;
   connected: boolean;
+  /** Mask messages received for the current session. */
+  masksReceived: number;
 }
 
 declare global {
@@ -28,5 +30,6 @@ export const hooks: CinesegHooks = {
   livePainted: 0,
   sessionId: null,
   connected: false,
+  masksReceived: 0,
 };
 window.__cineseg = hooks;

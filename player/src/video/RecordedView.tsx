@@ -50,6 +50,9 @@ export function RecordedView(p: RecordedViewProps) {
   const [drag, setDrag] = useState<{ x0: number; y0: number; x1: number; y1: number } | null>(null);
   const frameRef = useRef(0);
   const relPts = useRef<number[]>([]);
+  // Media time of frame 0 on the element's timeline. HLS (MPEG-TS) shifts timestamps by the
+  // decoder delay (B-frames), so it is measured: the first frame presented after loading is frame 0.
+  const offset = useRef<number | null>(null);
   relPts.current = p.framePtsUs.map((t) => (t - p.framePtsUs[0]!) / 1e6);
   const latest = useRef(p);
   latest.current = p;
@@ -88,7 +91,8 @@ export function RecordedView(p: RecordedViewProps) {
     let alive = true;
     const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
       if (!alive) return;
-      const f = frameAtMediaTime(relPts.current, meta.mediaTime);
+      offset.current ??= meta.mediaTime - (relPts.current[0] ?? 0);
+      const f = frameAtMediaTime(relPts.current, meta.mediaTime - offset.current);
       hooks.presentedFrame = f;
       frameRef.current = f;
       paint(f);
@@ -109,11 +113,12 @@ export function RecordedView(p: RecordedViewProps) {
   const seek = useCallback((f: number) => {
     const v = videoRef.current!;
     const n = relPts.current.length;
+    if (offset.current === null) return;
     const k = Math.min(n - 1, Math.max(0, f));
     v.pause();
     // Aim at the middle of the frame's display interval so rounding cannot land on a neighbour.
     const next = k + 1 < n ? relPts.current[k + 1]! : relPts.current[k]! + 1 / latest.current.fps;
-    v.currentTime = (relPts.current[k]! + next) / 2;
+    v.currentTime = offset.current + (relPts.current[k]! + next) / 2;
   }, []);
   useImperativeHandle(p.handle, () => ({ seek }), [seek]);
 
@@ -147,7 +152,6 @@ export function RecordedView(p: RecordedViewProps) {
           playsInline
           onPlay={() => setPlaying(true)}
           onPause={() => setPlaying(false)}
-          onLoadedData={() => seek(0)}
         />
         <canvas
           ref={canvasRef}
@@ -205,7 +209,7 @@ export function RecordedView(p: RecordedViewProps) {
         </button>
         <button onClick={() => seek(frame + 1)} title="next frame (.)">. ▶</button>
         <span className="frame-label" data-testid="frame-label">
-          frame {frame + 1} / {p.framePtsUs.length}
+          frame {frame} / {p.framePtsUs.length - 1}
         </span>
       </div>
     </div>
