@@ -172,7 +172,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       await consume(tracker.propagate({ ...maxOpt }));
       await consume(tracker.propagate({ ...maxOpt, reverse: true }));
     } else {
-      await consume(tracker.propagate({ ...maxOpt, reverse: opts.reverse ?? false }));
+      await consume(tracker.propagate({ ...maxOpt, reverse: opts.reverse ?? false, dropStaleMemory: true }));
     }
     const trackSeconds = (performance.now() - t1) / 1000;
     const json = collector.toJson({

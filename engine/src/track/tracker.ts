@@ -7,6 +7,7 @@
 import { CinesegError, ErrorCode } from '../errors.js';
 import { resizeBilinearToMask } from '../mask/upsample.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
+import { memorySlotFrame } from './memory-bank.js';
 import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
 import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
@@ -35,6 +36,13 @@ export interface PropagateOptions {
    */
   maxFrameNumToTrack?: number;
   reverse?: boolean;
+  /**
+   * Free the spatial memory of non-conditioning frames once this pass has moved past the frames
+   * that can still select it (pointers stay). For a single pass whose results are only read:
+   * at 1024 px one memory is 1 MB per object and frame. A later pass over those frames would
+   * see less memory than SAM2 would, so leave it off when you will correct or re-propagate.
+   */
+  dropStaleMemory?: boolean;
 }
 
 /** One visited frame: every object's output, in the order objects were added. */
@@ -147,7 +155,27 @@ export class VideoTracker {
         o.framesTracked.set(t, reverse);
         objects.push({ objectId: o.id, output: (o.cond.get(t) ?? o.nonCond.get(t))! });
       }
+      if (opts.dropStaleMemory) this.dropMemoryBehind(objs, t, reverse);
       yield { frame: t, objects };
+    }
+  }
+
+  /** Drops spatial memories that no frame after t (in this direction) can select. */
+  private dropMemoryBehind(objs: readonly ObjectState[], t: number, reverse: boolean): void {
+    const s = this.engine.settings;
+    const next = reverse ? t - 1 : t + 1;
+    let edge = next;
+    for (let tPos = 1; tPos < s.numMaskmem; tPos++) {
+      const f = memorySlotFrame(next, tPos, s.numMaskmem, s.memoryTemporalStrideForEval, reverse);
+      edge = reverse ? Math.max(edge, f) : Math.min(edge, f);
+    }
+    // The edge advances one frame per step, so only the frames just behind it need freeing.
+    const span = s.numMaskmem * s.memoryTemporalStrideForEval + 1;
+    for (const o of objs) {
+      for (let k = 1; k <= span; k++) {
+        const out = o.nonCond.get(reverse ? edge + k : edge - k);
+        if (out) out.maskmem = null;
+      }
     }
   }
 

@@ -214,6 +214,21 @@ describe('VideoTracker propagation', () => {
     t.destroy();
   });
 
+  it('dropStaleMemory frees memories the pass can no longer select, without changing results', async () => {
+    const a = new VideoTracker(fx.sessions, fx.frames, opts());
+    const b = new VideoTracker(fx.sessions, fx.frames, opts());
+    for (const t of [a, b]) await t.addMask(0, 1, fx.mask);
+    const fa = await collect(a.propagate());
+    const fb = await collect(b.propagate({ dropStaleMemory: true }));
+    for (let i = 0; i < fa.length; i++) expect(fb[i]!.objects[0]!.output.predMasks).toEqual(fa[i]!.objects[0]!.output.predMasks);
+    const kept = [...b.objectState(1)!.nonCond].filter(([, o]) => o.maskmem).map(([f]) => f);
+    // After the last frame (11) the next one (12) could select 6..11.
+    expect(kept).toEqual([6, 7, 8, 9, 10, 11]);
+    expect(b.objectState(1)!.cond.get(0)!.maskmem).not.toBeNull();
+    a.destroy();
+    b.destroy();
+  });
+
   it('prefetching the next frame (overlapping encoder runs) changes nothing', async () => {
     const a = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: true });
     const b = new VideoTracker(fx.sessions, fx.frames, { ...opts(), prefetch: false });
