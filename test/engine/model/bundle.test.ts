@@ -67,7 +67,6 @@ describe('loadBundle', () => {
     ['a fixed batch axis', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.graphs.memoryAttention.inputs[1].shape[0] = 1))],
     ['a short constant', 'E_BUNDLE_MANIFEST', () => broken((m) => m.constants.noMemEmbed.pop())],
     ['missing memory settings', 'E_BUNDLE_MANIFEST', () => broken((m) => delete m.memory.numMaskmem)],
-    ['fp16 precision (not supported yet)', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.precision = 'fp16'))],
   ];
   for (const [what, code, make] of cases) {
     it(`rejects ${what} with ${code}`, () => {
