@@ -156,6 +156,11 @@ export interface LoadedSession {
   masks: MaskRecord[];
 }
 
+/** The store a CLI uses when none is named: `$CINESEG_STORE`, else `cineseg.db` in the working folder. */
+export function defaultStorePath(): string {
+  return process.env.CINESEG_STORE ?? resolve('cineseg.db');
+}
+
 /** sha256 hex of a file's bytes, streamed (clips can be large). */
 export async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -720,6 +725,16 @@ export class SessionStore {
         return { id: i + 1, video_id: 1, object_id: o.objectId, category_id: labels.indexOf(o.label) + 1, segmentations: segs, scores, areas };
       }),
     };
+  }
+
+  /**
+   * Runs `fn` as ONE transaction: the store calls inside it (which nest as savepoints) all commit
+   * together when it returns, or none do when it throws. E.g. a session and its first prompts,
+   * so a crash never leaves a session with half its prompts.
+   */
+  atomic<T>(fn: () => T): T {
+    this.writable();
+    return this.tx('atomic', fn);
   }
 
   // ---------------------------------------------------------------- maintenance

@@ -172,4 +172,24 @@ describe('SessionStore', () => {
     raw.close();
     expect(() => SessionStore.open(p)).toThrow(expect.objectContaining({ code: 'E_STORE' }));
   });
+
+  it('atomic(): a session and its prompts commit together or not at all', () => {
+    store = SessionStore.open(join(dir, 'h.db'));
+    const clip = store.upsertClip(clipInput());
+    expect(() =>
+      store!.atomic(() => {
+        const s = store!.createSession(clip.id, { id: 'half' });
+        store!.addPrompt(s.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+        store!.addPrompt(s.id, { objectId: 1, frame: -1, kind: 'box', box: [1, 1, 5, 5] });
+      }),
+    ).toThrow(expect.objectContaining({ code: 'E_PROMPT_INVALID' }));
+    expect(store.getSession('half')).toBeUndefined();
+    const s = store.atomic(() => {
+      const x = store!.createSession(clip.id, { id: 'whole' });
+      store!.addPrompt(x.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+      return x;
+    });
+    expect(store.listPrompts(s.id)).toHaveLength(1);
+    expect(store.integrityCheck()).toBe('ok');
+  });
 });

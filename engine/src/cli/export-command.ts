@@ -1,0 +1,134 @@
+/**
+ * `cineseg export <session-id|masks.json> --format vis|coco|png|nifti|dicom-seg --out …`: writes a
+ * stored session (or a `cineseg track` result) in a standard format. The work is in
+ * `exportMasks` so tests and the batch command run what the CLI runs.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CinesegError, ErrorCode } from '../errors.js';
+import { readVisJson, type VisJson } from '../mask/vis-json.js';
+import { exportCoco } from '../export/coco.js';
+import { exportDicomSeg } from '../export/dicom-seg.js';
+import { exportNifti } from '../export/nifti.js';
+import { exportPng } from '../export/png.js';
+import { exportVis } from '../export/vis.js';
+import { defaultStorePath, SessionStore, type ClipDicomRefs } from '../store/session-store.js';
+
+export const EXPORT_FORMATS = ['vis', 'coco', 'png', 'nifti', 'dicom-seg'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportMasksOptions {
+  /** A session id in the store, or a path to a YouTube-VIS JSON file. */
+  source: string;
+  format: ExportFormat;
+  /** Output file (vis, coco, nifti, dicom-seg) or folder (png). */
+  out: string;
+  /** Store file for session ids (default: {@link defaultStorePath}). */
+  store?: string;
+  /** Source DICOM file, when the clip came from one and the masks come from a JSON file. */
+  sourceDicom?: string;
+  /** COCO iscrowd (default 1). */
+  iscrowd?: 0 | 1;
+}
+
+/** What an export wrote. */
+export interface ExportMasksResult {
+  format: ExportFormat;
+  out: string;
+  objects: number;
+  frames: number;
+  /** Frame-masks exported (non-null segmentations). */
+  masks: number;
+}
+
+interface Loaded {
+  vis: VisJson;
+  dicom?: ClipDicomRefs;
+  sourcePath?: string;
+  frameTimeMs?: number;
+}
+
+function load(opts: ExportMasksOptions): Loaded {
+  const looksLikeFile = opts.source.endsWith('.json') || existsSync(opts.source);
+  if (looksLikeFile) {
+    const vis = readVisJson(opts.source);
+    return { vis, ...(opts.sourceDicom ? { sourcePath: opts.sourceDicom } : {}) };
+  }
+  const storePath = opts.store ?? defaultStorePath();
+  if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `"${opts.source}" is not a file, and there is no store at ${storePath} (use --store)`);
+  const store = SessionStore.open(storePath, { readonly: true });
+  try {
+    const { clip } = store.loadSession(opts.source);
+    const vis = store.toVisJson(opts.source);
+    const isDicom = clip.dicom !== undefined;
+    return {
+      vis,
+      ...(clip.dicom ? { dicom: clip.dicom } : {}),
+      ...(opts.sourceDicom ? { sourcePath: opts.sourceDicom } : isDicom ? { sourcePath: clip.path } : {}),
+      ...(clip.frameTimeMs === undefined ? {} : { frameTimeMs: clip.frameTimeMs }),
+    };
+  } finally {
+    store.destroy();
+  }
+}
+
+/** Exports a session or a masks file in one format. */
+export async function exportMasks(opts: ExportMasksOptions): Promise<ExportMasksResult> {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
+    throw new CinesegError(ErrorCode.E_USAGE, `unknown format "${opts.format}"; choose one of ${EXPORT_FORMATS.join(', ')}`);
+  }
+  const { vis, dicom, sourcePath, frameTimeMs } = load(opts);
+  switch (opts.format) {
+    case 'vis':
+      exportVis(vis, opts.out);
+      break;
+    case 'coco':
+      exportCoco(vis, opts.out, opts.iscrowd === undefined ? {} : { iscrowd: opts.iscrowd });
+      break;
+    case 'png':
+      exportPng(vis, opts.out);
+      break;
+    case 'nifti':
+      exportNifti(vis, opts.out, {
+        ...(dicom?.pixelSpacing ? { pixelSpacing: dicom.pixelSpacing } : {}),
+        ...(frameTimeMs === undefined ? {} : { frameTimeMs }),
+      });
+      break;
+    case 'dicom-seg':
+      await exportDicomSeg(vis, opts.out, { ...(sourcePath ? { sourceDicom: sourcePath } : {}) });
+      break;
+  }
+  const v = vis.videos[0]!;
+  const anns = vis.annotations.filter((a) => a.video_id === v.id);
+  return {
+    format: opts.format,
+    out: opts.out,
+    objects: anns.length,
+    frames: v.length,
+    masks: anns.reduce((n, a) => n + a.segmentations.filter((s) => s !== null).length, 0),
+  };
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('Export a stored session or a masks.json as YouTube-VIS, COCO, PNG masks, NIfTI or DICOM SEG')
+    .argument('<session>', 'session id in the store, or a YouTube-VIS masks.json (cineseg track output)')
+    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .requiredOption('--out <path>', 'output file (folder for png)')
+    .option('--store <db>', 'session store (default: $CINESEG_STORE or ./cineseg.db)')
+    .option('--source-dicom <file>', 'dicom-seg: the source DICOM the masks were made on (a stored DICOM clip finds its own)')
+    .option('--iscrowd <0|1>', 'coco: iscrowd of every annotation (default 1, as COCO pairs RLE with crowd)')
+    .action(async (session: string, o: { format: string; out: string; store?: string; sourceDicom?: string; iscrowd?: string }) => {
+      if (o.iscrowd !== undefined && o.iscrowd !== '0' && o.iscrowd !== '1') throw new CinesegError(ErrorCode.E_USAGE, '--iscrowd must be 0 or 1');
+      const r = await exportMasks({
+        source: session,
+        format: o.format as ExportFormat,
+        out: o.out,
+        ...(o.store ? { store: o.store } : {}),
+        ...(o.sourceDicom ? { sourceDicom: o.sourceDicom } : {}),
+        ...(o.iscrowd === undefined ? {} : { iscrowd: Number(o.iscrowd) as 0 | 1 }),
+      });
+      process.stdout.write(`exported ${r.objects} object(s), ${r.masks} mask(s) over ${r.frames} frames as ${r.format}: ${r.out}\n`);
+    });
+}
