@@ -11,6 +11,8 @@ import { registerDecode } from './decode-command.js';
 import { registerTrack } from './track-command.js';
 import { registerEval } from './eval-command.js';
 import { registerDemo } from './demo-command.js';
+import { registerExport } from './export-command.js';
+import { registerBatch } from './batch-command.js';
 import { registerServe } from './serve-command.js';
 
 const program = new Command();
@@ -25,6 +27,8 @@ registerDecode(program);
 registerTrack(program);
 registerEval(program);
 registerDemo(program);
+registerExport(program);
+registerBatch(program);
 registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
