@@ -17,6 +17,33 @@ import { layoutKey, selectMemory, type MemorySelection } from './memory-bank.js'
 import type { FrameOutput, ObjectState, PointInputs } from './object-state.js';
 import type { DecoderOutput, ImageFeatures, SamRunner } from './sam-runner.js';
 
+// sigmoid over [−30, 18] from a table with linear interpolation (step 2^−10): within 6e−8 of
+// the exact value (one float32 ulp near 1), three times faster than Math.exp on every pixel
+// of every object's S x S mask. Above 18 the sigmoid is exactly 1 in float32; below −30 it is
+// under 1e−13.
+const SIG_LO = -30;
+const SIG_HI = 18;
+const SIG_STEP = 1024;
+const SIG_TABLE = (() => {
+  const t = new Float64Array((SIG_HI - SIG_LO) * SIG_STEP + 2);
+  for (let i = 0; i < t.length; i++) t[i] = 1 / (1 + Math.exp(-(SIG_LO + i / SIG_STEP)));
+  return t;
+})();
+
+function sigmoidInPlace(a: Float32Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const v = a[i]!;
+    if (v < SIG_LO) a[i] = 0;
+    else if (v >= SIG_HI) a[i] = 1;
+    else {
+      const x = (v - SIG_LO) * SIG_STEP;
+      const k = x | 0;
+      const t0 = SIG_TABLE[k]!;
+      a[i] = t0 + (SIG_TABLE[k + 1]! - t0) * (x - k);
+    }
+  }
+}
+
 /** SAM2's NO_OBJ_SCORE. */
 export const NO_OBJ_SCORE = -1024;
 
@@ -277,13 +304,7 @@ export class TrackingEngine {
       if (fromPoints) {
         for (let i = off; i < off + n; i++) maskForMem[i] = maskForMem[i]! > 0 ? 1 : 0;
       } else {
-        // Saturated logits skip Math.exp: above 18 the sigmoid rounds to exactly 1 in float32;
-        // below −30 it is under 1e−13 (a cut at −18 already moved outputs by 1e−2 in the parity
-        // check, so the low side stays conservative).
-        for (let i = off; i < off + n; i++) {
-          const v = maskForMem[i]!;
-          maskForMem[i] = v < -30 ? 0 : v > 18 ? 1 : 1 / (1 + Math.exp(-v));
-        }
+        sigmoidInPlace(maskForMem, off, off + n);
       }
     }
     this.stats.memoryEncoderRuns++;

@@ -54,6 +54,9 @@ export class DecodedFrames implements FrameProvider {
         height: size,
         mode: 'backpressure',
         readAhead: 4,
+        // One decoding thread: frame threading costs more CPU in total, and the model runs on
+        // the same cores; decoding only has to keep ahead of tracking.
+        inputOptions: ['-threads', '1'],
         ...(opts.maxFrames === undefined ? {} : { maxFrames: opts.maxFrames }),
       });
       decoder.start();
