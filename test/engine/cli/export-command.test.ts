@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMask, readVisJson } from 'cineseg';
+import { hashFile, SessionStore } from '../../../engine/src/store/session-store.js';
+import { readDicomCineInfo } from '../../../engine/src/source/dicom-cine-source.js';
+import { clipFrames, writeUsCine } from '../../fixtures/dicom/make-us-cine.js';
+import { CLIP_DIR, fixtureVis } from '../export/fixture-vis.js';
+import { cineseg, ensureBuilt } from './track-helpers.js';
+
+const N = 6;
+let dir: string;
+let db: string;
+let sid: string;
+let dicomSid: string;
+let dicomSop: string;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'cineseg-export-cli-'));
+  db = join(dir, 'store.db');
+  const vis = fixtureVis(N);
+  const v = vis.videos[0]!;
+  const store = SessionStore.open(db);
+  const put = (sessionId: string) =>
+    store.putMasks(
+      sessionId,
+      vis.annotations.flatMap((a) => a.segmentations.flatMap((s, t) => (s ? [{ objectId: a.object_id, frame: t, rle: s }] : []))),
+    );
+  // A session on the mp4 clip, and one on a DICOM copy of its first frames.
+  const clip = store.upsertClip({ path: join(CLIP_DIR, 'clip.mp4'), contentHash: await hashFile(join(CLIP_DIR, 'clip.mp4')), width: v.width, height: v.height, numFrames: N, fps: v.fps });
+  sid = store.createSession(clip.id).id;
+  put(sid);
+  const dcm = await writeUsCine(join(dir, 'us.dcm'), await clipFrames(join(CLIP_DIR, 'clip.mp4'), N), 'rle', { pixelSpacing: [0.3, 0.3] });
+  dicomSop = dcm.sopInstanceUid;
+  const info = await readDicomCineInfo(dcm.path);
+  const dclip = store.upsertClip({ path: dcm.path, contentHash: await hashFile(dcm.path), width: info.width, height: info.height, numFrames: N, fps: info.fps, frameTimeMs: info.frameTimeMs, dicom: info.refs });
+  dicomSid = store.createSession(dclip.id).id;
+  put(dicomSid);
+  store.destroy();
+}, 300_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('cineseg export', () => {
+  it('writes every format from a stored session', async () => {
+    const outs: Record<string, string> = { vis: 'v.json', coco: 'c.json', png: 'png', nifti: 'n.nii.gz', 'dicom-seg': 's.dcm' };
+    for (const [format, name] of Object.entries(outs)) {
+      const r = await cineseg(['export', sid, '--format', format, '--store', db, '--out', join(dir, name)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`exported 3 object\\(s\\), \\d+ mask\\(s\\) over ${N} frames as ${format}`));
+      expect(existsSync(join(dir, name))).toBe(true);
+    }
+    // The VIS export is the store's current masks.
+    const back = readVisJson(join(dir, 'v.json'));
+    const want = fixtureVis(N);
+    for (const a of want.annotations) {
+      const b = back.annotations.find((x) => x.object_id === a.object_id)!;
+      a.segmentations.forEach((s, t) => expect(b.segmentations[t] ? decodeMask(b.segmentations[t]!) : null).toEqual(s ? decodeMask(s) : null));
+    }
+    expect(JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8')).images).toHaveLength(N);
+  });
+
+  it('a session on a DICOM clip exports a SEG that references it (no --source-dicom needed), and its pixel spacing reaches NIfTI', async () => {
+    const r = await cineseg(['export', dicomSid, '--format', 'dicom-seg', '--store', db, '--out', join(dir, 'd.dcm')]);
+    expect(r.code, r.stderr).toBe(0);
+    const dump = execFileSync('dcmdump', ['+P', '0008,1155', join(dir, 'd.dcm')], { encoding: 'utf8' });
+    expect(dump).toContain(dicomSop);
+    const n = await cineseg(['export', dicomSid, '--format', 'nifti', '--store', db, '--out', join(dir, 'd.nii')]);
+    expect(n.code, n.stderr).toBe(0);
+    const hdr = readFileSync(join(dir, 'd.nii'));
+    expect(hdr.readFloatLE(80)).toBeCloseTo(0.3, 6); // pixdim[1]
+    expect(hdr.readFloatLE(88)).toBeCloseTo(40, 6); // pixdim[3] = Frame Time
+  });
+
+  it('exports a masks.json file without a store', async () => {
+    const f = join(dir, 'm.json');
+    writeFileSync(f, JSON.stringify(fixtureVis(2)));
+    const r = await cineseg(['export', f, '--format', 'coco', '--out', join(dir, 'm-coco.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'm-coco.json'), 'utf8')).images).toHaveLength(2);
+  });
+
+  it('coded errors: unknown session, unknown format', async () => {
+    const a = await cineseg(['export', 'no-such-session', '--format', 'vis', '--store', db, '--out', join(dir, 'x.json')]);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/^E_SESSION_UNKNOWN: /);
+    const b = await cineseg(['export', sid, '--format', 'tiff', '--store', db, '--out', join(dir, 'x.tif')]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^E_USAGE: unknown format "tiff"/);
+  });
+});
