@@ -3,6 +3,11 @@
  * Frames go in and JPEGs come out in order, so each `encode` is answered by the next complete
  * JPEG (SOI … EOI) on stdout; mjpeg output has no embedded thumbnails, and 0xFF bytes inside
  * entropy-coded data are stuffed, so the first EOI after an SOI ends the picture.
+ *
+ * ffmpeg 5's command-line loop hands a frame to the muxer only after it has read the next input
+ * packet, so a lone frame would wait for the next one (a whole frame interval of latency). Each
+ * frame is therefore written twice: the copy pushes the real frame out at once, and the copy's
+ * own JPEG, which comes out with the next frame, is discarded.
  */
 import type { ChildProcess } from 'node:child_process';
 import { killChild, spawnJpegEncoder } from '../decode/ffmpeg.js';
@@ -11,6 +16,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 export class JpegEncoder {
   private readonly child: ChildProcess;
   private readonly waiting: { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
+  private readonly ignore = { resolve: () => undefined, reject: () => undefined };
   private buf: Buffer = Buffer.alloc(0);
   private failed: CinesegError | null = null;
 
@@ -39,7 +45,8 @@ export class JpegEncoder {
     if (this.failed) return Promise.reject(this.failed);
     if (rgb.length !== this.width * this.height * 3) return Promise.reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `frame has ${rgb.length} bytes, encoder expects ${this.width}x${this.height} rgb24`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ resolve, reject }, this.ignore);
+      this.child.stdin!.write(rgb);
       this.child.stdin!.write(rgb);
     });
   }

@@ -111,6 +111,11 @@ export class LivePipeline {
 
   constructor(readonly opts: LivePipelineOptions) {}
 
+  /** Whether the source is being decoded (some client is watching). */
+  get active(): boolean {
+    return this.running !== null;
+  }
+
   /** Starts the source if needed and waits for its first frame (so the size is known). */
   async subscribe(s: LiveSession): Promise<void> {
     this.subscribers.add(s);
@@ -260,6 +265,8 @@ export class LivePipeline {
     this.stopping = true;
     this.wake?.();
     await this.decoder?.destroy();
+    // The encoder goes before waiting for the worker: a frame waiting for its JPEG must not hold it.
+    await this.jpeg?.destroy();
     await this.running?.catch(() => undefined);
     this.running = null;
     await this.source?.destroy();
