@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { startServer } from '../server/http-server.js';
+import { defaultStorePath } from '../store/session-store.js';
 
 export function registerServe(program: Command): void {
   program
@@ -17,6 +18,8 @@ export function registerServe(program: Command): void {
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
     .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
+    .option('--no-store', 'keep prompts and masks in memory only')
     .action(async (o: Record<string, unknown>) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CinesegError(ErrorCode.E_USAGE, `--port must be 0..65535, got "${String(o.port)}"`);
@@ -28,6 +31,7 @@ export function registerServe(program: Command): void {
         ...(o.model ? { model: String(o.model) } : {}),
         ep: String(o.ep) as ExecutionProviderRequest,
         ...(o.threads ? { threads: Number(o.threads) } : {}),
+        ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStorePath() }),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(`cineseg serving on ${server.url}\n`);

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import { SessionStore } from '../store/session-store.js';
 import { MemorySink, type AnnotationSink } from './annotation-sink.js';
+import { StoreSink } from './store-sink.js';
 import { ClipCatalog } from './clip-catalog.js';
 import { HlsCache } from './hls.js';
 import { LivePipeline } from './live-session.js';
@@ -38,8 +40,10 @@ export interface ServeOptions {
   playerDir?: string;
   /** HLS cache (default: .cache/hls of the repository). */
   cacheDir?: string;
-  /** Where prompts and masks are stored before they are acknowledged (default: in memory). */
+  /** Where prompts and masks are stored before they are acknowledged (default: `store`, else in memory). */
   sink?: AnnotationSink;
+  /** SQLite store file (see store/session-store.ts) used when no `sink` is given. */
+  store?: string;
   /** Reuse model sessions (tests); they are not released by destroy() then. */
   sessions?: ModelSessions;
   log?: (line: string) => void;
@@ -81,7 +85,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const models =
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, ...(opts.threads ? { threads: opts.threads } : {}) }));
-  const sink = opts.sink ?? new MemorySink();
+  const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
   const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log }) : null;
   const manager = new SessionManager(catalog, models, sink, live);
 
