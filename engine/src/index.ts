@@ -71,3 +71,4 @@ export { planLabels, type LabelEntry, type LabelPlan } from './export/label-map.
 export { isDicomFile, readDicomCineInfo, readDicomCine, type DicomCineInfo, type DicomPixelEncoding } from './source/dicom-cine-source.js';
 export { exportMasks, EXPORT_FORMATS, type ExportFormat, type ExportMasksOptions, type ExportMasksResult } from './cli/export-command.js';
 export { runBatch, readBatchPrompts, findBatchClips, formatBatchTable, type BatchOptions, type BatchRow, type BatchPromptEntry, type BatchClip, type BatchStatus } from './cli/batch-command.js';
+export { registerClipFile } from './store/register-clip.js';

@@ -30,9 +30,9 @@ import { readPngMask } from '../mask/png-mask.js';
 import { encodeMaskCompressed } from '../mask/rle.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
-import { probe } from '../decode/probe.js';
-import { isDicomFile, readDicomCineInfo } from '../source/dicom-cine-source.js';
-import { defaultStorePath, hashFile, SessionStore, type MaskRecord, type PromptInput, type SessionRecord } from '../store/session-store.js';
+import { isDicomFile } from '../source/dicom-cine-source.js';
+import { defaultStorePath, SessionStore, type MaskRecord, type PromptInput, type SessionRecord } from '../store/session-store.js';
+import { registerClipFile } from '../store/register-clip.js';
 import { trackSessionToStore } from '../store/track-to-store.js';
 import type { Box, Point } from '../track/prompts.js';
 import { EXPORT_FORMATS, exportMasks, type ExportFormat } from './export-command.js';
@@ -195,24 +195,6 @@ export function toStorePrompts(entries: readonly BatchPromptEntry[], width: numb
   });
 }
 
-/** Registers a clip in the store (hash, size, frames, rate, DICOM references). */
-async function registerClip(store: SessionStore, clip: BatchClip) {
-  const contentHash = await hashFile(clip.path);
-  const known = store.getClip(contentHash);
-  if (known) return store.upsertClip({ ...known, path: resolve(clip.path) });
-  const info = await probe(clip.path);
-  const dicom = (await isDicomFile(clip.path)) ? await readDicomCineInfo(clip.path) : null;
-  return store.upsertClip({
-    path: resolve(clip.path),
-    contentHash,
-    width: info.width,
-    height: info.height,
-    numFrames: info.frameCount ?? 0,
-    fps: info.fps,
-    ...(dicom ? { frameTimeMs: dicom.frameTimeMs, dicom: dicom.refs } : {}),
-  });
-}
-
 /**
  * Runs a batch (see the module comment) and returns one summary row per clip. Clips fail alone:
  * a failed clip is reported in its row and the others go on.
@@ -242,7 +224,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchRow[]> {
         const t0 = performance.now();
         let session: SessionRecord | null = null;
         try {
-          const rec = await registerClip(store, clip);
+          const rec = await registerClipFile(store, clip.path);
           session = store.listSessions({ clipId: rec.id }).find((s) => s.meta.batch === batchKey) ?? null;
           const finish = async (status: BatchStatus, framesWritten: number): Promise<BatchRow> => {
             for (const f of formats) {

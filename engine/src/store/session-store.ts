@@ -616,6 +616,9 @@ export class SessionStore {
       if (!Number.isInteger(m.frame) || m.frame < 0 || m.frame >= clip.numFrames) {
         throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `mask on frame ${m.frame}, the clip has ${clip.numFrames} frames`, { details: { frame: m.frame } });
       }
+      if (!m.rle || !Array.isArray(m.rle.size) || (typeof m.rle.counts !== 'string' && !Array.isArray(m.rle.counts))) {
+        throw new CinesegError(ErrorCode.E_MASK_INVALID, `object ${m.objectId} frame ${m.frame}: mask is not COCO RLE`);
+      }
       const rle = toCompressed(m.rle);
       if (rle.size[0] !== clip.height || rle.size[1] !== clip.width) {
         throw new CinesegError(ErrorCode.E_MASK_INVALID, `mask is ${rle.size[1]}x${rle.size[0]}, the clip is ${clip.width}x${clip.height}`);

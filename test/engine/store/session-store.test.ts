@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeMask, encodeMask, readVisJson } from 'cineseg';
+import { decodeMask, encodeMask, readVisJson, type RleCounts } from 'cineseg';
 import { hashFile, MaskWriter, SessionStore, type ClipInput } from '../../../engine/src/store/session-store.js';
 
 const W = 64;
@@ -112,6 +112,7 @@ describe('SessionStore', () => {
       ]),
     ).toThrow(expect.objectContaining({ code: 'E_FRAME_OUT_OF_RANGE' }));
     expect(store.currentMasks(s.id)).toHaveLength(0);
+    expect(() => store!.putMask(s.id, { objectId: 1, frame: 0, rle: null as unknown as RleCounts })).toThrow(expect.objectContaining({ code: 'E_MASK_INVALID' }));
     expect(() => store!.removeObject(s.id, 9)).toThrow(expect.objectContaining({ code: 'E_OBJECT_UNKNOWN' }));
   });
 
