@@ -71,3 +71,57 @@ describe('fillHolesInMaskScores', () => {
     expect(s[4]).toBe(-5);
   });
 });
+
+/** Plain flood fill, the obvious algorithm, as a reference for the run-based labelling. */
+function reference(s: Float32Array, h: number, w: number, maxArea: number): number {
+  const seen = new Uint8Array(h * w);
+  let filled = 0;
+  for (let i = 0; i < h * w; i++) {
+    if (seen[i] || s[i]! > 0) continue;
+    const comp = [i];
+    seen[i] = 1;
+    for (let k = 0; k < comp.length; k++) {
+      const y = Math.floor(comp[k]! / w);
+      const x = comp[k]! % w;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy;
+          const xx = x + dx;
+          const q = yy * w + xx;
+          if (yy >= 0 && yy < h && xx >= 0 && xx < w && !seen[q] && !(s[q]! > 0)) {
+            seen[q] = 1;
+            comp.push(q);
+          }
+        }
+      }
+    }
+    if (comp.length <= maxArea) {
+      for (const q of comp) s[q] = 0.1;
+      filled += comp.length;
+    }
+  }
+  return filled;
+}
+
+describe('fillHolesInMaskScores vs a flood-fill reference', () => {
+  it('agrees on 300 random maps of random sizes, densities and limits', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let total = 0;
+    for (let k = 0; k < 300; k++) {
+      const h = 1 + Math.floor(rnd() * 40);
+      const w = 1 + Math.floor(rnd() * 40);
+      const p = rnd();
+      const s = new Float32Array(h * w);
+      for (let i = 0; i < s.length; i++) s[i] = rnd() < p ? 1 : -1;
+      const a = s.slice();
+      const b = s.slice();
+      const maxArea = Math.floor(rnd() * 12);
+      const n = fillHolesInMaskScores(a, h, w, maxArea);
+      expect(n).toBe(reference(b, h, w, maxArea));
+      expect(a).toEqual(b);
+      total += n;
+    }
+    expect(total).toBeGreaterThan(100);
+  });
+});
