@@ -54,11 +54,12 @@ def probe_size(video: str) -> tuple:
     return int(s["width"]), int(s["height"])
 
 
-def default_scenario(width: int, height: int, frames: int, mask: Optional[str]) -> Dict[str, object]:
+def default_scenario(width: int, height: int, frames: int, mask: Optional[str],
+                     point: Optional[List[float]] = None) -> Dict[str, object]:
     """Clicks on round pixel positions, so that both sides scale exactly the same numbers."""
     fix = max(frames * 2 // 3, 1)
-    steps: List[Dict[str, object]] = [
-        {"op": "points", "frame": 0, "obj": 1, "points": [[round(width * 0.45), round(height * 0.5), 1]]}]
+    px, py = point if point else (round(width * 0.45), round(height * 0.5))
+    steps: List[Dict[str, object]] = [{"op": "points", "frame": 0, "obj": 1, "points": [[px, py, 1]]}]
     if mask:
         steps.append({"op": "mask", "frame": 0, "obj": 2, "png": os.path.abspath(mask)})
     steps += [
@@ -147,6 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--memory-dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--video", default=os.path.join(ROOT, "samples", "real", "aquarium.mp4"))
     ap.add_argument("--mask", default=None, help="PNG mask at video size for object 2 on frame 0")
+    ap.add_argument("--point", default=None, help="X,Y video pixels of object 1's click (default 45%%, 50%%)")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--scenario", default=None, help="scenario JSON (see engine_dump.mjs) instead of the default")
     ap.add_argument("--ep", default="cpu")
@@ -164,7 +166,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         with open(a.scenario) as fh:
             scenario = json.load(fh)
     else:
-        scenario = default_scenario(W, H, a.frames, a.mask)
+        pt = [float(v) for v in a.point.split(",")] if a.point else None
+        scenario = default_scenario(W, H, a.frames, a.mask, pt)
     scen_path = os.path.join(a.out, "scenario.json")
     with open(scen_path, "w") as fh:
         json.dump(scenario, fh, indent=1)
