@@ -9,6 +9,8 @@ export interface CinesegHooks {
   /** Live view: glass-to-glass latency of every painted frame (ms), and the server's drop count. */
   liveLatenciesMs: number[];
   liveDrops: number;
+  /** Live frames decoded by the browser but replaced by a newer one before they were painted. */
+  liveClientDrops: number;
   livePainted: number;
   sessionId: string | null;
   connected: boolean;
@@ -27,6 +29,7 @@ export const hooks: CinesegHooks = {
   presentedFrame: -1,
   liveLatenciesMs: [],
   liveDrops: 0,
+  liveClientDrops: 0,
   livePainted: 0,
   sessionId: null,
   connected: false,

@@ -4,10 +4,11 @@
  * JPEG (SOI … EOI) on stdout; mjpeg output has no embedded thumbnails, and 0xFF bytes inside
  * entropy-coded data are stuffed, so the first EOI after an SOI ends the picture.
  *
- * ffmpeg 5's command-line loop hands a frame to the muxer only after it has read the next input
- * packet, so a lone frame would wait for the next one (a whole frame interval of latency). Each
- * frame is therefore written twice: the copy pushes the real frame out at once, and the copy's
- * own JPEG, which comes out with the next frame, is discarded.
+ * ffmpeg 5's command-line loop hands a frame to the muxer only after it has read further input
+ * (one packet in steady state, several while it is still probing the input), so a lone frame
+ * would wait for the next one: a whole frame interval of latency, or a deadlock for a caller that
+ * waits for the JPEG before sending more. Each frame is therefore written twice, and again every
+ * few milliseconds until its JPEG is out; the copies' JPEGs are discarded.
  */
 import type { ChildProcess } from 'node:child_process';
 import { killChild, spawnJpegEncoder } from '../decode/ffmpeg.js';
@@ -17,6 +18,7 @@ export class JpegEncoder {
   private readonly child: ChildProcess;
   private readonly waiting: { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
   private readonly ignore = { resolve: () => undefined, reject: () => undefined };
+  private lastReal: unknown = null;
   private buf: Buffer = Buffer.alloc(0);
   private failed: CinesegError | null = null;
 
@@ -45,9 +47,35 @@ export class JpegEncoder {
     if (this.failed) return Promise.reject(this.failed);
     if (rgb.length !== this.width * this.height * 3) return Promise.reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `frame has ${rgb.length} bytes, encoder expects ${this.width}x${this.height} rgb24`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject }, this.ignore);
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const real = {
+        resolve: (b: Uint8Array) => {
+          done = true;
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e: unknown) => {
+          done = true;
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiting.push(real, this.ignore);
+      this.lastReal = real;
       this.child.stdin!.write(rgb);
       this.child.stdin!.write(rgb);
+      let pushes = 0;
+      const nudge = () => {
+        // Only while this frame is the newest request: a copy queued after a later frame's
+        // request would take that frame's JPEG.
+        if (done || this.failed || this.lastReal !== real) return;
+        if (++pushes > MAX_NUDGES) return;
+        this.waiting.push(this.ignore);
+        this.child.stdin!.write(rgb);
+        timer = setTimeout(nudge, NUDGE_MS);
+      };
+      timer = setTimeout(nudge, NUDGE_MS);
     });
   }
 
@@ -72,5 +100,8 @@ export class JpegEncoder {
   }
 }
 
+/** How long a frame's JPEG may take before another copy is pushed in, and how many copies at most. */
+const NUDGE_MS = 8;
+const MAX_NUDGES = 200;
 const SOI = Buffer.from([0xff, 0xd8]);
 const EOI = Buffer.from([0xff, 0xd9]);

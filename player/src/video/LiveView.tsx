@@ -71,7 +71,10 @@ export function LiveView(p: LiveViewProps) {
         for (const k of masksByFrame.current.keys()) if (k <= f.frame) masksByFrame.current.delete(k);
         void createImageBitmap(new Blob([f.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).then((bitmap) => {
           // Newest wins here too: a frame still waiting for its paint is replaced.
-          pendingPaint.current?.bitmap.close();
+          if (pendingPaint.current) {
+            pendingPaint.current.bitmap.close();
+            hooks.liveClientDrops++;
+          }
           pendingPaint.current = { bitmap, frame: f, masks };
           requestAnimationFrame(paintNow);
         });

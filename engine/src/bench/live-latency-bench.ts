@@ -1,0 +1,116 @@
+/**
+ * Glass-to-glass latency of live mode, measured in a real browser: a clip looped as a 30 fps live
+ * source (`loop:<file>`, paced in real time by ffmpeg), tracked with one prompted object, shown by
+ * the player in Debian's Chromium. A frame's latency runs from the moment it left the decoder in
+ * the server to the animation frame in which the page painted it together with its overlay (both
+ * clocks are this machine's wall clock). Needs the built player (player/dist) and playwright-core
+ * with a Chromium binary (CINESEG_CHROMIUM, default /usr/bin/chromium).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CinesegError, ErrorCode } from '../errors.js';
+import { startServer } from '../server/http-server.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface LiveLatencyBenchOptions {
+  /** Fewer frames (150 instead of 1,000). */
+  quick?: boolean;
+  /** Frames to measure (overrides quick). */
+  frames?: number;
+  /** Clip folder with clip.mp4 and prompts.json (default samples/generated/ultrasound-1). */
+  clipDir?: string;
+  /** Model bundle (default: the shipped tiny bundle). */
+  model?: string;
+  log?: (line: string) => void;
+}
+
+export interface LiveLatencyBenchResult {
+  liveLatencyP50Ms: number;
+  liveLatencyP99Ms: number;
+  /** Frames painted (with their masks) during the measurement. */
+  frames: number;
+  /** Frames the source produced that were never painted (server and browser drops). */
+  drops: number;
+  /** Source frames during the measurement. */
+  sourceFrames: number;
+  meanTrackMs: number;
+  chromium: string;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** Runs the live latency measurement; see the module comment. */
+export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Promise<LiveLatencyBenchResult> {
+  const log = opts.log ?? (() => undefined);
+  const target = opts.frames ?? (opts.quick ? 150 : 1000);
+  const clipDir = opts.clipDir ?? join(REPO_ROOT, 'samples', 'generated', 'ultrasound-1');
+  const chromiumPath = process.env.CINESEG_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(join(REPO_ROOT, 'player', 'dist', 'index.html'))) throw new CinesegError(ErrorCode.E_USAGE, 'the player is not built: run `npm run build -w player`');
+  if (!existsSync(chromiumPath)) throw new CinesegError(ErrorCode.E_USAGE, `no Chromium at ${chromiumPath} (apt-get install chromium, or set CINESEG_CHROMIUM)`);
+  const prompts = JSON.parse(readFileSync(join(clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
+  // playwright-core is a dev tool of the repository, not a dependency of the engine package.
+  const { chromium } = (await import('playwright-core' as string)) as typeof import('playwright-core');
+
+  const tmp = mkdtempSync(join(tmpdir(), 'cineseg-latency-'));
+  const server = await startServer({ port: 0, live: `loop:${join(clipDir, 'clip.mp4')}`, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), log });
+  const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+    executablePath: chromiumPath,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(server.url);
+    await page.click('[data-testid="open-live"]');
+    await page.waitForFunction(() => window.__cineseg.livePainted >= 5, undefined, { timeout: 60_000 });
+    const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+    const pt = prompts.objects[0]!.point;
+    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width, box.y + (pt[1] / prompts.height) * box.height);
+    await page.waitForFunction(() => window.__cineseg.masksReceived > 0, undefined, { timeout: 60_000 });
+    // Measure from here: every frame now carries the object's mask.
+    const live = server.live!;
+    const start = await page.evaluate(() => ({ painted: window.__cineseg.livePainted, clientDrops: window.__cineseg.liveClientDrops }));
+    const in0 = live.framesIn;
+    const drops0 = live.drops;
+    const trackSamples: number[] = [];
+    log(`live latency: measuring ${target} frames`);
+    const deadline = Date.now() + (target / 30) * 1000 * 4 + 60_000;
+    for (;;) {
+      const painted = await page.evaluate(() => window.__cineseg.livePainted);
+      trackSamples.push(live.trackMs);
+      if (painted - start.painted >= target) break;
+      if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${painted - start.painted} of ${target} frames painted in time`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const end = await page.evaluate((from) => ({ lat: window.__cineseg.liveLatenciesMs.slice(from), clientDrops: window.__cineseg.liveClientDrops }), start.painted);
+    const sorted = [...end.lat].sort((a, b) => a - b);
+    const sourceFrames = live.framesIn - in0;
+    return {
+      liveLatencyP50Ms: percentile(sorted, 50),
+      liveLatencyP99Ms: percentile(sorted, 99),
+      frames: sorted.length,
+      drops: live.drops - drops0 + (end.clientDrops - start.clientDrops),
+      sourceFrames,
+      meanTrackMs: trackSamples.reduce((a, b) => a + b, 0) / Math.max(1, trackSamples.length),
+      chromium: browser.browser()?.version() ?? 'unknown',
+    };
+  } finally {
+    await browser.close().catch(() => undefined);
+    await server.destroy();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `window.__cineseg` as the player exposes it (see player/src/test-hooks.ts). */
+declare global {
+  interface Window {
+    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveClientDrops: number };
+  }
+}
