@@ -45,6 +45,8 @@ export interface E2e {
   browser: BrowserContext;
   page: Page;
   tmp: string;
+  /** Stops the server and starts a new one on the same port (a server restart, as a client sees it). */
+  restart(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -54,24 +56,31 @@ export async function startE2e(opts: Partial<ServeOptions> = {}): Promise<E2e> {
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-e2e-'));
   const sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
   const sink = new MemorySink();
-  const server = await startServer({ port: 0, sessions, sink, cacheDir: join(tmp, 'hls'), ...opts });
+  const serveOpts: ServeOptions = { port: 0, sessions, sink, cacheDir: join(tmp, 'hls'), ...opts };
+  const server = await startServer(serveOpts);
   const browser = await launchChromium(tmp);
   const page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-  return {
+  const e: E2e = {
     server,
     sink,
     sessions,
     browser,
     page,
     tmp,
+    async restart() {
+      const port = e.server.port;
+      await e.server.destroy();
+      e.server = await startServer({ ...serveOpts, port });
+    },
     async destroy() {
       await browser.close().catch(() => undefined);
-      await server.destroy();
+      await e.server.destroy();
       await sessions.destroy();
       rmSync(tmp, { recursive: true, force: true });
     },
   };
+  return e;
 }
 
 /**
