@@ -72,3 +72,10 @@ export { isDicomFile, readDicomCineInfo, readDicomCine, type DicomCineInfo, type
 export { exportMasks, EXPORT_FORMATS, type ExportFormat, type ExportMasksOptions, type ExportMasksResult } from './cli/export-command.js';
 export { runBatch, readBatchPrompts, findBatchClips, formatBatchTable, type BatchOptions, type BatchRow, type BatchPromptEntry, type BatchClip, type BatchStatus } from './cli/batch-command.js';
 export { registerClipFile } from './store/register-clip.js';
+export * as protocol from './protocol.js';
+export { startServer, type ServeOptions, type CinesegServer } from './server/http-server.js';
+export { MemorySink, type AnnotationSink, type SinkSession, type SinkPrompt, type SinkMask } from './server/annotation-sink.js';
+export { StoreSink } from './server/store-sink.js';
+export { HlsCache, type HlsPackage } from './server/hls.js';
+export { packageHls, type PackageHlsOptions } from './decode/ffmpeg.js';
+export { benchLiveLatency, type LiveLatencyBenchOptions, type LiveLatencyBenchResult } from './bench/live-latency-bench.js';
