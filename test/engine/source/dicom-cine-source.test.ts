@@ -75,6 +75,28 @@ describe('DICOM ultrasound cine as a source', () => {
     });
   }
 
+  for (const enc of ['native-mono', 'native-mono12'] as const) {
+    it(`${enc}: grayscale frames come out as equal R, G and B`, async () => {
+      const f = await writeUsCine(join(dir, `${enc}.dcm`), src, enc);
+      const { src: fs, frames } = await decodeAll(f.path);
+      await fs.destroy();
+      expect(frames).toHaveLength(N);
+      for (let i = 0; i < N; i++) {
+        const a = frames[i]!;
+        const b = src.frames[i]!;
+        let worst = 0;
+        let notGray = 0;
+        for (let p = 0; p < a.length / 3; p++) {
+          if (a[3 * p] !== a[3 * p + 1] || a[3 * p + 2] !== a[3 * p + 1]) notGray++;
+          worst = Math.max(worst, Math.abs(a[3 * p + 1]! - b[3 * p + 1]!));
+        }
+        expect(notGray).toBe(0);
+        // 8 bit is exact; 12 bit scaled to 8 rounds (value * 16 * 255 / 4095).
+        expect(worst).toBeLessThanOrEqual(enc === 'native-mono' ? 0 : 1);
+      }
+    });
+  }
+
   it('uses the mean of Frame Time Vector when there is no Frame Time', async () => {
     const f = await writeUsCine(join(dir, 'vector.dcm'), src, 'native', { frameTimeVector: [0, 30, 34, 30, 34, 32] });
     const info = await readDicomCineInfo(f.path);

@@ -40,7 +40,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * prompts being recorded) or after its first acknowledgement (`from: 'ack'`: mid-propagation),
  * unless it ends first.
  */
-function runChild(store: string, out: string, kill: { from: 'start' | 'ack'; ms: number }): Promise<{ killed: boolean; code: number | null; acks: Ack[]; stderr: string }> {
+function runChild(store: string, out: string, kill: { from: 'start' | 'ack'; ms: number }): Promise<{ killed: boolean; code: number | null; acks: Ack[]; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const args = [CLI, 'batch', join(dir, 'clips'), '--out', out, '--store', store, '--model', testBundleDir(), '--threads', '1', '--sample-prompt', 'mask', '--print-acks'];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -71,7 +71,7 @@ function runChild(store: string, out: string, kill: { from: 'start' | 'ack'; ms:
           const [, , object, frame, id, sha1] = l.split(' ');
           return { object: Number(object), frame: Number(frame), id: Number(id), sha1: sha1! };
         });
-      resolve({ killed, code, acks, stderr });
+      resolve({ killed, code, acks, stdout, stderr });
     });
   });
 }
@@ -88,6 +88,7 @@ describe('crash safety of the session store', () => {
     let midRun = 0;
     let completions = 0;
     let totalAcks = 0;
+    let resumedRuns = 0;
     while (kills < TRIALS) {
       // A quarter of the kills land while the child starts (model loading, session and prompts
       // being recorded); the rest while it propagates (the clip takes about 5 s on this machine).
@@ -121,6 +122,7 @@ describe('crash safety of the session store', () => {
       } else {
         expect(r.code, r.stderr).toBe(0);
         completions++;
+        if (/^ultrasound-1\s+resumed\s/m.test(r.stdout)) resumedRuns++;
         // A finished run: the next trial starts from an empty store.
         gen++;
         store = join(dir, `store-${gen}.db`);
@@ -132,6 +134,7 @@ describe('crash safety of the session store', () => {
     const last = await runChild(store, out, { from: 'start', ms: 300_000 });
     expect(last.killed).toBe(false);
     expect(last.code, last.stderr).toBe(0);
+    if (/^ultrasound-1\s+resumed\s/m.test(last.stdout)) resumedRuns++;
     for (const a of last.acks) acked.set(`${a.object}:${a.frame}`, a);
     const s = SessionStore.open(store, { readonly: true });
     try {
@@ -142,8 +145,10 @@ describe('crash safety of the session store', () => {
     } finally {
       s.destroy();
     }
-    console.log(`crash test: ${kills} kills (${midRun} after acks had started), ${completions} runs finished before their kill, ${totalAcks} acks checked`);
+    console.log(`crash test: ${kills} kills (${midRun} after acks had started), ${completions} runs finished before their kill, ${resumedRuns} finished runs resumed a killed one, ${totalAcks} acks checked`);
     // Random delays must have landed some kills in the middle of propagation.
     expect(midRun).toBeGreaterThan(0);
+    // The last run continues the last killed one (unless that kill came before any session).
+    expect(resumedRuns).toBeGreaterThan(0);
   }, 600_000);
 });
