@@ -8,6 +8,7 @@ import Hls from 'hls.js';
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from 'react';
 import { paintMasks, type ObjectMask } from '../overlay/paint.js';
 import { hooks } from '../test-hooks.js';
+import { frameAtMediaTime, seekTimeOfFrame } from './frame-time.js';
 
 export type Prompt = { kind: 'point'; frame: number; x: number; y: number; label: 0 | 1 } | { kind: 'box'; frame: number; box: [number, number, number, number] };
 
@@ -27,19 +28,6 @@ export interface RecordedViewProps {
   onPrompt(p: Prompt): void;
   onFrame(frame: number): void;
   handle: Ref<RecordedViewHandle>;
-}
-
-/** Index of the frame whose (first-frame-relative) PTS is nearest to `t` seconds. */
-export function frameAtMediaTime(relPtsS: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = relPtsS.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (relPtsS[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo > 0 && Math.abs(relPtsS[lo - 1]! - t) <= Math.abs(relPtsS[lo]! - t)) return lo - 1;
-  return lo;
 }
 
 export function RecordedView(p: RecordedViewProps) {
@@ -112,13 +100,10 @@ export function RecordedView(p: RecordedViewProps) {
 
   const seek = useCallback((f: number) => {
     const v = videoRef.current!;
-    const n = relPts.current.length;
     if (offset.current === null) return;
-    const k = Math.min(n - 1, Math.max(0, f));
     v.pause();
     // Aim at the middle of the frame's display interval so rounding cannot land on a neighbour.
-    const next = k + 1 < n ? relPts.current[k + 1]! : relPts.current[k]! + 1 / latest.current.fps;
-    v.currentTime = offset.current + (relPts.current[k]! + next) / 2;
+    v.currentTime = seekTimeOfFrame(relPts.current, f, latest.current.fps, offset.current);
   }, []);
   useImperativeHandle(p.handle, () => ({ seek }), [seek]);
 
