@@ -304,7 +304,8 @@ function batchProgress(total: number): { clip: (name: string, done: number, of: 
     last = now;
     const parts = [...active].map(([n, [d, t]]) => `${n} ${bar(d, t, 12)} ${d}/${t}`);
     const line = `clips ${bar(finished, total, 20)} ${finished}/${total}  ${parts.join('  ')}`;
-    const cols = process.stderr.columns ?? 120;
+    // A pseudo-terminal can report 0 columns: treat that as unknown.
+    const cols = process.stderr.columns || 120;
     process.stderr.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
   };
   return {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { SessionStore } from '../../../engine/src/store/session-store.js';
 import { clipFrames, writeUsCine, type UsCineFixture } from '../../fixtures/dicom/make-us-cine.js';
 import { GENERATED_DIR } from '../../global-setup.js';
 import { testBundleDir } from '../model/test-bundle.js';
-import { cineseg, ensureBuilt } from './track-helpers.js';
+import { CLI, cineseg, ensureBuilt } from './track-helpers.js';
 
 let dir: string;
 let clips: string;
@@ -100,6 +100,24 @@ describe('cineseg batch', () => {
     expect(r.stdout).toMatch(/2 clip\(s\): 0 done, 0 resumed, 2 skipped, 0 failed/);
     // Not a terminal: no progress bar escape codes.
     expect(r.stderr).not.toContain('\r');
+  });
+
+  it('draws overall and per-clip progress on a terminal', async () => {
+    const only = join(dir, 'tty-clips');
+    mkdirSync(only);
+    symlinkSync(dcm.path, join(only, 'cine.dcm'));
+    const prompts = join(dir, 'tty-prompts.json');
+    writeFileSync(prompts, JSON.stringify({ '*': [{ object: 1, frame: 0, box: [200, 150, 280, 210] }] }));
+    // util-linux `script` gives the child a pseudo-terminal, as a user's shell would.
+    const cmd = [process.execPath, CLI, 'batch', only, '--prompts', prompts, '--out', join(dir, 'tty-out'), '--store', join(dir, 'tty.db'), '--model', testBundleDir(), '--threads', '1']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const r = spawnSync('script', ['-qefc', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toContain('\r\x1b[2Kclips [');
+    expect(r.stdout).toMatch(new RegExp(`cine \\[[#.]+\\] \\d+/${DCM_FRAMES}`));
+    expect(r.stdout).toContain(`clips [${'#'.repeat(20)}] 1/1`);
+    expect(r.stdout).toMatch(/1 clip\(s\): 1 done/);
   });
 
   it('a clip without prompts fails alone, with its code in the table', async () => {
