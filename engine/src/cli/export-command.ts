@@ -4,6 +4,7 @@
  * `exportMasks` so tests and the batch command run what the CLI runs.
  */
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { readVisJson, type VisJson } from '../mask/vis-json.js';
@@ -109,17 +110,37 @@ export async function exportMasks(opts: ExportMasksOptions): Promise<ExportMasks
   };
 }
 
+/** The `--list` table: one line per session, newest first. */
+export function listSessions(storePath: string): string {
+  if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `no store at ${storePath} (use --store)`);
+  const store = SessionStore.open(storePath, { readonly: true });
+  try {
+    const rows = store.sessionSummaries().map((s) => [s.id, s.status, `${s.maskedFrames}/${s.numFrames}`, String(s.objects), s.updatedAt, basename(s.clipPath)]);
+    const head = ['session', 'status', 'frames', 'objects', 'updated', 'clip'];
+    const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+    return [head, ...rows].map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  } finally {
+    store.destroy();
+  }
+}
+
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description('Export a stored session or a masks.json as YouTube-VIS, COCO, PNG masks, NIfTI or DICOM SEG')
-    .argument('<session>', 'session id in the store, or a YouTube-VIS masks.json (cineseg track output)')
-    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
-    .requiredOption('--out <path>', 'output file (folder for png)')
+    .argument('[session]', 'session id in the store, or a YouTube-VIS masks.json (cineseg track output)')
+    .option('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .option('--out <path>', 'output file (folder for png)')
+    .option('--list', 'list the sessions in the store instead (id, status, clip, frames with masks)')
     .option('--store <db>', 'session store (default: $CINESEG_STORE or ./cineseg.db)')
     .option('--source-dicom <file>', 'dicom-seg: the source DICOM the masks were made on (a stored DICOM clip finds its own)')
     .option('--iscrowd <0|1>', 'coco: iscrowd of every annotation (default 1, as COCO pairs RLE with crowd)')
-    .action(async (session: string, o: { format: string; out: string; store?: string; sourceDicom?: string; iscrowd?: string }) => {
+    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean }) => {
+      if (o.list) {
+        process.stdout.write(`${listSessions(o.store ?? defaultStorePath())}\n`);
+        return;
+      }
+      if (!session || !o.format || !o.out) throw new CinesegError(ErrorCode.E_USAGE, 'give a session id (or masks.json), --format and --out; or --list');
       if (o.iscrowd !== undefined && o.iscrowd !== '0' && o.iscrowd !== '1') throw new CinesegError(ErrorCode.E_USAGE, '--iscrowd must be 0 or 1');
       const r = await exportMasks({
         source: session,

@@ -506,6 +506,24 @@ export class SessionStore {
     return (this.db.prepare(sql).all(...args) as SessionRow[]).map(sessionFromRow);
   }
 
+  /** Per session: its clip's path and frame count, live objects, and frames with current masks. */
+  sessionSummaries(): (SessionRecord & { clipPath: string; numFrames: number; objects: number; maskedFrames: number })[] {
+    this.alive();
+    const rows = this.db
+      .prepare(
+        `SELECT s.id AS id, c.path AS clip_path, c.num_frames AS num_frames,
+           (SELECT COUNT(*) FROM objects o WHERE o.session_id = s.id AND o.removed = 0) AS objects,
+           (SELECT COUNT(DISTINCT m.frame) FROM masks m WHERE m.session_id = s.id AND m.current = 1) AS masked
+         FROM sessions s JOIN clips c ON c.id = s.clip_id`,
+      )
+      .all() as { id: string; clip_path: string; num_frames: number; objects: number; masked: number }[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return this.listSessions().map((s) => {
+      const r = byId.get(s.id)!;
+      return { ...s, clipPath: r.clip_path, numFrames: r.num_frames, objects: r.objects, maskedFrames: r.masked };
+    });
+  }
+
   /** Sessions never closed: what a restarted server offers to resume. */
   openSessions(): SessionRecord[] {
     return this.listSessions({ status: 'open' });

@@ -82,6 +82,17 @@ describe('cineseg export', () => {
     expect(JSON.parse(readFileSync(join(dir, 'm-coco.json'), 'utf8')).images).toHaveLength(2);
   });
 
+  it('--list shows the stored sessions with how many frames have masks', async () => {
+    const r = await cineseg(['export', '--list', '--store', db]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^session\s+status\s+frames\s+objects\s+updated\s+clip/);
+    expect(r.stdout).toMatch(new RegExp(`^${sid}\\s+open\\s+${N}/${N}\\s+3\\s+\\S+\\s+clip\\.mp4$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${dicomSid}\\s+open\\s+${N}/${N}\\s+3\\s+\\S+\\s+us\\.dcm$`, 'm'));
+    const bare = await cineseg(['export', '--store', db]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^E_USAGE: /);
+  });
+
   it('coded errors: unknown session, unknown format', async () => {
     const a = await cineseg(['export', 'no-such-session', '--format', 'vis', '--store', db, '--out', join(dir, 'x.json')]);
     expect(a.code).toBe(1);
