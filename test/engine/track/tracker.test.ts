@@ -182,20 +182,25 @@ describe('VideoTracker propagation', () => {
     const asAbsent = await r.encodeMemory(f0, zeros, Float32Array.of(-10), 1);
     expect(maxAbsDiff(absent.maskmem!, asAbsent)).toBeLessThan(1e-5);
     expect(maxAbsDiff(asPresent, asAbsent)).toBeGreaterThan(1e-3);
-    let absentFrames = 0;
     for (const fr of frames.slice(1)) {
       for (const o of fr.objects) {
         if (o.output.objectScore > 0) continue;
-        absentFrames++;
         expect(o.output.predMasks.every((v) => v === -1024)).toBe(true);
         expect(maxAbsDiff(o.output.objPtr, fx.bundle.constants.noObjPtr)).toBeLessThan(1e-4);
       }
     }
-    if (hasTrainedBundle) {
-      // A trained model keeps an object that was prompted as absent absent.
-      expect(frames.slice(1).every((fr) => fr.objects[1]!.output.objectScore <= 0)).toBe(true);
-      expect(absentFrames).toBeGreaterThanOrEqual(frames.length - 1);
-    }
+    t.destroy();
+  });
+
+  // A model check more than an engine check: the memory of an object prompted as absent carries
+  // no_obj_embed_spatial, so a trained model should keep it absent on the next frames.
+  it.runIf(hasTrainedBundle)('the shipped model keeps an object prompted as absent absent', async () => {
+    const t = new VideoTracker(fx.sessions, fx.frames, opts());
+    await t.addMask(0, 1, fx.mask);
+    await t.addMask(0, 2, new Uint8Array(AQUARIUM_W * AQUARIUM_H));
+    const frames = await collect(t.propagate({ maxFrameNumToTrack: 4 }));
+    const scores = frames.slice(1).map((fr) => fr.objects[1]!.output.objectScore);
+    expect(scores.every((v) => v <= 0), `object scores ${scores.map((v) => v.toFixed(2)).join(', ')}`).toBe(true);
     t.destroy();
   });
 
