@@ -6,6 +6,9 @@ export interface CinesegHooks {
   /** Recorded view: index of the frame whose masks the overlay shows, and of the presented video frame. */
   overlayFrame: number;
   presentedFrame: number;
+  /** Media time of the presented frame, and the measured media time of frame 0. */
+  presentedMediaTime: number;
+  frame0MediaTime: number | null;
   /** Live view: glass-to-glass latency of every painted frame (ms), and the server's drop count. */
   liveLatenciesMs: number[];
   liveDrops: number;
@@ -27,6 +30,8 @@ declare global {
 export const hooks: CinesegHooks = {
   overlayFrame: -1,
   presentedFrame: -1,
+  presentedMediaTime: -1,
+  frame0MediaTime: null,
   liveLatenciesMs: [],
   liveDrops: 0,
   liveClientDrops: 0,

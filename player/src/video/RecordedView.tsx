@@ -39,7 +39,8 @@ export function RecordedView(p: RecordedViewProps) {
   const frameRef = useRef(0);
   const relPts = useRef<number[]>([]);
   // Media time of frame 0 on the element's timeline. HLS (MPEG-TS) shifts timestamps by the
-  // decoder delay (B-frames), so it is measured: the first frame presented after loading is frame 0.
+  // decoder delay (B-frames), so it is measured: the start of the buffered media is frame 0's PTS.
+  // (The media time of the first presented frame is not reliable: a player may nudge past a gap.)
   const offset = useRef<number | null>(null);
   relPts.current = p.framePtsUs.map((t) => (t - p.framePtsUs[0]!) / 1e6);
   const latest = useRef(p);
@@ -79,9 +80,11 @@ export function RecordedView(p: RecordedViewProps) {
     let alive = true;
     const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
       if (!alive) return;
-      offset.current ??= meta.mediaTime - (relPts.current[0] ?? 0);
+      offset.current ??= v.buffered.length > 0 ? v.buffered.start(0) : meta.mediaTime;
       const f = frameAtMediaTime(relPts.current, meta.mediaTime - offset.current);
       hooks.presentedFrame = f;
+      hooks.presentedMediaTime = meta.mediaTime;
+      hooks.frame0MediaTime = offset.current;
       frameRef.current = f;
       paint(f);
       setFrame(f);
