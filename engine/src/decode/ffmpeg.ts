@@ -183,6 +183,8 @@ export interface PackageHlsOptions {
   segmentSeconds?: number;
   /** Keyframe interval in frames when transcoding (default 30), so segments can cut on time. */
   gop?: number;
+  /** Aborting kills ffmpeg; the promise rejects with E_CANCELLED. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -200,15 +202,23 @@ export function packageHls(input: string, outDir: string, opts: PackageHlsOption
     '-hls_segment_filename', `${outDir}/seg%05d.ts`, `${outDir}/index.m3u8`,
   ];
   return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(new CinesegError(ErrorCode.E_CANCELLED, `HLS packaging of ${input} was cancelled`));
+      return;
+    }
     const child = spawnFfmpeg(args);
     let tail = '';
+    const onAbort = () => void killChild(child);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout!.resume();
     child.stderr!.on('data', (b: Buffer) => {
       tail = (tail + b.toString('utf8')).slice(-4000);
     });
     child.once('error', (e) => reject(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ffmpeg: ${e.message}`, { cause: e })));
     child.once('close', (code) => {
+      opts.signal?.removeEventListener('abort', onAbort);
       if (code === 0) resolve();
+      else if (opts.signal?.aborted) reject(new CinesegError(ErrorCode.E_CANCELLED, `HLS packaging of ${input} was cancelled`));
       else reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `ffmpeg could not package ${input} as HLS (exit ${code})`, { details: { stderr: tail } }));
     });
   });

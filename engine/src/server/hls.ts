@@ -35,6 +35,7 @@ export interface HlsPackage {
 export class HlsCache {
   private readonly pending = new Map<string, Promise<HlsPackage>>();
   private readonly hashes = new Map<string, Promise<string>>();
+  private readonly abort = new AbortController();
   /** How many packages this cache has made (tests check a second request makes none). */
   packagesMade = 0;
 
@@ -61,7 +62,7 @@ export class HlsCache {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });
     try {
-      await packageHls(file, tmp, { copy, gop: Math.max(1, Math.round(info.fps || 30)) });
+      await packageHls(file, tmp, { copy, gop: Math.max(1, Math.round(info.fps || 30)), signal: this.abort.signal });
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
       this.packagesMade++;
@@ -72,7 +73,9 @@ export class HlsCache {
     }
   }
 
+  /** Kills packaging still running (its temporary folder is removed). */
   destroy(): void {
+    this.abort.abort();
     this.pending.clear();
     this.hashes.clear();
   }

@@ -59,6 +59,14 @@ describe('HlsCache', () => {
     expect((await probe(join(pkg.dir, seg))).codec).toBe('h264');
   });
 
+  it('destroy() cancels a packaging in progress and leaves no folder', async () => {
+    const cache = new HlsCache(join(tmp, 'd'));
+    const p = cache.ensure(join(REPO_ROOT, 'samples/real/ultrasound-catheter.mp4'));
+    cache.destroy();
+    await expect(p).rejects.toMatchObject({ code: 'E_HLS_FAILED' });
+    expect(existsSync(join(tmp, 'd')) ? readdirSync(join(tmp, 'd')) : []).toEqual([]);
+  });
+
   it('fails with E_INPUT_NOT_FOUND for a missing file and leaves nothing', async () => {
     const cache = new HlsCache(join(tmp, 'c'));
     await expect(cache.ensure(join(tmp, 'missing.mp4'))).rejects.toMatchObject({ code: 'E_INPUT_NOT_FOUND' });
