@@ -51,6 +51,11 @@ export interface TrackBenchResult {
   cliSeconds: number;
   bareSeconds: number;
   cli8Seconds: number;
+  /**
+   * Per graph, time of one B=8 run over one B=1 run at full memory (Nm 7, Np 16): the floor the
+   * 8:1 ratio cannot go below whatever the engine does, since each object's attention is its own.
+   */
+  graph8to1: { memoryAttention: number; maskDecoder: number; memoryEncoder: number };
   ep: string;
   model: string;
   video: string;
@@ -135,6 +140,56 @@ async function bareLoop(sessions: ModelSessions, bundle: Bundle, images: ort.Ten
   return (performance.now() - t0) / 1000;
 }
 
+async function graphBatchScaling(sessions: ModelSessions, bundle: Bundle, image: ort.Tensor): Promise<TrackBenchResult['graph8to1']> {
+  const { imageSize: S, hiddenDim: C, memDim: Cm, featureSize: h, lowResMaskSize: L } = bundle;
+  const f = await sessions.run('imageEncoder', { image });
+  const Nm = Math.min(7, bundle.memory.numMaskmem);
+  const Np = bundle.memory.maxObjPtrsInEncoder;
+  const z = (dims: number[]) => new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.1), dims);
+  const time = async (run: () => Promise<unknown>): Promise<number> => {
+    await run();
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await run();
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  const at = async (B: number) => ({
+    memoryAttention: await time(() =>
+      sessions.run('memoryAttention', {
+        vision_feat: f.vision_feat!,
+        memory: z([B, Nm, Cm, h, h]),
+        memory_tpos: new ort.Tensor('int64', BigInt64Array.from({ length: Nm }, (_, i) => BigInt(i)), [Nm]),
+        obj_ptrs: z([B, Np, C]),
+        obj_ptr_tpos: z([Np]),
+      }),
+    ),
+    maskDecoder: await time(() =>
+      sessions.run('maskDecoder', {
+        image_embed: z([B, C, h, h]),
+        high_res_feat0: f.high_res_feat0!,
+        high_res_feat1: f.high_res_feat1!,
+        point_coords: z([B, 1, 2]),
+        point_labels: new ort.Tensor('float32', new Float32Array(B).fill(-1), [B, 1]),
+        mask_input: z([B, 1, L, L]),
+        has_mask_input: new ort.Tensor('float32', new Float32Array(B), [B]),
+      }),
+    ),
+    memoryEncoder: await time(() =>
+      sessions.run('memoryEncoder', { vision_feat: f.vision_feat!, mask_for_mem: z([B, 1, S, S]), object_score_logits: z([B, 1]) }),
+    ),
+  });
+  const one = await at(1);
+  const eight = await at(8);
+  return {
+    memoryAttention: eight.memoryAttention / one.memoryAttention,
+    maskDecoder: eight.maskDecoder / one.maskDecoder,
+    memoryEncoder: eight.memoryEncoder / one.memoryEncoder,
+  };
+}
+
 /** Runs the tracking bench; see the module comment for what the ratios mean. */
 export async function benchTrack(opts: TrackBenchOptions): Promise<TrackBenchResult> {
   const log = opts.log ?? (() => undefined);
@@ -194,6 +249,7 @@ export async function benchTrack(opts: TrackBenchOptions): Promise<TrackBenchRes
       eight = Math.min(eight, await cli(8));
       log(`repeat ${r + 1}/${repeats}: bare ${bare.toFixed(2)} s, cli ${one.toFixed(2)} s, cli x8 ${eight.toFixed(2)} s`);
     }
+    const graph8to1 = await graphBatchScaling(sessions, bundle, images[0]!);
     return {
       engineOverheadRatio: one / bare,
       engineOverheadCpuRatio: cpuCli / cpuBare,
@@ -205,6 +261,7 @@ export async function benchTrack(opts: TrackBenchOptions): Promise<TrackBenchRes
       cliSeconds: one,
       bareSeconds: bare,
       cli8Seconds: eight,
+      graph8to1,
       ep: sessions.ep.ep,
       model: bundle.name,
       video,
