@@ -5,7 +5,8 @@
  * sessions are stored.
  */
 import { isCinesegError, ErrorCode } from '../errors.js';
-import { hashFile, type PromptInput, type SessionStore } from '../store/session-store.js';
+import { registerClipFile } from '../store/register-clip.js';
+import type { PromptInput, SessionStore } from '../store/session-store.js';
 import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession } from './annotation-sink.js';
 
 export class StoreSink implements AnnotationSink {
@@ -19,7 +20,7 @@ export class StoreSink implements AnnotationSink {
 
   async startSession(s: SinkSession): Promise<void> {
     if (s.kind !== 'recorded' || s.numFrames === null) return;
-    const clip = this.store.upsertClip({ path: s.source, contentHash: await hashFile(s.source), width: s.width, height: s.height, numFrames: s.numFrames, fps: s.fps });
+    const clip = await registerClipFile(this.store, s.source);
     this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } });
     this.sizes.set(s.sessionId, [s.height, s.width]);
   }
