@@ -26,15 +26,35 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     ep: { type: 'string', default: 'cpu' },
     threads: { type: 'string', default: '0' },
+    // Pre-decoded frames instead of --video (machines without ffmpeg): S x S rgb24, frame-major.
+    'frames-u8': { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
   },
 });
-for (const k of ['bundle', 'video', 'scenario', 'out']) if (!a[k]) throw new Error(`--${k} is required`);
+for (const k of ['bundle', 'scenario', 'out']) if (!a[k]) throw new Error(`--${k} is required`);
+if (!a.video && !a['frames-u8']) throw new Error('--video or --frames-u8 is required');
 const dist = process.env.CINESEG_ENGINE_DIST ?? ROOT + 'engine/dist/';
 const { loadBundle } = await import(dist + 'model/bundle.js');
 const { ModelSessions } = await import(dist + 'model/ort-sessions.js');
-const { DecodedFrames } = await import(dist + 'track/video-frames.js');
 const { VideoTracker } = await import(dist + 'track/tracker.js');
 const { readPngMask } = await import(dist + 'mask/png-mask.js');
+
+/** Frames from a raw file, for machines without ffmpeg (the decoder modules need it). */
+class RawFrames {
+  constructor(file, S, maxFrames, width, height) {
+    const buf = readFileSync(file);
+    this.numFrames = Math.min(Math.floor(buf.length / (S * S * 3)), maxFrames);
+    this.buf = buf;
+    this.S = S;
+    this.info = { width, height };
+  }
+  getFrame(i) {
+    const n = this.S * this.S * 3;
+    return Promise.resolve(new Uint8Array(this.buf.buffer, this.buf.byteOffset + i * n, n));
+  }
+  destroy() {}
+}
 
 const scenario = JSON.parse(readFileSync(a.scenario, 'utf8'));
 const out = resolve(a.out);
@@ -43,7 +63,9 @@ const bundle = loadBundle(a.bundle);
 const S = bundle.imageSize;
 const L = bundle.lowResMaskSize;
 const sessions = await ModelSessions.create(bundle, { ep: a.ep, threads: Number(a.threads), log: (l) => console.error(l) });
-const dec = await DecodedFrames.open(a.video, S, { maxFrames: scenario.frames });
+const dec = a['frames-u8']
+  ? new RawFrames(a['frames-u8'], S, scenario.frames, Number(a.width), Number(a.height))
+  : await (await import(dist + 'track/video-frames.js')).DecodedFrames.open(a.video, S, { maxFrames: scenario.frames });
 const N = dec.numFrames;
 const W = dec.info.width;
 const H = dec.info.height;

@@ -13,7 +13,9 @@ Memory precision: Meta's predictor stores every memory as bfloat16 (`maskmem_fea
 torch.bfloat16)` in `_run_single_frame_inference` and `_run_memory_encoder`) to save GPU memory.
 The engine keeps float32. `memory_dtype="fp32"` swaps the predictor module's `torch` for a proxy
 whose `bfloat16` is float32 (only those two lines use it), so the comparison isolates real
-differences; `memory_dtype="bf16"` keeps Meta's behaviour to show what bf16 storage alone costs.
+differences; `memory_dtype="bf16"` keeps Meta's code as is (needs CUDA: bf16 x fp32 matmuls fail on the CPU);
+`memory_dtype="bf16-rounded"` rounds stored memories to bf16 but keeps them float32, which shows on
+any device what bf16 storage alone costs.
 """
 from __future__ import annotations
 
@@ -58,7 +60,9 @@ def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype
     from sam2.modeling.sam.mask_decoder import MaskDecoder
     from sam2.modeling.sam.transformer import RoPEAttention, TwoWayTransformer
 
-    svp.torch = _TorchKeepFp32() if memory_dtype == "fp32" else torch
+    # Meta's bf16 tensors only work under CUDA autocast (torch 1.13 CPU refuses bf16 x fp32
+    # matmuls), so bf16 storage is emulated: memories are rounded to bf16 and kept as float32.
+    svp.torch = _TorchKeepFp32() if memory_dtype in ("fp32", "bf16-rounded") else torch
     cfg = ours.cfg
     C, Cm, fs, S = cfg.hidden_dim, cfg.mem_dim, cfg.feat_size, cfg.image_size
     h = cfg.hiera
@@ -106,7 +110,29 @@ def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype
             dynamic_multimask_stability_delta=0.05, dynamic_multimask_stability_thresh=0.98)
     pred.load_state_dict(ours.state_dict(), strict=True)
     pred.eval()
+    if memory_dtype == "bf16-rounded":
+        _round_stored_memories(pred)
     return svp, pred
+
+
+def _bf16(t: Optional[Tensor]) -> Optional[Tensor]:
+    return None if t is None else t.to(torch.bfloat16).float()
+
+
+def _round_stored_memories(pred) -> None:
+    """Wrap the two places where the predictor stores a memory so that it is rounded to bf16."""
+    single, encoder = pred._run_single_frame_inference, pred._run_memory_encoder
+
+    def run_single(*args, **kw):
+        out, masks = single(*args, **kw)
+        out["maskmem_features"] = _bf16(out["maskmem_features"])
+        return out, masks
+
+    def run_encoder(*args, **kw):
+        feats, pos = encoder(*args, **kw)
+        return _bf16(feats), pos
+
+    pred._run_single_frame_inference, pred._run_memory_encoder = run_single, run_encoder
 
 
 class MetaReference:

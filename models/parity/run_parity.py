@@ -20,7 +20,8 @@ Weights: a random-weight bundle is rebuilt from its manifest (config, imageSize,
 exporter's torch.manual_seed(seed); build_model(...)); a checkpoint bundle needs --checkpoint
 (its sha256 must equal manifest.source.sha256). --reference transformers uses Hugging Face's
 Sam2VideoModel instead of Meta's code (GPU machine; see models/parity/hf_reference.py).
---memory-dtype bf16 keeps Meta's bfloat16 memory storage (default fp32; see official.py).
+--memory-dtype bf16 keeps Meta's bfloat16 memory storage (CUDA only), bf16-rounded emulates it on
+any device (default fp32; see official.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,6 +50,10 @@ LOGIT_TARGET = 1e-3
 
 
 def probe_size(video: str) -> tuple:
+    if shutil.which("ffprobe") is None:  # GPU machine: OpenCV instead
+        import cv2
+        cap = cv2.VideoCapture(video)
+        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
                           "-of", "json", video], check=True, capture_output=True, text=True).stdout
     s = json.loads(out)["streams"][0]
@@ -95,8 +101,20 @@ def our_model(manifest: Dict[str, object], checkpoint: Optional[str]):
 
 
 def run_engine(a, scenario_path: str, dump: str) -> float:
-    cmd = ["node", os.path.join(ROOT, "models", "parity", "engine_dump.mjs"), "--bundle", a.bundle, "--video", a.video,
+    cmd = ["node", os.path.join(ROOT, "models", "parity", "engine_dump.mjs"), "--bundle", a.bundle,
            "--scenario", scenario_path, "--out", dump, "--ep", a.ep, "--threads", str(a.threads)]
+    if shutil.which("ffmpeg") is None:
+        # No ffmpeg (GPU machine): decode with OpenCV and hand the engine raw frames.
+        with open(os.path.join(a.bundle, "manifest.json")) as fh:
+            S = json.load(fh)["imageSize"]
+        raw = os.path.join(a.out, "frames-in.u8")
+        with open(raw, "wb") as fh:
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gpu", "decode_frames.py"), a.video, str(S),
+                            str(a.frames)], check=True, stdout=fh)
+        W, H = probe_size(a.video)
+        cmd += ["--frames-u8", raw, "--width", str(W), "--height", str(H)]
+    else:
+        cmd += ["--video", a.video]
     t = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.time() - t
@@ -145,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--official", default=None, help="folder with Meta's sam2/ package (--reference meta)")
     ap.add_argument("--shims", default=None, help="folder with iopath/tqdm/_C shims for Meta's code on torch 1.13")
     ap.add_argument("--device", default="cpu", help="reference device (cuda on the GPU machine)")
-    ap.add_argument("--memory-dtype", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--memory-dtype", choices=["fp32", "bf16", "bf16-rounded"], default="fp32")
     ap.add_argument("--video", default=os.path.join(ROOT, "samples", "real", "aquarium.mp4"))
     ap.add_argument("--mask", default=None, help="PNG mask at video size for object 2 on frame 0")
     ap.add_argument("--point", default=None, help="X,Y video pixels of object 1's click (default 45%%, 50%%)")
