@@ -233,7 +233,8 @@ export const MASK_HEADER_BYTES = 40;
  * Live frame header (little-endian), 48 bytes:
  *   u8 kind=2, u8 version, u16 reserved, u32 session handle, u32 frame index, u32 drops so far,
  *   f64 PTS µs, f64 source time (ms since the Unix epoch, when the frame left the decoder),
- *   u32 width, u32 height, u32 objects (mask messages sent before this frame for it), u32 reserved;
+ *   u32 width, u32 height, u32 objects (mask messages sent before this frame for it),
+ *   u32 server time in µs (source → sent: queueing, tracking, encoding);
  * then the JPEG bytes.
  */
 export const FRAME_HEADER_BYTES = 48;
@@ -258,6 +259,8 @@ export interface LiveFrame {
   width: number;
   height: number;
   objects: number;
+  /** µs the frame spent in the server, from the decoder to the socket (0 when unknown). */
+  serverUs?: number;
   jpeg: Uint8Array;
 }
 
@@ -294,6 +297,7 @@ export function encodeLiveFrame(f: LiveFrame): Uint8Array {
   dv.setUint32(32, f.width, true);
   dv.setUint32(36, f.height, true);
   dv.setUint32(40, f.objects, true);
+  dv.setUint32(44, Math.max(0, Math.min(0xffff_ffff, Math.round(f.serverUs ?? 0))), true);
   out.set(f.jpeg, FRAME_HEADER_BYTES);
   return out;
 }
@@ -358,6 +362,7 @@ export function decodeLiveFrame(data: ArrayBuffer | ArrayBufferView): LiveFrame 
     width: dv.getUint32(32, true),
     height: dv.getUint32(36, true),
     objects: dv.getUint32(40, true),
+    serverUs: dv.getUint32(44, true),
     jpeg: new Uint8Array(dv.buffer, dv.byteOffset + FRAME_HEADER_BYTES, dv.byteLength - FRAME_HEADER_BYTES),
   };
 }

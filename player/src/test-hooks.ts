@@ -12,6 +12,8 @@ export interface CinesegHooks {
   /** Live view: glass-to-glass latency of every painted frame (ms), and the server's drop count. */
   liveLatenciesMs: number[];
   liveDrops: number;
+  /** The server's share of each painted frame's latency (ms). */
+  liveServerMs: number[];
   /** Live frames decoded by the browser but replaced by a newer one before they were painted. */
   liveClientDrops: number;
   livePainted: number;
@@ -34,6 +36,7 @@ export const hooks: CinesegHooks = {
   frame0MediaTime: null,
   liveLatenciesMs: [],
   liveDrops: 0,
+  liveServerMs: [],
   liveClientDrops: 0,
   livePainted: 0,
   sessionId: null,

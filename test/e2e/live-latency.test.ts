@@ -17,6 +17,10 @@ describe('benchLiveLatency', () => {
     expect(r.liveLatencyP99Ms).toBeGreaterThanOrEqual(r.liveLatencyP50Ms);
     expect(r.liveLatencyP99Ms).toBeLessThan(5000);
     expect(r.drops).toBeGreaterThanOrEqual(0);
+    // The two shares add up to the whole (medians of parts are close to the median of the sum).
+    expect(r.serverP50Ms).toBeGreaterThan(0);
+    expect(r.browserP50Ms).toBeGreaterThan(0);
+    expect(r.serverP50Ms).toBeLessThanOrEqual(r.liveLatencyP99Ms);
     // Every source frame was either painted or dropped (a couple may be in flight at the end).
     expect(Math.abs(r.sourceFrames - r.frames - r.drops)).toBeLessThanOrEqual(4);
   });

@@ -85,10 +85,10 @@ describe('protocol: binary frames', () => {
 
   it('round-trips a live frame message', () => {
     const jpeg = new Uint8Array([0xff, 0xd8, 1, 2, 3, 0xff, 0xd9]);
-    const bytes = encodeLiveFrame({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, jpeg });
+    const bytes = encodeLiveFrame({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, serverUs: 41_250, jpeg });
     expect(binaryKind(bytes)).toBe('frame');
     const f = decodeLiveFrame(bytes);
-    expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2 });
+    expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, serverUs: 41_250 });
     expect([...f.jpeg]).toEqual([...jpeg]);
   });
 });

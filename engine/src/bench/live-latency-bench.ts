@@ -37,6 +37,9 @@ export interface LiveLatencyBenchResult {
   /** Source frames during the measurement. */
   sourceFrames: number;
   meanTrackMs: number;
+  /** Medians of the server's share (decoder → socket) and the browser's share (socket → paint). */
+  serverP50Ms: number;
+  browserP50Ms: number;
   chromium: string;
 }
 
@@ -89,8 +92,13 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${painted - start.painted} of ${target} frames painted in time`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const end = await page.evaluate((from) => ({ lat: window.__cineseg.liveLatenciesMs.slice(from), clientDrops: window.__cineseg.liveClientDrops }), start.painted);
+    const end = await page.evaluate(
+      (from) => ({ lat: window.__cineseg.liveLatenciesMs.slice(from), server: window.__cineseg.liveServerMs.slice(from), clientDrops: window.__cineseg.liveClientDrops }),
+      start.painted,
+    );
     const sorted = [...end.lat].sort((a, b) => a - b);
+    const serverPart = [...end.server].sort((a, b) => a - b);
+    const browserPart = end.lat.map((l, i) => l - (end.server[i] ?? 0)).sort((a, b) => a - b);
     const sourceFrames = live.framesIn - in0;
     return {
       liveLatencyP50Ms: percentile(sorted, 50),
@@ -99,6 +107,8 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       drops: live.drops - drops0 + (end.clientDrops - start.clientDrops),
       sourceFrames,
       meanTrackMs: trackSamples.reduce((a, b) => a + b, 0) / Math.max(1, trackSamples.length),
+      serverP50Ms: percentile(serverPart, 50),
+      browserP50Ms: percentile(browserPart, 50),
       chromium: browser.browser()?.version() ?? 'unknown',
     };
   } finally {
@@ -111,6 +121,6 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
 /** `window.__cineseg` as the player exposes it (see player/src/test-hooks.ts). */
 declare global {
   interface Window {
-    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveClientDrops: number };
+    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveServerMs: number[]; liveClientDrops: number };
   }
 }

@@ -240,13 +240,14 @@ export class LivePipeline {
     const masks = tracked.objects.map((o) => ({ objectId: o.objectId, score: o.output.objectScore, counts: logitsToRle(o.output.predMasks, L, L, frame.height, frame.width).counts }));
     const jpeg = await jpegP;
     const dropsNow = this.drops + (this.decoder?.stats.framesDropped ?? 0);
+    const serverUs = (wallMs() - sourceMs) * 1000;
     for (const s of this.subscribers) {
       const visible = masks.filter((m) => !s.hidden.has(m.objectId));
       for (const m of visible) {
         s.output.binary(encodeMaskFrame({ handle: s.handle, frame: frame.index, objectId: m.objectId, ptsUs: frame.ptsUs, width: frame.width, height: frame.height, score: m.score, counts: m.counts }));
       }
       s.output.binary(
-        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: visible.length, jpeg }),
+        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: visible.length, serverUs, jpeg }),
       );
     }
     this.framesSent++;

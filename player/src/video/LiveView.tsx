@@ -50,6 +50,7 @@ export function LiveView(p: LiveViewProps) {
     shown.current = job.frame.frame;
     const latency = wallMs() - job.frame.sourceMs;
     hooks.liveLatenciesMs.push(latency);
+    hooks.liveServerMs.push((job.frame.serverUs ?? 0) / 1000);
     hooks.liveDrops = job.frame.drops;
     hooks.livePainted++;
     if (hooks.livePainted % 10 === 1) {
