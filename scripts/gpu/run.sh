@@ -47,7 +47,7 @@ node -e "console.log(JSON.stringify(require('onnxruntime-node').listSupportedBac
 if has export; then
   log "export (device torch)"
   python3 -m models.export.export_bundle --config sam2.1_hiera_t --random-weights --seed 0 --no-selftest --out $B/sam21t-1024 >"$OUT/export.log" 2>&1 || log "export fp32 FAILED"
-  python3 -m models.export.export_bundle --config sam2.1_hiera_t --random-weights --seed 0 --fp16 --no-selftest --out $B/sam21t-1024-fp16 >>"$OUT/export.log" 2>&1 || log "export fp16 FAILED"
+  python3 -m models.export.to_fp16 $B/sam21t-1024 $B/sam21t-1024-fp16 >>"$OUT/export.log" 2>&1 || log "fp16 conversion FAILED"
   grep '\[export\]' "$OUT/export.log" | tee -a "$LOG"
 fi
 
