@@ -134,7 +134,10 @@ def track(model, frames_u8: np.ndarray, prompt: Dict, start: int = 0, reverse: b
                 hr = m * 20.0 - 10.0
                 ptr = ptr_all[:, 0]
                 score = torch.full((1, 1), 10.0 if m.sum() > 0 else -10.0)
-                mem_in = m
+                # propagate_in_video_preflight: memory from the stored low-res output, binarised
+                low_m = F.interpolate(hr, size=(S // 4, S // 4), mode="bilinear", align_corners=False,
+                                      antialias=True)
+                mem_in = (upsample(low_m, (S, S)) > 0).float()
             else:
                 pc = torch.tensor(prompt["points"], dtype=torch.float32)[None]
                 pl = torch.tensor(prompt["labels"], dtype=torch.float32)[None]
