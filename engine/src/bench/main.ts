@@ -9,6 +9,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDecode } from './decode-bench.js';
 import { benchTrack } from './track-bench.js';
+import { benchLiveLatency } from './live-latency-bench.js';
 import { toCinesegError } from '../errors.js';
 
 async function main(): Promise<void> {
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   const decode = await benchDecode({ quick });
   log(`track (${quick ? 'quick' : 'full'})`);
   const track = await benchTrack({ quick });
+  log(`live latency in Chromium (${quick ? 'quick' : 'full'})`);
+  const live = await benchLiveLatency({ quick });
 
   const cpu = cpus();
   const result = {
@@ -28,9 +31,12 @@ async function main(): Promise<void> {
     decodeRatio: decode.decodeRatio,
     engineOverheadRatio: track.engineOverheadRatio,
     multiObject8to1Ratio: track.multiObject8to1Ratio,
+    liveLatencyP50Ms: live.liveLatencyP50Ms,
+    liveLatencyP99Ms: live.liveLatencyP99Ms,
     fps: track.fps,
     decode,
     track,
+    live,
     machine: {
       cpu: cpu[0]?.model ?? 'unknown',
       cores: cpu.length,
