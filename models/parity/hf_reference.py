@@ -62,9 +62,12 @@ class TransformersReference:
         return [[p[0] * self.S / self.W, p[1] * self.S / self.H] for p in points]
 
     def _out(self, out, obj: Optional[int] = None) -> Tensor:
-        m = out.pred_masks.float()  # [num_objects, 1, L, L] low-res logits
-        ids = list(self.session.obj_ids)
-        return m[ids.index(obj), 0] if obj is not None else m[:, 0]
+        m = out.pred_masks.float()  # [objects in this call, 1, L, L] low-res logits
+        if obj is None:
+            return m[:, 0]
+        # A prompt call may return only the objects it was given; a propagation returns all.
+        ids = list(getattr(out, "object_ids", None) or self.session.obj_ids)
+        return m[0, 0] if m.shape[0] == 1 else m[ids.index(obj), 0]
 
     def add_points(self, frame: int, obj: int, points: Sequence[Sequence[float]]) -> Tensor:
         self.processor.add_inputs_to_inference_session(
