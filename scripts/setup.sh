@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with Node 20 lacks, builds, and regenerates the sample clips.
 # Idempotent: every step checks first, so running it again is quick.
-#   --with-python   also install Debian's python3-torch (retraining the tiny model, exporting checkpoints)
-#   --with-browser  also install Debian's chromium (browser tests)
-#   --with-dicom    also install dcmtk and dicom3tools (DICOM SEG validation in tests)
-#   --ci            all of the above (what .ci/run uses)
+# By default it installs everything the tests need too (README line 2 must pass after line 1):
+# Debian's python3-torch (exporter tests), chromium (browser tests), dcmtk + dicom3tools (DICOM SEG).
+#   --minimal   only what running cineseg needs (ffmpeg, npm dependencies, build, samples)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_python=0
-with_browser=0
-with_dicom=0
+with_python=1
+with_browser=1
+with_dicom=1
 for arg in "$@"; do
   case "$arg" in
-    --with-python) with_python=1 ;;
-    --with-browser) with_browser=1 ;;
-    --with-dicom) with_dicom=1 ;;
-    --ci) with_python=1; with_browser=1; with_dicom=1 ;;
+    --minimal) with_python=0; with_browser=0; with_dicom=0 ;;
+    --ci) ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
 done
