@@ -1,7 +1,8 @@
 /**
- * `cineseg demo`: the shipped model on the held-out synthetic clips (ultrasound and endoscopy,
- * seed 1): tracks every object from its prompts.json, writes masks to `.cache/demo/*.json` and
- * prints J&F against ground truth and the tracking speed.
+ * `cineseg demo`: the README's first line. The shipped model on the held-out synthetic clips
+ * (ultrasound and endoscopy, seed 1): tracks every object from its prompts.json, writes masks to
+ * `.cache/demo/*.json` and prints J&F against ground truth and the tracking speed; then serves the
+ * player on the sample clips (unless --no-serve) so the same command ends in a browser.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +13,8 @@ import { evaluateVis, readVisJson, type EvalResult } from '../mask/vis-json.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { trackVideo, type CliPrompt } from './track-command.js';
+import { startServer } from '../server/http-server.js';
+import { defaultStorePath } from '../store/session-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Repository root (engine/src/cli or engine/dist/cli → three levels up). */
@@ -82,7 +85,9 @@ export function registerDemo(program: Command): void {
     .option('--prompt <kind>', 'prompt from prompts.json: mask, box or point', 'mask')
     .option('--no-memory', 'ablation: no memory attention')
     .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
-    .action(async (o: { model?: string; prompt: string; memory: boolean; ep: string }) => {
+    .option('--no-serve', 'exit after tracking instead of serving the player')
+    .option('--port <n>', 'player port (0 picks a free one)', '8080')
+    .action(async (o: { model?: string; prompt: string; memory: boolean; ep: string; serve: boolean; port: string }) => {
       if (!['mask', 'box', 'point'].includes(o.prompt)) throw new CinesegError(ErrorCode.E_USAGE, '--prompt must be mask, box or point');
       const rows = await runDemo({
         ...(o.model ? { model: o.model } : {}),
@@ -97,5 +102,21 @@ export function registerDemo(program: Command): void {
             `${r.frames} frames at ${r.fps.toFixed(1)} fps -> ${r.out}\n`,
         );
       }
+      if (!o.serve) return;
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CinesegError(ErrorCode.E_USAGE, `--port must be 0..65535, got "${o.port}"`);
+      const server = await startServer({
+        port,
+        ...(o.model ? { model: o.model } : {}),
+        ep: o.ep as ExecutionProviderRequest,
+        store: defaultStorePath(),
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stdout.write(`player: open ${server.url} (Ctrl-C to stop)\n`);
+      const stop = (): void => {
+        void server.destroy().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 }
