@@ -64,7 +64,7 @@ export { defaultStorePath } from './store/session-store.js';
 export { trackSessionToStore, type TrackToStoreOptions, type TrackToStoreResult } from './store/track-to-store.js';
 export { exportVis, normalizeVis } from './export/vis.js';
 export { exportCoco, visToCoco, type CocoJson, type CocoImage, type CocoAnnotation, type CocoExportOptions } from './export/coco.js';
-export { exportPng, encodeIndexedPng, pngFrameName, type PngLabelsFile } from './export/png.js';
+export { exportPng, encodeIndexedPng, encodeGrayPng, pngFrameName, type PngLabelsFile } from './export/png.js';
 export { exportNifti, niftiHeader, type NiftiExportOptions, type NiftiExportResult } from './export/nifti.js';
 export { exportDicomSeg, SEGMENTATION_SOP_CLASS, type DicomSegOptions, type DicomSegResult } from './export/dicom-seg.js';
 export { planLabels, type LabelEntry, type LabelPlan } from './export/label-map.js';

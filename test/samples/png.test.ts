@@ -33,6 +33,6 @@ describe('encodeGrayPng', () => {
   });
 
   it('rejects a pixel count that does not match the size', () => {
-    expect(() => encodeGrayPng(new Uint8Array(5), 3, 2)).toThrow(RangeError);
+    expect(() => encodeGrayPng(new Uint8Array(5), 3, 2)).toThrow(expect.objectContaining({ code: 'E_MASK_INVALID' }));
   });
 });

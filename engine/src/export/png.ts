@@ -71,6 +71,19 @@ export function encodeIndexedPng(labels: Uint8Array, width: number, height: numb
   return Buffer.concat(parts);
 }
 
+/** Encodes row-major 8-bit grey pixels (width * height bytes) as a PNG file (prompt masks). */
+export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Buffer {
+  if (pixels.length !== width * height) throw new CinesegError(ErrorCode.E_MASK_INVALID, `expected ${width * height} pixels, got ${pixels.length}`);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // color type: greyscale
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+}
+
 /** File name of frame i in a PNG sequence. */
 export function pngFrameName(i: number): string {
   return `frame_${String(i).padStart(6, '0')}.png`;
