@@ -48,9 +48,11 @@ def _import_official(official: str, shims: Optional[str]):
     return svp
 
 
-def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype: str = "fp32"):
+def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype: str = "fp32",
+                         correct_as_cond: bool = True):
     """SAM2VideoPredictor with `ours`' sizes and weights; the settings of the official configs
-    (sam2.1_hiera_*.yaml) plus add_all_frames_to_correct_as_cond=True, the engine's default."""
+    (sam2.1_hiera_*.yaml) plus add_all_frames_to_correct_as_cond=`correct_as_cond` (True is the
+    engine's default; Meta's default is False). memory_dtype "bf16" leaves Meta's storage as it is."""
     svp = _import_official(official, shims)
     from sam2.modeling.backbones.hieradet import Hiera
     from sam2.modeling.backbones.image_encoder import FpnNeck, ImageEncoder
@@ -81,7 +83,7 @@ def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype
         self_attention=RoPEAttention(**rope), pos_enc_at_cross_attn_keys=True, pos_enc_at_cross_attn_queries=False,
         cross_attention=RoPEAttention(rope_k_repeat=True, kv_in_dim=Cm, **rope))
     pred = svp.SAM2VideoPredictor(
-        fill_hole_area=8, add_all_frames_to_correct_as_cond=True,
+        fill_hole_area=8, add_all_frames_to_correct_as_cond=correct_as_cond,
         image_encoder=ImageEncoder(trunk=trunk, neck=neck, scalp=1),
         memory_attention=MemoryAttention(d_model=C, pos_enc_at_input=True, layer=layer, num_layers=cfg.ma_layers),
         memory_encoder=MemoryEncoder(

@@ -17,7 +17,6 @@ caller (put shims on --shims).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections import OrderedDict
 
@@ -33,25 +32,10 @@ def main() -> int:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--modes", default="click,mask,two-clicks,absent", help="comma list: click, mask, two-clicks, absent")
     a = ap.parse_args()
-    if a.shims:
-        sys.path.insert(0, a.shims)
-    sys.path.insert(0, a.official)
     import torch
     import torch.nn.functional as F
 
-    if not hasattr(F, "scaled_dot_product_attention"):
-        def sdpa(q, k, v, dropout_p=0.0, **_kw):
-            return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v
-        F.scaled_dot_product_attention = sdpa
-    import sam2.sam2_video_predictor as svp  # official
-    from sam2.modeling.backbones.hieradet import Hiera
-    from sam2.modeling.backbones.image_encoder import FpnNeck, ImageEncoder
-    from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
-    from sam2.modeling.memory_encoder import CXBlock, Fuser, MaskDownSampler, MemoryEncoder
-    from sam2.modeling.position_encoding import PositionEmbeddingSine
-    from sam2.modeling.sam.mask_decoder import MaskDecoder
-    from sam2.modeling.sam.transformer import RoPEAttention, TwoWayTransformer
-
+    from models.parity.official import build_meta_predictor
     from models.sam2 import build_model
     from models.sam2.video import Prompt, track_video
 
@@ -63,54 +47,9 @@ def main() -> int:
             for name, p in ours.named_parameters():
                 if "pos_embed" in name or name.endswith("gamma"):
                     p.normal_(0, 0.1)
-    cfg = ours.cfg
-    C, Cm, fs, S = cfg.hidden_dim, cfg.mem_dim, cfg.feat_size, cfg.image_size
-    h = cfg.hiera
-    v21 = cfg.architecture == "sam2.1"
-    trunk = Hiera(embed_dim=h.embed_dim, num_heads=h.num_heads, stages=list(h.stages),
-                  global_att_blocks=list(h.global_att_blocks),
-                  window_pos_embed_bkg_spatial_size=list(h.window_pos_embed_bkg_spatial_size),
-                  window_spec=list(h.window_spec))
-    neck = FpnNeck(position_encoding=PositionEmbeddingSine(num_pos_feats=C, image_size=S), d_model=C,
-                   backbone_channel_list=list(cfg.backbone_channel_list), fpn_top_down_levels=[2, 3],
-                   fpn_interp_model="nearest")
-    layer = MemoryAttentionLayer(
-        activation="relu", dim_feedforward=cfg.ma_ffn, dropout=0.1, pos_enc_at_attn=False, d_model=C,
-        self_attention=RoPEAttention(rope_theta=10000.0, feat_sizes=[fs, fs], embedding_dim=C,
-                                     num_heads=cfg.ma_heads, downsample_rate=1, dropout=0.1),
-        pos_enc_at_cross_attn_keys=True, pos_enc_at_cross_attn_queries=False,
-        cross_attention=RoPEAttention(rope_theta=10000.0, feat_sizes=[fs, fs], rope_k_repeat=True, embedding_dim=C,
-                                      num_heads=cfg.ma_heads, downsample_rate=1, dropout=0.1, kv_in_dim=Cm))
-    official = svp.SAM2VideoPredictor(
-        fill_hole_area=8,
-        image_encoder=ImageEncoder(trunk=trunk, neck=neck, scalp=1),
-        memory_attention=MemoryAttention(d_model=C, pos_enc_at_input=True, layer=layer, num_layers=cfg.ma_layers),
-        memory_encoder=MemoryEncoder(
-            out_dim=Cm, in_dim=C, position_encoding=PositionEmbeddingSine(num_pos_feats=Cm, image_size=S),
-            mask_downsampler=MaskDownSampler(embed_dim=C, kernel_size=3, stride=2, padding=1),
-            fuser=Fuser(layer=CXBlock(dim=C, kernel_size=7, padding=3, layer_scale_init_value=1e-6, use_dwconv=True),
-                        num_layers=cfg.fuser_layers)),
-        num_maskmem=cfg.num_maskmem, image_size=S, sigmoid_scale_for_mem_enc=20.0, sigmoid_bias_for_mem_enc=-10.0,
-        use_mask_input_as_output_without_sam=True, directly_add_no_mem_embed=True, no_obj_embed_spatial=v21,
-        use_high_res_features_in_sam=True, multimask_output_in_sam=True, iou_prediction_use_sigmoid=True,
-        use_obj_ptrs_in_encoder=True, add_tpos_enc_to_obj_ptrs=v21, proj_tpos_enc_in_obj_ptrs=v21,
-        use_signed_tpos_enc_to_obj_ptrs=v21, only_obj_ptrs_in_the_past_for_eval=True, pred_obj_scores=True,
-        pred_obj_scores_mlp=True, fixed_no_obj_ptr=True, multimask_output_for_tracking=True,
-        use_multimask_token_for_obj_ptr=True, multimask_min_pt_num=0, multimask_max_pt_num=1,
-        use_mlp_for_obj_ptr_proj=True, binarize_mask_from_pts_for_mem_enc=True,
-        sam_mask_decoder_extra_args=dict(dynamic_multimask_via_stability=True, dynamic_multimask_stability_delta=0.05,
-                                         dynamic_multimask_stability_thresh=0.98))
-    if (cfg.dec_mlp, cfg.iou_head_hidden) != (2048, 256):
-        # SAM2Base hard-codes the decoder widths of the official sizes; rebuild for small configs.
-        official.sam_mask_decoder = MaskDecoder(
-            num_multimask_outputs=3, transformer=TwoWayTransformer(depth=cfg.dec_depth, embedding_dim=C,
-                                                                   mlp_dim=cfg.dec_mlp, num_heads=cfg.dec_heads),
-            transformer_dim=C, iou_head_depth=3, iou_head_hidden_dim=cfg.iou_head_hidden, use_high_res_features=True,
-            iou_prediction_use_sigmoid=True, pred_obj_scores=True, pred_obj_scores_mlp=True,
-            use_multimask_token_for_obj_ptr=True, dynamic_multimask_via_stability=True,
-            dynamic_multimask_stability_delta=0.05, dynamic_multimask_stability_thresh=0.98)
-    official.load_state_dict(ours.state_dict(), strict=True)
-    official.eval()
+    # Meta's predictor with the same sizes and weights, its bf16 memory storage left as it is.
+    svp, official = build_meta_predictor(ours, a.official, a.shims, memory_dtype="bf16", correct_as_cond=False)
+    S = ours.cfg.image_size
     ours.eval()
     fails = 0
 
