@@ -6,10 +6,10 @@
  * `encodeMask(resizeBilinearToMask(...))` exactly.
  */
 
-interface AxisTable {
-  i0: Int32Array;
-  i1: Int32Array;
-  w1: Float32Array;
+import { linearTable, type LinearTable } from './upsample.js';
+
+/** upsample.ts's interpolation table plus, per source index, the output span it can reach. */
+interface AxisTable extends LinearTable {
   /** Per source index r: first output index whose upper tap is ≥ r. */
   first: Int32Array;
   /** Per source index r: last output index whose lower tap is ≤ r. */
@@ -18,27 +18,11 @@ interface AxisTable {
 
 const tables = new Map<number, AxisTable>();
 
-/** Same table as upsample.ts (torch's source index + lambda for align_corners=False). */
 function table(inSize: number, outSize: number): AxisTable {
   const k = inSize * 1048576 + outSize;
   let t = tables.get(k);
   if (t) return t;
-  const scale = inSize / outSize;
-  t = {
-    i0: new Int32Array(outSize),
-    i1: new Int32Array(outSize),
-    w1: new Float32Array(outSize),
-    first: new Int32Array(inSize),
-    last: new Int32Array(inSize),
-  };
-  for (let d = 0; d < outSize; d++) {
-    let src = scale * (d + 0.5) - 0.5;
-    if (src < 0) src = 0;
-    const i0 = Math.min(Math.floor(src), inSize - 1);
-    t.i0[d] = i0;
-    t.i1[d] = i0 < inSize - 1 ? i0 + 1 : i0;
-    t.w1[d] = src - i0;
-  }
+  t = { ...linearTable(inSize, outSize), first: new Int32Array(inSize), last: new Int32Array(inSize) };
   for (let r = 0, d = 0; r < inSize; r++) {
     while (d < outSize && t.i1[d]! < r) d++;
     t.first[r] = d;

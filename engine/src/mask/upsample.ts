@@ -6,7 +6,7 @@
  * per-frame cost is two tight loops and no allocation.
  */
 
-interface LinearTable {
+export interface LinearTable {
   i0: Int32Array;
   i1: Int32Array;
   w1: Float32Array;
@@ -27,7 +27,7 @@ const aaTables = new Map<number, AaTable>();
 const key = (inSize: number, outSize: number): number => inSize * 1048576 + outSize;
 
 /** torch `area_pixel_compute_source_index` + `compute_indices_weights_linear`, align_corners=False. */
-function linearTable(inSize: number, outSize: number): LinearTable {
+export function linearTable(inSize: number, outSize: number): LinearTable {
   const k = key(inSize, outSize);
   let t = linearTables.get(k);
   if (t) return t;
