@@ -51,6 +51,15 @@ export const ErrorCode = {
   E_CLIP_UNKNOWN: 'E_CLIP_UNKNOWN',
   E_LIVE_UNAVAILABLE: 'E_LIVE_UNAVAILABLE',
   E_HLS_FAILED: 'E_HLS_FAILED',
+  // server/: access control and bounds (HTTP status in brackets)
+  E_AUTH_REQUIRED: 'E_AUTH_REQUIRED', // [401] no token where one is required
+  E_AUTH_INVALID: 'E_AUTH_INVALID', // [401] a token was given and it is wrong
+  E_AUTH_ORIGIN: 'E_AUTH_ORIGIN', // [403] browser Origin is neither this server nor --allow-origin
+  E_AUTH_HOST: 'E_AUTH_HOST', // [403] Host header is not a loopback name (DNS rebinding) on an open loopback server
+  E_PATH_FORBIDDEN: 'E_PATH_FORBIDDEN', // [403] a path that would leave a media, cache or player root
+  E_RATE_LIMITED: 'E_RATE_LIMITED', // prompts faster than the session's token bucket allows
+  E_SESSION_LIMIT: 'E_SESSION_LIMIT', // too many open sessions (server-wide or on one connection)
+  E_CONNECTION_LIMIT: 'E_CONNECTION_LIMIT', // [503] too many WebSocket connections
   // cli/
   E_USAGE: 'E_USAGE',
   E_CANCELLED: 'E_CANCELLED',
