@@ -17,6 +17,8 @@ export const ErrorCode = {
   E_LIVE_CONNECT_TIMEOUT: 'E_LIVE_CONNECT_TIMEOUT',
   E_LIVE_STALLED: 'E_LIVE_STALLED',
   E_LIVE_CONNECT_FAILED: 'E_LIVE_CONNECT_FAILED',
+  /** A live source that was streaming stopped and every reconnect attempt failed. */
+  E_LIVE_SOURCE_LOST: 'E_LIVE_SOURCE_LOST',
   E_SEEK_OUT_OF_RANGE: 'E_SEEK_OUT_OF_RANGE',
   E_FFMPEG_MISSING: 'E_FFMPEG_MISSING',
   E_ENCODE_FAILED: 'E_ENCODE_FAILED',
