@@ -214,6 +214,15 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     return { ...this.s, warnings: [...this.s.warnings] };
   }
 
+  /**
+   * Process id of the running ffmpeg child; null before the first `next()` and once it has exited.
+   * For process accounting (and fault tests that kill it).
+   */
+  get pid(): number | null {
+    const c = this.child;
+    return c && c.exitCode === null && c.signalCode === null ? (c.pid ?? null) : null;
+  }
+
   /** The ffmpeg arguments this decoder runs (for logs and tests). */
   ffmpegArgs(): string[] {
     const o = this.opts;

@@ -131,6 +131,15 @@ export class FrameSource {
   }
 
   /**
+   * Destroys a run made by {@link decoder} and forgets it. A source that outlives many runs (a
+   * live source reconnecting for days) must not keep every finished decoder.
+   */
+  async endRun(dec: FrameDecoder): Promise<void> {
+    await dec.destroy();
+    this.runs.delete(dec);
+  }
+
+  /**
    * Frames of one run as a cold Observable; unsubscribe kills ffmpeg. The next frame is pulled when
    * the subscriber's `next` has returned (see the module comment for async work).
    */
