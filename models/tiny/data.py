@@ -256,6 +256,16 @@ TRAIN_PLAN = [
 ]
 VAL_PER_KIND = 4
 
+# Long clips (90 frames, as long as the held-out clips): objects leave the field, fade and come
+# back only late in a clip, so the 32-frame clips above hardly ever show the model an exit. The
+# fine-tune samples windows around these visibility changes (train.py --p-transition).
+LONG_PLAN = [
+    (2000, 16, 90, "480x360"),
+    (2016, 16, 90, "320x240"),
+    (2032, 16, 90, "384x384"),
+    (2048, 16, 90, "512x288"),
+]
+
 
 def prepare(out_json: Path, clip_root: Path = WORK / "clips", cache_dir: Path = WORK / "cache",
             plan=TRAIN_PLAN, kinds=("ultrasound", "endoscopy"), log=print) -> Dict[str, List[str]]:
@@ -289,5 +299,11 @@ if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "selfcheck"
     if cmd == "prepare":
         prepare(WORK / "data.json")
+    elif cmd == "prepare-long":
+        # short + long clips; validation stays the short plan's held-in seeds
+        short = prepare(WORK / "data.json")
+        long = prepare(WORK / "data-long.json", plan=[(s0 + 0, c, f, sz) for s0, c, f, sz in LONG_PLAN])
+        spec = {"train": short["train"] + long["train"] + long["val"], "val": short["val"]}
+        (WORK / "data-long.json").write_text(json.dumps(spec, indent=1))
     else:
         _selfcheck()

@@ -52,10 +52,19 @@ class Sampler:
     def __init__(self, clips: D.ClipSet, rng: np.random.Generator):
         self.c = clips
         self.rng = rng
+        # (object, t) where presence (any mask pixel) differs between frames t and t+1
+        self.transitions: List[np.ndarray] = []
+        for m in clips.masks:
+            present = m.reshape(m.shape[0], m.shape[1], -1).any(-1)  # [K, T]
+            k, t = np.nonzero(present[:, 1:] != present[:, :-1])
+            self.transitions.append(np.stack([k, t], 1))
 
-    def sequence(self, L: int, max_objs: int) -> Tuple[np.ndarray, np.ndarray]:
+    def sequence(self, L: int, max_objs: int, stride_max: int = 2,
+                 p_transition: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
         """One clip: frames [L, S, S, 3] and masks [K, L, S, S] of up to max_objs objects that
-        are visible on the first frame of the sequence (random start, direction and stride)."""
+        are visible on the first frame of the sequence (random start, direction and stride).
+        With probability p_transition the window is placed over a frame where an object leaves
+        or re-enters the field, so that the score head and the memory learn "gone" and "back"."""
         rng = self.rng
         for _ in range(100):
             ci = int(rng.integers(len(self.c)))
@@ -63,15 +72,30 @@ class Sampler:
             if len(vis) == 0:
                 continue
             T = self.c.frames[ci].shape[0]
-            stride = 1 if rng.random() < 0.75 else 2
+            if stride_max <= 2:  # the original recipe's rule
+                stride = 1 if rng.random() < 0.75 else 2
+            else:
+                stride = 1 if rng.random() < 0.5 else int(rng.integers(2, stride_max + 1))
             step = -stride if rng.random() < 0.5 else stride
             end = vis[:, 1] + step * (L - 1)
             ok = vis[(end >= 0) & (end < T)]
-            if len(ok) == 0:
-                continue
-            t0 = ok[int(rng.integers(len(ok))), 1]
-            objs = np.unique(ok[ok[:, 1] == t0, 0])
-            objs = rng.permutation(objs)[:max_objs]
+            trans = self.transitions[ci]
+            if p_transition > 0 and len(trans) and rng.random() < p_transition:
+                k, tt = trans[int(rng.integers(len(trans)))]
+                lo = np.minimum(ok[:, 1], ok[:, 1] + step * (L - 1))
+                hi = np.maximum(ok[:, 1], ok[:, 1] + step * (L - 1))
+                ok = ok[(ok[:, 0] == k) & (lo <= tt) & (hi >= tt + 1)]
+                if len(ok) == 0:
+                    continue
+                t0 = ok[int(rng.integers(len(ok))), 1]
+                others = np.setdiff1d(vis[vis[:, 1] == t0, 0], [k])
+                objs = np.concatenate([[k], rng.permutation(others)])[:max_objs]
+            else:
+                if len(ok) == 0:
+                    continue
+                t0 = ok[int(rng.integers(len(ok))), 1]
+                objs = np.unique(ok[ok[:, 1] == t0, 0])
+                objs = rng.permutation(objs)[:max_objs]
             idx = t0 + step * np.arange(L)
             return self.c.frames[ci][idx], self.c.masks[ci][np.sort(objs)][:, idx]
         raise RuntimeError("no valid sequence found")
@@ -250,10 +274,10 @@ def image_step(model, sampler: Sampler, B: int, rng, gen) -> Dict:
 
 
 def video_step(model, sampler: Sampler, Bc: int, L: int, rng, gen, p_correct: float, max_objs: int = 2,
-               prompt_p=(0.3, 0.2, 0.25, 0.25)) -> Dict:
+               prompt_p=(0.3, 0.2, 0.25, 0.25), stride_max: int = 2, p_transition: float = 0.0) -> Dict:
     """Bc clips x up to max_objs objects each; objects share their clip's image features (as in
     SAM 2 training) but have their own memory bank."""
-    seqs = [sampler.sequence(L, max_objs) for _ in range(Bc)]
+    seqs = [sampler.sequence(L, max_objs, stride_max, p_transition) for _ in range(Bc)]
     owner = torch.tensor([c for c, s in enumerate(seqs) for _ in range(s[1].shape[0])])
     x = torch.from_numpy(np.stack([s[0] for s in seqs])).permute(0, 1, 4, 2, 3).float() / 255.0
     m = torch.from_numpy(np.concatenate([s[1] for s in seqs])).float()  # [B, L, S, S]
@@ -393,6 +417,10 @@ def main(argv=None):
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--loss-res", type=int, default=128)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default=None, help="start from this state dict (fine-tuning)")
+    ap.add_argument("--stride-max", type=int, default=2, help="video windows use stride 1..N")
+    ap.add_argument("--p-transition", type=float, default=0.0,
+                    help="share of video windows placed over an object leaving / re-entering")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -423,6 +451,8 @@ def main(argv=None):
 
     from models.sam2 import build_model
     model = build_model("tiny-synth")
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
     model.train()
     if args.dropout is not None:
         # memory-attention dropout (0.1 in SAM 2) costs ~10 % of a CPU step; off by default here
@@ -465,7 +495,8 @@ def main(argv=None):
         if phase == "image":
             losses = image_step(model, sampler, args.image_batch, rng, gen)
         else:
-            losses = video_step(model, sampler, args.batch, args.frames, rng, gen, args.p_correct, args.objs)
+            losses = video_step(model, sampler, args.batch, args.frames, rng, gen, args.p_correct, args.objs,
+                                stride_max=args.stride_max, p_transition=args.p_transition)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
