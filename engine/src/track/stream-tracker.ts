@@ -27,6 +27,13 @@ export interface StreamTrackerOptions extends EngineOptions {
    * undefined for an unbounded live stream (16).
    */
   numFrames?: number;
+  /**
+   * How many of the latest pushed frames can still take a prompt (default 1: only the last). A
+   * live viewer clicks on the frame it sees, which may be a frame or two behind the tracker; those
+   * frames' pictures and image features are kept, and memory is pruned so that a prompt on any of
+   * them sees exactly the memory offline tracking would.
+   */
+  holdFrames?: number;
 }
 
 /** A prompt that comes with a frame: clicks and/or a box, or a mask, for one object. */
@@ -45,12 +52,14 @@ export class StreamTracker {
   private readonly rgbByFrame = new Map<number, Uint8Array>();
   private current = -1;
   private destroyed = false;
+  private readonly hold: number;
 
   constructor(
     sessions: ModelSessions,
     readonly opts: StreamTrackerOptions,
   ) {
     this.runner = new SamRunner(sessions);
+    this.hold = Math.max(1, Math.floor(opts.holdFrames ?? 1));
     this.engine = new TrackingEngine(
       this.runner,
       async (i) => {
@@ -58,7 +67,7 @@ export class StreamTracker {
         if (!rgb) throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${i} is no longer held by the stream`);
         return rgb;
       },
-      { ...opts, featureCacheSize: opts.featureCacheSize ?? 1 },
+      { ...opts, featureCacheSize: Math.max(this.hold, opts.featureCacheSize ?? 1) },
     );
   }
 
@@ -69,6 +78,16 @@ export class StreamTracker {
 
   get stats(): EngineStats {
     return this.engine.stats;
+  }
+
+  /** Ids of the objects being tracked, in the order they were added. */
+  get objectIds(): number[] {
+    return [...this.objects.keys()];
+  }
+
+  /** Whether `frame` can still take a prompt (one of the last `holdFrames` pushed frames). */
+  holds(frame: number): boolean {
+    return Number.isInteger(frame) && frame <= this.current && frame > this.current - this.hold && frame >= 0;
   }
 
   objectState(objectId: number): ObjectState | undefined {
@@ -87,7 +106,7 @@ export class StreamTracker {
     }
     this.current = t;
     this.rgbByFrame.set(t, rgb);
-    this.rgbByFrame.delete(t - 1);
+    this.rgbByFrame.delete(t - this.hold);
 
     const prompted: ObjectState[] = [];
     for (const p of prompts) {
@@ -117,12 +136,42 @@ export class StreamTracker {
    * conditioning frame and its memory is re-encoded before the next push.
    */
   async correct(prompt: StreamPrompt): Promise<FrameOutput> {
+    const [out] = await this.promptAt(this.current, [prompt]);
+    return out!.output;
+  }
+
+  /**
+   * Prompts objects on a frame already pushed and still held (see `holdFrames`): the frame becomes
+   * a conditioning frame for them (a new object starts there), its memory is encoded before the
+   * next push, and later pushes attend to it. Frames pushed after it keep the masks they had.
+   * Returns each prompted object's output on that frame.
+   */
+  async promptAt(frame: number, prompts: readonly StreamPrompt[]): Promise<{ objectId: number; output: FrameOutput }[]> {
     this.alive();
-    if (this.current < 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'push a frame before correcting it');
-    const obj = this.object(prompt.objectId);
-    const out = await this.applyPrompt(obj, this.current, prompt);
-    await this.engine.preflight([obj]);
-    return out;
+    if (this.current < 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'push a frame before prompting on it');
+    if (!this.holds(frame)) {
+      throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${frame} is not held any more (frames ${Math.max(0, this.current - this.hold + 1)}..${this.current} are)`, {
+        details: { frame, current: this.current },
+      });
+    }
+    const prompted: ObjectState[] = [];
+    for (const p of prompts) {
+      const obj = this.object(p.objectId);
+      await this.applyPrompt(obj, frame, p);
+      if (!prompted.includes(obj)) prompted.push(obj);
+    }
+    await this.engine.preflight(prompted);
+    for (const o of prompted) o.framesTracked.set(frame, false);
+    return prompted.map((o) => ({ objectId: o.id, output: o.cond.get(frame) ?? o.nonCond.get(frame)! }));
+  }
+
+  /**
+   * Forgets an object: its outputs, memories and prompts are freed and later pushes no longer
+   * track it (the batch shrinks). Returns whether it was tracked.
+   */
+  removeObject(objectId: number): boolean {
+    this.alive();
+    return this.objects.delete(objectId);
   }
 
   /** An object's mask on the last pushed frame at video size, or null. */
@@ -162,12 +211,13 @@ export class StreamTracker {
   }
 
   /**
-   * Drops what frame t + 1 can no longer select: non-conditioning outputs before the pointer
-   * window, and spatial memories before the memory window. Conditioning frames stay.
+   * Drops what no frame that can still be tracked or prompted — the held frames t − hold + 1 .. t
+   * and the next one — can select: non-conditioning outputs before the pointer window, and spatial
+   * memories before the memory window. Conditioning frames stay.
    */
   private prune(t: number): void {
     const s = this.engine.settings;
-    const next = t + 1;
+    const next = t - this.hold + 1;
     const maxPtrs = Math.min(this.opts.numFrames ?? Number.POSITIVE_INFINITY, s.maxObjPtrsInEncoder);
     const ptrStart = next - (maxPtrs - 1);
     let memStart = next;

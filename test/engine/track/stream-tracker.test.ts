@@ -71,12 +71,71 @@ describe('StreamTracker', () => {
       const i = f % (2 * N - 2) < N ? f % (2 * N - 2) : 2 * N - 2 - (f % (2 * N - 2));
       await live.push(await fx.frames.getFrame(i), f === 0 ? [{ objectId: 1, mask: fx.mask }] : []);
       const s = live.storedOutputs();
-      expect(s.frames).toBeLessThanOrEqual(1 + 15);
-      expect(s.memories).toBeLessThanOrEqual(1 + 6);
+      // The last pushed frame stays correctable with exactly the memory offline tracking would
+      // give it, which costs one pointer and one memory beyond what the next push selects.
+      expect(s.frames).toBeLessThanOrEqual(1 + 16);
+      expect(s.memories).toBeLessThanOrEqual(1 + 7);
     }
-    expect(live.storedOutputs()).toEqual({ frames: 16, memories: 7 });
+    expect(live.storedOutputs()).toEqual({ frames: 17, memories: 8 });
     expect(live.stats.imageEncoderRuns).toBe(pushes);
     expect(live.maskAt(1)!.length).toBe(AQUARIUM_W * AQUARIUM_H);
+    live.destroy();
+  });
+
+  it('prompts a frame pushed two frames ago exactly as offline tracking would, and it conditions later pushes', async () => {
+    // Offline: object 1 from frame 0's mask, propagated; then a correction on frame K (SAM2's
+    // correction: memory-conditioned decoder with the previous logits as mask input).
+    const off = new VideoTracker(fx.sessions, fx.frames, size);
+    await off.addMask(0, 1, fx.mask);
+    for await (const _ of off.propagate()) void _;
+    const offK = await off.addPoints(K, 1, CORRECTION);
+    // A new object started on frame K: decoded from the frame alone.
+    const offNew = await off.addBox(K, 2, BOX);
+
+    const live = new StreamTracker(fx.sessions, { ...size, numFrames: N, holdFrames: 3 });
+    for (let f = 0; f <= K + 2; f++) await live.push(await fx.frames.getFrame(f), f === 0 ? [{ objectId: 1, mask: fx.mask }] : []);
+    expect([K - 1, K, K + 1, K + 2, K + 3].map((f) => live.holds(f))).toEqual([false, true, true, true, false]);
+    const encodes = live.stats.imageEncoderRuns;
+    const got = await live.promptAt(K, [{ objectId: 1, points: CORRECTION }, { objectId: 2, box: BOX }]);
+    // The held frame's image features were kept: no encoder run for the prompt.
+    expect(live.stats.imageEncoderRuns).toBe(encodes);
+    expect(got.map((g) => g.objectId)).toEqual([1, 2]);
+    expect(got[0]!.output.predMasks).toEqual(offK.predMasks);
+    expect(got[0]!.output.objPtr).toEqual(offK.objPtr);
+    expect(got[1]!.output.predMasks).toEqual(offNew.predMasks);
+    // Frame K is now a conditioning frame of both objects, with its memory encoded.
+    for (const id of [1, 2]) {
+      expect(live.objectState(id)!.cond.get(K)?.maskmem).toBeTruthy();
+      expect(live.objectState(id)!.nonCond.has(K)).toBe(false);
+    }
+    const next = await live.push(await fx.frames.getFrame(K + 3));
+    expect(next.objects.map((o) => o.objectId)).toEqual([1, 2]);
+    // Too old to prompt now.
+    const old = await live.promptAt(K, [{ objectId: 1, points: CORRECTION }]).catch((e: unknown) => e);
+    expect(isCinesegError(old, 'E_FRAME_OUT_OF_RANGE')).toBe(true);
+    off.destroy();
+    live.destroy();
+  });
+
+  it('removes an object: its state is freed and later frames track the others alone', async () => {
+    const live = new StreamTracker(fx.sessions, size);
+    await live.push(await fx.frames.getFrame(0), [{ objectId: 1, mask: fx.mask }, { objectId: 2, box: BOX }]);
+    await live.push(await fx.frames.getFrame(1));
+    const both = live.storedOutputs();
+    expect(live.removeObject(2)).toBe(true);
+    expect(live.removeObject(2)).toBe(false);
+    expect(live.objectIds).toEqual([1]);
+    expect(live.objectState(2)).toBeUndefined();
+    expect(live.storedOutputs().frames).toBe(both.frames / 2);
+    const tf = await live.push(await fx.frames.getFrame(2));
+    expect(tf.objects.map((o) => o.objectId)).toEqual([1]);
+    // Object 1 alone gives what a tracker that never had object 2 gives.
+    const solo = new StreamTracker(fx.sessions, size);
+    await solo.push(await fx.frames.getFrame(0), [{ objectId: 1, mask: fx.mask }]);
+    await solo.push(await fx.frames.getFrame(1));
+    const want = await solo.push(await fx.frames.getFrame(2));
+    expect(maxAbsDiff(tf.objects[0]!.output.predMasks, want.objects[0]!.output.predMasks)).toBeLessThan(2e-3);
+    solo.destroy();
     live.destroy();
   });
 
