@@ -39,6 +39,11 @@ const base = { v: z.literal(PROTOCOL_VERSION), seq };
 export const StartSessionSchema = z
   .object({ ...base, type: z.literal('startSession'), clip: z.string().min(1).max(512).optional(), live: z.boolean().optional() })
   .refine((m) => (m.clip !== undefined) !== (m.live === true), { message: 'give exactly one of clip or live: true' });
+/**
+ * `frame` of a prompt on a live session is the index of the live frame the user clicked on (from
+ * the frame header). The server applies the prompt to that very frame while it still holds it (the
+ * last few tracked frames), else to its newest tracked frame; the ack says which.
+ */
 export const AddPointsSchema = z.object({
   ...base,
   type: z.literal('addPoints'),
@@ -144,6 +149,9 @@ export interface Ack {
   seq: number;
   sessionId: string | null;
   request: ClientMessageType;
+  /** Prompts: the frame the prompt was applied to (live: may differ from the one asked for), and its PTS. */
+  frame?: number;
+  ptsUs?: number;
 }
 
 export interface PropagateProgress {

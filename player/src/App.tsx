@@ -61,7 +61,12 @@ export function App() {
     const req: Request = fp.box
       ? { type: 'addBox', sessionId: sid, frame: fp.frame, objectId: fp.objectId, box: fp.box, points: fp.points }
       : { type: 'addPoints', sessionId: sid, frame: fp.frame, objectId: fp.objectId, points: fp.points, clearOld: true };
-    await c.request(req);
+    const r = await c.request(req);
+    // Live: the server says which frame the click landed on (the one on screen while it still holds it).
+    if (r.type === 'ack' && r.frame !== undefined && sessionRef.current?.kind === 'live') {
+      hooks.lastLivePrompt = { asked: fp.frame, applied: r.frame };
+      setStatus(r.frame === fp.frame ? `object ${fp.objectId}: prompt on frame ${r.frame}` : `object ${fp.objectId}: frame ${fp.frame} had passed, prompt on frame ${r.frame}`);
+    }
   }, []);
 
   const open = useCallback(

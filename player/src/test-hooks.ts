@@ -21,6 +21,8 @@ export interface CinesegHooks {
   connected: boolean;
   /** Mask messages received for the current session. */
   masksReceived: number;
+  /** Live: the frame of the last click and the frame the server applied it to. */
+  lastLivePrompt: { asked: number; applied: number } | null;
 }
 
 declare global {
@@ -42,5 +44,6 @@ export const hooks: CinesegHooks = {
   sessionId: null,
   connected: false,
   masksReceived: 0,
+  lastLivePrompt: null,
 };
 window.__cineseg = hooks;

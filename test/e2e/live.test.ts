@@ -32,6 +32,14 @@ describe('e2e: live session in Chromium', () => {
     const obj = prompts.objects[0]!;
     const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
     await page.mouse.click(box.x + (obj.point[0] / prompts.width) * box.width, box.y + (obj.point[1] / prompts.height) * box.height);
+    // The click named the frame on screen; the server applied it there (or, when this loaded
+    // machine let the page fall further behind than the server holds, to its newest frame), and the
+    // page shows which. Exactness itself is checked in test/engine/server/live-prompts.test.ts.
+    await page.waitForFunction(() => window.__cineseg.lastLivePrompt !== null, undefined, { timeout: 30_000 });
+    const lp = (await page.evaluate(() => window.__cineseg.lastLivePrompt))!;
+    process.stderr.write(`e2e live: click on frame ${lp.asked}, applied to frame ${lp.applied}\n`);
+    expect(lp.applied).toBeGreaterThanOrEqual(lp.asked);
+    expect(await page.locator('[data-testid="status"]').textContent()).toContain(`prompt on frame ${lp.applied}`);
     // Every painted frame after the prompt carries the object's mask message.
     await page.waitForFunction(() => window.__cineseg.masksReceived >= 20, undefined, { timeout: 60_000 });
     const painted0 = await page.evaluate(() => window.__cineseg.livePainted);

@@ -6,6 +6,11 @@
  * its masks (binary, same header as recorded masks) followed by its JPEG, both carrying the
  * frame's index and PTS, so the player paints picture and overlay together.
  *
+ * A click lands on the frame the user saw: the tracker holds the last few tracked frames, and a
+ * prompt naming one of them is applied to it (it becomes a conditioning frame), between two
+ * tracked frames. Objects belong to the source, not to a client: everyone watching sees them and
+ * may prompt them.
+ *
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
 import { performance } from 'node:perf_hooks';
@@ -13,16 +18,23 @@ import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import { encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type SessionStarted } from '../protocol.js';
+import { encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
 import { FrameSource } from '../source/frame-source.js';
+import type { FrameOutput } from '../track/object-state.js';
 import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
-import type { AnnotationSink } from './annotation-sink.js';
+import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
 import { JpegEncoder } from './jpeg-encoder.js';
 import { DetachableOutput } from './session-output.js';
 
 /** Wall clock in ms with sub-ms precision; the browser's performance.timeOrigin + now() is on the same clock. */
 export function wallMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** Where a prompt was applied: the live frame's index and PTS. */
+export interface PromptApplied {
+  frame: number;
+  ptsUs: number;
 }
 
 /** A client's view of the live source. */
@@ -56,8 +68,8 @@ export class LiveSession {
     };
   }
 
-  /** Queues a prompt for the next tracked frame; resolves once that frame's masks were sent. */
-  prompt(msg: AddPoints | AddBox | AddMask): Promise<void> {
+  /** Applies a prompt to the live frame it names (or the newest held one); resolves once its mask was sent. */
+  prompt(msg: AddPoints | AddBox | AddMask): Promise<PromptApplied> {
     this.hidden.delete(msg.objectId);
     return this.pipeline.prompt(this.sessionId, msg);
   }
@@ -79,14 +91,24 @@ export interface LivePipelineOptions {
   sink: AnnotationSink;
   /** JPEG quality (mjpeg -q:v, 2..31; default 5). */
   jpegQuality?: number;
+  /**
+   * Tracked frames a click can still land on exactly (default 6). What a viewer sees lags the
+   * tracker by a frame or two on an idle machine, more on a loaded one. Each held frame keeps its
+   * picture and image features (≈ 16 MB at 1024 px), and one more memory and pointer per object.
+   */
+  holdFrames?: number;
   log?: (line: string) => void;
 }
 
-interface Pending {
-  sessionId: string;
-  prompt: StreamPrompt;
-  resolve: () => void;
-  reject: (e: unknown) => void;
+type Op = { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void };
+
+/** A tracked frame a prompt can still be applied to. */
+interface Held {
+  /** The source's frame index (what clients see). */
+  frame: number;
+  /** The stream tracker's index of it. */
+  t: number;
+  ptsUs: number;
 }
 
 export class LivePipeline {
@@ -99,7 +121,9 @@ export class LivePipeline {
   private stopping = false;
   private latest: { frame: Frame; sourceMs: number } | null = null;
   private wake: (() => void) | null = null;
-  private pending: Pending[] = [];
+  private ops: Op[] = [];
+  private held: Held[] = [];
+  private readonly holdFrames: number;
   private lastStats = 0;
   width = 0;
   height = 0;
@@ -109,11 +133,18 @@ export class LivePipeline {
   drops = 0;
   trackMs = 0;
 
-  constructor(readonly opts: LivePipelineOptions) {}
+  constructor(readonly opts: LivePipelineOptions) {
+    this.holdFrames = Math.max(1, Math.floor(opts.holdFrames ?? 6));
+  }
 
   /** Whether the source is being decoded (some client is watching). */
   get active(): boolean {
     return this.running !== null;
+  }
+
+  /** Ids of the objects being tracked. */
+  get objectIds(): number[] {
+    return this.tracker?.objectIds ?? [];
   }
 
   /** Starts the source if needed and waits for its first frame (so the size is known). */
@@ -125,12 +156,17 @@ export class LivePipeline {
 
   async unsubscribe(s: LiveSession): Promise<void> {
     this.subscribers.delete(s);
-    for (const p of this.pending.filter((q) => q.sessionId === s.sessionId)) p.reject(new CinesegError(ErrorCode.E_CANCELLED, 'session closed'));
-    this.pending = this.pending.filter((q) => q.sessionId !== s.sessionId);
+    const mine = this.ops.filter((o) => o.kind === 'prompt' && o.sessionId === s.sessionId);
+    this.ops = this.ops.filter((o) => !mine.includes(o));
+    for (const o of mine) o.reject(new CinesegError(ErrorCode.E_CANCELLED, 'session closed'));
     if (this.subscribers.size === 0) await this.stop();
   }
 
-  prompt(sessionId: string, msg: AddPoints | AddBox | AddMask): Promise<void> {
+  /**
+   * Queues a prompt; the tracker applies it between two frames, to the frame the message names
+   * when that frame is still held, else to the newest tracked frame.
+   */
+  prompt(sessionId: string, msg: AddPoints | AddBox | AddMask): Promise<PromptApplied> {
     if (!this.running) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
     let prompt: StreamPrompt;
     if (msg.type === 'addPoints') prompt = { objectId: msg.objectId, points: msg.points };
@@ -144,9 +180,13 @@ export class LivePipeline {
         if (i & 1) for (let k = pos; k < pos + c && k < mask.length; k++) mask[(k % h) * w + Math.floor(k / h)] = 1;
         pos += c;
       });
+      if (pos !== mask.length) return Promise.reject(new CinesegError(ErrorCode.E_RLE_INVALID, `mask RLE covers ${pos} pixels, expected ${mask.length}`));
       prompt = { objectId: msg.objectId, mask };
     }
-    return new Promise((resolve, reject) => this.pending.push({ sessionId, prompt, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      this.ops.push({ kind: 'prompt', sessionId, msg, prompt, resolve, reject });
+      this.wake?.();
+    });
   }
 
   private firstFrame: Promise<void> = Promise.resolve();
@@ -201,6 +241,13 @@ export class LivePipeline {
 
   private async work(): Promise<void> {
     while (!this.stopping) {
+      // Prompts go first: a click should not wait behind a frame. A prompt needs a tracked frame
+      // to land on; before the first one it waits.
+      const op = this.held.length > 0 ? this.ops.shift() : undefined;
+      if (op) {
+        await this.runOp(op);
+        continue;
+      }
       if (!this.latest) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
@@ -213,45 +260,67 @@ export class LivePipeline {
       } catch (e) {
         const err = toCinesegError(e);
         this.opts.log?.(`live frame ${frame.index}: ${err.toLine()}`);
-        for (const s of this.subscribers) s.output.json({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
+        this.broadcast({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
       }
     }
+  }
+
+  private async runOp(op: Op): Promise<void> {
+    try {
+      const at = this.held.find((h) => h.frame === op.msg.frame) ?? this.held.at(-1)!;
+      const [res] = await this.tracker!.promptAt(at.t, [op.prompt]);
+      const mask = this.maskOf(op.prompt.objectId, res!.output, at, 'prompt');
+      const m = op.msg;
+      let p: SinkPrompt;
+      if (m.type === 'addPoints') p = { kind: 'points', objectId: m.objectId, frame: at.frame, points: m.points, clearOld: true };
+      else if (m.type === 'addBox') p = { kind: 'box', objectId: m.objectId, frame: at.frame, box: m.box, points: m.points ?? [] };
+      else p = { kind: 'mask', objectId: m.objectId, frame: at.frame, counts: m.rle.counts };
+      await this.opts.sink.putPrompt(op.sessionId, p);
+      for (const s of this.subscribers) if (!s.hidden.has(mask.objectId)) s.output.binary(this.encodeMask(s, mask));
+      op.resolve({ frame: at.frame, ptsUs: at.ptsUs });
+    } catch (e) {
+      op.reject(e);
+    }
+  }
+
+  private maskOf(objectId: number, out: FrameOutput, at: { frame: number; ptsUs: number }, origin: SinkMask['origin']): SinkMask {
+    const L = this.opts.sessions.bundle.lowResMaskSize;
+    return { objectId, frame: at.frame, ptsUs: at.ptsUs, score: out.objectScore, counts: logitsToRle(out.predMasks, L, L, this.height, this.width).counts, origin };
+  }
+
+  private encodeMask(s: LiveSession, m: SinkMask): Uint8Array {
+    return encodeMaskFrame({ handle: s.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts });
+  }
+
+  private broadcast(msg: ServerMessage): void {
+    for (const s of this.subscribers) s.output.json(msg);
   }
 
   private async processFrame(frame: Frame, sourceMs: number): Promise<void> {
     const S = this.opts.sessions.bundle.imageSize;
     this.jpeg ??= new JpegEncoder(frame.width, frame.height, this.opts.jpegQuality ?? 5);
-    this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true });
+    this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true, holdFrames: this.holdFrames });
     const jpegP = this.jpeg.encode(frame.rgb);
     jpegP.catch(() => undefined);
     const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S);
-    const pending = this.pending.splice(0);
     const t0 = performance.now();
-    let tracked;
-    try {
-      tracked = await this.tracker.push(small, pending.map((p) => p.prompt));
-    } catch (e) {
-      for (const p of pending) p.reject(e);
-      throw e;
-    }
+    const tracked = await this.tracker.push(small);
     this.trackMs = performance.now() - t0;
-    for (const p of pending) await this.opts.sink.putPrompt(p.sessionId, { kind: 'points', objectId: p.prompt.objectId, frame: tracked.frame, points: (p.prompt.points ?? []).map((q) => ({ x: q.x, y: q.y, label: q.label ?? 1 })), clearOld: true });
-    const L = this.opts.sessions.bundle.lowResMaskSize;
-    const masks = tracked.objects.map((o) => ({ objectId: o.objectId, score: o.output.objectScore, counts: logitsToRle(o.output.predMasks, L, L, frame.height, frame.width).counts }));
+    this.held.push({ frame: frame.index, t: tracked.frame, ptsUs: frame.ptsUs });
+    if (this.held.length > this.holdFrames) this.held.shift();
+    const at = { frame: frame.index, ptsUs: frame.ptsUs };
+    const masks = tracked.objects.map((o) => this.maskOf(o.objectId, o.output, at, 'propagate'));
     const jpeg = await jpegP;
     const dropsNow = this.drops + (this.decoder?.stats.framesDropped ?? 0);
     const serverUs = (wallMs() - sourceMs) * 1000;
     for (const s of this.subscribers) {
       const visible = masks.filter((m) => !s.hidden.has(m.objectId));
-      for (const m of visible) {
-        s.output.binary(encodeMaskFrame({ handle: s.handle, frame: frame.index, objectId: m.objectId, ptsUs: frame.ptsUs, width: frame.width, height: frame.height, score: m.score, counts: m.counts }));
-      }
+      for (const m of visible) s.output.binary(this.encodeMask(s, m));
       s.output.binary(
         encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: visible.length, serverUs, jpeg }),
       );
     }
     this.framesSent++;
-    for (const p of pending) p.resolve();
     const now = performance.now();
     if (now - this.lastStats > 500) {
       this.lastStats = now;
@@ -278,7 +347,8 @@ export class LivePipeline {
     await this.jpeg?.destroy();
     this.jpeg = null;
     this.latest = null;
-    for (const p of this.pending.splice(0)) p.reject(new CinesegError(ErrorCode.E_CANCELLED, 'live source stopped'));
+    this.held = [];
+    for (const o of this.ops.splice(0)) o.reject(new CinesegError(ErrorCode.E_CANCELLED, 'live source stopped'));
   }
 
   async destroy(): Promise<void> {

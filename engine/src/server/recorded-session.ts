@@ -81,8 +81,8 @@ export class RecordedSession {
     };
   }
 
-  /** Applies a prompt, stores it and its mask, sends the mask. */
-  prompt(msg: AddPoints | AddBox | AddMask): Promise<void> {
+  /** Applies a prompt, stores it and its mask, sends the mask; says which frame it went to. */
+  prompt(msg: AddPoints | AddBox | AddMask): Promise<{ frame: number; ptsUs: number }> {
     this.idle();
     let p: SinkPrompt;
     if (msg.type === 'addPoints') p = { kind: 'points', objectId: msg.objectId, frame: msg.frame, points: msg.points, clearOld: msg.clearOld ?? true };
@@ -97,6 +97,7 @@ export class RecordedSession {
       this.prompts.push(p);
       await this.sink.putPrompt(this.sessionId, p);
       await this.emitMasks([{ objectId: p.objectId, frame: p.frame, output: out }], 'prompt');
+      return { frame: p.frame, ptsUs: this.framePtsUs[p.frame] ?? 0 };
     });
   }
 

@@ -90,8 +90,8 @@ export class WsServer {
       case 'addBox':
       case 'addMask': {
         const s = m.get(owner, msg.sessionId);
-        await s.prompt(msg);
-        ack(msg.sessionId);
+        const at = await s.prompt(msg);
+        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs });
         return;
       }
       case 'propagate': {
