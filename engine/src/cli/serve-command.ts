@@ -1,10 +1,12 @@
 /**
  * `cineseg serve`: the player, clips over HLS, and the tracking protocol over a WebSocket.
  */
+import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ExecutionProviderRequest } from '../model/ort-sessions.js';
-import { startServer } from '../server/http-server.js';
+import { startServer, type CinesegServer } from '../server/http-server.js';
+import type { ServerLimits } from '../server/limits.js';
 import { defaultStorePath } from '../store/session-store.js';
 
 export function registerServe(program: Command): void {
@@ -20,9 +22,28 @@ export function registerServe(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
+    .option('--token <token>', 'token clients must present (default: $CINESEG_TOKEN; generated and printed when --host is not loopback)')
+    .option('--allow-origin <origin...>', 'browser origins allowed besides the server itself, e.g. https://viewer.example.org')
+    .option('--max-connections <n>', 'WebSocket connections open at once (default 64)')
+    .option('--max-sessions <n>', 'sessions open at once on the server (default 16)')
+    .option('--max-sessions-per-connection <n>', 'sessions open at once on one connection (default 4)')
+    .option('--prompt-rate <n>', 'prompts per second per session after the burst (default 10)')
+    .option('--prompt-burst <n>', 'prompts a session may send at once (default 20)')
+    .option('--max-message-bytes <n>', 'largest WebSocket message a client may send (default 2097152)')
     .action(async (o: Record<string, unknown>) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CinesegError(ErrorCode.E_USAGE, `--port must be 0..65535, got "${String(o.port)}"`);
+      const limits: Partial<ServerLimits> = {};
+      const flags: [string, keyof ServerLimits][] = [
+        ['maxConnections', 'maxConnections'],
+        ['maxSessions', 'maxSessions'],
+        ['maxSessionsPerConnection', 'maxSessionsPerConnection'],
+        ['promptRate', 'promptsPerSecond'],
+        ['promptBurst', 'promptBurst'],
+        ['maxMessageBytes', 'maxMessageBytes'],
+      ];
+      for (const [flag, key] of flags) if (o[flag] !== undefined) limits[key] = Number(o[flag]);
+      const token = typeof o.token === 'string' ? o.token : process.env.CINESEG_TOKEN || undefined;
       const server = await startServer({
         ...(o.media ? { media: o.media as string[] } : {}),
         ...(o.live ? { live: String(o.live) } : {}),
@@ -32,13 +53,34 @@ export function registerServe(program: Command): void {
         ep: String(o.ep) as ExecutionProviderRequest,
         ...(o.threads ? { threads: Number(o.threads) } : {}),
         ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStorePath() }),
+        ...(token === undefined ? {} : { token }),
+        ...(o.allowOrigin ? { allowOrigins: o.allowOrigin as string[] } : {}),
+        limits,
         log: (l) => process.stderr.write(`${l}\n`),
       });
-      process.stdout.write(`cineseg serving on ${server.url}\n`);
+      process.stdout.write(servingLines(server).join('\n') + '\n');
       const stop = () => {
         void server.destroy().then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/**
+ * What `serve` prints: the URL to open (with the token when it was generated here: nobody else
+ * knows it), and on a wildcard address the URL for each of this machine's network addresses.
+ */
+export function servingLines(server: CinesegServer): string[] {
+  const withToken = (u: string) => (server.token !== null && server.tokenGenerated ? `${u}?token=${encodeURIComponent(server.token)}` : u);
+  const lines = [`cineseg serving on ${withToken(server.url)}`];
+  if (server.host === '0.0.0.0' || server.host === '::') {
+    for (const addrs of Object.values(networkInterfaces())) {
+      for (const a of addrs ?? []) if (!a.internal && a.family === 'IPv4') lines.push(`  reachable at ${withToken(`http://${a.address}:${server.port}/`)}`);
+    }
+  }
+  if (server.token !== null && !server.tokenGenerated) lines.push('  token required: open the URL with ?token=<your token> once, or send Authorization: Bearer <token>');
+  if (server.token !== null) lines.push(`  metrics: ${server.url}metrics (same token, e.g. Authorization: Bearer)`);
+  else lines.push(`  metrics: ${server.url}metrics`);
+  return lines;
 }

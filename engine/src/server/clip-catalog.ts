@@ -2,12 +2,18 @@
  * The clips a server offers: video files found under the media folders (two levels deep), each
  * with a stable id `<media folder name>/<path without extension>` (a `clip.mp4` is named after
  * its folder, as in samples/generated/<clip>/clip.mp4).
+ *
+ * A media folder is a jail: clips are looked up by id in what the scan found (a client never
+ * names a path), symlinks are followed only when their target stays inside the folder's realpath,
+ * and `get()` checks the realpath again, so a file swapped for an outward symlink after the scan
+ * is refused too.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { probe, type VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ClipInfo } from '../protocol.js';
+import { checkedRealpath, isInside } from './path-jail.js';
 
 const VIDEO_EXTS = new Set(['.mp4', '.mov', '.mkv', '.webm', '.avi', '.m4v']);
 const MAX_DEPTH = 3;
@@ -16,6 +22,8 @@ export interface CatalogClip {
   id: string;
   name: string;
   path: string;
+  /** Realpath of the media folder the clip was found in. */
+  rootReal: string;
 }
 
 export class ClipCatalog {
@@ -29,25 +37,33 @@ export class ClipCatalog {
     const found = new Map<string, CatalogClip>();
     for (const d of this.mediaDirs) {
       const root = resolve(d);
+      const rootReal = await realpath(root).catch(() => null);
+      if (rootReal === null) continue;
       const files: string[] = [];
-      await walk(root, 0, files);
+      await walk(root, rootReal, 0, files);
       for (const f of files.sort()) {
         let rel = relative(root, f).slice(0, -extname(f).length).split(sep).join('/');
         if (basename(rel) === 'clip' && rel.includes('/')) rel = rel.slice(0, rel.lastIndexOf('/'));
         const id = `${basename(root)}/${rel}`;
-        if (!found.has(id)) found.set(id, { id, name: rel, path: f });
+        if (!found.has(id)) found.set(id, { id, name: rel, path: f, rootReal });
       }
     }
     this.clips = found;
     return [...found.values()];
   }
 
-  /** The clip with this id. @throws CinesegError E_CLIP_UNKNOWN */
+  /**
+   * The clip with this id, its path being the file's checked realpath.
+   * @throws CinesegError E_CLIP_UNKNOWN, E_PATH_FORBIDDEN (the file now resolves outside its folder)
+   */
   async get(id: string): Promise<CatalogClip> {
     if (!this.clips?.has(id)) await this.scan();
     const c = this.clips!.get(id);
-    if (!c) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `no clip "${id}" (see GET /api/clips)`);
-    return c;
+    // The id is echoed only when short: it is client input and ends up in logs and replies.
+    if (!c) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `no clip ${id.length <= 200 ? JSON.stringify(id) : `(id of ${id.length} characters)`} (see GET /api/clips)`);
+    const real = await checkedRealpath(c.rootReal, c.path);
+    if (real === null) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `clip "${id}" is gone from its media folder`);
+    return { ...c, path: real };
   }
 
   /** Probe facts of a clip (cached). */
@@ -76,7 +92,7 @@ export class ClipCatalog {
   }
 }
 
-async function walk(dir: string, depth: number, out: string[]): Promise<void> {
+async function walk(dir: string, rootReal: string, depth: number, out: string[]): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -86,7 +102,17 @@ async function walk(dir: string, depth: number, out: string[]): Promise<void> {
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory() && depth < MAX_DEPTH - 1) await walk(p, depth + 1, out);
-    else if (e.isFile() && VIDEO_EXTS.has(extname(e.name).toLowerCase())) out.push(p);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      // Followed only inside the folder: a link to /etc or to another user's files is not a clip.
+      const real = await realpath(p).catch(() => null);
+      if (real === null || !isInside(rootReal, real)) continue;
+      const st = await stat(real).catch(() => null);
+      isDir = st?.isDirectory() ?? false;
+      isFile = st?.isFile() ?? false;
+    }
+    if (isDir && depth < MAX_DEPTH - 1) await walk(p, rootReal, depth + 1, out);
+    else if (isFile && VIDEO_EXTS.has(extname(e.name).toLowerCase())) out.push(p);
   }
 }

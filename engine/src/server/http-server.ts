@@ -1,19 +1,30 @@
 /**
- * `cineseg serve`: one HTTP server for the built player, the clip list, HLS of the clips, and the
- * WebSocket protocol. {@link startServer} wires the parts and returns something with `destroy()`
- * that releases all of them (sockets, sessions, ffmpeg children, ONNX sessions).
+ * `cineseg serve`: one HTTP server for the built player, the clip list, HLS of the clips,
+ * Prometheus metrics, and the WebSocket protocol. {@link startServer} wires the parts and returns
+ * something with `destroy()` that releases all of them (sockets, sessions, ffmpeg children, ONNX
+ * sessions).
+ *
+ * Every request passes access-control.ts first (token off loopback, Origin, Host); every file
+ * served is resolved inside its root by path-jail.ts; logs and error replies go through
+ * log-redact.ts, and the request target is never logged (it may carry `?token=`).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { SessionStore } from '../store/session-store.js';
+import { AccessControl } from './access-control.js';
 import { MemorySink, type AnnotationSink } from './annotation-sink.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
+import { PathRedactor } from './log-redact.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { requestPath, resolveInside } from './path-jail.js';
 import { StoreSink } from './store-sink.js';
 import { ClipCatalog } from './clip-catalog.js';
 import { HlsCache } from './hls.js';
@@ -46,13 +57,31 @@ export interface ServeOptions {
   store?: string;
   /** Reuse model sessions (tests); they are not released by destroy() then. */
   sessions?: ModelSessions;
+  /**
+   * The token every request must carry (cookie, `Authorization: Bearer`, or `?token=`). Off
+   * loopback one is generated when none is given; on loopback, none means the server is open.
+   */
+  token?: string;
+  /** Browser origins allowed besides the server's own (WebSocket upgrades, cross-origin requests). */
+  allowOrigins?: string[];
+  /** Connection, session, message-size and prompt-rate bounds; unset ones take limits.ts's defaults. */
+  limits?: Partial<ServerLimits>;
   log?: (line: string) => void;
 }
 
 export interface CinesegServer {
+  /** The server's base URL (no token). */
   url: string;
+  /** What a person opens: `url`, with `?token=…` when the server has a token. */
+  openUrl: string;
   port: number;
   host: string;
+  /** The token in force (null: an open loopback server). */
+  token: string | null;
+  /** Whether `token` was generated (nobody knows it until it is printed). */
+  tokenGenerated: boolean;
+  limits: ServerLimits;
+  metrics: ServerMetrics;
   hls: HlsCache;
   catalog: ClipCatalog;
   manager: SessionManager;
@@ -75,37 +104,82 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/** Codes that are the client's doing, with their HTTP status; any other code is a 500. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.E_CLIP_UNKNOWN]: 404,
+  [ErrorCode.E_INPUT_NOT_FOUND]: 404,
+  [ErrorCode.E_PATH_FORBIDDEN]: 403,
+};
+
+/** Sent with every response: no sniffing, no framing, and the token-carrying URL never leaves as a Referer. */
+const SECURITY_HEADERS: [string, string][] = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+];
+
 /** Starts the server; resolves once it listens. */
 export async function startServer(opts: ServeOptions = {}): Promise<CinesegServer> {
-  const log = opts.log ?? (() => undefined);
+  const host = opts.host ?? '127.0.0.1';
+  // Bad limits or tokens fail before a model is loaded.
+  const limits = resolveLimits(opts.limits);
+  const access = new AccessControl({ host, ...(opts.token === undefined ? {} : { token: opts.token }), allowOrigins: opts.allowOrigins ?? [] });
   const media = opts.media ?? [join(REPO_ROOT, 'samples', 'generated'), join(REPO_ROOT, 'samples', 'real')];
   const playerDir = resolve(opts.playerDir ?? join(REPO_ROOT, 'player', 'dist'));
+  const cacheDir = resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'hls'));
+  const redactor = new PathRedactor([
+    ...media.map((d) => [resolve(d), basename(resolve(d))] as const),
+    [cacheDir, '<hls-cache>'],
+    [playerDir, '<player>'],
+    ...liveRedactions(opts.live),
+    [REPO_ROOT, '<repo>'],
+    [homedir(), '~'],
+  ]);
+  const redact = (text: string): string => redactor.redact(text);
+  const rawLog = opts.log ?? (() => undefined);
+  const log = (line: string): void => rawLog(redact(line));
+  const metrics = new ServerMetrics();
   const catalog = new ClipCatalog(media);
-  const hls = new HlsCache(resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'hls')));
+  const hls = new HlsCache(cacheDir);
   const models =
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, ...(opts.threads ? { threads: opts.threads } : {}) }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log }) : null;
-  const manager = new SessionManager(catalog, models, sink, live);
+  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics }) : null;
+  const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded') } });
 
   const http = createServer((req, res) => {
+    for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
     handle(req, res).catch((e: unknown) => {
       const err = toCinesegError(e);
-      const status = err.code === ErrorCode.E_CLIP_UNKNOWN || err.code === ErrorCode.E_INPUT_NOT_FOUND ? 404 : 500;
-      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ code: err.code, message: err.message }));
+      const status = STATUS[err.code] ?? 500;
+      metrics.error(err.code);
+      if (status >= 500) log(`http ${req.method ?? '?'} answered ${status}: ${err.toLine()}`);
+      sendError(res, status, err.code, redact(err.message));
     });
   });
-  const ws = new WsServer(http, manager, log);
+  const ws = new WsServer(http, manager, { access, limits, metrics, redact, log });
+  metrics.bind({ sessions: () => manager.counts(), connections: () => ws.connections });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
+    const verdict = access.check(req);
+    if (!verdict.ok) {
+      metrics.error(verdict.code);
+      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer realm="cineseg"');
+      sendError(res, verdict.status, verdict.code, verdict.message);
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
-    const path = decodeURIComponent(url.pathname);
+    if (verdict.setCookie) res.setHeader('set-cookie', verdict.setCookie);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const path = requestPath(req.url ?? '/');
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : metrics.render());
+      return;
+    }
     if (path === '/api/clips') return json(res, await catalog.list());
     if (path === '/api/info') return json(res, { live: live !== null, model: models.bundle.name, ep: models.ep.ep });
     if (path.startsWith('/hls/')) {
@@ -113,17 +187,19 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       const rest = path.slice(5);
       const cut = rest.lastIndexOf('/');
       const file = rest.slice(cut + 1);
-      if (cut <= 0 || !/^[\w.-]+\.(m3u8|ts)$/.test(file)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `no HLS file ${path}`);
+      if (cut <= 0 || !/^[\w-]+(\.[\w-]+)*\.(m3u8|ts)$/.test(file)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, 'no such HLS file (expected /hls/<clip id>/<name>.m3u8 or .ts)');
       const clip = await catalog.get(rest.slice(0, cut));
       const pkg = await hls.ensure(clip.path);
-      return sendFile(res, join(pkg.dir, file), req.method === 'HEAD', 'no-cache');
+      const real = await resolveInside(pkg.dir, file);
+      if (real === null) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `clip ${clip.id} has no HLS file ${file}`);
+      return sendFile(res, real, req.method === 'HEAD', 'no-cache');
     }
     // The player: files under dist/, index.html for anything else (client-side routes).
-    const rel = normalize(path).replace(/^([/\\])+/, '');
-    let file = join(playerDir, rel);
-    if (!file.startsWith(playerDir + sep) && file !== playerDir) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, 'outside the player');
-    if (!rel || !(await isFile(file))) file = join(playerDir, 'index.html');
-    if (!(await isFile(file))) {
+    const rel = path.replace(/^\/+/, '');
+    let file = rel ? await resolveInside(playerDir, rel) : null;
+    if (file !== null && !(await isFile(file))) file = null;
+    file ??= await resolveInside(playerDir, 'index.html');
+    if (file === null || !(await isFile(file))) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('cineseg player is not built: run `npm run build -w player`\n');
       return;
@@ -131,18 +207,23 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     return sendFile(res, file, req.method === 'HEAD', rel.startsWith('assets/') ? 'max-age=31536000, immutable' : 'no-cache');
   }
 
-  const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((res, rej) => {
     http.once('error', (e) => rej(new CinesegError(ErrorCode.E_USAGE, `cannot listen on ${host}:${opts.port ?? 8080}: ${e.message}`, { cause: e })));
     http.listen(opts.port ?? 8080, host, () => res());
   });
   const port = (http.address() as AddressInfo).port;
+  access.setPort(port);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   let destroyed: Promise<void> | null = null;
   return {
     url,
+    openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
     port,
     host,
+    token: access.token,
+    tokenGenerated: access.tokenGenerated,
+    limits,
+    metrics,
     hls,
     catalog,
     manager,
@@ -165,6 +246,25 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       return destroyed;
     },
   };
+}
+
+/** The live input and, when it is a file, its path: neither is repeated in logs (a URL may hold a password). */
+function liveRedactions(live: string | undefined): [string, string][] {
+  if (!live) return [];
+  const target = live.startsWith('loop:') ? live.slice(5) : live;
+  const out: [string, string][] = [[live, '<live source>'], [target, '<live source>']];
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && target !== '-') out.push([resolve(target), '<live source>']);
+  return out;
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  // Mid-body there is no way to say what went wrong: the client sees a cut response.
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+  res.end(JSON.stringify({ code, message }));
 }
 
 function json(res: ServerResponse, body: unknown): void {

@@ -23,6 +23,7 @@ import { FrameSource } from '../source/frame-source.js';
 import type { FrameOutput } from '../track/object-state.js';
 import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
 import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
+import type { ServerMetrics } from './metrics.js';
 import { JpegEncoder } from './jpeg-encoder.js';
 import { DetachableOutput } from './session-output.js';
 
@@ -97,6 +98,8 @@ export interface LivePipelineOptions {
    * picture and image features (≈ 16 MB at 1024 px), and one more memory and pointer per object.
    */
   holdFrames?: number;
+  /** Tracked frames, drops and server-side latency are reported here (GET /metrics). */
+  metrics?: ServerMetrics;
   log?: (line: string) => void;
 }
 
@@ -132,6 +135,8 @@ export class LivePipeline {
   framesSent = 0;
   drops = 0;
   trackMs = 0;
+  /** Drops the current run's decoder had counted when last reported to the metrics. */
+  private decoderDropsSeen = 0;
 
   constructor(readonly opts: LivePipelineOptions) {
     this.holdFrames = Math.max(1, Math.floor(opts.holdFrames ?? 6));
@@ -193,6 +198,7 @@ export class LivePipeline {
 
   private async start(): Promise<void> {
     this.stopping = false;
+    this.decoderDropsSeen = 0;
     const { input } = this.opts;
     const loop = input.startsWith('loop:');
     const target = loop ? input.slice(5) : input;
@@ -217,7 +223,10 @@ export class LivePipeline {
           if (!f || this.stopping) break;
           const sourceMs = wallMs();
           this.framesIn++;
-          if (this.latest) this.drops++;
+          if (this.latest) {
+            this.drops++;
+            this.opts.metrics?.liveDropped.inc();
+          }
           else if (this.framesIn === 1) {
             this.width = f.width;
             this.height = f.height;
@@ -311,7 +320,12 @@ export class LivePipeline {
     const at = { frame: frame.index, ptsUs: frame.ptsUs };
     const masks = tracked.objects.map((o) => this.maskOf(o.objectId, o.output, at, 'propagate'));
     const jpeg = await jpegP;
-    const dropsNow = this.drops + (this.decoder?.stats.framesDropped ?? 0);
+    const decoderDrops = this.decoder?.stats.framesDropped ?? 0;
+    if (decoderDrops > this.decoderDropsSeen) {
+      this.opts.metrics?.liveDropped.inc({}, decoderDrops - this.decoderDropsSeen);
+      this.decoderDropsSeen = decoderDrops;
+    }
+    const dropsNow = this.drops + decoderDrops;
     const serverUs = (wallMs() - sourceMs) * 1000;
     for (const s of this.subscribers) {
       const visible = masks.filter((m) => !s.hidden.has(m.objectId));
@@ -321,6 +335,8 @@ export class LivePipeline {
       );
     }
     this.framesSent++;
+    this.opts.metrics?.frameTracked('live');
+    this.opts.metrics?.liveLatency.observe((wallMs() - sourceMs) / 1000);
     const now = performance.now();
     if (now - this.lastStats > 500) {
       this.lastStats = now;

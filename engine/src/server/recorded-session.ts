@@ -14,6 +14,12 @@ import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js'
 import type { CatalogClip } from './clip-catalog.js';
 import { DetachableOutput } from './session-output.js';
 
+/** What a session reports to the server around it (metrics). */
+export interface RecordedSessionHooks {
+  /** A propagation produced one frame's masks. */
+  frameTracked?(): void;
+}
+
 export class RecordedSession {
   readonly kind = 'recorded' as const;
   readonly output = new DetachableOutput(null);
@@ -31,17 +37,18 @@ export class RecordedSession {
     private readonly sessions: ModelSessions,
     private readonly frames: DecodedFrames,
     private readonly sink: AnnotationSink,
+    private readonly hooks: RecordedSessionHooks = {},
   ) {
     this.tracker = this.newTracker();
     this.framePtsUs = Array.from({ length: frames.numFrames }, (_, i) => frames.ptsUs(i) ?? 0);
   }
 
   /** Decodes the clip at the model's size (every frame, so PTS are known up front) and registers the session. */
-  static async open(sessionId: string, handle: number, clip: CatalogClip, sessions: ModelSessions, sink: AnnotationSink): Promise<RecordedSession> {
+  static async open(sessionId: string, handle: number, clip: CatalogClip, sessions: ModelSessions, sink: AnnotationSink, hooks: RecordedSessionHooks = {}): Promise<RecordedSession> {
     const frames = await DecodedFrames.open(clip.path, sessions.bundle.imageSize);
     try {
       await frames.decodeAll();
-      const s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink);
+      const s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
       const info = frames.info;
       await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames });
       return s;
@@ -227,6 +234,7 @@ export class RecordedSession {
     }));
     // Durable first, visible second: a client never sees a mask the store could lose.
     await this.sink.putMasks(this.sessionId, masks);
+    if (origin === 'propagate') this.hooks.frameTracked?.();
     for (const m of masks) {
       this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts }));
     }

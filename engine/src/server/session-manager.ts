@@ -2,48 +2,125 @@
  * Sessions by id, who owns them, and their lifetimes. A client that goes away releases its
  * sessions, except that a running propagation finishes first (its masks are stored), so the work
  * a user asked for is not lost with the tab.
+ *
+ * It also keeps the session bounds of limits.ts: sessions being opened hold their place from the
+ * first await (two concurrent startSession messages cannot both take the last slot), sessions of
+ * departed clients still finishing count until they are released, and each session has its own
+ * prompt bucket, so one client's flood of prompts slows only that session.
  */
 import { randomUUID } from 'node:crypto';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import type { ClipCatalog } from './clip-catalog.js';
+import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { LiveSession, type LivePipeline } from './live-session.js';
-import { RecordedSession } from './recorded-session.js';
+import { TokenBucket } from './rate-limit.js';
+import { RecordedSession, type RecordedSessionHooks } from './recorded-session.js';
 import type { SessionOutput } from './session-output.js';
 
 export type AnySession = RecordedSession | LiveSession;
 
 export class SessionManager {
-  private readonly sessions = new Map<string, { session: AnySession; owner: string }>();
+  private readonly sessions = new Map<string, { session: AnySession; owner: string; prompts: TokenBucket }>();
   private nextHandle = 1;
   private readonly settling = new Set<Promise<void>>();
+  /** Sessions being opened, by owner. */
+  private readonly opening = new Map<string, number>();
+  /** Owners whose connection closed while a session of theirs was being opened. */
+  private readonly departed = new Set<string>();
+  private readonly limits: ServerLimits;
+  private readonly hooks: RecordedSessionHooks;
 
   constructor(
     private readonly catalog: ClipCatalog,
     private readonly models: ModelSessions,
     private readonly sink: AnnotationSink,
     private readonly live: LivePipeline | null,
-  ) {}
+    opts: { limits?: ServerLimits; hooks?: RecordedSessionHooks } = {},
+  ) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.hooks = opts.hooks ?? {};
+  }
 
   get size(): number {
     return this.sessions.size;
   }
 
+  /** Open sessions by kind; sessions of departed clients still finishing count as recorded. */
+  counts(): { recorded: number; live: number } {
+    let live = 0;
+    for (const e of this.sessions.values()) if (e.session.kind === 'live') live++;
+    return { recorded: this.sessions.size - live + this.settling.size, live };
+  }
+
   async startRecorded(owner: string, clipId: string, out: SessionOutput): Promise<RecordedSession> {
-    const clip = await this.catalog.get(clipId);
-    const s = await RecordedSession.open(randomUUID(), this.handle(), clip, this.models, this.sink);
-    s.output.attach(out);
-    this.sessions.set(s.sessionId, { session: s, owner });
-    return s;
+    return this.admit(owner, async () => {
+      const clip = await this.catalog.get(clipId);
+      const s = await RecordedSession.open(randomUUID(), this.handle(), clip, this.models, this.sink, this.hooks);
+      s.output.attach(out);
+      this.add(s, owner);
+      return s;
+    });
   }
 
   async startLive(owner: string, out: SessionOutput): Promise<LiveSession> {
     if (!this.live) throw new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'this server has no live source (start it with --live <url|loop:file>)');
-    const s = new LiveSession(randomUUID(), this.handle(), this.live);
-    this.sessions.set(s.sessionId, { session: s, owner });
+    return this.admit(owner, () => this.openLive(owner, out, this.live!));
+  }
+
+  /**
+   * Takes one prompt from the session's bucket.
+   * @throws CinesegError E_SESSION_UNKNOWN, E_RATE_LIMITED
+   */
+  takePrompt(owner: string, sessionId: string): void {
+    this.get(owner, sessionId);
+    const b = this.sessions.get(sessionId)!.prompts;
+    if (!b.take()) {
+      throw new CinesegError(ErrorCode.E_RATE_LIMITED, `more than ${b.perSecond} prompts per second (burst ${b.burst}) on this session; retry in ${b.retryAfterMs()} ms`, {
+        details: { retryAfterMs: b.retryAfterMs() },
+      });
+    }
+  }
+
+  /** Runs `open` holding a session slot of `owner`. @throws CinesegError E_SESSION_LIMIT */
+  private async admit<T>(owner: string, open: () => Promise<T>): Promise<T> {
+    const L = this.limits;
+    let opening = 0;
+    for (const n of this.opening.values()) opening += n;
+    if (this.sessions.size + this.settling.size + opening >= L.maxSessions) {
+      throw new CinesegError(ErrorCode.E_SESSION_LIMIT, `the server has ${L.maxSessions} sessions open, its limit; close one or retry later`);
+    }
+    let mine = this.opening.get(owner) ?? 0;
+    for (const e of this.sessions.values()) if (e.owner === owner) mine++;
+    if (mine >= L.maxSessionsPerConnection) {
+      throw new CinesegError(ErrorCode.E_SESSION_LIMIT, `this connection has ${L.maxSessionsPerConnection} sessions open, its limit; close one first`);
+    }
+    this.opening.set(owner, (this.opening.get(owner) ?? 0) + 1);
     try {
-      await this.live.subscribe(s);
+      const s = await open();
+      // The client left while this was opening: releaseOwner ran before the session was added.
+      if (this.departed.has(owner)) this.releaseOwner(owner);
+      return s;
+    } finally {
+      const n = this.opening.get(owner)! - 1;
+      if (n > 0) this.opening.set(owner, n);
+      else {
+        this.opening.delete(owner);
+        this.departed.delete(owner);
+      }
+    }
+  }
+
+  private add(session: AnySession, owner: string): void {
+    this.sessions.set(session.sessionId, { session, owner, prompts: new TokenBucket(this.limits.promptBurst, this.limits.promptsPerSecond) });
+  }
+
+  private async openLive(owner: string, out: SessionOutput, live: LivePipeline): Promise<LiveSession> {
+    const s = new LiveSession(randomUUID(), this.handle(), live);
+    this.add(s, owner);
+    try {
+      await live.subscribe(s);
     } catch (e) {
       this.sessions.delete(s.sessionId);
       await s.destroy();
@@ -68,6 +145,7 @@ export class SessionManager {
 
   /** The owner's connection is gone: detach outputs; let running propagations finish, then release. */
   releaseOwner(owner: string): void {
+    if (this.opening.has(owner)) this.departed.add(owner);
     for (const [id, e] of this.sessions) {
       if (e.owner !== owner) continue;
       this.sessions.delete(id);

@@ -31,8 +31,8 @@ export class TestClient {
     });
   }
 
-  static connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
+  static connect(url: string, opts?: WebSocket.ClientOptions): Promise<TestClient> {
+    const ws = new WebSocket(url, opts);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TestClient(ws)));
       ws.once('error', reject);
