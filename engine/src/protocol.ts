@@ -140,6 +140,11 @@ export interface SessionStarted {
   /** Recorded: every frame's PTS in µs (first frame first); the player keys masks by these. */
   framePtsUs: number[] | null;
   clip: string | null;
+  /**
+   * The id the session's prompts and masks are stored under (`cineseg export <id>`). Recorded:
+   * the session id. Live: one record per run of the source, shared by everyone watching it.
+   */
+  recordId?: string;
 }
 
 /** A request was done. For prompts it comes after the prompted frame's masks. */

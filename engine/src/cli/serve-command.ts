@@ -22,6 +22,7 @@ export function registerServe(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
+    .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
     .option('--token <token>', 'token clients must present (default: $CINESEG_TOKEN; generated and printed when --host is not loopback)')
     .option('--allow-origin <origin...>', 'browser origins allowed besides the server itself, e.g. https://viewer.example.org')
     .option('--max-connections <n>', 'WebSocket connections open at once (default 64)')
@@ -44,9 +45,12 @@ export function registerServe(program: Command): void {
       ];
       for (const [flag, key] of flags) if (o[flag] !== undefined) limits[key] = Number(o[flag]);
       const token = typeof o.token === 'string' ? o.token : process.env.CINESEG_TOKEN || undefined;
+      const ls = String(o.liveStore);
+      const liveStoreIntervalMs = ls === 'all' ? 0 : ls === 'none' ? -1 : Number(ls);
+      if (!Number.isFinite(liveStoreIntervalMs) || liveStoreIntervalMs < -1) throw new CinesegError(ErrorCode.E_USAGE, `--live-store must be a number of ms, "all" or "none", got "${ls}"`);
       const server = await startServer({
         ...(o.media ? { media: o.media as string[] } : {}),
-        ...(o.live ? { live: String(o.live) } : {}),
+        ...(o.live ? { live: String(o.live), liveStoreIntervalMs } : {}),
         host: String(o.host),
         port,
         ...(o.model ? { model: String(o.model) } : {}),

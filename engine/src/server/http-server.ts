@@ -40,6 +40,8 @@ export interface ServeOptions {
   media?: string[];
   /** Live source: a URL, `-`, or `loop:<file>`. */
   live?: string;
+  /** Live: store tracked masks at most every this many ms (0: every frame, negative: prompts only); see live-session.ts. */
+  liveStoreIntervalMs?: number;
   host?: string;
   /** 0 picks a free port (default 8080). */
   port?: number;
@@ -145,7 +147,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, ...(opts.threads ? { threads: opts.threads } : {}) }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics }) : null;
+  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }) }) : null;
   const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded') } });
 
   const http = createServer((req, res) => {

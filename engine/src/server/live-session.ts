@@ -9,10 +9,11 @@
  * A click lands on the frame the user saw: the tracker holds the last few tracked frames, and a
  * prompt naming one of them is applied to it (it becomes a conditioning frame), between two
  * tracked frames. Objects belong to the source, not to a client: everyone watching sees them and
- * may prompt them.
+ * may prompt them, and one record in the store (see `recordId`) holds them all.
  *
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
@@ -66,10 +67,11 @@ export class LiveSession {
       numFrames: null,
       framePtsUs: null,
       clip: null,
+      recordId: p.recordId,
     };
   }
 
-  /** Applies a prompt to the live frame it names (or the newest held one); resolves once its mask was sent. */
+  /** Applies a prompt to the live frame it names (or the newest held one); resolves once its mask is stored and sent. */
   prompt(msg: AddPoints | AddBox | AddMask): Promise<PromptApplied> {
     this.hidden.delete(msg.objectId);
     return this.pipeline.prompt(this.sessionId, msg);
@@ -98,10 +100,26 @@ export interface LivePipelineOptions {
    * picture and image features (≈ 16 MB at 1024 px), and one more memory and pointer per object.
    */
   holdFrames?: number;
+  /**
+   * How often the masks of tracked (unprompted) frames are stored, in ms: at most one frame per
+   * interval; 0 stores every tracked frame, a negative value none. Prompts and the masks they
+   * produce are always stored before they are acknowledged. Default 1000: see LIVE_STORE_INTERVAL_MS.
+   */
+  storeIntervalMs?: number;
   /** Tracked frames, drops and server-side latency are reported here (GET /metrics). */
   metrics?: ServerMetrics;
   log?: (line: string) => void;
 }
+
+/**
+ * A procedure can run for hours. Stored masks cost ≈ 0.3–0.5 kB per object and frame (compressed
+ * RLE plus the row), so every frame at 30 fps is ≈ 50 MB per object and hour; one frame a second
+ * is under 2 MB. The live pictures themselves are not stored, so a dense mask record has little
+ * use; prompts and the masks they made (the confirmed ones) are always kept.
+ */
+export const LIVE_STORE_INTERVAL_MS = 1000;
+/** Buffered tracked-frame masks are committed at least this often (one transaction each). */
+const STORE_FLUSH_MS = 1000;
 
 type Op = { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void };
 
@@ -128,6 +146,12 @@ export class LivePipeline {
   private held: Held[] = [];
   private readonly holdFrames: number;
   private lastStats = 0;
+  private recordStarted = false;
+  private storeBuf: SinkMask[] = [];
+  private lastStoredMs = -Infinity;
+  private lastFlushMs = 0;
+  /** The id prompts and masks of the current run of the source are stored under. */
+  recordId = randomUUID();
   width = 0;
   height = 0;
   fps = 30;
@@ -198,6 +222,8 @@ export class LivePipeline {
 
   private async start(): Promise<void> {
     this.stopping = false;
+    this.recordId = randomUUID();
+    this.recordStarted = false;
     this.decoderDropsSeen = 0;
     const { input } = this.opts;
     const loop = input.startsWith('loop:');
@@ -284,7 +310,11 @@ export class LivePipeline {
       if (m.type === 'addPoints') p = { kind: 'points', objectId: m.objectId, frame: at.frame, points: m.points, clearOld: true };
       else if (m.type === 'addBox') p = { kind: 'box', objectId: m.objectId, frame: at.frame, box: m.box, points: m.points ?? [] };
       else p = { kind: 'mask', objectId: m.objectId, frame: at.frame, counts: m.rle.counts };
-      await this.opts.sink.putPrompt(op.sessionId, p);
+      // A buffered tracked mask of this frame must not land after (and supersede) the prompt's.
+      await this.flushStore();
+      // Confirmed: stored before anyone sees it.
+      await this.opts.sink.putPrompt(this.recordId, p);
+      await this.opts.sink.putMasks(this.recordId, [mask]);
       for (const s of this.subscribers) if (!s.hidden.has(mask.objectId)) s.output.binary(this.encodeMask(s, mask));
       op.resolve({ frame: at.frame, ptsUs: at.ptsUs });
     } catch (e) {
@@ -307,6 +337,10 @@ export class LivePipeline {
 
   private async processFrame(frame: Frame, sourceMs: number): Promise<void> {
     const S = this.opts.sessions.bundle.imageSize;
+    if (!this.recordStarted) {
+      this.recordStarted = true;
+      await this.opts.sink.startSession({ sessionId: this.recordId, kind: 'live', source: this.opts.input, width: frame.width, height: frame.height, fps: this.fps, numFrames: null });
+    }
     this.jpeg ??= new JpegEncoder(frame.width, frame.height, this.opts.jpegQuality ?? 5);
     this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true, holdFrames: this.holdFrames });
     const jpegP = this.jpeg.encode(frame.rgb);
@@ -337,6 +371,8 @@ export class LivePipeline {
     this.framesSent++;
     this.opts.metrics?.frameTracked('live');
     this.opts.metrics?.liveLatency.observe((wallMs() - sourceMs) / 1000);
+    // Tracked masks are stored after the frame went out: they are a record, not a confirmation.
+    await this.keepTracked(masks);
     const now = performance.now();
     if (now - this.lastStats > 500) {
       this.lastStats = now;
@@ -346,7 +382,30 @@ export class LivePipeline {
     }
   }
 
-  /** Stops decoding and tracking; the next subscriber starts afresh. */
+  /** Buffers a tracked frame's masks at the configured rate; commits the buffer every STORE_FLUSH_MS. */
+  private async keepTracked(masks: SinkMask[]): Promise<void> {
+    const every = this.opts.storeIntervalMs ?? LIVE_STORE_INTERVAL_MS;
+    const now = performance.now();
+    if (every >= 0 && masks.length > 0 && now - this.lastStoredMs >= every) {
+      this.lastStoredMs = now;
+      this.storeBuf.push(...masks);
+    }
+    if (now - this.lastFlushMs >= STORE_FLUSH_MS) await this.flushStore();
+  }
+
+  private async flushStore(): Promise<void> {
+    this.lastFlushMs = performance.now();
+    if (this.storeBuf.length === 0) return;
+    const batch = this.storeBuf;
+    this.storeBuf = [];
+    try {
+      await this.opts.sink.putMasks(this.recordId, batch);
+    } catch (e) {
+      this.opts.log?.(`live: storing ${batch.length} tracked masks failed: ${toCinesegError(e).toLine()}`);
+    }
+  }
+
+  /** Stops decoding and tracking; the next subscriber starts afresh (a new record). */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
@@ -365,6 +424,11 @@ export class LivePipeline {
     this.latest = null;
     this.held = [];
     for (const o of this.ops.splice(0)) o.reject(new CinesegError(ErrorCode.E_CANCELLED, 'live source stopped'));
+    if (this.recordStarted) {
+      this.recordStarted = false;
+      await this.flushStore();
+      await this.opts.sink.closeSession(this.recordId).catch((e: unknown) => this.opts.log?.(`live: closing the record failed: ${toCinesegError(e).toLine()}`));
+    }
   }
 
   async destroy(): Promise<void> {

@@ -85,6 +85,7 @@ export class RecordedSession {
       numFrames: this.frames.numFrames,
       framePtsUs: this.framePtsUs,
       clip: this.clip.id,
+      recordId: this.sessionId,
     };
   }
 

@@ -1,8 +1,9 @@
 /**
- * An {@link AnnotationSink} over the SQLite {@link SessionStore}: every prompt and mask of a
- * recorded session is committed before the server sends it on (the store's writes return after
- * COMMIT). Live sessions have no clip file with a frame count to register, so only recorded
- * sessions are stored.
+ * An {@link AnnotationSink} over the SQLite {@link SessionStore}: every prompt and mask is
+ * committed before the server sends it on (the store's writes return after COMMIT). A recorded
+ * session is stored against its clip file; a live source, which has no file and no length, is
+ * stored against a pseudo clip of its own (content hash `live:<session id>`) whose frame count
+ * grows with the frames stored, frame numbers being the source's decoded frame indices.
  */
 import { isCinesegError, ErrorCode } from '../errors.js';
 import { registerClipFile } from '../store/register-clip.js';
@@ -11,6 +12,8 @@ import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession } from './annota
 
 export class StoreSink implements AnnotationSink {
   private readonly sizes = new Map<string, [number, number]>();
+  /** Live sessions: their pseudo clip and the frame count stored so far. */
+  private readonly live = new Map<string, { clipId: number; frames: number }>();
 
   /** `owned`: destroy() closes the store. */
   constructor(
@@ -19,9 +22,15 @@ export class StoreSink implements AnnotationSink {
   ) {}
 
   async startSession(s: SinkSession): Promise<void> {
-    if (s.kind !== 'recorded' || s.numFrames === null) return;
-    const clip = await registerClipFile(this.store, s.source);
-    this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } });
+    if (s.kind === 'live') {
+      const clip = this.store.upsertClip({ path: withoutCredentials(s.source), contentHash: `live:${s.sessionId}`, width: s.width, height: s.height, numFrames: 0, fps: s.fps });
+      this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve', live: true } });
+      this.live.set(s.sessionId, { clipId: clip.id, frames: 0 });
+    } else {
+      if (s.numFrames === null) return;
+      const clip = await registerClipFile(this.store, s.source);
+      this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } });
+    }
     this.sizes.set(s.sessionId, [s.height, s.width]);
   }
 
@@ -37,7 +46,15 @@ export class StoreSink implements AnnotationSink {
 
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {
     const size = this.sizes.get(sessionId);
-    if (!size) return;
+    if (!size || masks.length === 0) return;
+    const live = this.live.get(sessionId);
+    if (live) {
+      const end = Math.max(...masks.map((m) => m.frame)) + 1;
+      if (end > live.frames) {
+        this.store.growClip(live.clipId, end);
+        live.frames = end;
+      }
+    }
     this.store.putMasks(
       sessionId,
       masks.map((m) => ({
@@ -63,11 +80,26 @@ export class StoreSink implements AnnotationSink {
   async closeSession(sessionId: string): Promise<void> {
     if (!this.sizes.has(sessionId)) return;
     this.sizes.delete(sessionId);
+    this.live.delete(sessionId);
     this.store.setSessionStatus(sessionId, 'closed');
   }
 
   async destroy(): Promise<void> {
     this.sizes.clear();
+    this.live.clear();
     if (this.owned) this.store.destroy();
+  }
+}
+
+/** A live URL as it may be stored: user and password left out (rtsp://user:pass@camera/…). */
+function withoutCredentials(source: string): string {
+  try {
+    const u = new URL(source);
+    if (!u.username && !u.password) return source;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return source;
   }
 }

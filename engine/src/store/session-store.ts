@@ -463,6 +463,15 @@ export class SessionStore {
     return r ? clipFromRow(r) : undefined;
   }
 
+  /**
+   * Raises a clip's frame count to at least `numFrames`. A live source has no length: its pseudo
+   * clip grows as frames are stored, so exports cover exactly the frames seen, also after a crash.
+   */
+  growClip(clipId: number, numFrames: number): void {
+    this.writable();
+    this.tx('growClip', () => this.db.prepare('UPDATE clips SET num_frames = ? WHERE id = ? AND num_frames < ?').run(numFrames, clipId, numFrames));
+  }
+
   // ---------------------------------------------------------------- sessions
 
   /** Starts a session on a registered clip (status 'open'). `id` defaults to a random UUID. */
