@@ -189,6 +189,18 @@ export interface LiveStats {
   trackMs: number;
 }
 
+/**
+ * An object was removed from a session (live: by any client watching the source, since they
+ * share the tracker's objects). No more masks come for it.
+ */
+export interface ObjectRemoved {
+  v: 1;
+  type: 'objectRemoved';
+  seq: null;
+  sessionId: string;
+  objectId: number;
+}
+
 export interface ErrorMessage {
   v: 1;
   type: 'error';
@@ -198,7 +210,7 @@ export interface ErrorMessage {
   seq: number | null;
 }
 
-export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ErrorMessage;
+export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ObjectRemoved | ErrorMessage;
 
 /**
  * Validates one client text message. Returns the message or an error reply (never throws): bad

@@ -46,6 +46,17 @@ export function App() {
   const liveView = useRef<LiveViewHandle>(null);
   const bump = useRef(0);
 
+  const ensureObject = useCallback((id: number) => setObjects((os) => (os.some((o) => o.id === id) ? os : [...os, { id, name: `object ${id}`, hidden: false }])), []);
+  /** Objects with a mask in this live session: another viewer's objects appear in the list too. */
+  const liveKnown = useRef(new Set<number>());
+
+  const dropObject = useCallback((id: number) => {
+    setObjects((os) => os.filter((o) => o.id !== id));
+    for (const [k, fp] of prompts.current) if (fp.objectId === id) prompts.current.delete(k);
+    for (const f of masks.current.values()) f.delete(id);
+    liveKnown.current.delete(id);
+  }, []);
+
   const hidden = useMemo(() => new Set(objects.filter((o) => o.hidden).map((o) => o.id)), [objects]);
 
   const scheduleMaskRender = useCallback(() => {
@@ -76,6 +87,7 @@ export function App() {
       const old = sessionRef.current;
       if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).catch(() => undefined);
       masks.current.clear();
+      liveKnown.current.clear();
       if (!replay) {
         prompts.current.clear();
         setObjects([]);
@@ -128,6 +140,9 @@ export function App() {
         else if (m.type === 'propagateDone' && s && m.sessionId === s.sessionId) {
           setProgress(null);
           setStatus(m.cancelled ? `propagation cancelled after ${m.frames} frames` : `propagated over ${m.frames} frames`);
+        } else if (m.type === 'objectRemoved' && s && m.sessionId === s.sessionId) {
+          dropObject(m.objectId);
+          scheduleMaskRender();
         } else if (m.type === 'error') setStatus(`${m.code}: ${m.message}`);
       },
       binary(data) {
@@ -138,6 +153,10 @@ export function App() {
           if (!s || m.handle !== s.handle) return;
           hooks.masksReceived++;
           if (s.kind === 'live') {
+            if (!liveKnown.current.has(m.objectId)) {
+              liveKnown.current.add(m.objectId);
+              ensureObject(m.objectId);
+            }
             liveView.current?.onMask(m);
             return;
           }
@@ -153,10 +172,8 @@ export function App() {
     });
     conn.current = c;
     return () => c.destroy();
-  }, [open, scheduleMaskRender]);
+  }, [open, scheduleMaskRender, dropObject, ensureObject]);
 
-  const ensureObject = (id: number) =>
-    setObjects((os) => (os.some((o) => o.id === id) ? os : [...os, { id, name: `object ${id}`, hidden: false }]));
 
   const onPrompt = useCallback(
     (p: Prompt) => {
@@ -174,7 +191,7 @@ export function App() {
       setStatus('');
       sendPrompt(s.sessionId, fp).catch((e: Error) => setStatus(e.message));
     },
-    [active, sendPrompt],
+    [active, sendPrompt, ensureObject],
   );
 
   const propagate = () => {
@@ -190,9 +207,7 @@ export function App() {
 
   const removeObject = (id: number) => {
     const s = session;
-    setObjects((os) => os.filter((o) => o.id !== id));
-    for (const [k, fp] of prompts.current) if (fp.objectId === id) prompts.current.delete(k);
-    for (const f of masks.current.values()) f.delete(id);
+    dropObject(id);
     scheduleMaskRender();
     if (s) conn.current!.request({ type: 'removeObject', sessionId: s.sessionId, objectId: id }).catch((e: Error) => setStatus(e.message));
   };

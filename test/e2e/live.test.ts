@@ -64,4 +64,25 @@ describe('e2e: live session in Chromium', () => {
       `e2e live: painted ${h.livePainted}, drops ${live.drops}, frames in ${live.framesIn}, latency p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms\n`,
     );
   });
+
+  it('deletes the object: the server stops tracking it and the overlay clears', async () => {
+    const { page, server } = e;
+    const live = server.live!;
+    expect(live.objectIds).toEqual([1]);
+    const overlayPixels = () =>
+      page.evaluate(() => {
+        const c = document.querySelector('canvas[data-testid="overlay"]') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+        return n;
+      });
+    await expect.poll(overlayPixels, { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.locator('[data-object="1"] button[title="delete"]').click();
+    await expect.poll(() => live.objectIds, { timeout: 10_000 }).toEqual([]);
+    await expect.poll(() => page.locator('[data-object]').count(), { timeout: 10_000 }).toBe(0);
+    const painted = await page.evaluate(() => window.__cineseg.livePainted);
+    await page.waitForFunction((p) => window.__cineseg.livePainted >= p + 5, painted, { timeout: 30_000 });
+    expect(await overlayPixels()).toBe(0);
+  });
 });

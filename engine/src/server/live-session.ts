@@ -8,8 +8,8 @@
  *
  * A click lands on the frame the user saw: the tracker holds the last few tracked frames, and a
  * prompt naming one of them is applied to it (it becomes a conditioning frame), between two
- * tracked frames. Objects belong to the source, not to a client: everyone watching sees them and
- * may prompt them, and one record in the store (see `recordId`) holds them all.
+ * tracked frames. Objects belong to the source, not to a client: everyone watching sees and may
+ * prompt or remove them, and one record in the store (see `recordId`) holds them all.
  *
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
@@ -43,8 +43,6 @@ export interface PromptApplied {
 export class LiveSession {
   readonly kind = 'live' as const;
   readonly output = new DetachableOutput(null);
-  /** Objects this client removed: still tracked (the stream tracker cannot forget), never sent. */
-  readonly hidden = new Set<number>();
 
   constructor(
     readonly sessionId: string,
@@ -73,12 +71,12 @@ export class LiveSession {
 
   /** Applies a prompt to the live frame it names (or the newest held one); resolves once its mask is stored and sent. */
   prompt(msg: AddPoints | AddBox | AddMask): Promise<PromptApplied> {
-    this.hidden.delete(msg.objectId);
     return this.pipeline.prompt(this.sessionId, msg);
   }
 
-  removeObject(objectId: number): void {
-    this.hidden.add(objectId);
+  /** Removes the object from the tracker (for every client watching). */
+  removeObject(objectId: number): Promise<void> {
+    return this.pipeline.removeObject(objectId);
   }
 
   async destroy(): Promise<void> {
@@ -121,7 +119,9 @@ export const LIVE_STORE_INTERVAL_MS = 1000;
 /** Buffered tracked-frame masks are committed at least this often (one transaction each). */
 const STORE_FLUSH_MS = 1000;
 
-type Op = { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void };
+type Op =
+  | { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void }
+  | { kind: 'remove'; objectId: number; resolve: () => void; reject: (e: unknown) => void };
 
 /** A tracked frame a prompt can still be applied to. */
 interface Held {
@@ -218,6 +218,15 @@ export class LivePipeline {
     });
   }
 
+  /** Removes an object from the tracker (its memory is freed) and tells every client. */
+  removeObject(objectId: number): Promise<void> {
+    if (!this.running) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
+    return new Promise((resolve, reject) => {
+      this.ops.push({ kind: 'remove', objectId, resolve, reject });
+      this.wake?.();
+    });
+  }
+
   private firstFrame: Promise<void> = Promise.resolve();
 
   private async start(): Promise<void> {
@@ -276,10 +285,11 @@ export class LivePipeline {
 
   private async work(): Promise<void> {
     while (!this.stopping) {
-      // Prompts go first: a click should not wait behind a frame. A prompt needs a tracked frame
-      // to land on; before the first one it waits.
-      const op = this.held.length > 0 ? this.ops.shift() : undefined;
+      // Prompts and removals go first: a click should not wait behind a frame. A prompt needs a
+      // tracked frame to land on; before the first one it waits.
+      const op = this.ops.find((o) => o.kind === 'remove' || this.held.length > 0);
       if (op) {
+        this.ops.splice(this.ops.indexOf(op), 1);
         await this.runOp(op);
         continue;
       }
@@ -302,6 +312,15 @@ export class LivePipeline {
 
   private async runOp(op: Op): Promise<void> {
     try {
+      if (op.kind === 'remove') {
+        if (!this.tracker?.removeObject(op.objectId)) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `object ${op.objectId} is not tracked`);
+        // Buffered masks of the object would bring it back in the store: they go first.
+        await this.flushStore();
+        await this.opts.sink.removeObject(this.recordId, op.objectId);
+        for (const s of this.subscribers) s.output.json({ v: PROTOCOL_VERSION, type: 'objectRemoved', seq: null, sessionId: s.sessionId, objectId: op.objectId });
+        op.resolve();
+        return;
+      }
       const at = this.held.find((h) => h.frame === op.msg.frame) ?? this.held.at(-1)!;
       const [res] = await this.tracker!.promptAt(at.t, [op.prompt]);
       const mask = this.maskOf(op.prompt.objectId, res!.output, at, 'prompt');
@@ -315,7 +334,7 @@ export class LivePipeline {
       // Confirmed: stored before anyone sees it.
       await this.opts.sink.putPrompt(this.recordId, p);
       await this.opts.sink.putMasks(this.recordId, [mask]);
-      for (const s of this.subscribers) if (!s.hidden.has(mask.objectId)) s.output.binary(this.encodeMask(s, mask));
+      for (const s of this.subscribers) s.output.binary(this.encodeMask(s, mask));
       op.resolve({ frame: at.frame, ptsUs: at.ptsUs });
     } catch (e) {
       op.reject(e);
@@ -362,10 +381,9 @@ export class LivePipeline {
     const dropsNow = this.drops + decoderDrops;
     const serverUs = (wallMs() - sourceMs) * 1000;
     for (const s of this.subscribers) {
-      const visible = masks.filter((m) => !s.hidden.has(m.objectId));
-      for (const m of visible) s.output.binary(this.encodeMask(s, m));
+      for (const m of masks) s.output.binary(this.encodeMask(s, m));
       s.output.binary(
-        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: visible.length, serverUs, jpeg }),
+        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: masks.length, serverUs, jpeg }),
       );
     }
     this.framesSent++;

@@ -2,7 +2,7 @@
  * Live prompts over the real server, a looped clip and a real SQLite store: a click lands on the
  * frame the client names while the server still holds it (else on the newest tracked frame, and the
  * ack says which); prompts and their masks are stored before the ack, tracked masks at the
- * configured rate.
+ * configured rate; removing an object takes it out of the tracker and tells the client.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,7 +66,7 @@ function ack(m: ServerMessage): Ack {
 }
 
 describe('live prompts', () => {
-  it('applies a click to the frame on screen, stores prompts and every mask in SQLite', async () => {
+  it('applies a click to the frame on screen, stores prompts and every mask in SQLite, removes objects from the tracker', async () => {
     const { server, dbPath } = await liveServer(0);
     const c = await TestClient.connect(server.url.replace('http', 'ws') + 'ws');
     const started = (await c.request({ type: 'startSession', live: true })) as SessionStarted;
@@ -103,11 +103,22 @@ describe('live prompts', () => {
     const a3 = ack(await c.request({ type: 'addPoints', sessionId: sid, frame: tracked.frame, objectId: 1, points: [{ x: o.point[0], y: o.point[1] }, { x: o.point[0] + 60, y: o.point[1] + 30, label: 0 }] }));
     expect(a3.frame).toBe(tracked.frame);
 
-    // Let the tracked masks flow for a while.
+    // Let the tracked masks flow for a while, then remove object 2.
     const t0 = Date.now();
     await until(() => Date.now() - t0 > 1500);
     const live = server.live!;
     expect(live.objectIds).toEqual([1, 2]);
+    expect(await c.request({ type: 'removeObject', sessionId: sid, objectId: 2 })).toMatchObject({ type: 'ack' });
+    // Everything sent before the ack has arrived; nothing tracked later carries object 2.
+    const lastBeforeAck = Math.max(...c.frames.map((b) => decodeLiveFrame(b).frame));
+    expect(live.objectIds).toEqual([1]);
+    await c.waitFor((m) => m.type === 'objectRemoved' && m.objectId === 2, true, 5_000);
+    const removedAt = c.frames.length;
+    await until(() => c.frames.length >= removedAt + 3);
+    for (const b of c.frames.slice(removedAt)) expect(decodeLiveFrame(b).objects).toBe(1);
+    expect(c.masks.filter((m) => m.objectId === 2 && m.frame > lastBeforeAck)).toHaveLength(0);
+    expect(c.masks.filter((m) => m.objectId === 1 && m.frame > lastBeforeAck).length).toBeGreaterThanOrEqual(3);
+    expect(await c.request({ type: 'removeObject', sessionId: sid, objectId: 2 })).toMatchObject({ type: 'error', code: 'E_OBJECT_UNKNOWN' });
 
     // The client leaves: the source stops and the record is closed.
     await c.close();
@@ -145,6 +156,12 @@ describe('live prompts', () => {
       // (Frames tracked while the client was leaving are stored, not received; none past the last decoded.)
       expect(clip.numFrames).toBeGreaterThanOrEqual(lastFrame + 1);
       expect(clip.numFrames).toBeLessThanOrEqual(live.framesIn);
+      // Object 2 is removed in the store too; its masks stay in history.
+      expect(ro.listObjects(record).map((x) => x.objectId)).toEqual([1]);
+      expect(ro.listObjects(record, { includeRemoved: true }).map((x) => [x.objectId, x.removed])).toEqual([
+        [1, false],
+        [2, true],
+      ]);
     } finally {
       ro.destroy();
     }
