@@ -100,18 +100,21 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
   const log = opts.log ?? (() => undefined);
   if (opts.prompts.length === 0) throw new CinesegError(ErrorCode.E_USAGE, 'give at least one --point, --box or --mask');
   const t0 = performance.now();
-  const sessions =
-    opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
-      ep: opts.ep ?? 'auto',
-      log,
-      ...(opts.threads ? { threads: opts.threads } : {}),
-    }));
+  // The manifest (a bad one fails here) gives the model's size; the video is opened before the
+  // graphs load, so a bad clip is refused in a fraction of a second, not after model loading.
+  const bundle = opts.sessions?.bundle ?? loadBundle(opts.model ?? defaultBundleDir());
+  let ownSessions: ModelSessions | null = null;
   let frames: DecodedFrames | null = null;
   let tracker: VideoTracker | null = null;
   try {
-    const S = sessions.bundle.imageSize;
-    frames = await DecodedFrames.open(opts.video, S);
+    frames = await DecodedFrames.open(opts.video, bundle.imageSize);
+    const sessions =
+      opts.sessions ??
+      (ownSessions = await ModelSessions.create(bundle, {
+        ep: opts.ep ?? 'auto',
+        log,
+        ...(opts.threads ? { threads: opts.threads } : {}),
+      }));
     const info = frames.info;
     const n = frames.numFrames;
     const loadSeconds = (performance.now() - t0) / 1000;
@@ -195,7 +198,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
   } finally {
     tracker?.destroy();
     await frames?.destroy();
-    if (!opts.sessions) await sessions.destroy();
+    await ownSessions?.destroy();
   }
 }
 

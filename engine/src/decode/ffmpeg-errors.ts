@@ -3,14 +3,21 @@
  * error channel, so this reads its stderr; patterns are the messages of ffmpeg 5.1-7.x.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
+import { frameSizeAllowed, frameTooLarge, refusedPictureSize } from './frame-limits.js';
 
-const RULES: Array<[RegExp, ErrorCode, string]> = [
+/** [stderr pattern, code, what it means, applies to local files only]. */
+const RULES: Array<[RegExp, ErrorCode, string, boolean?]> = [
   [/No such file or directory/i, ErrorCode.E_INPUT_NOT_FOUND, 'input not found'],
   [/Connection refused|Network is unreachable|No route to host|Name or service not known|Temporary failure in name resolution|Server returned [45]\d\d|Connection reset by peer/i, ErrorCode.E_LIVE_CONNECT_FAILED, 'could not connect'],
   [/Connection timed out|Operation timed out/i, ErrorCode.E_LIVE_CONNECT_TIMEOUT, 'connection timed out'],
   [/moov atom not found/i, ErrorCode.E_DECODE_CORRUPT, 'no moov atom (truncated or unfinished mp4/mov)'],
+  // A playlist or concat script saved under a video's name: it would make ffmpeg read other files.
+  // (An HLS URL is a legitimate live source; only files are refused for being playlists.)
+  [/Unsafe file name|\[(hls|concat) @ [^\]]*\]/i, ErrorCode.E_INPUT_UNSUPPORTED, 'a playlist that refers to other files, not a video', true],
   [/does not contain any stream|matches no streams|Output file #0 does not contain/i, ErrorCode.E_DECODE_NO_VIDEO, 'no video stream'],
   [/Invalid data found when processing input|could not find codec parameters|error reading header|Failed to read frame size|Invalid argument/i, ErrorCode.E_DECODE_CORRUPT, 'not a decodable video'],
+  // A file ffmpeg read to its end without finding a stream (e.g. MPEG-TS packets carrying nothing).
+  [/^file:.*: End of file$/im, ErrorCode.E_DECODE_CORRUPT, 'no decodable stream in the file'],
 ];
 
 /** The last few meaningful stderr lines, squeezed onto one line for a message. */
@@ -19,7 +26,7 @@ export function stderrSummary(stderr: string, maxChars = 200): string {
     .split(/\r?\n/)
     // "[mov,mp4 @ 0x55...] " names a C struct address: noise for a person.
     .map((l) => (l.startsWith('[Parsed_') ? '' : l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, '').trim()))
-    .filter((l) => l.length > 0 && !/^(frame=|Press \[q\]|Input #|Output #|Stream mapping|Metadata:|Duration:)/.test(l));
+    .filter((l) => l.length > 0 && !/^(frame=|Press \[q\]|Input #|Output #|Stream mapping|Metadata:|Duration:|Statistics:|Conversion failed!|Last message repeated)/.test(l));
   const tail = lines.slice(-2).join(' | ');
   return tail.length > maxChars ? `${tail.slice(0, maxChars - 3)}...` : tail;
 }
@@ -29,7 +36,11 @@ export function stderrSummary(stderr: string, maxChars = 200): string {
  * (E_DECODE_PROBE_FAILED for ffprobe, E_DECODE_FAILED for decoding).
  */
 export function classifyFfmpegFailure(input: string, stderr: string, fallback: ErrorCode, details: Record<string, unknown> = {}): CinesegError {
-  for (const [re, code, what] of RULES) {
+  const refused = refusedPictureSize(stderr);
+  if (refused && !frameSizeAllowed(refused.width, refused.height)) return frameTooLarge(input, refused.width, refused.height);
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) && !input.startsWith('file:');
+  for (const [re, code, what, onlyFiles] of RULES) {
+    if (onlyFiles && isUrl) continue;
     if (re.test(stderr)) {
       return new CinesegError(code, `${input}: ${what}${suffix(stderr)}`, { details: { ...details, stderr: stderr.slice(-2000) } });
     }

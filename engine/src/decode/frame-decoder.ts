@@ -20,6 +20,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { resolveInput, type ResolvedInput } from '../source/input.js';
 import { killChild, spawnFfmpeg } from './ffmpeg.js';
 import { classifyFfmpegFailure, DECODE_ERROR_LINE } from './ffmpeg-errors.js';
+import { frameSizeAllowed, frameTooLarge, MAX_FRAME_PIXELS, refusedPictureSize } from './frame-limits.js';
 import { indexOfPts, lowerBound } from './frame-times.js';
 import { LineSplitter, parseShowinfoLine, type ShowinfoFrame } from './showinfo.js';
 
@@ -155,6 +156,9 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private curFill = 0;
   private frameBytes: number;
   private tb: Array<{ num: number; den: number } | undefined> = [];
+  /** Per showinfo: frames it counted before the filter graph was last rebuilt, and the next index. */
+  private nBase: number[] = [];
+  private nNext: number[] = [];
   private lastShowinfo = 0;
   private fastSeekFrom: number | null = null;
   private lastPtsUs = -1;
@@ -196,8 +200,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     this.stallTimeoutMs = opts.stallTimeoutMs ?? (live ? 5_000 : 0);
     const hasW = opts.width !== undefined;
     if (hasW !== (opts.height !== undefined)) throw new CinesegError(ErrorCode.E_USAGE, 'give both width and height, or neither');
-    if (hasW && !(Number.isInteger(opts.width) && Number.isInteger(opts.height) && opts.width! > 0 && opts.height! > 0 && opts.width! <= 16384 && opts.height! <= 16384)) {
-      throw new CinesegError(ErrorCode.E_USAGE, `output size must be positive integers, got ${opts.width}x${opts.height}`);
+    if (hasW && !(Number.isInteger(opts.width) && Number.isInteger(opts.height) && opts.width! > 0 && opts.height! > 0 && frameSizeAllowed(opts.width!, opts.height!))) {
+      throw new CinesegError(ErrorCode.E_USAGE, `output size must be positive integers within the frame limits (frame-limits.ts), got ${opts.width}x${opts.height}`);
     }
     for (const [k, v] of [['startFrame', opts.startFrame], ['startTimeUs', opts.startTimeUs], ['maxFrames', opts.maxFrames]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new CinesegError(ErrorCode.E_USAGE, `${k} must be a number >= 0, got ${v}`);
@@ -256,6 +260,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       // stream that stops early still yields what it sent. Not `-fflags nobuffer`: it discards
       // the packets read during analysis (the first second of frames).
       ...(live ? ['-analyzeduration', '1000000'] : []),
+      // ffmpeg's decoder refuses pictures over the limit before allocating them (hostile headers).
+      '-max_pixels', String(MAX_FRAME_PIXELS),
       ...(o.inputOptions ?? []),
       ...seekArgs,
       ...this.resolved.args,
@@ -290,6 +296,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     this.metas.length = 0;
     this.befores.length = 0;
     this.tb = [];
+    this.nBase = [];
+    this.nNext = [];
     this.pausedByUs = false;
     this.gotData = false;
     this.clearTimers();
@@ -447,6 +455,11 @@ export class FrameDecoder implements AsyncIterable<Frame> {
         this.fail(new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: a text file, not a video`));
         return;
       }
+      // A playlist saved as a file would decode the files it names (probe.ts refuses it too).
+      if (this.resolved.kind === 'file' && /^Input #0, (hls|applehttp|concat|dash|imf|webm_dash_manifest)\b/.test(line)) {
+        this.fail(new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${this.resolved.input}: a playlist that refers to other files, not a video`));
+        return;
+      }
       if (DECODE_ERROR_LINE.test(line)) {
         this.s.decodeErrors++;
         this.warn(line.trim());
@@ -459,6 +472,17 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     if (this.destroyed) return;
+    // A mid-stream size or format change makes ffmpeg rebuild the filter graph, and every showinfo
+    // starts counting from 0 again: keep counting from where the previous graph stopped.
+    const f = rec.filter;
+    if (rec.n === 0 && (this.nNext[f] ?? 0) > 0) this.nBase[f] = this.nNext[f]!;
+    rec.n += this.nBase[f] ?? 0;
+    this.nNext[f] = rec.n + 1;
+    if (!frameSizeAllowed(rec.width, rec.height)) {
+      // Unprobed inputs (live, stdin) learn their size here, before a buffer of it exists.
+      this.fail(frameTooLarge(this.resolved.input, rec.width, rec.height));
+      return;
+    }
     if (rec.filter === 0 && this.firstBefore) {
       this.firstBefore = false;
       // Some demuxers (MPEG-TS) can land a keyframe jump after the target; then decode from the start.
@@ -631,9 +655,19 @@ export class FrameDecoder implements AsyncIterable<Frame> {
             details: { startFrame: this.opts.startFrame, startTimeUs: this.opts.startTimeUs },
           });
         } else if (code === 0) {
-          this.error = new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: no frame could be decoded`);
+          // Some decoders refuse an oversized picture per frame and let ffmpeg end "successfully".
+          const refused = refusedPictureSize(this.stderrTail);
+          this.error =
+            refused && !frameSizeAllowed(refused.width, refused.height)
+              ? frameTooLarge(this.resolved.input, refused.width, refused.height)
+              : new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: no frame could be decoded`);
         } else {
-          this.error = classifyFfmpegFailure(this.resolved.input, this.stderrTail, ErrorCode.E_DECODE_FAILED, { exitCode: code, signal });
+          const err = classifyFfmpegFailure(this.resolved.input, this.stderrTail, ErrorCode.E_DECODE_FAILED, { exitCode: code, signal });
+          // Nothing ffmpeg recognised, but its decoder complained about every packet: damaged data.
+          this.error =
+            err.code === ErrorCode.E_DECODE_FAILED && this.s.decodeErrors > 0
+              ? new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: no frame could be decoded (${this.s.decodeErrors} decode errors, first: ${this.s.warnings[0] ?? '?'})`, { details: err.details ?? {} })
+              : err;
         }
       } else if (code !== 0) {
         // Frames were delivered: a damaged tail is a warning, not a failure.

@@ -7,6 +7,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { resolveInput, type ResolvedInput } from '../source/input.js';
 import { runFfprobe } from './ffmpeg.js';
 import { classifyFfmpegFailure } from './ffmpeg-errors.js';
+import { checkFrameSize, frameTooLarge, refusedPictureSize } from './frame-limits.js';
 
 /** What cineseg knows about a video input. Times are integer microseconds. */
 export interface VideoInfo {
@@ -63,6 +64,13 @@ const FILE_PROBE_TIMEOUT_MS = 60_000;
 /** Files up to this size get their packets counted by default (a demux pass, about 1 s per GiB). */
 const COUNT_MAX_BYTES = 2 * 1024 ** 3;
 
+/**
+ * Demuxers that read other files or URLs named inside the input (playlists, concat scripts,
+ * manifests). A local file that turns out to be one is refused: it is not a clip, and opening it
+ * would decode whatever it points at.
+ */
+export const PLAYLIST_FORMATS = new Set(['hls', 'applehttp', 'concat', 'dash', 'imf', 'webm_dash_manifest']);
+
 /** Codecs of ffmpeg's text-art demuxers (tty, bin, xbin, adf, idf). */
 export const TEXT_ART_CODECS = new Set(['ansi', 'bintext', 'xbin', 'idf']);
 
@@ -70,8 +78,9 @@ export const TEXT_ART_CODECS = new Set(['ansi', 'bintext', 'xbin', 'idf']);
  * Describes a video input: a file (mp4, mov, avi, mkv, webm, gif ...), a folder of png/jpg frames,
  * a live URL (rtsp, srt, udp, tcp, http(s)) or `-` for stdin (which ffprobe then consumes).
  *
- * @throws CinesegError E_INPUT_NOT_FOUND, E_INPUT_EMPTY, E_INPUT_UNSUPPORTED, E_DECODE_NO_VIDEO,
- *   E_DECODE_CORRUPT, E_DECODE_PROBE_FAILED, E_LIVE_CONNECT_TIMEOUT, E_LIVE_CONNECT_FAILED
+ * @throws CinesegError E_INPUT_NOT_FOUND, E_INPUT_EMPTY, E_INPUT_UNSUPPORTED (also: a playlist file),
+ *   E_DECODE_NO_VIDEO, E_DECODE_CORRUPT, E_DECODE_TOO_LARGE (see frame-limits.ts),
+ *   E_DECODE_PROBE_FAILED, E_LIVE_CONNECT_TIMEOUT, E_LIVE_CONNECT_FAILED
  */
 export async function probe(input: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
   const resolved = await resolveInput(input, opts.imageFps === undefined ? {} : { imageFps: opts.imageFps });
@@ -125,6 +134,9 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
     throw new CinesegError(ErrorCode.E_DECODE_PROBE_FAILED, `${input}: ffprobe printed unreadable JSON`, { cause });
   }
   const format = json.format?.format_name ?? '';
+  if (resolved.kind === 'file' && format.split(',').some((f) => PLAYLIST_FORMATS.has(f))) {
+    throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: a ${format} playlist that refers to other files, not a video`);
+  }
   // A cover picture in an audio file is a "video" stream too; it is not a video.
   const stream = (json.streams ?? []).find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!stream) throw new CinesegError(ErrorCode.E_DECODE_NO_VIDEO, `${input}: no video stream (format ${format || 'unknown'})`);
@@ -133,7 +145,14 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   if (TEXT_ART_CODECS.has(stream.codec_name ?? '')) throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: text or unknown bytes, not a video (ffmpeg read it as ${format} text art)`);
   const codedWidth = stream.width ?? 0;
   const codedHeight = stream.height ?? 0;
-  if (!(codedWidth > 0 && codedHeight > 0)) throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: video stream has no picture size (damaged header)`);
+  if (!(codedWidth > 0 && codedHeight > 0)) {
+    // ffprobe leaves the size at 0 when its decoder refused the header's size.
+    const refused = refusedPictureSize(run.stderr);
+    if (refused) throw frameTooLarge(input, refused.width, refused.height);
+    throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: video stream has no picture size (damaged header)`);
+  }
+  // Refused here, before any decoder allocates a frame of it.
+  checkFrameSize(input, codedWidth, codedHeight);
 
   const rotation = streamRotation(stream);
   const swap = rotation === 90 || rotation === 270;

@@ -7,7 +7,7 @@
  * ort-sessions.ts.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
 
@@ -134,6 +134,14 @@ const CONTRACT: Record<GraphKey, { inputs: [string, string, string[]][]; outputs
 };
 
 const SYMBOLIC = new Set(['B', 'Nm', 'Np', 'N']);
+
+/** Real manifests are kB (constants included); anything far larger is not one, and is not read. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest image size a manifest may declare. SAM2 uses 1024, MedSAM2 512; per-frame buffers grow
+ * with its square (S = 65536 would ask for 51 GB per frame), so a bigger claim is refused at load.
+ */
+export const MAX_IMAGE_SIZE = 4096;
 
 /** Expected I/O of one graph with numbers filled in (symbolic axes stay strings). */
 export function contractFor(
@@ -295,6 +303,11 @@ export function loadBundle(dirIn: string): Bundle {
       details: { dir },
     });
   }
+  // stat follows links: a manifest linked to /dev/zero or a huge file is refused before reading.
+  const mst = statSync(manifestPath);
+  if (!mst.isFile() || mst.size > MAX_MANIFEST_BYTES) {
+    throw manifestError(dir, mst.isFile() ? `is ${mst.size} bytes; a manifest is at most ${MAX_MANIFEST_BYTES}` : 'is not a regular file');
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -322,8 +335,8 @@ export function loadBundle(dirIn: string): Bundle {
   const memDim = num(dir, raw, 'memDim');
   const featureSize = num(dir, raw, 'featureSize');
   const lowResMaskSize = num(dir, raw, 'lowResMaskSize');
-  if (!Number.isInteger(imageSize) || imageSize <= 0 || imageSize % 16 !== 0) {
-    throw manifestError(dir, `imageSize must be a positive multiple of 16, got ${imageSize}`);
+  if (!Number.isInteger(imageSize) || imageSize <= 0 || imageSize % 16 !== 0 || imageSize > MAX_IMAGE_SIZE) {
+    throw manifestError(dir, `imageSize must be a positive multiple of 16 up to ${MAX_IMAGE_SIZE}, got ${imageSize}`);
   }
   if (featureSize !== imageSize / 16) throw manifestError(dir, `featureSize ${featureSize} must be imageSize/16 = ${imageSize / 16}`);
   if (lowResMaskSize !== 4 * featureSize) throw manifestError(dir, `lowResMaskSize ${lowResMaskSize} must be 4 x featureSize = ${4 * featureSize}`);
@@ -369,9 +382,21 @@ export function loadBundle(dirIn: string): Bundle {
     const diff =
       diffIo(inputs, expected.inputs, `graphs.${key}.inputs`) ?? diffIo(outputs, expected.outputs, `graphs.${key}.outputs`);
     if (diff) throw manifestError(dir, diff, { graph: key });
-    const path = resolve(dir, g.file);
-    if (!existsSync(path)) {
-      throw new CinesegError(ErrorCode.E_BUNDLE_GRAPH_MISSING, `bundle graph ${key} file missing: ${path}`, {
+    // Graph names are relative to the bundle and stay inside it (links inside may point anywhere,
+    // as a model cache's do); a manifest must not make the engine load files it chose.
+    const rel = normalize(g.file);
+    if (g.file === '' || isAbsolute(g.file) || rel === '..' || rel.startsWith(`..${sep}`) || g.file.includes('\0')) {
+      throw manifestError(dir, `graphs.${key}.file must be a file name inside the bundle, got ${JSON.stringify(g.file)}`, { graph: key });
+    }
+    const path = resolve(dir, rel);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      st = null;
+    }
+    if (!st?.isFile()) {
+      throw new CinesegError(ErrorCode.E_BUNDLE_GRAPH_MISSING, `bundle graph ${key} file ${st ? 'is not a regular file' : 'missing'}: ${path}`, {
         details: { dir, graph: key, path },
       });
     }

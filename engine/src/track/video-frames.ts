@@ -118,7 +118,15 @@ export class DecodedFrames implements FrameProvider {
 
   private async readUntil(index: number): Promise<Uint8Array> {
     while (this.frames.length <= index) {
-      if (this.ended || !this.decoder) throw outOfRange(index, this.frames.length);
+      if (this.ended || !this.decoder) {
+        // index < numFrames: the header listed this frame, the data ended before it.
+        if (this.frames.length < this.numFrames) {
+          throw new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.info.input}: the video ends after ${this.frames.length} of the ${this.numFrames} frames its header lists (truncated or damaged)`, {
+            details: { frame: index, decoded: this.frames.length, frames: this.numFrames },
+          });
+        }
+        throw outOfRange(index, this.frames.length);
+      }
       const f = await this.decoder.next();
       if (!f) {
         this.ended = true;
