@@ -75,6 +75,13 @@ export interface ModelSessionOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * A failed run comes back to us as an exception and is reported as E_MODEL_RUN; without this ORT
+ * also prints it to stderr itself, which for a live stream failing on every frame is 30 lines a
+ * second of the same text.
+ */
+const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
+
 /** The four sessions of a bundle, created together and released together. */
 export class ModelSessions {
   private destroyed = false;
@@ -141,7 +148,7 @@ export class ModelSessions {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'model sessions were released');
     try {
       if (this.bundle.precision === 'fp16') return await this.runHalf(key, feeds);
-      return await this[key].run(feeds);
+      return await this[key].run(feeds, RUN_OPTIONS);
     } catch (cause) {
       throw new CinesegError(ErrorCode.E_MODEL_RUN, `${key} failed: ${(cause as Error).message.split('\n')[0]}`, {
         cause,
@@ -159,7 +166,7 @@ export class ModelSessions {
     for (const [name, t] of Object.entries(feeds)) {
       half[name] = t.type === 'float32' ? new ort.Tensor('float16', floatToHalf(t.data as Float32Array), t.dims) : t;
     }
-    const res = await this[key].run(half);
+    const res = await this[key].run(half, RUN_OPTIONS);
     const out: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(res)) {
       out[name] = t.type === 'float16' ? new ort.Tensor('float32', halfToFloat(t.data as Uint16Array), t.dims) : t;

@@ -29,6 +29,7 @@ import { StoreSink } from './store-sink.js';
 import { ClipCatalog } from './clip-catalog.js';
 import { HlsCache } from './hls.js';
 import { LivePipeline } from './live-session.js';
+import type { ReconnectOptions } from '../source/live-source.js';
 import { SessionManager } from './session-manager.js';
 import { WsServer } from './ws-server.js';
 
@@ -42,6 +43,8 @@ export interface ServeOptions {
   live?: string;
   /** Live: store tracked masks at most every this many ms (0: every frame, negative: prompts only); see live-session.ts. */
   liveStoreIntervalMs?: number;
+  /** Live: how the source reconnects after its stream stopped (attempts, backoff; see source/live-source.ts). */
+  liveReconnect?: ReconnectOptions;
   host?: string;
   /** 0 picks a free port (default 8080). */
   port?: number;
@@ -147,7 +150,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, ...(opts.threads ? { threads: opts.threads } : {}) }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }) }) : null;
+  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}) }) : null;
   const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded') } });
 
   const http = createServer((req, res) => {

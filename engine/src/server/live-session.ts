@@ -11,18 +11,25 @@
  * tracked frames. Objects belong to the source, not to a client: everyone watching sees and may
  * prompt or remove them, and one record in the store (see `recordId`) holds them all.
  *
+ * Faults do not end the view: the source reconnects by itself when its stream stops (see
+ * source/live-source.ts) and the tracker, with its objects, goes on across the gap; a frame the
+ * model or the JPEG encoder fails on still goes out (picture only) and the error is told once, not
+ * with every frame. Only a source lost for good ends the run, with E_LIVE_SOURCE_LOST to everyone
+ * watching; the next client to subscribe starts it afresh.
+ *
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
+import type { Frame } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import { encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
-import { FrameSource } from '../source/frame-source.js';
+import { LiveSource, type LiveSourceStats, type ReconnectOptions } from '../source/live-source.js';
 import type { FrameOutput } from '../track/object-state.js';
 import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
+import type { TrackedFrame } from '../track/tracker.js';
 import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
 import type { ServerMetrics } from './metrics.js';
 import { JpegEncoder } from './jpeg-encoder.js';
@@ -106,6 +113,8 @@ export interface LivePipelineOptions {
   storeIntervalMs?: number;
   /** Tracked frames, drops and server-side latency are reported here (GET /metrics). */
   metrics?: ServerMetrics;
+  /** How the source reconnects after its stream stopped (see source/live-source.ts). */
+  reconnect?: ReconnectOptions;
   log?: (line: string) => void;
 }
 
@@ -118,6 +127,8 @@ export interface LivePipelineOptions {
 export const LIVE_STORE_INTERVAL_MS = 1000;
 /** Buffered tracked-frame masks are committed at least this often (one transaction each). */
 const STORE_FLUSH_MS = 1000;
+/** A frame failure identical to the last one reported is told again only after this long. */
+const REPEAT_ERROR_MS = 10_000;
 
 type Op =
   | { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void }
@@ -134,8 +145,7 @@ interface Held {
 
 export class LivePipeline {
   private readonly subscribers = new Set<LiveSession>();
-  private source: FrameSource | null = null;
-  private decoder: FrameDecoder | null = null;
+  private source: LiveSource | null = null;
   private tracker: StreamTracker | null = null;
   private jpeg: JpegEncoder | null = null;
   private running: Promise<void> | null = null;
@@ -161,6 +171,11 @@ export class LivePipeline {
   trackMs = 0;
   /** Drops the current run's decoder had counted when last reported to the metrics. */
   private decoderDropsSeen = 0;
+  /** Starts and stops, one at a time (two clients arriving together must not start two sources). */
+  private lifecycle: Promise<void> = Promise.resolve();
+  private lastFailure: { key: string; at: number } | null = null;
+  /** Frames whose tracking or encoding failed (they went out as pictures only). */
+  frameFailures = 0;
 
   constructor(readonly opts: LivePipelineOptions) {
     this.holdFrames = Math.max(1, Math.floor(opts.holdFrames ?? 6));
@@ -176,10 +191,30 @@ export class LivePipeline {
     return this.tracker?.objectIds ?? [];
   }
 
+  /** The decoding ffmpeg's pid (null while reconnecting or stopped). */
+  get sourcePid(): number | null {
+    return this.source?.pid ?? null;
+  }
+
+  /** Reconnects, attempts and drops of the source of the current run (null when stopped). */
+  get sourceStats(): LiveSourceStats | null {
+    return this.source?.stats ?? null;
+  }
+
+  /** Frames the current run's tracker has taken (it lives as long as the run, across reconnections). */
+  get trackedFrames(): number {
+    return (this.tracker?.frameIndex ?? -1) + 1;
+  }
+
   /** Starts the source if needed and waits for its first frame (so the size is known). */
   async subscribe(s: LiveSession): Promise<void> {
     this.subscribers.add(s);
-    if (!this.running) await this.start();
+    // A run that ended by itself (source lost) is cleared first, then started afresh.
+    await this.serial(async () => {
+      if (this.running && !this.stopping) return;
+      await this.halt();
+      await this.start();
+    });
     await this.firstFrame;
   }
 
@@ -196,7 +231,7 @@ export class LivePipeline {
    * when that frame is still held, else to the newest tracked frame.
    */
   prompt(sessionId: string, msg: AddPoints | AddBox | AddMask): Promise<PromptApplied> {
-    if (!this.running) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
+    if (!this.running || this.stopping) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
     let prompt: StreamPrompt;
     if (msg.type === 'addPoints') prompt = { objectId: msg.objectId, points: msg.points };
     else if (msg.type === 'addBox') prompt = { objectId: msg.objectId, box: msg.box, points: msg.points ?? [] };
@@ -220,7 +255,7 @@ export class LivePipeline {
 
   /** Removes an object from the tracker (its memory is freed) and tells every client. */
   removeObject(objectId: number): Promise<void> {
-    if (!this.running) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
+    if (!this.running || this.stopping) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
     return new Promise((resolve, reject) => {
       this.ops.push({ kind: 'remove', objectId, resolve, reject });
       this.wake?.();
@@ -234,15 +269,11 @@ export class LivePipeline {
     this.recordId = randomUUID();
     this.recordStarted = false;
     this.decoderDropsSeen = 0;
-    const { input } = this.opts;
-    const loop = input.startsWith('loop:');
-    const target = loop ? input.slice(5) : input;
-    this.source = await FrameSource.open(target, {
-      mode: 'latest',
-      ...(loop ? { inputOptions: ['-stream_loop', '-1', '-re'] } : {}),
-    });
+    this.lastFailure = null;
+    const { reconnect, log } = this.opts;
+    this.source = await LiveSource.open(this.opts.input, { ...(reconnect ? { reconnect } : {}), ...(log ? { log } : {}) });
     if (this.source.info) this.fps = this.source.info.fps || 30;
-    this.decoder = this.source.decoder({ mode: 'latest' });
+    let first = true;
     let gotFirst!: () => void;
     let failFirst!: (e: unknown) => void;
     this.firstFrame = new Promise<void>((res, rej) => {
@@ -250,11 +281,11 @@ export class LivePipeline {
       failFirst = rej;
     });
     this.firstFrame.catch(() => undefined);
-    const dec = this.decoder;
+    const src = this.source;
     const pump = (async () => {
       try {
         for (;;) {
-          const f = await dec.next();
+          const f = await src.next();
           if (!f || this.stopping) break;
           const sourceMs = wallMs();
           this.framesIn++;
@@ -262,7 +293,8 @@ export class LivePipeline {
             this.drops++;
             this.opts.metrics?.liveDropped.inc();
           }
-          else if (this.framesIn === 1) {
+          else if (first) {
+            first = false;
             this.width = f.width;
             this.height = f.height;
             gotFirst();
@@ -271,8 +303,16 @@ export class LivePipeline {
           this.wake?.();
         }
       } catch (e) {
-        failFirst(e);
-        this.opts.log?.(`live source stopped: ${toCinesegError(e).toLine()}`);
+        const err = toCinesegError(e);
+        failFirst(err);
+        if (!this.stopping) {
+          // The source already retried (E_LIVE_SOURCE_LOST) or never started: tell everyone
+          // watching, and release the run; the next subscriber starts a new one.
+          this.opts.log?.(`live source stopped: ${err.toLine()}`);
+          this.broadcast({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
+          this.stopping = true;
+          void this.stop();
+        }
       } finally {
         failFirst(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'live source ended before its first frame'));
         this.stopping = true;
@@ -303,9 +343,7 @@ export class LivePipeline {
       try {
         await this.processFrame(frame, sourceMs);
       } catch (e) {
-        const err = toCinesegError(e);
-        this.opts.log?.(`live frame ${frame.index}: ${err.toLine()}`);
-        this.broadcast({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
+        this.frameFailed(frame.index, toCinesegError(e));
       }
     }
   }
@@ -354,6 +392,20 @@ export class LivePipeline {
     for (const s of this.subscribers) s.output.json(msg);
   }
 
+  /**
+   * Tells everyone watching that a frame failed. A broken model or encoder fails every frame in
+   * the same way: that is said once (again after REPEAT_ERROR_MS), not 30 times a second.
+   */
+  private frameFailed(index: number, err: CinesegError): void {
+    this.frameFailures++;
+    const key = `${err.code} ${err.message}`;
+    const now = performance.now();
+    if (this.lastFailure?.key === key && now - this.lastFailure.at < REPEAT_ERROR_MS) return;
+    this.lastFailure = { key, at: now };
+    this.opts.log?.(`live frame ${index}: ${err.toLine()} (${this.frameFailures} failed frame(s) in all)`);
+    this.broadcast({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: null });
+  }
+
   private async processFrame(frame: Frame, sourceMs: number): Promise<void> {
     const S = this.opts.sessions.bundle.imageSize;
     if (!this.recordStarted) {
@@ -366,14 +418,31 @@ export class LivePipeline {
     jpegP.catch(() => undefined);
     const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S);
     const t0 = performance.now();
-    const tracked = await this.tracker.push(small);
+    // A frame the model fails on still goes out, as a picture: the view must not freeze.
+    let tracked: TrackedFrame | null = null;
+    try {
+      tracked = await this.tracker.push(small);
+    } catch (e) {
+      this.frameFailed(frame.index, toCinesegError(e));
+    }
     this.trackMs = performance.now() - t0;
-    this.held.push({ frame: frame.index, t: tracked.frame, ptsUs: frame.ptsUs });
-    if (this.held.length > this.holdFrames) this.held.shift();
+    if (tracked) {
+      this.held.push({ frame: frame.index, t: tracked.frame, ptsUs: frame.ptsUs });
+      if (this.held.length > this.holdFrames) this.held.shift();
+    }
     const at = { frame: frame.index, ptsUs: frame.ptsUs };
-    const masks = tracked.objects.map((o) => this.maskOf(o.objectId, o.output, at, 'propagate'));
-    const jpeg = await jpegP;
-    const decoderDrops = this.decoder?.stats.framesDropped ?? 0;
+    const masks = (tracked?.objects ?? []).map((o) => this.maskOf(o.objectId, o.output, at, 'propagate'));
+    let jpeg: Uint8Array;
+    try {
+      jpeg = await jpegP;
+    } catch (e) {
+      // The encoder's ffmpeg died: the next frame starts a new one.
+      const dead = this.jpeg;
+      this.jpeg = null;
+      await dead?.destroy();
+      throw e;
+    }
+    const decoderDrops = this.source?.stats.framesDropped ?? 0;
     if (decoderDrops > this.decoderDropsSeen) {
       this.opts.metrics?.liveDropped.inc({}, decoderDrops - this.decoderDropsSeen);
       this.decoderDropsSeen = decoderDrops;
@@ -424,17 +493,27 @@ export class LivePipeline {
   }
 
   /** Stops decoding and tracking; the next subscriber starts afresh (a new record). */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.serial(() => this.halt());
+  }
+
+  /** Runs a start or stop after the ones before it. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const p = this.lifecycle.then(fn);
+    this.lifecycle = p.catch(() => undefined);
+    return p;
+  }
+
+  private async halt(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    await this.decoder?.destroy();
-    // The encoder goes before waiting for the worker: a frame waiting for its JPEG must not hold it.
+    // Killing the source ends the pump; the encoder goes before waiting for the worker, so a
+    // frame waiting for its JPEG cannot hold it.
+    await this.source?.destroy();
     await this.jpeg?.destroy();
     await this.running?.catch(() => undefined);
     this.running = null;
-    await this.source?.destroy();
     this.source = null;
-    this.decoder = null;
     this.tracker?.destroy();
     this.tracker = null;
     await this.jpeg?.destroy();
