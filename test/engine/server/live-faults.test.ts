@@ -137,4 +137,19 @@ describe('live source faults', () => {
     await server.manager.idle();
     expect(childProcesses('ffmpeg')).toEqual([]);
   });
+
+  it('two clients arriving at once share one source (no second, orphaned ffmpeg)', async () => {
+    const url = server.url.replace('http', 'ws') + 'ws';
+    const [a, b] = await Promise.all([TestClient.connect(url), TestClient.connect(url)]);
+    const [sa, sb] = await Promise.all([a.request({ type: 'startSession', live: true }), b.request({ type: 'startSession', live: true })]);
+    expect([sa.type, sb.type]).toEqual(['sessionStarted', 'sessionStarted']);
+    await until(() => a.frames.length >= 3 && b.frames.length >= 3);
+    // One decoder and one JPEG encoder.
+    expect(childProcesses('ffmpeg')).toHaveLength(2);
+    await a.close();
+    await b.close();
+    await server.manager.idle();
+    await until(() => !server.live!.active, 10_000);
+    expect(childProcesses('ffmpeg')).toEqual([]);
+  });
 });
