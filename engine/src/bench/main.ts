@@ -1,52 +1,151 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick]`: every benchmark of the project in one run, printed as ONE JSON object
- * on stdout (progress goes to stderr). Each ratio is measured side by side inside its own bench, on
- * the same clip and the same machine, so the figures are comparable between machines only as ratios.
+ * `npm run bench [-- --quick] [-- --out file.json]`: every benchmark of the project in one run,
+ * printed as ONE JSON object on stdout (progress goes to stderr). Each ratio is measured side by
+ * side inside its own bench, on the same clip and the same machine, so the figures are comparable
+ * between machines only as ratios. `--quick` is the CI size (well under a minute in all).
  */
-import { cpus, totalmem, platform, release, arch } from 'node:os';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { benchDecode } from './decode-bench.js';
-import { benchTrack } from './track-bench.js';
-import { benchLiveLatency } from './live-latency-bench.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, freemem, loadavg, totalmem, platform, release, arch } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { toCinesegError } from '../errors.js';
+import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
+import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
+import { benchSoak, type SoakResult } from './soak-bench.js';
+import { benchTrack, type TrackBenchResult } from './track-bench.js';
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const outArg = process.argv.indexOf('--out');
+/** Soak sizes: tracked frames and the checkpoint the end is compared with. */
+export const SOAK_FULL = { frames: 50_000, checkpointFrames: 5_000 };
+export const SOAK_QUICK = { frames: 150, checkpointFrames: 50 };
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  onnxruntime: string;
+  /** The execution provider the benches ran on. */
+  ep: string;
+  /** GPUs the NVIDIA driver reports, or null when there is none. */
+  gpu: string[] | null;
+  /** 1-minute load average at the start and at the end: other work on the machine skews timings. */
+  loadAverage: { start: number; end: number };
+}
+
+export interface BenchResult {
+  quick: boolean;
+  decodeRatio: number;
+  engineOverheadRatio: number;
+  multiObject8to1Ratio: number;
+  /** Soak: RSS after a forced GC at the end / at the checkpoint. */
+  rssGrowthRatio: number;
+  /** Soak: open descriptors at the end − at the checkpoint. */
+  soakFdDelta: number;
+  /** Soak: ffmpeg children of the process left after destroy(). */
+  soakFfmpegLeft: number;
+  soakFrames: number;
+  liveLatencyP50Ms: number;
+  liveLatencyP99Ms: number;
+  fps: number;
+  decode: DecodeBenchResult;
+  track: TrackBenchResult;
+  live: LiveLatencyBenchResult;
+  soak: SoakResult;
+  machine: Machine;
+  wallSeconds: number;
+  /** Wall time of each part, s. */
+  partSeconds: { soak: number; decode: number; track: number; live: number };
+  date: string;
+}
+
+function onnxruntimeVersion(): string {
+  try {
+    const req = createRequire(import.meta.url);
+    const pkg = join(dirname(req.resolve('onnxruntime-node')), '..', 'package.json');
+    return (JSON.parse(readFileSync(resolve(pkg), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** NVIDIA GPUs by name, from nvidia-smi or the driver's /proc entries; null when none. */
+function gpus(): string[] | null {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const list = out.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (list.length) return list;
+  } catch {
+    // no nvidia-smi: look at the driver directly
+  }
+  const dir = '/proc/driver/nvidia/gpus';
+  if (!existsSync(dir)) return null;
+  const names = readdirSync(dir).map((d) => /Model:\s*(.+)/.exec(readFileSync(join(dir, d, 'information'), 'utf8'))?.[1]?.trim() ?? d);
+  return names.length ? names : null;
+}
+
+/** Runs every bench; `log` gets progress lines. */
+export async function runBench(opts: { quick: boolean; log?: (line: string) => void }): Promise<BenchResult> {
+  const { quick } = opts;
+  const log = opts.log ?? (() => undefined);
   const started = Date.now();
-  const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
-
-  log(`decode (${quick ? 'quick' : 'full'})`);
-  const decode = await benchDecode({ quick });
-  log(`track (${quick ? 'quick' : 'full'})`);
-  const track = await benchTrack({ quick });
-  log(`live latency in Chromium (${quick ? 'quick' : 'full'})`);
-  const live = await benchLiveLatency({ quick });
-
+  const loadStart = loadavg()[0]!;
+  const size = quick ? 'quick' : 'full';
+  const timed = async <T>(name: string, run: () => Promise<T>): Promise<[T, number]> => {
+    log(`${name} (${size})`);
+    const t0 = Date.now();
+    const r = await run();
+    return [r, (Date.now() - t0) / 1000];
+  };
+  // The soak goes first, so its memory readings are of a process that has run nothing else.
+  const s = quick ? SOAK_QUICK : SOAK_FULL;
+  const [soak, soakS] = await timed(`soak, ${s.frames} live frames`, () => benchSoak({ ...s, log }));
+  const [decode, decodeS] = await timed('decode', () => benchDecode({ quick }));
+  const [track, trackS] = await timed('track', () => benchTrack({ quick }));
+  const [live, liveS] = await timed('live latency in Chromium', () => benchLiveLatency({ quick }));
   const cpu = cpus();
-  const result = {
+  return {
     quick,
     decodeRatio: decode.decodeRatio,
     engineOverheadRatio: track.engineOverheadRatio,
     multiObject8to1Ratio: track.multiObject8to1Ratio,
+    rssGrowthRatio: soak.rssGrowthRatio,
+    soakFdDelta: soak.fdDelta,
+    soakFfmpegLeft: soak.ffmpegLeft,
+    soakFrames: soak.frames,
     liveLatencyP50Ms: live.liveLatencyP50Ms,
     liveLatencyP99Ms: live.liveLatencyP99Ms,
     fps: track.fps,
     decode,
     track,
     live,
+    soak,
     machine: {
       cpu: cpu[0]?.model ?? 'unknown',
       cores: cpu.length,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       os: `${platform()} ${release()} ${arch()}`,
       node: process.version,
+      onnxruntime: onnxruntimeVersion(),
+      ep: track.ep,
+      gpu: gpus(),
+      loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, live: liveS },
     date: new Date().toISOString(),
   };
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const outArg = process.argv.indexOf('--out');
+  const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+  log(`machine has ${Math.round(freemem() / 2 ** 30)} GiB free, load ${loadavg()[0]!.toFixed(2)}`);
+  const result = await runBench({ quick, log });
   const json = JSON.stringify(result, null, 2);
   process.stdout.write(`${json}\n`);
   const out = outArg >= 0 ? process.argv[outArg + 1] : undefined;
@@ -56,7 +155,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${toCinesegError(err).toLine()}\n`);
-  process.exitCode = 1;
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${toCinesegError(err).toLine()}\n`);
+    process.exitCode = 1;
+  });
+}
