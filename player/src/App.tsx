@@ -126,6 +126,7 @@ export function App() {
       open(reconnect) {
         setConnected(true);
         hooks.connected = true;
+        if (reconnect) hooks.reconnects++;
         load();
         if (reconnect && sourceRef.current) void open(sourceRef.current, true);
       },
@@ -136,7 +137,10 @@ export function App() {
       },
       json(m: ServerMessage) {
         const s = sessionRef.current;
-        if (m.type === 'propagateProgress' && s && m.sessionId === s.sessionId) setProgress({ seq: m.seq, done: m.done, total: m.total });
+        if (m.type === 'propagateProgress' && s && m.sessionId === s.sessionId) {
+          hooks.lastProgress = { done: m.done, total: m.total };
+          setProgress({ seq: m.seq, done: m.done, total: m.total });
+        }
         else if (m.type === 'propagateDone' && s && m.sessionId === s.sessionId) {
           setProgress(null);
           setStatus(m.cancelled ? `propagation cancelled after ${m.frames} frames` : `propagated over ${m.frames} frames`);

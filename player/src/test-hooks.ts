@@ -23,6 +23,10 @@ export interface CinesegHooks {
   masksReceived: number;
   /** Live: the frame of the last click and the frame the server applied it to. */
   lastLivePrompt: { asked: number; applied: number } | null;
+  /** Times the connection came back after a loss. */
+  reconnects: number;
+  /** The last propagation progress message (done of total frames). */
+  lastProgress: { done: number; total: number } | null;
 }
 
 declare global {
@@ -45,5 +49,7 @@ export const hooks: CinesegHooks = {
   connected: false,
   masksReceived: 0,
   lastLivePrompt: null,
+  reconnects: 0,
+  lastProgress: null,
 };
 window.__cineseg = hooks;

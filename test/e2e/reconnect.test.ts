@@ -31,9 +31,15 @@ describe('e2e: reconnect', () => {
     await page.waitForFunction(() => window.__cineseg.masksReceived >= 1, undefined, { timeout: 30_000 });
     const first = await page.evaluate(() => window.__cineseg.sessionId);
 
+    // Stop the server and show the page without it, then start a new one on the same port.
+    const port = e.server.port;
+    await e.server.destroy();
+    await page.waitForFunction(() => !window.__cineseg.connected, undefined, { timeout: 10_000 });
+    expect(await page.locator('[data-testid="connection"]').textContent()).toBe('reconnecting…');
     await e.restart();
-    // The page saw the drop or not (the restart is quick); either way it must come back with a new session.
+    expect(e.server.port).toBe(port);
     await page.waitForFunction((old) => window.__cineseg.connected && window.__cineseg.sessionId !== old && window.__cineseg.masksReceived >= 1, first, { timeout: 30_000 });
+    expect(await page.evaluate(() => window.__cineseg.reconnects)).toBe(1);
     expect(await page.locator('[data-testid="connection"]').textContent()).toBe('connected');
     const second = await page.evaluate(() => window.__cineseg.sessionId!);
     const stored = e.sink.sessions.get(second)!;

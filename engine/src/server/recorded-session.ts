@@ -121,8 +121,7 @@ export class RecordedSession {
     state.done = this.serial(async () => {
       let frames = 0;
       const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
-      const n = this.frames.numFrames;
-      const total = msg.direction === 'both' ? n : n;
+      const total = this.framesToVisit(msg);
       try {
         for (const reverse of dirs) {
           const it = this.tracker.propagate({
@@ -153,6 +152,20 @@ export class RecordedSession {
         this.propagation = null;
       }
     });
+  }
+
+  /**
+   * How many frames a propagation visits (the progress bar's end): from its start frame (default the
+   * earliest prompted one) to the clip's end, to frame 0, or both ways (the start frame twice),
+   * each at most maxFrames + 1 frames, as VideoTracker.propagate walks them.
+   */
+  private framesToVisit(msg: Propagate): number {
+    const n = this.frames.numFrames;
+    const start = msg.startFrame ?? Math.min(...this.prompts.map((p) => p.frame));
+    const max = msg.maxFrames ?? n;
+    const forward = Math.min(start + max, n - 1) - start + 1;
+    const backward = start > 0 ? start - Math.max(start - max, 0) + 1 : 0;
+    return msg.direction === 'both' ? forward + backward : msg.direction === 'backward' ? backward : forward;
   }
 
   /** Asks a running propagation to stop after the frame in flight; resolves when it has. */

@@ -1,0 +1,223 @@
+/**
+ * Propagation and objects in Chromium, over a real SQLite store: from a middle frame backward, then
+ * both ways (progress bar sized to the frames visited, timeline marks); a propagation cancelled
+ * midway (bar gone, the frames done so far stay stored, the next one runs); two objects renamed,
+ * hidden, shown and one deleted.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMask, type CompressedRle } from '../../engine/src/mask/rle.js';
+import { StoreSink } from '../../engine/src/server/store-sink.js';
+import { SessionStore } from '../../engine/src/store/session-store.js';
+import { REPO_ROOT } from '../engine/model/test-bundle.js';
+import { SCREENSHOTS, startE2e, type E2e } from './harness.js';
+
+const CLIP = 'endoscopy-2';
+const CLIP_DIR = join(REPO_ROOT, 'samples/generated', CLIP);
+const meta = JSON.parse(readFileSync(join(CLIP_DIR, 'prompts.json'), 'utf8')) as { width: number; height: number; length: number; objects: { object_id: number; point: [number, number] }[] };
+const gt = JSON.parse(readFileSync(join(CLIP_DIR, 'gt.json'), 'utf8')) as { annotations: { object_id: number; segmentations: (CompressedRle | null)[] }[] };
+const { width: W, height: H, length: N } = meta;
+const MID = Math.floor(N / 2);
+
+let e: E2e;
+let store: SessionStore;
+let tmp: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'cineseg-e2e-store-'));
+  store = SessionStore.open(join(tmp, 'cineseg.db'));
+  e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], sink: new StoreSink(store) });
+});
+afterAll(async () => {
+  await e?.destroy();
+  store?.destroy();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Centre of an object's ground-truth mask on a frame, in video pixels. */
+function centre(objectId: number, frame: number): [number, number] {
+  const m = decodeMask(gt.annotations.find((a) => a.object_id === objectId)!.segmentations[frame]!);
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < m.length; i++) {
+    if (!m[i]) continue;
+    sx += i % W;
+    sy += Math.floor(i / W);
+    n++;
+  }
+  return [sx / n, sy / n];
+}
+
+async function clickVideo(page: Page, x: number, y: number): Promise<void> {
+  const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+  await page.mouse.click(box.x + ((x + 0.5) / W) * box.width, box.y + ((y + 0.5) / H) * box.height);
+}
+
+async function openClip(page: Page): Promise<string> {
+  const old = await page.evaluate(() => window.__cineseg.sessionId);
+  await page.click(`[data-clip="generated/${CLIP}"]`);
+  await page.waitForFunction((o) => window.__cineseg.sessionId !== o && window.__cineseg.presentedFrame === 0, old, { timeout: 60_000 });
+  return page.evaluate(() => window.__cineseg.sessionId!);
+}
+
+/** Seeks with a click on the timeline and waits until frame f is presented. */
+async function seekTimeline(page: Page, f: number): Promise<void> {
+  const tl = (await page.locator('canvas.timeline').boundingBox())!;
+  await page.mouse.click(tl.x + ((f + 0.5) / N) * tl.width, tl.y + tl.height / 2);
+  await page.waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 10_000 });
+}
+
+/** What the timeline shows for frame f: a prompt tick (yellow, top) and a mask strip (blue, bottom). */
+async function timelineAt(page: Page, f: number): Promise<{ prompt: boolean; mask: boolean }> {
+  return page.evaluate(
+    ({ f, n }) => {
+      const c = document.querySelector('canvas.timeline') as HTMLCanvasElement;
+      const ctx = c.getContext('2d')!;
+      const x = Math.floor(((f + 0.5) / n) * c.width);
+      const px = (y: number) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
+      const [top, bottom] = [px(10), px(25)];
+      return { prompt: top[0] === 0xff && top[1] === 0xd1 && top[2] === 0x66, mask: bottom[0] === 0x3f && bottom[1] === 0xa7 && bottom[2] === 0xd6 };
+    },
+    { f, n: N },
+  );
+}
+
+const statusText = (page: Page) => page.locator('[data-testid="status"]').textContent();
+
+async function propagate(page: Page, direction: 'forward' | 'backward' | 'both'): Promise<void> {
+  await page.evaluate(() => (window.__cineseg.lastProgress = null));
+  await page.selectOption('select[aria-label="direction"]', direction);
+  await page.click('[data-testid="propagate"]');
+}
+
+const lastProgress = (page: Page) => page.evaluate(() => window.__cineseg.lastProgress);
+
+const storedFrames = (sid: string, objectId = 1) => store.currentMasks(sid, { objectId }).map((m) => m.frame);
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+describe('e2e: propagation and objects in Chromium', () => {
+  it('propagates backward, then both ways, from a middle frame', async () => {
+    const { page } = e;
+    await page.goto(e.server.url);
+    const sid = await openClip(page);
+    await seekTimeline(page, MID);
+    // Frame-step keys: one back, one forward.
+    await page.keyboard.press(',');
+    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, MID - 1, { timeout: 10_000 });
+    await page.keyboard.press('.');
+    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, MID, { timeout: 10_000 });
+    const [x, y] = centre(1, MID);
+    await clickVideo(page, x, y);
+    await expect.poll(() => storedFrames(sid), { timeout: 30_000 }).toEqual([MID]);
+    expect(store.listPrompts(sid)).toMatchObject([{ objectId: 1, frame: MID, kind: 'points' }]);
+
+    await propagate(page, 'backward');
+    await expect.poll(() => statusText(page), { timeout: 60_000 }).toBe(`propagated over ${MID + 1} frames`);
+    // The bar was sized to the frames the pass visits (MID..0), not the clip, and filled.
+    expect(await lastProgress(page)).toEqual({ done: MID + 1, total: MID + 1 });
+    expect(await page.locator('[data-testid="progress"]').count()).toBe(0);
+    expect(storedFrames(sid)).toEqual(range(0, MID));
+    await expect.poll(() => timelineAt(page, 3), { timeout: 5_000 }).toEqual({ prompt: false, mask: true });
+    expect(await timelineAt(page, MID + 5)).toEqual({ prompt: false, mask: false });
+    await seekTimeline(page, MID - 10);
+    expect(await timelineAt(page, MID)).toEqual({ prompt: true, mask: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'propagate-backward.png') });
+
+    await propagate(page, 'both');
+    // Forward MID..N-1, then backward MID..0: the prompted frame is visited twice.
+    await expect.poll(() => statusText(page), { timeout: 60_000 }).toBe(`propagated over ${N + 1} frames`);
+    expect(await lastProgress(page)).toEqual({ done: N + 1, total: N + 1 });
+    expect(storedFrames(sid)).toEqual(range(0, N - 1));
+    expect(await timelineAt(page, N - 3)).toEqual({ prompt: false, mask: true });
+    // The second pass superseded the first pass's masks before MID, without deleting them.
+    expect(store.maskHistory(sid, 1, 3).map((m) => m.origin)).toEqual(['propagate', 'propagate']);
+  });
+
+  it('cancels a propagation midway: the bar goes, the frames done stay stored, a new propagation runs', async () => {
+    const { page } = e;
+    const sid = await openClip(page);
+    const [x, y] = centre(1, 0);
+    await clickVideo(page, x, y);
+    await expect.poll(() => storedFrames(sid), { timeout: 30_000 }).toEqual([0]);
+    await propagate(page, 'forward');
+    await page.waitForFunction(() => Number((document.querySelector('[data-testid="progress"]') as HTMLProgressElement | null)?.value ?? 0) >= 8, undefined, { timeout: 30_000 });
+    await page.click('[data-testid="cancel"]');
+    await expect.poll(() => statusText(page), { timeout: 30_000 }).toMatch(/^propagation cancelled after \d+ frames$/);
+    const done = Number(/after (\d+) frames/.exec((await statusText(page))!)![1]);
+    expect(done).toBeGreaterThanOrEqual(8);
+    expect(done).toBeLessThan(N);
+    // The bar stopped where the propagation did, and is gone.
+    expect(await lastProgress(page)).toEqual({ done, total: N });
+    expect(await page.locator('[data-testid="progress"]').count()).toBe(0);
+    await page.screenshot({ path: join(SCREENSHOTS, 'propagate-cancelled.png') });
+    // Every frame done before the cancel is stored; nothing after.
+    expect(storedFrames(sid)).toEqual(range(0, done - 1));
+    expect(await timelineAt(page, done - 2)).toEqual({ prompt: false, mask: true });
+    expect(await timelineAt(page, done + 2)).toEqual({ prompt: false, mask: false });
+
+    await propagate(page, 'forward');
+    await expect.poll(() => statusText(page), { timeout: 60_000 }).toBe(`propagated over ${N} frames`);
+    expect(await lastProgress(page)).toEqual({ done: N, total: N });
+    expect(storedFrames(sid)).toEqual(range(0, N - 1));
+  });
+
+  it('renames, hides, shows and deletes objects', async () => {
+    const { page } = e;
+    const sid = await page.evaluate(() => window.__cineseg.sessionId!);
+    await seekTimeline(page, 10);
+    // A second object on frame 10.
+    await page.getByText('+ New object').click();
+    const [x2, y2] = centre(2, 10);
+    await clickVideo(page, x2, y2);
+    await expect.poll(() => store.getMask(sid, 2, 10) !== undefined, { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => overlayObjects(page), { timeout: 10_000 }).toEqual([1, 2]);
+
+    await page.fill('[aria-label="name of object 1"]', 'polyp');
+    expect(await page.inputValue('[aria-label="name of object 1"]')).toBe('polyp');
+    expect(await page.locator('[data-object]').count()).toBe(2);
+
+    await page.click('[data-object="1"] button[title="hide"]');
+    await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([2]);
+    expect(await page.locator('[data-object="1"] button[title="show"]').count()).toBe(1);
+    await page.screenshot({ path: join(SCREENSHOTS, 'objects-hidden.png') });
+    await page.click('[data-object="1"] button[title="show"]');
+    await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([1, 2]);
+
+    await page.click('[data-object="2"] button[title="delete"]');
+    await expect.poll(() => page.locator('[data-object]').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => store.listObjects(sid).map((o) => o.objectId), { timeout: 20_000 }).toEqual([1]);
+    await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([1]);
+    expect(await page.inputValue('[aria-label="name of object 1"]')).toBe('polyp');
+    // Object 1's masks are untouched by the deletion.
+    expect(storedFrames(sid)).toEqual(range(0, N - 1));
+  });
+});
+
+/** Object ids whose colour covers at least 20 overlay pixels (nearest palette colour of each painted pixel). */
+async function overlayObjects(page: Page): Promise<number[]> {
+  return page.evaluate(() => {
+    const palette = [
+      [230, 25, 75],
+      [60, 180, 75],
+      [0, 130, 200],
+      [245, 130, 48],
+    ];
+    const c = document.querySelector('canvas[data-testid="overlay"]') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const counts = palette.map(() => 0);
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 0) continue;
+      let best = 0;
+      let bd = Infinity;
+      palette.forEach((p, k) => {
+        const dd = (p[0]! - d[i]!) ** 2 + (p[1]! - d[i + 1]!) ** 2 + (p[2]! - d[i + 2]!) ** 2;
+        if (dd < bd) [bd, best] = [dd, k];
+      });
+      counts[best]!++;
+    }
+    return counts.flatMap((n, k) => (n >= 20 ? [k + 1] : []));
+  });
+}
