@@ -79,4 +79,21 @@ describe('live session', () => {
     await server.manager.idle();
     await until(() => !live.active, 10_000);
   });
+
+  it('starts the source again for the next client, with a new record and fresh tracker', async () => {
+    const live = server.live!;
+    expect(live.active).toBe(false);
+    const before = live.recordId;
+    const c = await TestClient.connect(server.url.replace('http', 'ws') + 'ws');
+    const started = await c.request({ type: 'startSession', live: true });
+    if (started.type !== 'sessionStarted') throw new Error(JSON.stringify(started));
+    expect(started).toMatchObject({ kind: 'live', width: 480, height: 360 });
+    expect(started.recordId).not.toBe(before);
+    await until(() => c.frames.length >= 3);
+    expect(decodeLiveFrame(c.frames[0]!).objects).toBe(0);
+    expect(live.objectIds).toEqual([]);
+    await c.close();
+    await server.manager.idle();
+    await until(() => !live.active, 10_000);
+  });
 });
