@@ -271,7 +271,11 @@ export class LivePipeline {
     this.decoderDropsSeen = 0;
     this.lastFailure = null;
     const { reconnect, log } = this.opts;
-    this.source = await LiveSource.open(this.opts.input, { ...(reconnect ? { reconnect } : {}), ...(log ? { log } : {}) });
+    this.source = await LiveSource.open(this.opts.input, {
+      ...(reconnect ? { reconnect } : {}),
+      ...(log ? { log } : {}),
+      onAttempt: () => this.opts.metrics?.liveReconnects.inc(),
+    });
     if (this.source.info) this.fps = this.source.info.fps || 30;
     let first = true;
     let gotFirst!: () => void;

@@ -36,6 +36,8 @@ export interface LiveSourceOptions {
   stallTimeoutMs?: number;
   /** One line per outage, attempt, reconnection and loss. */
   log?: (line: string) => void;
+  /** Called as each reconnect attempt is scheduled (for counters), with its number in the outage and its wait. */
+  onAttempt?: (attempt: number, delayMs: number) => void;
 }
 
 /** Counters of a live source over all its connections. */
@@ -223,6 +225,7 @@ export class LiveSource {
     this.s.failedInARow++;
     this.s.attempts++;
     this.s.lastBackoffMs = delay;
+    this.opts.onAttempt?.(this.s.failedInARow, delay);
     this.log(`live source ${this.name}: ${this.s.failedInARow === 1 ? 'stopped' : 'attempt failed'} (${why}); reconnect attempt ${this.s.failedInARow}/${maxAttempts} in ${delay} ms`);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, delay);

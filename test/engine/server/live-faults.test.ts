@@ -119,6 +119,9 @@ describe('live source faults', () => {
     expect(lost).toMatchObject({ seq: null });
     expect((lost as { message: string }).message).toMatch(/3 reconnect attempt\(s\) failed; last: E_INPUT_NOT_FOUND/);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100 + 200 + 400);
+    // The attempts are counted for monitoring too: one in the first outage, three in the second.
+    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    expect(metrics).toMatch(/^cineseg_live_reconnect_attempts_total 4$/m);
     await until(() => !live.active, 10_000);
     expect(childProcesses('ffmpeg')).toEqual([]);
 
