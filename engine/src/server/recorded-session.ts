@@ -116,6 +116,10 @@ export class RecordedSession {
   propagate(msg: Propagate): void {
     this.idle();
     if (this.tracker.objectIds.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; click an object first');
+    // Refused here, not acknowledged and then failed in the background.
+    if (msg.startFrame !== undefined && msg.startFrame >= this.frames.numFrames) {
+      throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `start frame ${msg.startFrame} is outside the clip (0..${this.frames.numFrames - 1})`);
+    }
     const state = { cancelled: false, done: Promise.resolve() };
     this.propagation = state;
     state.done = this.serial(async () => {

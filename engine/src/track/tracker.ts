@@ -91,13 +91,14 @@ export class VideoTracker {
    */
   async addPoints(frame: number, objectId: number, points: readonly Point[], opts: { box?: Box; clearOld?: boolean } = {}): Promise<FrameOutput> {
     this.check(frame);
-    const obj = this.object(objectId);
-    let inputs = toPointInputs(points, opts.box, this.opts.width, this.opts.height, this.runner.S);
-    if (opts.clearOld === false) {
-      if (opts.box) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, 'a box must come first: use clearOld (the default) with a box');
-      inputs = concatPoints(obj.pointInputs.get(frame), inputs);
-    }
-    return this.engine.addPoints(obj, frame, inputs, this.numFrames);
+    return this.prompted(objectId, (obj) => {
+      let inputs = toPointInputs(points, opts.box, this.opts.width, this.opts.height, this.runner.S);
+      if (opts.clearOld === false) {
+        if (opts.box) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, 'a box must come first: use clearOld (the default) with a box');
+        inputs = concatPoints(obj.pointInputs.get(frame), inputs);
+      }
+      return this.engine.addPoints(obj, frame, inputs, this.numFrames);
+    });
   }
 
   /** Adds a box (two corner points, labels 2 and 3) plus optional clicks. */
@@ -108,9 +109,22 @@ export class VideoTracker {
   /** Adds a binary mask (width x height bytes, nonzero = object) as the object's output on a frame. */
   async addMask(frame: number, objectId: number, mask: Uint8Array): Promise<FrameOutput> {
     this.check(frame);
+    return this.prompted(objectId, (obj) => this.engine.addMask(obj, frame, maskToModel(mask, this.opts.width, this.opts.height, this.runner.S), mask));
+  }
+
+  /**
+   * Runs a prompt for an object. An object this prompt would create is forgotten again when the
+   * prompt is refused: an object without a prompt would make every later propagation fail.
+   */
+  private async prompted(objectId: number, run: (obj: ObjectState) => Promise<FrameOutput>): Promise<FrameOutput> {
+    const existed = this.objects.has(objectId);
     const obj = this.object(objectId);
-    const m = maskToModel(mask, this.opts.width, this.opts.height, this.runner.S);
-    return this.engine.addMask(obj, frame, m, mask);
+    try {
+      return await run(obj);
+    } catch (e) {
+      if (!existed && this.objects.get(objectId) === obj) this.objects.delete(objectId);
+      throw e;
+    }
   }
 
   /**

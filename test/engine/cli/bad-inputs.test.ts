@@ -53,17 +53,21 @@ function centre(v: BadVideo): string {
 }
 
 describe('bad videos through the CLI', () => {
-  it('cineseg probe: each refused file prints its one coded line and exits 1', async () => {
-    const refused = videos.filter((v) => isCode(v.expect.probe));
+  it('cineseg probe: refused files print their one coded line and exit 1 (one file per code)', async () => {
+    // Every file goes through probe() in-process (test/engine/decode/bad-videos.test.ts) and
+    // through `cineseg track` below; a process per file here would repeat that at a CPU cost.
+    const seen = new Set<string>();
+    const refused = videos.filter((v) => isCode(v.expect.probe) && !seen.has(v.expect.probe) && seen.add(v.expect.probe));
+    expect(refused.length).toBeGreaterThanOrEqual(5);
     const results = await pool(refused.map((v) => () => cineseg(['probe', v.path])));
     const got = refused.map((v, i) => [v.file, failure(results[i]!, v.file)]);
     expect(got).toEqual(refused.map((v) => [v.file, v.expect.probe]));
   });
 
   it('cineseg track: refused files fail before any output; odd valid files track at their own size', async () => {
-    // Every refused file; of the valid ones, the odd geometries and rates (the rest are tracked in
+    // Every refused file; of the valid ones, the odd geometries (all of them are tracked in
     // the server test, which is cheaper than a process per clip).
-    const oddValid = new Set(['rotated.mp4', 'tiny-1x1.mkv', 'odd-3x5.mp4', 'fps-1000.mp4', 'vfr.mkv', 'size-change.ts']);
+    const oddValid = new Set(['rotated.mp4', 'tiny-1x1.mkv', 'odd-3x5.mp4', 'size-change.m2ts']);
     const chosen = videos.filter((v) => v.expect.track !== 'ok' || oddValid.has(v.file));
     // A refused file must fail whatever the length asked for, so only valid ones get --max-frames.
     const args = (v: BadVideo, i: number): string[] => ['track', v.path, '--point', centre(v), ...(v.expect.track === 'ok' ? ['--max-frames', '3'] : []), '--ep', 'cpu', '--out', join(tmp, `v${i}.json`)];

@@ -83,6 +83,22 @@ describe('VideoTracker prompts', () => {
     t.destroy();
     expect(await code(t.addPoints(0, 1, [FISH_CLICK]))).toBe('E_TRACKER_DESTROYED');
   });
+
+  it('a refused prompt leaves no object behind, so other objects still propagate', async () => {
+    // Found by the WebSocket fuzzer: one click outside the frame used to register its object
+    // without a prompt, and every later propagation of the session failed on it.
+    const t = new VideoTracker(fx.sessions, fx.frames, opts());
+    await expect(t.addPoints(0, 7, [{ x: 900, y: 10 }])).rejects.toMatchObject({ code: 'E_PROMPT_INVALID' });
+    await expect(t.addMask(0, 8, new Uint8Array(10))).rejects.toMatchObject({ code: 'E_MASK_INVALID' });
+    expect(t.objectIds).toEqual([]);
+    await t.addPoints(0, 1, [FISH_CLICK]);
+    // A refused correction of an existing object keeps it.
+    await expect(t.addPoints(0, 1, [{ x: -1, y: 10 }])).rejects.toMatchObject({ code: 'E_PROMPT_INVALID' });
+    expect(t.objectIds).toEqual([1]);
+    const frames = await collect(t.propagate({ maxFrameNumToTrack: 2 }));
+    expect(frames.map((f) => [f.frame, f.objects.map((o) => o.objectId)])).toEqual([[0, [1]], [1, [1]], [2, [1]]]);
+    t.destroy();
+  });
 });
 
 describe('VideoTracker propagation', () => {
