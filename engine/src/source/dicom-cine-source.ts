@@ -19,6 +19,7 @@ import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
+import { checkFrameSize } from '../decode/frame-limits.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ClipDicomRefs } from '../store/session-store.js';
 import type { ResolvedInput } from './input.js';
@@ -120,6 +121,8 @@ function describe(path: string, ds: NaturalDataset, ts: string): DicomCineInfo {
   const width = num(ds.Columns) ?? 0;
   const height = num(ds.Rows) ?? 0;
   if (!(width > 0 && height > 0)) throw unsupported(path, 'DICOM file has no image (Rows/Columns missing)');
+  // Frames are decoded here, in this process: a header's size is refused before a plane of it exists.
+  checkFrameSize(path, width, height);
   if (ds.PixelData === undefined) throw unsupported(path, 'DICOM file has no pixel data');
   const numFrames = num(ds.NumberOfFrames) ?? 1;
   let encoding: DicomPixelEncoding;
