@@ -233,7 +233,8 @@ export function spawnJpegEncoder(width: number, height: number, quality = 5): Ch
   return spawnFfmpeg(
     [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0',
-      '-an', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-flush_packets', '1', '-f', 'image2pipe', 'pipe:1',
+      // Slice threads only: ffmpeg's default frame threading holds each JPEG until the next frame comes in.
+      '-an', '-c:v', 'mjpeg', '-thread_type', 'slice', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-flush_packets', '1', '-f', 'image2pipe', 'pipe:1',
     ],
     'pipe',
   );

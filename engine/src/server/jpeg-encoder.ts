@@ -4,11 +4,12 @@
  * JPEG (SOI … EOI) on stdout; mjpeg output has no embedded thumbnails, and 0xFF bytes inside
  * entropy-coded data are stuffed, so the first EOI after an SOI ends the picture.
  *
- * ffmpeg 5's command-line loop hands a frame to the muxer only after it has read further input
- * (one packet in steady state, several while it is still probing the input), so a lone frame
- * would wait for the next one: a whole frame interval of latency, or a deadlock for a caller that
- * waits for the JPEG before sending more. Each frame is therefore written twice, and again every
- * few milliseconds until its JPEG is out; the copies' JPEGs are discarded.
+ * A lone frame must not wait for the next one (a whole frame interval of latency, or a deadlock
+ * for a caller that waits for the JPEG before sending more). The encoder runs slice threads only
+ * (ffmpeg's frame threading holds each JPEG until the next frame arrives), which leaves ffmpeg's
+ * start: while it probes its input it keeps the first frames back. So a frame whose JPEG is not
+ * out after NUDGE_MS is written again, until it is; the copies' JPEGs are discarded. In steady
+ * state a frame is written once and its JPEG is out in a few milliseconds.
  */
 import type { ChildProcess } from 'node:child_process';
 import { killChild, spawnJpegEncoder } from '../decode/ffmpeg.js';
@@ -61,9 +62,8 @@ export class JpegEncoder {
           reject(e);
         },
       };
-      this.waiting.push(real, this.ignore);
+      this.waiting.push(real);
       this.lastReal = real;
-      this.child.stdin!.write(rgb);
       this.child.stdin!.write(rgb);
       let pushes = 0;
       const nudge = () => {
@@ -101,7 +101,7 @@ export class JpegEncoder {
 }
 
 /** How long a frame's JPEG may take before another copy is pushed in, and how many copies at most. */
-const NUDGE_MS = 8;
+const NUDGE_MS = 15;
 const MAX_NUDGES = 200;
 const SOI = Buffer.from([0xff, 0xd8]);
 const EOI = Buffer.from([0xff, 0xd9]);
