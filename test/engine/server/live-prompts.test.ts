@@ -153,9 +153,10 @@ describe('live prompts', () => {
       for (const m of c.masks) {
         expect(ro.maskHistory(record, m.objectId, m.frame).some((r) => stringToCounts(r.rle.counts).join() === [...m.counts].join()), `object ${m.objectId} frame ${m.frame}`).toBe(true);
       }
-      // (Frames tracked while the client was leaving are stored, not received; none past the last decoded.)
+      // (Frames tracked while the client was leaving are stored, not received.)
+      const stored = ro.currentMasks(record, { includeRemoved: true }).map((m) => m.frame);
+      expect(clip.numFrames).toBe(Math.max(...stored) + 1);
       expect(clip.numFrames).toBeGreaterThanOrEqual(lastFrame + 1);
-      expect(clip.numFrames).toBeLessThanOrEqual(live.framesIn);
       // Object 2 is removed in the store too; its masks stay in history.
       expect(ro.listObjects(record).map((x) => x.objectId)).toEqual([1]);
       expect(ro.listObjects(record, { includeRemoved: true }).map((x) => [x.objectId, x.removed])).toEqual([
@@ -191,7 +192,6 @@ describe('live prompts', () => {
       // At most one frame per interval (about one in nine at 30 fps), whatever the tracker's speed.
       expect(tracked.length).toBeGreaterThanOrEqual(3);
       expect(tracked.length).toBeLessThanOrEqual(Math.ceil(elapsed / every) + 1);
-      for (let i = 1; i < tracked.length; i++) expect(tracked[i]! - tracked[i - 1]!).toBeGreaterThanOrEqual(4);
       // Stored frames are frames clients got (but for one tracked while the client was leaving).
       const lastSent = Math.max(...sent);
       for (const f of tracked) if (f <= lastSent) expect(sent.has(f)).toBe(true);
