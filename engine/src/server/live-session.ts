@@ -154,6 +154,9 @@ export class LivePipeline {
   private wake: (() => void) | null = null;
   private ops: Op[] = [];
   private held: Held[] = [];
+  /** Model-size pictures, reused round-robin: the tracker keeps only the last holdFrames. */
+  private smallRing: Uint8Array[] = [];
+  private smallNext = 0;
   private readonly holdFrames: number;
   private lastStats = 0;
   private recordStarted = false;
@@ -420,7 +423,7 @@ export class LivePipeline {
     this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true, holdFrames: this.holdFrames });
     const jpegP = this.jpeg.encode(frame.rgb);
     jpegP.catch(() => undefined);
-    const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S);
+    const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S, this.nextSmall(S));
     const t0 = performance.now();
     // A frame the model fails on still goes out, as a picture: the view must not freeze.
     let tracked: TrackedFrame | null = null;
@@ -471,6 +474,14 @@ export class LivePipeline {
         s.output.json({ v: PROTOCOL_VERSION, type: 'liveStats', seq: null, sessionId: s.sessionId, framesIn: this.framesIn, framesSent: this.framesSent, drops: dropsNow, trackMs: this.trackMs });
       }
     }
+  }
+
+  /** A buffer for the next model-size picture: one more than the tracker holds, so none it holds is overwritten. */
+  private nextSmall(S: number): Uint8Array {
+    let b = this.smallRing[this.smallNext];
+    if (!b || b.length !== S * S * 3) this.smallRing[this.smallNext] = b = new Uint8Array(S * S * 3);
+    this.smallNext = (this.smallNext + 1) % (this.holdFrames + 1);
+    return b;
   }
 
   /** Buffers a tracked frame's masks at the configured rate; commits the buffer every STORE_FLUSH_MS. */
@@ -538,26 +549,33 @@ export class LivePipeline {
   }
 }
 
-/** Bilinear resize of rgb24 (align_corners=False, like ffmpeg's and torch's bilinear). */
-export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
-  const out = new Uint8Array(dw * dh * 3);
+/**
+ * Bilinear resize of rgb24 (align_corners=False, like ffmpeg's and torch's bilinear), into `out`
+ * when given. It is on every live frame's path, so it runs in integers: weights in 1/2048ths (the
+ * sums stay inside int32), rounded half up like Math.round. Where the source positions fall on
+ * 1/2048ths (480x360 -> 256 does) the result equals the float computation; elsewhere it is off by
+ * at most one level in rare pixels.
+ */
+export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number, out: Uint8Array = new Uint8Array(dw * dh * 3)): Uint8Array {
+  const ONE = 2048;
   const sx = sw / dw;
   const sy = sh / dh;
   const x0s = new Int32Array(dw);
   const x1s = new Int32Array(dw);
-  const wxs = new Float32Array(dw);
+  const wxs = new Int32Array(dw);
   for (let x = 0; x < dw; x++) {
     const f = Math.max(0, (x + 0.5) * sx - 0.5);
     const x0 = Math.min(Math.floor(f), sw - 1);
     x0s[x] = x0 * 3;
     x1s[x] = Math.min(x0 + 1, sw - 1) * 3;
-    wxs[x] = f - x0;
+    wxs[x] = Math.round((f - x0) * ONE);
   }
   for (let y = 0; y < dh; y++) {
     const f = Math.max(0, (y + 0.5) * sy - 0.5);
     const y0 = Math.min(Math.floor(f), sh - 1);
     const y1 = Math.min(y0 + 1, sh - 1);
-    const wy = f - y0;
+    const wy = Math.round((f - y0) * ONE);
+    const iwy = ONE - wy;
     const r0 = y0 * sw * 3;
     const r1 = y1 * sw * 3;
     let o = y * dw * 3;
@@ -565,10 +583,11 @@ export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, d
       const a = x0s[x]!;
       const b = x1s[x]!;
       const wx = wxs[x]!;
+      const iwx = ONE - wx;
       for (let c = 0; c < 3; c++) {
-        const top = src[r0 + a + c]! + (src[r0 + b + c]! - src[r0 + a + c]!) * wx;
-        const bot = src[r1 + a + c]! + (src[r1 + b + c]! - src[r1 + a + c]!) * wx;
-        out[o++] = Math.round(top + (bot - top) * wy);
+        const top = src[r0 + a + c]! * iwx + src[r0 + b + c]! * wx;
+        const bot = src[r1 + a + c]! * iwx + src[r1 + b + c]! * wx;
+        out[o++] = (top * iwy + bot * wy + (ONE * ONE) / 2) >> 22;
       }
     }
   }
