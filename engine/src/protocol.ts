@@ -77,6 +77,8 @@ export const PropagateSchema = z.object({
 });
 export const CancelPropagateSchema = z.object({ ...base, type: z.literal('cancelPropagate'), sessionId });
 export const RemoveObjectSchema = z.object({ ...base, type: z.literal('removeObject'), sessionId, objectId });
+/** Names an object; the name is stored as its label (exports' category). */
+export const RenameObjectSchema = z.object({ ...base, type: z.literal('renameObject'), sessionId, objectId, name: z.string().trim().min(1).max(200) });
 export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSession'), sessionId });
 /** Round trip check used by the player's reconnect logic and by tests. */
 export const PingSchema = z.object({ ...base, type: z.literal('ping') });
@@ -90,6 +92,7 @@ export const ClientMessageSchema = z.union([
   PropagateSchema,
   CancelPropagateSchema,
   RemoveObjectSchema,
+  RenameObjectSchema,
   CloseSessionSchema,
   PingSchema,
 ]);
@@ -104,6 +107,7 @@ export type Propagate = z.infer<typeof PropagateSchema>;
 export type PropagateDirection = z.infer<typeof PropagateDirection>;
 export type CancelPropagate = z.infer<typeof CancelPropagateSchema>;
 export type RemoveObject = z.infer<typeof RemoveObjectSchema>;
+export type RenameObject = z.infer<typeof RenameObjectSchema>;
 export type CloseSession = z.infer<typeof CloseSessionSchema>;
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 /** A client message as written by a sender (defaults may be left out). */

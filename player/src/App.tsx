@@ -40,6 +40,8 @@ export function App() {
   const conn = useRef<Connection | null>(null);
   const sessionRef = useRef<SessionStarted | null>(null);
   sessionRef.current = session;
+  const objectsRef = useRef<ObjectEntry[]>([]);
+  objectsRef.current = objects;
   const sourceRef = useRef<Source | null>(null);
   sourceRef.current = source;
   const recordedView = useRef<RecordedViewHandle>(null);
@@ -103,7 +105,10 @@ export function App() {
         setSession(r);
         hooks.sessionId = r.sessionId;
         setStatus('');
-        if (replay) for (const fp of prompts.current.values()) await sendPrompt(r.sessionId, fp);
+        if (replay) {
+          for (const fp of prompts.current.values()) await sendPrompt(r.sessionId, fp);
+          for (const o of objectsRef.current) if (o.name !== `object ${o.id}`) await c.request({ type: 'renameObject', sessionId: r.sessionId, objectId: o.id, name: o.name });
+        }
       } catch (e) {
         setStatus((e as Error).message);
       }
@@ -333,6 +338,10 @@ export function App() {
             setActive(id);
           }}
           onRename={(id, name) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, name } : o)))}
+          onRenameDone={(id, name) => {
+            const s = sessionRef.current;
+            if (s && name.trim()) conn.current!.request({ type: 'renameObject', sessionId: s.sessionId, objectId: id, name: name.trim() }).catch((e: Error) => setStatus(e.message));
+          }}
           onToggleHidden={(id) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, hidden: !o.hidden } : o)))}
           onDelete={removeObject}
         />

@@ -1,8 +1,8 @@
 /**
  * Propagation and objects in Chromium, over a real SQLite store: from a middle frame backward, then
  * both ways (progress bar sized to the frames visited, timeline marks); a propagation cancelled
- * midway (bar gone, the frames done so far stay stored, the next one runs); two objects renamed,
- * hidden, shown and one deleted.
+ * midway (bar gone, the frames done so far stay stored, the next one runs); two objects: one renamed
+ * (the name stored as its label), hidden, shown, the other deleted.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,9 +175,19 @@ describe('e2e: propagation and objects in Chromium', () => {
     await expect.poll(() => store.getMask(sid, 2, 10) !== undefined, { timeout: 30_000 }).toBe(true);
     await expect.poll(() => overlayObjects(page), { timeout: 10_000 }).toEqual([1, 2]);
 
+    // A new name is stored when the field is left, and becomes the object's category in exports.
     await page.fill('[aria-label="name of object 1"]', 'polyp');
+    await page.press('[aria-label="name of object 1"]', 'Enter');
     expect(await page.inputValue('[aria-label="name of object 1"]')).toBe('polyp');
     expect(await page.locator('[data-object]').count()).toBe(2);
+    await expect.poll(() => store.listObjects(sid).map((o) => [o.objectId, o.label]), { timeout: 10_000 }).toEqual([
+      [1, 'polyp'],
+      [2, 'object'],
+    ]);
+    const vis = store.toVisJson(sid);
+    expect(vis.categories.map((c) => c.name).sort()).toEqual(['object', 'polyp']);
+    const ann1 = vis.annotations.find((a) => a.object_id === 1)!;
+    expect(vis.categories.find((c) => c.id === ann1.category_id)!.name).toBe('polyp');
 
     await page.click('[data-object="1"] button[title="hide"]');
     await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([2]);

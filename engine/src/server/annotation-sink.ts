@@ -39,16 +39,18 @@ export interface AnnotationSink {
   /** Resolves once the masks are durable; only then may they be sent. */
   putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void>;
   removeObject(sessionId: string, objectId: number): Promise<void>;
+  /** Names an object (its label in the store and in exports); before its first prompt, the name waits for it. */
+  labelObject(sessionId: string, objectId: number, label: string): Promise<void>;
   closeSession(sessionId: string): Promise<void>;
   destroy(): Promise<void>;
 }
 
 /** An {@link AnnotationSink} in memory: the latest mask per (session, object, frame). */
 export class MemorySink implements AnnotationSink {
-  readonly sessions = new Map<string, { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; closed: boolean }>();
+  readonly sessions = new Map<string, { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; labels: Map<number, string>; closed: boolean }>();
 
   async startSession(s: SinkSession): Promise<void> {
-    this.sessions.set(s.sessionId, { info: s, prompts: [], masks: new Map(), closed: false });
+    this.sessions.set(s.sessionId, { info: s, prompts: [], masks: new Map(), labels: new Map(), closed: false });
   }
 
   async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
@@ -65,6 +67,10 @@ export class MemorySink implements AnnotationSink {
     const s = this.sessions.get(sessionId);
     if (!s) return;
     for (const [k, m] of s.masks) if (m.objectId === objectId) s.masks.delete(k);
+  }
+
+  async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {
+    this.sessions.get(sessionId)?.labels.set(objectId, label);
   }
 
   async closeSession(sessionId: string): Promise<void> {

@@ -86,6 +86,11 @@ export class LiveSession {
     return this.pipeline.removeObject(objectId);
   }
 
+  /** Names an object in the source's record. */
+  renameObject(objectId: number, name: string): Promise<void> {
+    return this.pipeline.renameObject(objectId, name);
+  }
+
   async destroy(): Promise<void> {
     this.output.attach(null);
     await this.pipeline.unsubscribe(this);
@@ -263,6 +268,12 @@ export class LivePipeline {
       this.ops.push({ kind: 'remove', objectId, resolve, reject });
       this.wake?.();
     });
+  }
+
+  /** Names an object in the current run's record. */
+  async renameObject(objectId: number, name: string): Promise<void> {
+    if (!this.running || this.stopping) throw new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running');
+    await this.opts.sink.labelObject(this.recordId, objectId, name);
   }
 
   private firstFrame: Promise<void> = Promise.resolve();

@@ -208,6 +208,12 @@ export class RecordedSession {
     });
   }
 
+  /** Names an object (stored as its label; a propagation may be running). */
+  async renameObject(objectId: number, name: string): Promise<void> {
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'session was closed');
+    await this.sink.labelObject(this.sessionId, objectId, name);
+  }
+
   /** Stops propagation, stores the session as closed and frees frames and tracker. Idempotent. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;

@@ -14,6 +14,8 @@ export class StoreSink implements AnnotationSink {
   private readonly sizes = new Map<string, [number, number]>();
   /** Live sessions: their pseudo clip and the frame count stored so far. */
   private readonly live = new Map<string, { clipId: number; frames: number }>();
+  /** Names given to objects that have no row yet (no prompt): written with their first prompt. */
+  private readonly pendingLabels = new Map<string, string>();
 
   /** `owned`: destroy() closes the store. */
   constructor(
@@ -42,6 +44,19 @@ export class StoreSink implements AnnotationSink {
     else if (p.kind === 'box') input = { kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: p.points };
     else input = { kind: 'mask', objectId: p.objectId, frame: p.frame, mask: { size, counts: p.counts } };
     this.store.addPrompt(sessionId, input);
+    const key = `${sessionId}:${p.objectId}`;
+    const label = this.pendingLabels.get(key);
+    if (label !== undefined) {
+      this.pendingLabels.delete(key);
+      this.store.addObject(sessionId, p.objectId, label);
+    }
+  }
+
+  async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {
+    if (!this.sizes.has(sessionId)) return;
+    // An object without a prompt has no row; one made now would be an empty object in exports.
+    if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) this.store.addObject(sessionId, objectId, label);
+    else this.pendingLabels.set(`${sessionId}:${objectId}`, label);
   }
 
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {
@@ -81,12 +96,14 @@ export class StoreSink implements AnnotationSink {
     if (!this.sizes.has(sessionId)) return;
     this.sizes.delete(sessionId);
     this.live.delete(sessionId);
+    for (const k of this.pendingLabels.keys()) if (k.startsWith(`${sessionId}:`)) this.pendingLabels.delete(k);
     this.store.setSessionStatus(sessionId, 'closed');
   }
 
   async destroy(): Promise<void> {
     this.sizes.clear();
     this.live.clear();
+    this.pendingLabels.clear();
     if (this.owned) this.store.destroy();
   }
 }

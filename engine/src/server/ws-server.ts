@@ -165,6 +165,14 @@ export class WsServer {
         ack(msg.sessionId);
         return;
       }
+      case 'renameObject': {
+        const s = m.get(owner, msg.sessionId);
+        // A name is a committed write too: it draws on the session's prompt bucket.
+        m.takePrompt(owner, msg.sessionId);
+        await s.renameObject(msg.objectId, msg.name);
+        ack(msg.sessionId);
+        return;
+      }
       case 'closeSession':
         await m.close(owner, msg.sessionId);
         ack(msg.sessionId);

@@ -13,6 +13,8 @@ export interface ObjectListProps {
   onSelect(id: number): void;
   onAdd(): void;
   onRename(id: number, name: string): void;
+  /** The name was edited and the field left (blur or Enter): time to tell the server. */
+  onRenameDone(id: number, name: string): void;
   onToggleHidden(id: number): void;
   onDelete(id: number): void;
 }
@@ -30,7 +32,13 @@ export function ObjectList(p: ObjectListProps) {
           return (
             <li key={o.id} className={o.id === p.active ? 'active' : ''} onClick={() => p.onSelect(o.id)} data-object={o.id}>
               <span className="swatch" style={{ background: `rgb(${r},${g},${b})` }} />
-              <input value={o.name} aria-label={`name of object ${o.id}`} onChange={(e) => p.onRename(o.id, e.target.value)} />
+              <input
+                value={o.name}
+                aria-label={`name of object ${o.id}`}
+                onChange={(e) => p.onRename(o.id, e.target.value)}
+                onBlur={(e) => p.onRenameDone(o.id, e.target.value)}
+                onKeyDown={(e) => e.key === 'Enter' && e.currentTarget.blur()}
+              />
               <button title={o.hidden ? 'show' : 'hide'} onClick={(e) => (e.stopPropagation(), p.onToggleHidden(o.id))}>
                 {o.hidden ? 'show' : 'hide'}
               </button>

@@ -119,6 +119,7 @@ describe('live prompts', () => {
     expect(c.masks.filter((m) => m.objectId === 2 && m.frame > lastBeforeAck)).toHaveLength(0);
     expect(c.masks.filter((m) => m.objectId === 1 && m.frame > lastBeforeAck).length).toBeGreaterThanOrEqual(3);
     expect(await c.request({ type: 'removeObject', sessionId: sid, objectId: 2 })).toMatchObject({ type: 'error', code: 'E_OBJECT_UNKNOWN' });
+    expect(await c.request({ type: 'renameObject', sessionId: sid, objectId: 1, name: 'vessel' })).toMatchObject({ type: 'ack' });
 
     // The client leaves: the source stops and the record is closed.
     await c.close();
@@ -158,7 +159,7 @@ describe('live prompts', () => {
       expect(clip.numFrames).toBe(Math.max(...stored) + 1);
       expect(clip.numFrames).toBeGreaterThanOrEqual(lastFrame + 1);
       // Object 2 is removed in the store too; its masks stay in history.
-      expect(ro.listObjects(record).map((x) => x.objectId)).toEqual([1]);
+      expect(ro.listObjects(record).map((x) => [x.objectId, x.label])).toEqual([[1, 'vessel']]);
       expect(ro.listObjects(record, { includeRemoved: true }).map((x) => [x.objectId, x.removed])).toEqual([
         [1, false],
         [2, true],

@@ -65,4 +65,32 @@ describe('server with the SQLite store', () => {
     ro2.destroy();
     await c.close();
   });
+
+  it('stores object names as labels; a name given before the first prompt waits for it', async () => {
+    const c = await TestClient.connect(server.url.replace('http', 'ws') + 'ws');
+    const started = await c.request({ type: 'startSession', clip: 'generated/endoscopy-1' });
+    if (started.type !== 'sessionStarted') throw new Error(JSON.stringify(started));
+    const sid = started.sessionId;
+    const o = prompts.objects[0]!;
+    const labels = () => {
+      const ro = SessionStore.open(dbPath, { readonly: true });
+      try {
+        return ro.listObjects(sid).map((x) => [x.objectId, x.label]);
+      } finally {
+        ro.destroy();
+      }
+    };
+    expect(await c.request({ type: 'renameObject', sessionId: sid, objectId: 7, name: ' polyp ' })).toMatchObject({ type: 'ack' });
+    // No prompt yet: no object row (it would be an empty object in exports).
+    expect(labels()).toEqual([]);
+    await c.request({ type: 'addPoints', sessionId: sid, frame: 0, objectId: 7, points: [{ x: o.point[0], y: o.point[1] }] });
+    expect(labels()).toEqual([[7, 'polyp']]);
+    expect(await c.request({ type: 'renameObject', sessionId: sid, objectId: 7, name: 'lesion' })).toMatchObject({ type: 'ack' });
+    expect(labels()).toEqual([[7, 'lesion']]);
+    // Later prompts keep the name.
+    await c.request({ type: 'addPoints', sessionId: sid, frame: 0, objectId: 7, points: [{ x: o.point[0] + 2, y: o.point[1] }] });
+    expect(labels()).toEqual([[7, 'lesion']]);
+    expect(await c.request({ type: 'renameObject', sessionId: sid, objectId: 7, name: '   ' })).toMatchObject({ type: 'error', code: 'E_PROTOCOL_INVALID' });
+    await c.close();
+  });
 });
