@@ -9,6 +9,7 @@ import {
   encodeMaskFrame,
   parseClientMessage,
   binaryKind,
+  createWallClock,
 } from '../../engine/src/protocol.js';
 
 describe('protocol: client message validation', () => {
@@ -90,5 +91,23 @@ describe('protocol: binary frames', () => {
     const f = decodeLiveFrame(bytes);
     expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, serverUs: 41_250 });
     expect([...f.jpeg]).toEqual([...jpeg]);
+  });
+});
+
+describe('createWallClock', () => {
+  it('follows the system clock with sub-ms steps, across its once-a-second re-reading', async () => {
+    const clock = createWallClock();
+    const t0 = Date.now();
+    let fractional = false;
+    while (Date.now() - t0 < 1300) {
+      const c = clock();
+      const d = Date.now();
+      // Date.now() is whole ms and read a moment later: the clock is within [d - 2, d + 1].
+      expect(c).toBeGreaterThan(d - 2);
+      expect(c).toBeLessThan(d + 1);
+      if (c % 1 !== 0) fractional = true;
+      await new Promise((r) => setTimeout(r, 7));
+    }
+    expect(fractional).toBe(true);
   });
 });

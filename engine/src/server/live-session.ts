@@ -25,7 +25,7 @@ import type { Frame } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import { encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
+import { createWallClock, encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
 import { LiveSource, type LiveSourceStats, type ReconnectOptions } from '../source/live-source.js';
 import type { FrameOutput } from '../track/object-state.js';
 import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
@@ -35,10 +35,8 @@ import type { ServerMetrics } from './metrics.js';
 import { JpegEncoder } from './jpeg-encoder.js';
 import { DetachableOutput } from './session-output.js';
 
-/** Wall clock in ms with sub-ms precision; the browser's performance.timeOrigin + now() is on the same clock. */
-export function wallMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+/** Wall clock in ms with sub-ms steps, on the system clock the player's paint times are taken on. */
+export const wallMs = createWallClock();
 
 /** Where a prompt was applied: the live frame's index and PTS. */
 export interface PromptApplied {

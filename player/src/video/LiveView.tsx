@@ -5,7 +5,7 @@
  * latency shown (both clocks are the machine's wall clock, so this is exact on one machine).
  */
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from 'react';
-import type { LiveFrame, MaskFrame } from '../../../engine/src/protocol.js';
+import { createWallClock, type LiveFrame, type MaskFrame } from '../../../engine/src/protocol.js';
 import { paintMasks, type ObjectMask } from '../overlay/paint.js';
 import { hooks } from '../test-hooks.js';
 import type { Prompt } from './RecordedView.js';
@@ -23,9 +23,8 @@ export interface LiveViewProps {
   handle: Ref<LiveViewHandle>;
 }
 
-function wallMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+/** The clock the server stamps frames with (system clock, sub-ms steps). */
+const wallMs = createWallClock();
 
 export function LiveView(p: LiveViewProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
