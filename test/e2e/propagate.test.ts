@@ -70,7 +70,10 @@ async function seekTimeline(page: Page, f: number): Promise<void> {
   await page.waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 10_000 });
 }
 
-/** What the timeline shows for frame f: a prompt tick (yellow, top) and a mask strip (blue, bottom). */
+/**
+ * What the timeline shows for frame f: a prompt tick (yellow, top) and a mask strip (blue, bottom).
+ * The timeline redraws after React has rendered the new state, so callers poll it.
+ */
 async function timelineAt(page: Page, f: number): Promise<{ prompt: boolean; mask: boolean }> {
   return page.evaluate(
     ({ f, n }) => {
@@ -121,9 +124,9 @@ describe('e2e: propagation and objects in Chromium', () => {
     expect(await page.locator('[data-testid="progress"]').count()).toBe(0);
     expect(storedFrames(sid)).toEqual(range(0, MID));
     await expect.poll(() => timelineAt(page, 3), { timeout: 5_000 }).toEqual({ prompt: false, mask: true });
-    expect(await timelineAt(page, MID + 5)).toEqual({ prompt: false, mask: false });
+    await expect.poll(() => timelineAt(page, MID + 5), { timeout: 5_000 }).toEqual({ prompt: false, mask: false });
     await seekTimeline(page, MID - 10);
-    expect(await timelineAt(page, MID)).toEqual({ prompt: true, mask: true });
+    await expect.poll(() => timelineAt(page, MID), { timeout: 5_000 }).toEqual({ prompt: true, mask: true });
     await page.screenshot({ path: join(SCREENSHOTS, 'propagate-backward.png') });
 
     await propagate(page, 'both');
@@ -131,7 +134,7 @@ describe('e2e: propagation and objects in Chromium', () => {
     await expect.poll(() => statusText(page), { timeout: 60_000 }).toBe(`propagated over ${N + 1} frames`);
     expect(await lastProgress(page)).toEqual({ done: N + 1, total: N + 1 });
     expect(storedFrames(sid)).toEqual(range(0, N - 1));
-    expect(await timelineAt(page, N - 3)).toEqual({ prompt: false, mask: true });
+    await expect.poll(() => timelineAt(page, N - 3), { timeout: 5_000 }).toEqual({ prompt: false, mask: true });
     // The second pass superseded the first pass's masks before MID, without deleting them.
     expect(store.maskHistory(sid, 1, 3).map((m) => m.origin)).toEqual(['propagate', 'propagate']);
   });
@@ -155,8 +158,8 @@ describe('e2e: propagation and objects in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'propagate-cancelled.png') });
     // Every frame done before the cancel is stored; nothing after.
     expect(storedFrames(sid)).toEqual(range(0, done - 1));
-    expect(await timelineAt(page, done - 2)).toEqual({ prompt: false, mask: true });
-    expect(await timelineAt(page, done + 2)).toEqual({ prompt: false, mask: false });
+    await expect.poll(() => timelineAt(page, done - 2), { timeout: 5_000 }).toEqual({ prompt: false, mask: true });
+    await expect.poll(() => timelineAt(page, done + 2), { timeout: 5_000 }).toEqual({ prompt: false, mask: false });
 
     await propagate(page, 'forward');
     await expect.poll(() => statusText(page), { timeout: 60_000 }).toBe(`propagated over ${N} frames`);
