@@ -36,6 +36,8 @@ export interface SoakOptions {
   clipDir?: string;
   model?: string;
   ep?: ExecutionProviderRequest;
+  /** The live store interval (see LivePipelineOptions.storeIntervalMs; default: the server's). */
+  storeIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -54,6 +56,12 @@ export interface SoakResult {
   heapEndMb: number;
   /** (tracked frames, RSS MB after GC) at the checkpoint, every tenth of the run, and the end. */
   rssSamples: [number, number][];
+  /**
+   * At the same points, MB: V8 heap in use, and memory outside it that V8 knows of (typed-array
+   * backing stores and Buffers: `arrayBuffers` is part of `external`). RSS growth that none of
+   * these show is native (onnxruntime, SQLite, the allocator).
+   */
+  memorySamples: { frames: number; rss: number; heapUsed: number; external: number; arrayBuffers: number }[];
   fdBefore: number;
   fdCheckpoint: number;
   fdEnd: number;
@@ -111,7 +119,7 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
   const fdBefore = openFdCount();
   const fdKindsBefore = openFdKinds();
   const sink = new StoreSink(SessionStore.open(join(tmp, 'soak.db')), true);
-  const pipeline = new LivePipeline({ input: `loop:${clip}`, sessions, sink, log });
+  const pipeline = new LivePipeline({ input: `loop:${clip}`, sessions, sink, log, ...(opts.storeIntervalMs === undefined ? {} : { storeIntervalMs: opts.storeIntervalMs }) });
   const session = new LiveSession('soak', 1, pipeline);
   // What a client would receive, counted and dropped (a real socket would queue it).
   const recent: { frame: number; area: number }[] = [];
@@ -138,6 +146,12 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
     const done = (): number => pipeline.framesSent - startFrames;
     const t0 = performance.now();
     const samples: [number, number][] = [];
+    const memorySamples: SoakResult['memorySamples'] = [];
+    const sample = (n: number, rss: number): void => {
+      const m = process.memoryUsage();
+      samples.push([n, mb(rss)]);
+      memorySamples.push({ frames: n, rss: mb(rss), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers) });
+    };
     let check: { rss: number; heap: number; fd: number; ffmpeg: number } | null = null;
     let nextSample = opts.checkpointFrames;
     const step = Math.max(1, Math.floor(opts.frames / 10));
@@ -148,7 +162,7 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
       const n = done();
       if (n >= nextSample && n < opts.frames) {
         const rss = await rssAfterGc();
-        samples.push([n, mb(rss)]);
+        sample(n, rss);
         if (!check) {
           check = { rss, heap: process.memoryUsage().heapUsed, fd: openFdCount(), ffmpeg: childProcesses('ffmpeg').length };
           nextSample = opts.checkpointFrames + step;
@@ -162,7 +176,7 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
     const seconds = (performance.now() - t0) / 1000;
     const frames = done();
     const rssEnd = await rssAfterGc();
-    samples.push([frames, mb(rssEnd)]);
+    sample(frames, rssEnd);
     const heapEnd = process.memoryUsage().heapUsed;
     const fdEnd = openFdCount();
     const fdKindsEnd = openFdKinds();
@@ -191,6 +205,7 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
       heapCheckpointMb: mb(c.heap),
       heapEndMb: mb(heapEnd),
       rssSamples: samples,
+      memorySamples,
       fdBefore,
       fdCheckpoint: c.fd,
       fdEnd,
@@ -224,7 +239,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) : def;
   };
-  benchSoak({ frames: arg('--frames', 50_000), checkpointFrames: arg('--checkpoint', 5_000), log: (l) => process.stderr.write(`${l}\n`) }).then(
+  const store = process.argv.indexOf('--store-interval');
+  benchSoak({
+    frames: arg('--frames', 50_000),
+    checkpointFrames: arg('--checkpoint', 5_000),
+    ...(store > 0 ? { storeIntervalMs: Number(process.argv[store + 1]) } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  }).then(
     (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
     (e: unknown) => {
       process.stderr.write(`${String((e as Error).stack ?? e)}\n`);

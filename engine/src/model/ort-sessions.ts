@@ -71,6 +71,12 @@ export interface ModelSessionOptions {
   threads?: number;
   /** Let ORT's idle threads spin (default false; CINESEG_ORT_SPIN=1 turns it on). */
   spin?: boolean;
+  /**
+   * ORT's CPU memory arena (default true; CINESEG_ORT_ARENA=0 turns it off). The arena keeps what
+   * it once held; in the 50,000-frame soak, RSS crept by ≈ 0.2 kB per frame with it and showed no
+   * clear trend without it over 12,000 frames (see the README's bench notes).
+   */
+  arena?: boolean;
   /** One line per decision (EP choice, fallback reason). */
   log?: (line: string) => void;
 }
@@ -114,7 +120,8 @@ export class ModelSessions {
       }
       let sessions: ort.InferenceSession[] = [];
       try {
-        for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1'));
+        const arena = opts.arena ?? process.env.CINESEG_ORT_ARENA !== '0';
+        for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena));
       } catch (cause) {
         await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
         sessions = [];
@@ -203,12 +210,12 @@ function candidatesFor(requested: ExecutionProviderRequest): ExecutionProvider[]
   return requested === 'cpu' ? ['cpu'] : [requested, 'cpu'];
 }
 
-async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvider, threads: number, spin: boolean): Promise<ort.InferenceSession> {
+async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvider, threads: number, spin: boolean, arena: boolean): Promise<ort.InferenceSession> {
   const spec = bundle.graphs[key];
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: true,
+    enableCpuMemArena: arena,
     enableMemPattern: true,
     executionMode: 'sequential',
   };
