@@ -7,10 +7,11 @@ import { ensureBuilt, qualityRun, sampleExists } from './track-helpers.js';
 
 // Held-out clip (seed 1 is never used for training). Needs the shipped trained bundle and the
 // generated samples (npm run samples). The acceptance target is J&F >= 0.85; the shipped tiny
-// model measures 0.61 here (it loses object 2 when it leaves the fan: identity switch, no
-// "absent"), so by default this guards that measured level against regressions, and
-// CINESEG_QUALITY_MIN=0.85 checks a candidate (CINESEG_TEST_MODEL=<bundle>) against the target.
-const MIN_JF = Number(process.env.CINESEG_QUALITY_MIN ?? 0.55);
+// model measures 0.643 here (object 2 leaves the fan at frame 36 and the model follows the other
+// structure instead of saying "absent"), so by default this guards the measured level against
+// regressions, and CINESEG_QUALITY_MIN=0.85 checks a candidate (CINESEG_TEST_MODEL=<bundle>)
+// against the target.
+const MIN_JF = Number(process.env.CINESEG_QUALITY_MIN ?? 0.6);
 const SAMPLE = 'ultrasound-1';
 const tmp = mkdtempSync(join(tmpdir(), 'cineseg-quality-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
