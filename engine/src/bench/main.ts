@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, totalmem, platform, release, arch } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toCinesegError } from '../errors.js';
+import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
 import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
 import { benchSoak, type SoakResult } from './soak-bench.js';
@@ -88,7 +88,7 @@ function gpus(): string[] | null {
 }
 
 /** Runs every bench; `log` gets progress lines. */
-export async function runBench(opts: { quick: boolean; log?: (line: string) => void }): Promise<BenchResult> {
+export async function runBench(opts: { quick: boolean; soakFrames?: number; log?: (line: string) => void }): Promise<BenchResult> {
   const { quick } = opts;
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
@@ -101,7 +101,9 @@ export async function runBench(opts: { quick: boolean; log?: (line: string) => v
     return [r, (Date.now() - t0) / 1000];
   };
   // The soak goes first, so its memory readings are of a process that has run nothing else.
-  const s = quick ? SOAK_QUICK : SOAK_FULL;
+  // --soak-frames N: the same soak at another length (checkpoint at N / 10), e.g. when the
+  // 50,000-frame run (about half an hour here) does not fit.
+  const s = opts.soakFrames ? { frames: opts.soakFrames, checkpointFrames: Math.max(1, Math.round(opts.soakFrames / 10)) } : quick ? SOAK_QUICK : SOAK_FULL;
   const [soak, soakS] = await timed(`soak, ${s.frames} live frames`, () => benchSoak({ ...s, log }));
   const [decode, decodeS] = await timed('decode', () => benchDecode({ quick }));
   const [track, trackS] = await timed('track', () => benchTrack({ quick }));
@@ -145,7 +147,12 @@ async function main(): Promise<void> {
   const outArg = process.argv.indexOf('--out');
   const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
   log(`machine has ${Math.round(freemem() / 2 ** 30)} GiB free, load ${loadavg()[0]!.toFixed(2)}`);
-  const result = await runBench({ quick, log });
+  const soakArg = process.argv.indexOf('--soak-frames');
+  const soakFrames = soakArg >= 0 ? Number(process.argv[soakArg + 1]) : undefined;
+  if (soakFrames !== undefined && !(Number.isInteger(soakFrames) && soakFrames >= 20)) {
+    throw new CinesegError(ErrorCode.E_USAGE, '--soak-frames needs a whole number of frames >= 20');
+  }
+  const result = await runBench({ quick, log, ...(soakFrames ? { soakFrames } : {}) });
   const json = JSON.stringify(result, null, 2);
   process.stdout.write(`${json}\n`);
   const out = outArg >= 0 ? process.argv[outArg + 1] : undefined;
