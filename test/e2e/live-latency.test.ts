@@ -21,7 +21,10 @@ describe('benchLiveLatency', () => {
     expect(r.serverP50Ms).toBeGreaterThan(0);
     expect(r.browserP50Ms).toBeGreaterThan(0);
     expect(r.serverP50Ms).toBeLessThanOrEqual(r.liveLatencyP99Ms);
-    // Every source frame was either painted or dropped (a couple may be in flight at the end).
-    expect(Math.abs(r.sourceFrames - r.frames - r.drops)).toBeLessThanOrEqual(4);
+    // Every source frame was either painted or dropped, except those still in flight at the end
+    // (decoder -> tracker -> JPEG -> socket -> createImageBitmap): a few on an idle machine, up
+    // to 12 of 88 seen in CI with the machine loaded. None may be painted twice or invented.
+    expect(r.frames + r.drops).toBeLessThanOrEqual(r.sourceFrames + 4);
+    expect(r.sourceFrames - r.frames - r.drops).toBeLessThanOrEqual(Math.max(4, Math.ceil(0.2 * r.sourceFrames)));
   });
 });

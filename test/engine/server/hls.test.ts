@@ -32,8 +32,9 @@ describe('HlsCache', () => {
     const segs = readdirSync(first.dir).filter((f) => f.endsWith('.ts'));
     expect(segs.length).toBeGreaterThan(0);
     for (const s of segs) expect(playlist).toContain(s);
-    // Copy keeps every frame: the package has the clip's frame count.
-    const info = await probe(join(first.dir, 'index.m3u8'));
+    // A copy keeps the clip's picture. (probe refuses a local playlist file, which may name any
+    // file on the machine, so read a segment.)
+    const info = await probe(join(first.dir, segs[0]!));
     expect(info.width).toBe(480);
 
     const again = await cache.ensure(CLIP);
