@@ -3,12 +3,13 @@
  * ground truth read back with ffprobe. Not a test file itself.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { CinesegError, FrameDecoder, type Frame } from 'cineseg';
+import { childProcesses } from '../../../engine/src/bench/process-stats.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const REAL_CLIPS = ['ultrasound-catheter.mp4', 'aquarium.mp4', 'bedroom.mp4'].map((f) => join(REPO, 'samples', 'real', f));
@@ -63,21 +64,7 @@ export function ffmpegRgbFrame(file: string, index: number, vf: string, preInput
  * A zombie keeps its /proc entry until reaped, so "none" also means "none left unreaped".
  */
 export function ffmpegChildren(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // "pid (comm) state ppid ..."; comm may contain spaces, so split after the last ')'.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === process.pid && comm.startsWith('ffmpeg')) out.push(Number(name));
-  }
-  return out;
+  return childProcesses('ffmpeg').map((c) => c.pid);
 }
 
 export function exists(path: string): boolean {
