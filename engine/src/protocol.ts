@@ -249,7 +249,7 @@ export function errorMessage(code: string, message: string, seq: number | null):
 // ---- binary frames ----
 
 /** First byte of every binary message. */
-export const BinaryKind = { mask: 1, frame: 2 } as const;
+export const BinaryKind = { mask: 1, frame: 2, picture: 3 } as const;
 
 /**
  * Mask header (little-endian), 40 bytes:
@@ -264,9 +264,22 @@ export const MASK_HEADER_BYTES = 40;
  *   f64 PTS µs, f64 source time (ms since the Unix epoch, when the frame left the decoder),
  *   u32 width, u32 height, u32 objects (mask messages sent before this frame for it),
  *   u32 server time in µs (source → sent: queueing, tracking, encoding);
- * then the JPEG bytes.
+ * then the JPEG bytes, or none when the picture went ahead in a picture message.
  */
 export const FRAME_HEADER_BYTES = 48;
+/**
+ * Live picture header (little-endian), 12 bytes: u8 kind=3, u8 version, u16 reserved,
+ * u32 session handle, u32 frame index; then the JPEG bytes. The server sends a frame's picture
+ * as soon as it is encoded, while the frame is still being tracked, so the browser decodes it in
+ * the meantime; the frame message (masks before it) still says when the frame is complete.
+ */
+export const PICTURE_HEADER_BYTES = 12;
+
+export interface LivePicture {
+  handle: number;
+  frame: number;
+  jpeg: Uint8Array;
+}
 
 export interface MaskFrame {
   handle: number;
@@ -290,6 +303,7 @@ export interface LiveFrame {
   objects: number;
   /** µs the frame spent in the server, from the decoder to the socket (0 when unknown). */
   serverUs?: number;
+  /** Empty when the picture was sent ahead (see LivePicture). */
   jpeg: Uint8Array;
 }
 
@@ -351,6 +365,18 @@ export function encodeLiveFrame(f: LiveFrame): Uint8Array {
   return out;
 }
 
+/** Encodes a live picture message (a frame's JPEG sent ahead of its masks). */
+export function encodeLivePicture(p: LivePicture): Uint8Array {
+  const out = new Uint8Array(PICTURE_HEADER_BYTES + p.jpeg.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint8(0, BinaryKind.picture);
+  dv.setUint8(1, PROTOCOL_VERSION);
+  dv.setUint32(4, p.handle, true);
+  dv.setUint32(8, p.frame, true);
+  out.set(p.jpeg, PICTURE_HEADER_BYTES);
+  return out;
+}
+
 /** Thrown by the binary decoders; `code` matches the server's error codes. */
 export class BinaryFrameError extends Error {
   constructor(
@@ -366,11 +392,11 @@ function view(data: ArrayBuffer | ArrayBufferView): DataView {
 }
 
 /** Which binary message this is (by its first byte), or null when unknown/empty. */
-export function binaryKind(data: ArrayBuffer | ArrayBufferView): 'mask' | 'frame' | null {
+export function binaryKind(data: ArrayBuffer | ArrayBufferView): 'mask' | 'frame' | 'picture' | null {
   const dv = view(data);
   if (dv.byteLength < 1) return null;
   const k = dv.getUint8(0);
-  return k === BinaryKind.mask ? 'mask' : k === BinaryKind.frame ? 'frame' : null;
+  return k === BinaryKind.mask ? 'mask' : k === BinaryKind.frame ? 'frame' : k === BinaryKind.picture ? 'picture' : null;
 }
 
 /** Decodes a mask message; checks the header and that the counts add up to width x height. */
@@ -413,6 +439,18 @@ export function decodeLiveFrame(data: ArrayBuffer | ArrayBufferView): LiveFrame 
     objects: dv.getUint32(40, true),
     serverUs: dv.getUint32(44, true),
     jpeg: new Uint8Array(dv.buffer, dv.byteOffset + FRAME_HEADER_BYTES, dv.byteLength - FRAME_HEADER_BYTES),
+  };
+}
+
+/** Decodes a live picture message (the JPEG is a view into `data`). */
+export function decodeLivePicture(data: ArrayBuffer | ArrayBufferView): LivePicture {
+  const dv = view(data);
+  if (dv.byteLength < PICTURE_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.picture) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a picture message');
+  if (dv.getUint8(1) !== PROTOCOL_VERSION) throw new BinaryFrameError('E_PROTOCOL_BINARY', `picture message version ${dv.getUint8(1)}`);
+  return {
+    handle: dv.getUint32(4, true),
+    frame: dv.getUint32(8, true),
+    jpeg: new Uint8Array(dv.buffer, dv.byteOffset + PICTURE_HEADER_BYTES, dv.byteLength - PICTURE_HEADER_BYTES),
   };
 }
 

@@ -192,12 +192,12 @@ def cache_clip(clip_dir: Path, cache_dir: Path) -> Path:
 # Generation (samples CLI) and the in-memory dataset
 # ----------------------------------------------------------------------------------------------
 def generate_clips(out_dir: Path, kind: str, seed_start: int, count: int, frames: int,
-                   size: str) -> None:
+                   size: str, exit_rate: Optional[float] = None) -> None:
     if seed_start < MIN_TRAIN_SEED:
         raise ValueError("seeds < 1000 are reserved (1..3 are the held-out evaluation set)")
     cmd = ["node", str(REPO / "samples" / "dist" / "cli.js"), "--out", str(out_dir), "--kind", kind,
            "--seed-start", str(seed_start), "--count", str(count), "--frames", str(frames),
-           "--size", size, "--quiet"]
+           "--size", size, "--quiet"] + ([] if exit_rate is None else ["--exit-rate", str(exit_rate)])
     subprocess.run(cmd, check=True, cwd=REPO)
 
 
@@ -229,7 +229,7 @@ def seed_of(name: str) -> int:
 
 
 def build_dataset(plan: Sequence[Tuple[str, int, int, int, str]], clip_root: Path, cache_dir: Path,
-                  log=print) -> List[Path]:
+                  log=print, exit_rate: Optional[float] = None) -> List[Path]:
     """plan: (kind, seed_start, count, frames, 'WxH'); generates missing clips then caches them."""
     paths: List[Path] = []
     for kind, s0, count, frames, size in plan:
@@ -238,7 +238,7 @@ def build_dataset(plan: Sequence[Tuple[str, int, int, int, str]], clip_root: Pat
                    and not (clip_root / f"{kind}-{s}" / "gt.json").exists()]
         if missing:
             log(f"generating {kind} seeds {s0}..{s0 + count - 1} ({frames} frames, {size})")
-            generate_clips(clip_root, kind, s0, count, frames, size)
+            generate_clips(clip_root, kind, s0, count, frames, size, exit_rate)
         for s in range(s0, s0 + count):
             paths.append(cache_clip(clip_root / f"{kind}-{s}", cache_dir))
     return paths
@@ -264,6 +264,17 @@ LONG_PLAN = [
     (2016, 16, 90, "320x240"),
     (2032, 16, 90, "384x384"),
     (2048, 16, 90, "512x288"),
+]
+
+# Exit clips (stage 3): 90-frame ultrasound clips in which one structure always drifts out of the
+# fan (`--exit-rate 1`), usually next to another structure it could be mistaken for. The held-out
+# failures are exactly this: after 30+ frames of memory of a visible structure, the prediction
+# slid onto a neighbour instead of the score head saying "gone".
+EXIT_PLAN = [
+    (3000, 24, 90, "480x360"),
+    (3024, 16, 90, "320x240"),
+    (3040, 12, 90, "384x384"),
+    (3052, 12, 90, "512x288"),
 ]
 
 
@@ -305,5 +316,16 @@ if __name__ == "__main__":
         long = prepare(WORK / "data-long.json", plan=[(s0 + 0, c, f, sz) for s0, c, f, sz in LONG_PLAN])
         spec = {"train": short["train"] + long["train"] + long["val"], "val": short["val"]}
         (WORK / "data-long.json").write_text(json.dumps(spec, indent=1))
+    elif cmd == "prepare-exit":
+        # stage 3: data-long.json's training clips plus the exit clips; same validation
+        spec = json.loads((WORK / "data-long.json").read_text())
+        extra: List[str] = []
+        for s0, count, frames, size in EXIT_PLAN:
+            extra += [str(p.relative_to(REPO)) for p in
+                      build_dataset([("ultrasound", s0, count, frames, size)], WORK / "clips-exit",
+                                    WORK / "cache", exit_rate=1.0)]
+        spec = {"train": spec["train"] + extra, "val": spec["val"]}
+        (WORK / "data-exit.json").write_text(json.dumps(spec, indent=1))
+        print(f"{len(spec['train'])} train clips ({len(extra)} exit clips), {len(spec['val'])} val clips")
     else:
         _selfcheck()

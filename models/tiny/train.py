@@ -16,6 +16,7 @@ Two phases, following the SAM 2 recipe at toy scale:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -58,21 +59,33 @@ class Sampler:
             present = m.reshape(m.shape[0], m.shape[1], -1).any(-1)  # [K, T]
             k, t = np.nonzero(present[:, 1:] != present[:, :-1])
             self.transitions.append(np.stack([k, t], 1))
+        self.with_transitions = np.array([i for i, tr in enumerate(self.transitions) if len(tr)], dtype=np.int64)
 
     def sequence(self, L: int, max_objs: int, stride_max: int = 2,
-                 p_transition: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
+                 p_transition: float = 0.0, grad_from: int = 0,
+                 transition_clips: bool = False) -> Tuple[np.ndarray, np.ndarray]:
         """One clip: frames [L, S, S, 3] and masks [K, L, S, S] of up to max_objs objects that
         are visible on the first frame of the sequence (random start, direction and stride).
         With probability p_transition the window is placed over a frame where an object leaves
-        or re-enters the field, so that the score head and the memory learn "gone" and "back"."""
+        or re-enters the field, so that the score head and the memory learn "gone" and "back".
+        grad_from > 0 (a burn-in): the transition must fall in positions grad_from..L-1, and the
+        stride is kept small so that the rollout looks like inference.
+        transition_clips: a transition window is drawn from the clips that have one (otherwise
+        the clip is drawn first, so p_transition is diluted by the clips without transitions)."""
         rng = self.rng
+        want = transition_clips and p_transition > 0 and len(self.with_transitions) and rng.random() < p_transition
         for _ in range(100):
-            ci = int(rng.integers(len(self.c)))
+            if want:
+                ci = int(self.with_transitions[int(rng.integers(len(self.with_transitions)))])
+            else:
+                ci = int(rng.integers(len(self.c)))
             vis = self.c.visible[ci]
             if len(vis) == 0:
                 continue
             T = self.c.frames[ci].shape[0]
-            if stride_max <= 2:  # the original recipe's rule
+            if grad_from > 0:
+                stride = 1 if rng.random() < 0.7 else 2
+            elif stride_max <= 2:  # the original recipe's rule
                 stride = 1 if rng.random() < 0.75 else 2
             else:
                 stride = 1 if rng.random() < 0.5 else int(rng.integers(2, stride_max + 1))
@@ -80,10 +93,10 @@ class Sampler:
             end = vis[:, 1] + step * (L - 1)
             ok = vis[(end >= 0) & (end < T)]
             trans = self.transitions[ci]
-            if p_transition > 0 and len(trans) and rng.random() < p_transition:
+            if want or (not transition_clips and p_transition > 0 and len(trans) and rng.random() < p_transition):
                 k, tt = trans[int(rng.integers(len(trans)))]
-                lo = np.minimum(ok[:, 1], ok[:, 1] + step * (L - 1))
-                hi = np.maximum(ok[:, 1], ok[:, 1] + step * (L - 1))
+                a, b = ok[:, 1] + step * grad_from, ok[:, 1] + step * (L - 1)
+                lo, hi = np.minimum(a, b), np.maximum(a, b)
                 ok = ok[(ok[:, 0] == k) & (lo <= tt) & (hi >= tt + 1)]
                 if len(ok) == 0:
                     continue
@@ -274,17 +287,34 @@ def image_step(model, sampler: Sampler, B: int, rng, gen) -> Dict:
 
 
 def video_step(model, sampler: Sampler, Bc: int, L: int, rng, gen, p_correct: float, max_objs: int = 2,
-               prompt_p=(0.3, 0.2, 0.25, 0.25), stride_max: int = 2, p_transition: float = 0.0) -> Dict:
+               prompt_p=(0.3, 0.2, 0.25, 0.25), stride_max: int = 2, p_transition: float = 0.0,
+               burn_in: int = 0, transition_clips: bool = False) -> Dict:
     """Bc clips x up to max_objs objects each; objects share their clip's image features (as in
-    SAM 2 training) but have their own memory bank."""
-    seqs = [sampler.sequence(L, max_objs, stride_max, p_transition) for _ in range(Bc)]
+    SAM 2 training) but have their own memory bank.
+
+    burn_in > 0: the model first tracks burn_in frames without gradient from the prompt (its own
+    predictions fill the memory bank, as at inference), and only the last L frames are trained.
+    This is where held-out clips fail: an exit 30+ frames after the prompt, with a memory full of
+    the visible structure, which a short window from the prompt never shows."""
+    nb = burn_in
+    L = L + nb
+    seqs = [sampler.sequence(L, max_objs, stride_max, p_transition, grad_from=nb,
+                             transition_clips=transition_clips) for _ in range(Bc)]
     owner = torch.tensor([c for c, s in enumerate(seqs) for _ in range(s[1].shape[0])])
     x = torch.from_numpy(np.stack([s[0] for s in seqs])).permute(0, 1, 4, 2, 3).float() / 255.0
     m = torch.from_numpy(np.concatenate([s[1] for s in seqs])).float()  # [B, L, S, S]
     x, m = augment(x, m, gen, owner)
     B = m.shape[0]
     masks_np = m.numpy().astype(np.uint8)
-    vf, h0, h1 = model.encode_image(normalise(x).flatten(0, 1))  # [Bc*L, ...]
+    xn = normalise(x)
+    if nb > 0:
+        with torch.no_grad():
+            parts = [model.encode_image(xn[:, :nb].flatten(0, 1))]
+        parts = [tuple(p.unflatten(0, (Bc, nb)) for p in parts[0]),
+                 tuple(p.unflatten(0, (Bc, L - nb)) for p in model.encode_image(xn[:, nb:].flatten(0, 1)))]
+        vf, h0, h1 = (torch.cat([a, b], 1).flatten(0, 1) for a, b in zip(*parts))
+    else:
+        vf, h0, h1 = model.encode_image(xn.flatten(0, 1))  # [Bc*L, ...]
     C = vf.shape[1]
     vf = vf.unflatten(0, (Bc, L))[owner]  # [B, L, C, h, w]
     h0 = h0.unflatten(0, (Bc, L))[owner]
@@ -295,63 +325,66 @@ def video_step(model, sampler: Sampler, Bc: int, L: int, rng, gen, p_correct: fl
     mems: Dict[int, Tensor] = {}
     ptrs: Dict[int, Tensor] = {}
     cond = [0]
-    corr_t = int(rng.integers(2, L)) if (L > 2 and rng.random() < p_correct) else -1
+    corr_t = int(rng.integers(nb + 2, L)) if (L - nb > 2 and rng.random() < p_correct) else -1
     acc: Dict = {}
     n_terms = 0
     for t in range(L):
-        target = m[:, t:t + 1]
-        if t == 0:
-            embed = vf[:, 0] + no_mem
-            kinds = rng.choice(PROMPT_KINDS, size=B, p=list(prompt_p))
-            is_mask = torch.tensor([k == "mask" for k in kinds])
-            pts, labels = [], []
-            for b, k in enumerate(kinds):
-                if k == "mask":
-                    pts.append([]), labels.append([])
-                else:
-                    p, lab = make_prompt(k, masks_np[b, 0], rng)
-                    pts.append(p), labels.append(lab)
-            pc, pl = pad_points(pts, labels)
-            mask_in = torch.where(is_mask.view(B, 1, 1, 1), model.mask_downsample(target), zeros_in)
-            # `_use_mask_as_output` runs the decoder (for the pointer only) on the RAW features
-            embed = torch.where(is_mask.view(B, 1, 1, 1), vf[:, 0], embed)
-            multimask = torch.tensor([k == "click" for k in kinds])
-            l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, 0], h1[:, 0], pc, pl, mask_in,
-                                                     is_mask.float(), multimask, target,
-                                                     mask_weight=(~is_mask).float())
-            add_losses(acc, l)
-            n_terms += 1
-            # mask prompt: output = mask, presence from the mask; clicks: binarised for memory
-            hr = torch.where(is_mask.view(B, 1, 1, 1), target * 20.0 - 10.0, hr)
-            mem_in = torch.where(is_mask.view(B, 1, 1, 1), target, (hr > 0).float())
-            mscore = torch.where(is_mask.view(B, 1), torch.full_like(score, 10.0), score)
-        else:
-            memory, mt, op, opt = I.select_memory(t, cond, mems, ptrs, False, I.MAX_PTRS)
-            embed = model.condition(vf[:, t], memory, mt, op, opt)
-            pc, pl = I.no_prompt(B)
-            mm = torch.ones(B, dtype=torch.bool)
-            l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, t], h1[:, t], pc, pl, zeros_in,
-                                                     torch.zeros(B), mm, target)
-            add_losses(acc, l)
-            n_terms += 1
-            mem_in = torch.sigmoid(hr)
-            mscore = score
-            if t == corr_t:
-                pred = (hr[:, 0] > 0).detach().numpy()
-                cp, cl = [], []
-                for b in range(B):
-                    xy, lab = correction_click(pred[b], masks_np[b, t].astype(bool), rng)
-                    cp.append([xy]), cl.append([lab])
-                pc, pl = pad_points(cp, cl)
-                l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, t], h1[:, t], pc, pl,
-                                                         low.clamp(-32, 32), torch.ones(B), mm, target)
-                add_losses(acc, l)
-                n_terms += 1
-                mem_in = (hr > 0).float()
+        burning = t < nb
+        acc_t: Dict = {} if burning else acc  # burn-in losses are computed and dropped
+        with torch.no_grad() if burning else contextlib.nullcontext():
+            target = m[:, t:t + 1]
+            if t == 0:
+                embed = vf[:, 0] + no_mem
+                kinds = rng.choice(PROMPT_KINDS, size=B, p=list(prompt_p))
+                is_mask = torch.tensor([k == "mask" for k in kinds])
+                pts, labels = [], []
+                for b, k in enumerate(kinds):
+                    if k == "mask":
+                        pts.append([]), labels.append([])
+                    else:
+                        p, lab = make_prompt(k, masks_np[b, 0], rng)
+                        pts.append(p), labels.append(lab)
+                pc, pl = pad_points(pts, labels)
+                mask_in = torch.where(is_mask.view(B, 1, 1, 1), model.mask_downsample(target), zeros_in)
+                # `_use_mask_as_output` runs the decoder (for the pointer only) on the RAW features
+                embed = torch.where(is_mask.view(B, 1, 1, 1), vf[:, 0], embed)
+                multimask = torch.tensor([k == "click" for k in kinds])
+                l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, 0], h1[:, 0], pc, pl, mask_in,
+                                                         is_mask.float(), multimask, target,
+                                                         mask_weight=(~is_mask).float())
+                add_losses(acc_t, l)
+                n_terms += t >= nb
+                # mask prompt: output = mask, presence from the mask; clicks: binarised for memory
+                hr = torch.where(is_mask.view(B, 1, 1, 1), target * 20.0 - 10.0, hr)
+                mem_in = torch.where(is_mask.view(B, 1, 1, 1), target, (hr > 0).float())
+                mscore = torch.where(is_mask.view(B, 1), torch.full_like(score, 10.0), score)
+            else:
+                memory, mt, op, opt = I.select_memory(t, cond, mems, ptrs, False, I.MAX_PTRS)
+                embed = model.condition(vf[:, t], memory, mt, op, opt)
+                pc, pl = I.no_prompt(B)
+                mm = torch.ones(B, dtype=torch.bool)
+                l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, t], h1[:, t], pc, pl, zeros_in,
+                                                         torch.zeros(B), mm, target)
+                add_losses(acc_t, l)
+                n_terms += t >= nb
+                mem_in = torch.sigmoid(hr)
                 mscore = score
-                cond.append(t)
-        mems[t] = model.encode_memory(vf[:, t], mem_in, mscore)
-        ptrs[t] = ptr
+                if t == corr_t:
+                    pred = (hr[:, 0] > 0).detach().numpy()
+                    cp, cl = [], []
+                    for b in range(B):
+                        xy, lab = correction_click(pred[b], masks_np[b, t].astype(bool), rng)
+                        cp.append([xy]), cl.append([lab])
+                    pc, pl = pad_points(cp, cl)
+                    l, low, hr, ptr, score = decode_and_loss(model, embed, h0[:, t], h1[:, t], pc, pl,
+                                                             low.clamp(-32, 32), torch.ones(B), mm, target)
+                    add_losses(acc_t, l)
+                    n_terms += t >= nb
+                    mem_in = (hr > 0).float()
+                    mscore = score
+                    cond.append(t)
+            mems[t] = model.encode_memory(vf[:, t], mem_in, mscore)
+            ptrs[t] = ptr
     return {k: v / n_terms for k, v in acc.items()}
 
 
@@ -417,6 +450,11 @@ def main(argv=None):
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--loss-res", type=int, default=128)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--burn-in-max", type=int, default=0,
+                    help="video steps may first track up to N frames without gradient (see video_step)")
+    ap.add_argument("--p-burn-in", type=float, default=0.0, help="share of video steps with a burn-in")
+    ap.add_argument("--transition-clips", action="store_true",
+                    help="--p-transition picks among clips that have a transition (not diluted)")
     ap.add_argument("--init", default=None, help="start from this state dict (fine-tuning)")
     ap.add_argument("--stride-max", type=int, default=2, help="video windows use stride 1..N")
     ap.add_argument("--p-transition", type=float, default=0.0,
@@ -495,8 +533,12 @@ def main(argv=None):
         if phase == "image":
             losses = image_step(model, sampler, args.image_batch, rng, gen)
         else:
+            nb = 0
+            if args.burn_in_max > 0 and rng.random() < args.p_burn_in:
+                nb = int(rng.integers(min(8, args.burn_in_max), args.burn_in_max + 1))
             losses = video_step(model, sampler, args.batch, args.frames, rng, gen, args.p_correct, args.objs,
-                                stride_max=args.stride_max, p_transition=args.p_transition)
+                                stride_max=args.stride_max, p_transition=args.p_transition, burn_in=nb,
+                                transition_clips=args.transition_clips)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -505,6 +547,8 @@ def main(argv=None):
         for k, v in losses.items():
             run_stats[k] = run_stats.get(k, 0.0) + float(v)
         run_stats["gnorm"] = run_stats.get("gnorm", 0.0) + float(gn)
+        if phase == "video" and args.burn_in_max > 0:
+            run_stats["burn_in"] = run_stats.get("burn_in", 0.0) + nb
         if step % args.log_every == 0 or step == total:
             n = args.log_every if step % args.log_every == 0 else step % args.log_every
             rec = {"step": step, "phase": phase, "lr": round(lr, 6)}

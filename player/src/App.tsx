@@ -4,7 +4,7 @@
  * (the server may have restarted: the session is opened again and the prompts replayed).
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { binaryKind, decodeLiveFrame, decodeMaskFrame, type ClipInfo, type PropagateDirection, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
+import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type ClipInfo, type PropagateDirection, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
 import { Connection, defaultWsUrl, type Request } from './connection.js';
 import { ObjectList, type ObjectEntry } from './objects/ObjectList.js';
 import type { ObjectMask } from './overlay/paint.js';
@@ -173,6 +173,9 @@ export function App() {
           if (!f) masks.current.set(m.frame, (f = new Map()));
           f.set(m.objectId, { objectId: m.objectId, counts: m.counts, score: m.score });
           scheduleMaskRender();
+        } else if (kind === 'picture') {
+          const pic = decodeLivePicture(data);
+          if (s && pic.handle === s.handle) liveView.current?.onPicture(pic);
         } else if (kind === 'frame') {
           const f = decodeLiveFrame(data);
           if (s && f.handle === s.handle) liveView.current?.onFrame(f);

@@ -14,6 +14,9 @@ export interface CinesegHooks {
   liveDrops: number;
   /** The server's share of each painted frame's latency (ms). */
   liveServerMs: number[];
+  /** Each painted live frame's index and paint time (ms since the Unix epoch, the server's clock). */
+  liveFrames: number[];
+  livePaintMs: number[];
   /** Live frames decoded by the browser but replaced by a newer one before they were painted. */
   liveClientDrops: number;
   livePainted: number;
@@ -43,6 +46,8 @@ export const hooks: CinesegHooks = {
   liveLatenciesMs: [],
   liveDrops: 0,
   liveServerMs: [],
+  liveFrames: [],
+  livePaintMs: [],
   liveClientDrops: 0,
   livePainted: 0,
   sessionId: null,

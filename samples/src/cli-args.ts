@@ -4,7 +4,7 @@ import { DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH } from './clip-writer.js';
 import { CLIP_KINDS, type ClipKind } from './scene.js';
 
 export const USAGE = `usage: cineseg-samples --out <dir> [--kind ultrasound|endoscopy|all] [--seeds 1,2,3 | --seed-start N --count K]
-                       [--frames N] [--size WxH] [--fps N] [--raw] [--skip-existing | --no-skip-existing] [--no-real] [--quiet]`;
+                       [--frames N] [--size WxH] [--fps N] [--exit-rate 0..1] [--raw] [--skip-existing | --no-skip-existing] [--no-real] [--quiet]`;
 
 /** The default (held-out evaluation) seeds. Training uses seeds >= 1000. */
 export const DEFAULT_SEEDS: readonly number[] = [1, 2, 3];
@@ -22,6 +22,8 @@ export interface CliOptions {
   skipExisting: boolean;
   checkReal: boolean;
   quiet: boolean;
+  /** Ultrasound: chance of a structure leaving the fan (training data); undefined = the generator's default. */
+  exitRate?: number | undefined;
 }
 
 /** A usage mistake; main() prints it as `E_USAGE: ...` with the usage text and exits 2. */
@@ -50,6 +52,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         frames: { type: 'string' },
         size: { type: 'string' },
         fps: { type: 'string' },
+        'exit-rate': { type: 'string' },
         raw: { type: 'boolean', default: false },
         'skip-existing': { type: 'boolean', default: true },
         'no-skip-existing': { type: 'boolean', default: false },
@@ -99,8 +102,16 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (frames === 0) throw new UsageError('--frames must be at least 1');
   const fps = v.fps === undefined ? DEFAULT_FPS : nonNegativeInt('--fps', v.fps);
   if (fps === 0 || fps > 240) throw new UsageError(`--fps must be 1..240, got ${fps}`);
+  let exitRate: number | undefined;
+  if (v['exit-rate'] !== undefined) {
+    exitRate = Number(v['exit-rate']);
+    if (!/^\s*[0-9.]+\s*$/.test(v['exit-rate']) || !(exitRate >= 0 && exitRate <= 1)) {
+      throw new UsageError(`--exit-rate must be a number in 0..1, got ${JSON.stringify(v['exit-rate'])}`);
+    }
+  }
   return {
     help: false,
+    exitRate,
     out: v.out,
     kinds,
     seeds,

@@ -50,6 +50,8 @@ export interface GtFile {
     kind: ClipKind;
     seed: number;
     raw_sha256: string;
+    /** Only when the clip was asked for with a non-default exit rate (training data). */
+    exit_rate?: number;
     /** Frames [start, end) where an object is present and labelled but faded (hard frames). */
     dropouts: Array<{ object_id: number; start: number; end: number }>;
   };
@@ -115,7 +117,8 @@ function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
       v.width === spec.width &&
       v.height === spec.height &&
       v.fps === spec.fps &&
-      v.length === (spec.frames ?? defaultFrameCount(spec.kind, spec.seed))
+      v.length === (spec.frames ?? defaultFrameCount(spec.kind, spec.seed)) &&
+      gt.info.exit_rate === spec.exitRate
     );
   } catch {
     return false;
@@ -174,6 +177,7 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
         kind: spec.kind,
         seed: spec.seed,
         raw_sha256: rawSha,
+        ...(spec.exitRate === undefined ? {} : { exit_rate: spec.exitRate }),
         dropouts: scene.dropouts.map((d) => ({ object_id: d.objectId, start: d.start, end: d.end })),
       },
       videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],

@@ -9,6 +9,9 @@ import { boxBlur, fbm, standardise } from './noise.js';
 import { hashString, Rng } from './prng.js';
 import { blobBounds, blobRadius, defaultFrameCount, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
 
+/** How often a clip has a structure that leaves the fan, unless the spec asks otherwise. */
+export const DEFAULT_EXIT_RATE = 0.3;
+
 const CATEGORIES: readonly Category[] = [
   { id: 1, name: 'vessel', supercategory: 'hypoechoic-structure' },
   { id: 2, name: 'cyst', supercategory: 'hypoechoic-structure' },
@@ -159,7 +162,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   // The tracked structures. Positions are drawn in polar terms so they start well inside the fan.
   const objRng = root.fork('objects');
   const count = objRng.float() < 0.5 ? 1 : 2;
-  const exitIndex = objRng.float() < 0.3 ? objRng.int(0, count - 1) : -1;
+  const exitIndex = objRng.float() < (spec.exitRate ?? DEFAULT_EXIT_RATE) ? objRng.int(0, count - 1) : -1;
   const objects: UsObject[] = [];
   for (let k = 0; k < count; k++) {
     let placed: UsObject | undefined;
@@ -412,7 +415,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   }
 
   return {
-    spec: { kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
+    spec: { kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps, ...(spec.exitRate === undefined ? {} : { exitRate: spec.exitRate }) },
     objects: objects.map((o) => o.info),
     categories: CATEGORIES,
     fieldOfView: inFan.slice(),

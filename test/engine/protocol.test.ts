@@ -4,6 +4,9 @@ import {
   MAX_TEXT_MESSAGE_BYTES,
   countsToMask,
   decodeLiveFrame,
+  decodeLivePicture,
+  encodeLivePicture,
+  PICTURE_HEADER_BYTES,
   decodeMaskFrame,
   encodeLiveFrame,
   encodeMaskFrame,
@@ -91,6 +94,20 @@ describe('protocol: binary frames', () => {
     const f = decodeLiveFrame(bytes);
     expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, serverUs: 41_250 });
     expect([...f.jpeg]).toEqual([...jpeg]);
+  });
+
+  it('round-trips a live picture message and refuses a foreign version', () => {
+    const jpeg = new Uint8Array([0xff, 0xd8, 9, 8, 7, 0xff, 0xd9]);
+    const bytes = encodeLivePicture({ handle: 5, frame: 4321, jpeg });
+    expect(binaryKind(bytes)).toBe('picture');
+    expect(bytes.byteLength).toBe(PICTURE_HEADER_BYTES + jpeg.length);
+    const p = decodeLivePicture(bytes);
+    expect(p).toMatchObject({ handle: 5, frame: 4321 });
+    expect([...p.jpeg]).toEqual([...jpeg]);
+    const other = bytes.slice();
+    other[1] = 99;
+    expect(() => decodeLivePicture(other)).toThrow(/version 99/);
+    expect(() => decodeLivePicture(bytes.slice(0, 5))).toThrow(/not a picture/);
   });
 });
 

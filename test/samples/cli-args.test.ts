@@ -24,6 +24,8 @@ describe('cineseg-samples arguments', () => {
     const o = parseCliArgs(['--out', 'x', '--kind', 'endoscopy', '--seed-start', '1000', '--count', '4', '--frames', '12', '--size', '320x240', '--fps', '25', '--raw', '--no-skip-existing', '--no-real']);
     expect(o).toMatchObject({ kinds: ['endoscopy'], seeds: [1000, 1001, 1002, 1003], frames: 12, width: 320, height: 240, fps: 25, raw: true, skipExisting: false, checkReal: false });
     expect(parseCliArgs(['--out', 'x', '--seeds', '7, 9,1000']).seeds).toEqual([7, 9, 1000]);
+    expect(parseCliArgs(['--out', 'x', '--exit-rate', '1']).exitRate).toBe(1);
+    expect(parseCliArgs(['--out', 'x']).exitRate).toBeUndefined();
   });
 
   it.each([
@@ -37,6 +39,8 @@ describe('cineseg-samples arguments', () => {
     [['--out', 'x', '--frames', '0']],
     [['--out', 'x', '--fps', '0']],
     [['--out', 'x', '--bogus']],
+    [['--out', 'x', '--exit-rate', '1.5']],
+    [['--out', 'x', '--exit-rate', 'often']],
   ])('rejects %j with a usage error', (argv) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
   });

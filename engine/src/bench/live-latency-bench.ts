@@ -1,10 +1,13 @@
 /**
- * Glass-to-glass latency of live mode, measured in a real browser: a clip looped as a 30 fps live
- * source (`loop:<file>`, paced in real time by ffmpeg), tracked with one prompted object, shown by
- * the player in Debian's Chromium. A frame's latency runs from the moment it left the decoder in
- * the server to the animation frame in which the page painted it together with its overlay (both
- * clocks are this machine's wall clock). Needs the built player (player/dist) and playwright-core
- * with a Chromium binary (CINESEG_CHROMIUM, default /usr/bin/chromium).
+ * Glass-to-glass latency of live mode, measured in a real browser: a 30 fps live source tracked
+ * with one prompted object and shown by the player in Debian's Chromium. By default the source is a
+ * raw capture feed (RawCaptureFeed: the clip's frames written as raw rgb24 over TCP, as a capture
+ * card hands them over), so a frame's latency runs from the moment it was written by the source to
+ * the animation frame in which the page painted it together with its overlay — ffmpeg reading it,
+ * tracking, the socket and the browser all count. With `source: 'loop'` the clip is played as a
+ * live file (`loop:<file>`) and latency starts when the frame leaves our decoder (the file has no
+ * send time). All clocks are this machine's wall clock. Needs the built player (player/dist) and
+ * playwright-core with a Chromium binary (CINESEG_CHROMIUM, default /usr/bin/chromium).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { startServer } from '../server/http-server.js';
+import { RawCaptureFeed } from './raw-capture-feed.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -24,12 +28,24 @@ export interface LiveLatencyBenchOptions {
   clipDir?: string;
   /** Model bundle (default: the shipped tiny bundle). */
   model?: string;
+  /** 'capture' (default): raw frames over TCP, timed from the write; 'loop': the clip as a live file, timed from our decoder. */
+  source?: 'capture' | 'loop';
+  /** onnxruntime intra-op threads of the server (default: the server's default). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
 export interface LiveLatencyBenchResult {
+  /** From where the source lets the frame go (see `source`) to its paint. */
   liveLatencyP50Ms: number;
   liveLatencyP99Ms: number;
+  source: 'capture' | 'loop';
+  /** From our decoder handing the frame over to its paint (the part the server and browser own). */
+  fromDecoderP50Ms: number;
+  fromDecoderP99Ms: number;
+  /** Capture feed only: from the write to our decoder handing the frame over (ffmpeg, the pipe, a busy event loop). */
+  sourceToDecoderP50Ms: number;
+  sourceToDecoderP99Ms: number;
   /** Frames painted (with their masks) during the measurement. */
   frames: number;
   /** Frames the source produced that were never painted (server and browser drops). */
@@ -40,6 +56,9 @@ export interface LiveLatencyBenchResult {
   /** Medians of the server's share (decoder → socket) and the browser's share (socket → paint). */
   serverP50Ms: number;
   browserP50Ms: number;
+  /** The same shares at the 99th percentile: which side the tail comes from. */
+  serverP99Ms: number;
+  browserP99Ms: number;
   chromium: string;
 }
 
@@ -62,7 +81,10 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
   const { chromium } = (await import('playwright-core' as string)) as typeof import('playwright-core');
 
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-latency-'));
-  const server = await startServer({ port: 0, live: `loop:${join(clipDir, 'clip.mp4')}`, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), log });
+  const sourceKind = opts.source ?? 'capture';
+  const feed = sourceKind === 'capture' ? await RawCaptureFeed.start({ clip: join(clipDir, 'clip.mp4') }) : null;
+  const liveInput = feed ? { live: feed.url, liveInputOptions: feed.inputOptions } : { live: `loop:${join(clipDir, 'clip.mp4')}` };
+  const server = await startServer({ port: 0, ...liveInput, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), ...(opts.threads ? { threads: opts.threads } : {}), log });
   const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
     executablePath: chromiumPath,
     viewport: { width: 1280, height: 800 },
@@ -93,27 +115,53 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       await new Promise((r) => setTimeout(r, 250));
     }
     const end = await page.evaluate(
-      (from) => ({ lat: window.__cineseg.liveLatenciesMs.slice(from), server: window.__cineseg.liveServerMs.slice(from), clientDrops: window.__cineseg.liveClientDrops }),
+      (from) => ({
+        lat: window.__cineseg.liveLatenciesMs.slice(from),
+        server: window.__cineseg.liveServerMs.slice(from),
+        frames: window.__cineseg.liveFrames.slice(from),
+        paintMs: window.__cineseg.livePaintMs.slice(from),
+        clientDrops: window.__cineseg.liveClientDrops,
+      }),
       start.painted,
     );
-    const sorted = [...end.lat].sort((a, b) => a - b);
+    const fromDecoder = [...end.lat].sort((a, b) => a - b);
+    let sorted = fromDecoder;
+    let pickup: number[] = [];
+    if (feed) {
+      sorted = end.frames.map((f, i) => {
+        const sent = feed.sentMs(f);
+        if (sent === undefined) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: frame ${f} was painted but the feed never sent it`);
+        return end.paintMs[i]! - sent;
+      });
+      sorted.sort((a, b) => a - b);
+      // written by the feed → handed over by our decoder (paint − latency from the decoder = decoder time)
+      pickup = end.frames.map((f, i) => end.paintMs[i]! - end.lat[i]! - feed.sentMs(f)!).sort((a, b) => a - b);
+    }
     const serverPart = [...end.server].sort((a, b) => a - b);
     const browserPart = end.lat.map((l, i) => l - (end.server[i] ?? 0)).sort((a, b) => a - b);
     const sourceFrames = live.framesIn - in0;
     return {
       liveLatencyP50Ms: percentile(sorted, 50),
       liveLatencyP99Ms: percentile(sorted, 99),
+      source: sourceKind,
+      fromDecoderP50Ms: percentile(fromDecoder, 50),
+      fromDecoderP99Ms: percentile(fromDecoder, 99),
+      sourceToDecoderP50Ms: feed ? percentile(pickup, 50) : 0,
+      sourceToDecoderP99Ms: feed ? percentile(pickup, 99) : 0,
       frames: sorted.length,
       drops: live.drops - drops0 + (end.clientDrops - start.clientDrops),
       sourceFrames,
       meanTrackMs: trackSamples.reduce((a, b) => a + b, 0) / Math.max(1, trackSamples.length),
       serverP50Ms: percentile(serverPart, 50),
       browserP50Ms: percentile(browserPart, 50),
+      serverP99Ms: percentile(serverPart, 99),
+      browserP99Ms: percentile(browserPart, 99),
       chromium: browser.browser()?.version() ?? 'unknown',
     };
   } finally {
     await browser.close().catch(() => undefined);
     await server.destroy();
+    await feed?.destroy();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -121,6 +169,6 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
 /** `window.__cineseg` as the player exposes it (see player/src/test-hooks.ts). */
 declare global {
   interface Window {
-    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveServerMs: number[]; liveClientDrops: number };
+    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveServerMs: number[]; liveFrames: number[]; livePaintMs: number[]; liveClientDrops: number };
   }
 }

@@ -15,6 +15,7 @@ export function registerServe(program: Command): void {
     .description('Serve the player: annotate recorded clips (HLS) or a live source, masks streamed over a WebSocket')
     .option('--media <dir...>', 'folders with clips (default: the repository samples: samples/generated, samples/real)')
     .option('--live <source>', 'live source: a URL (rtsp://, udp://, http://…), - for stdin, or loop:<file> to play a file as if live')
+    .option('--live-input-options <options>', 'live: ffmpeg options before the input, e.g. "-f v4l2 -video_size 1280x720" for a capture card')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', '8080')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
@@ -51,6 +52,7 @@ export function registerServe(program: Command): void {
       const server = await startServer({
         ...(o.media ? { media: o.media as string[] } : {}),
         ...(o.live ? { live: String(o.live), liveStoreIntervalMs } : {}),
+        ...(typeof o.liveInputOptions === 'string' ? { liveInputOptions: o.liveInputOptions.trim().split(/\s+/).filter(Boolean) } : {}),
         host: String(o.host),
         port,
         ...(o.model ? { model: String(o.model) } : {}),

@@ -41,6 +41,8 @@ export interface ServeOptions {
   media?: string[];
   /** Live source: a URL, `-`, or `loop:<file>`. */
   live?: string;
+  /** ffmpeg options before the live input (e.g. `-f v4l2 …` for a capture card, `-f rawvideo …` for a raw feed). */
+  liveInputOptions?: readonly string[];
   /** Live: store tracked masks at most every this many ms (0: every frame, negative: prompts only); see live-session.ts. */
   liveStoreIntervalMs?: number;
   /** Live: how the source reconnects after its stream stopped (attempts, backoff; see source/live-source.ts). */
@@ -150,7 +152,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, ...(opts.threads ? { threads: opts.threads } : {}) }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}) }) : null;
+  const live = opts.live ? new LivePipeline({ input: opts.live, ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}) }) : null;
   const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded') } });
 
   const http = createServer((req, res) => {

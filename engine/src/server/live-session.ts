@@ -3,8 +3,9 @@
  * watching it. Decoding and tracking are decoupled: a pump reads frames as fast as the source
  * gives them and keeps only the newest; the tracker takes the newest when it is free, and every
  * frame replaced before the tracker got to it is a drop. Each tracked frame goes to clients as
- * its masks (binary, same header as recorded masks) followed by its JPEG, both carrying the
- * frame's index and PTS, so the player paints picture and overlay together.
+ * its picture (JPEG, sent as soon as it is encoded), its masks (binary, same header as recorded
+ * masks), then the frame message that completes it, all carrying the frame's index, so the player
+ * paints picture and overlay together.
  *
  * A click lands on the frame the user saw: the tracker holds the last few tracked frames, and a
  * prompt naming one of them is applied to it (it becomes a conditioning frame), between two
@@ -25,7 +26,7 @@ import type { Frame } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import { createWallClock, encodeLiveFrame, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
+import { createWallClock, encodeLiveFrame, encodeLivePicture, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage, type SessionStarted } from '../protocol.js';
 import { LiveSource, type LiveSourceStats, type ReconnectOptions } from '../source/live-source.js';
 import type { FrameOutput } from '../track/object-state.js';
 import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
@@ -45,6 +46,8 @@ export interface PromptApplied {
 }
 
 /** A client's view of the live source. */
+const NO_JPEG = new Uint8Array(0);
+
 export class LiveSession {
   readonly kind = 'live' as const;
   readonly output = new DetachableOutput(null);
@@ -98,6 +101,8 @@ export class LiveSession {
 export interface LivePipelineOptions {
   /** A live URL, `-`, or `loop:<file>`. */
   input: string;
+  /** ffmpeg options placed before the input, e.g. `-f v4l2 -video_size 1280x720` for a capture card. */
+  inputOptions?: readonly string[];
   sessions: ModelSessions;
   sink: AnnotationSink;
   /** JPEG quality (mjpeg -q:v, 2..31; default 5). */
@@ -284,6 +289,7 @@ export class LivePipeline {
     this.lastFailure = null;
     const { reconnect, log } = this.opts;
     this.source = await LiveSource.open(this.opts.input, {
+      ...(this.opts.inputOptions ? { inputOptions: [...this.opts.inputOptions] } : {}),
       ...(reconnect ? { reconnect } : {}),
       ...(log ? { log } : {}),
       onAttempt: () => this.opts.metrics?.liveReconnects.inc(),
@@ -431,13 +437,25 @@ export class LivePipeline {
     this.jpeg ??= new JpegEncoder(frame.width, frame.height, this.opts.jpegQuality ?? 5);
     this.tracker ??= new StreamTracker(this.opts.sessions, { width: frame.width, height: frame.height, memory: true, holdFrames: this.holdFrames });
     const jpegP = this.jpeg.encode(frame.rgb);
-    jpegP.catch(() => undefined);
+    // The picture goes out as soon as it is encoded — between the tracker's graph runs — so the
+    // browser decodes it while the frame is tracked; the frame message after the masks says the
+    // frame is complete. Viewers who joined in between get the JPEG in the frame message.
+    const gotPicture = new Set<LiveSession>();
+    const pictureSent = jpegP.then((jpeg) => {
+      for (const s of this.subscribers) {
+        s.output.binary(encodeLivePicture({ handle: s.handle, frame: frame.index, jpeg }));
+        gotPicture.add(s);
+      }
+      return jpeg;
+    });
+    pictureSent.catch(() => undefined);
     const small = resizeRgb(frame.rgb, frame.width, frame.height, S, S, this.nextSmall(S));
     const t0 = performance.now();
     // A frame the model fails on still goes out, as a picture: the view must not freeze.
     let tracked: TrackedFrame | null = null;
     try {
-      tracked = await this.tracker.push(small);
+      // The masks are final after the decoder; this frame's memory is encoded after they are sent.
+      tracked = await this.tracker.push(small, [], { deferMemory: true });
     } catch (e) {
       this.frameFailed(frame.index, toCinesegError(e));
     }
@@ -450,7 +468,7 @@ export class LivePipeline {
     const masks = (tracked?.objects ?? []).map((o) => this.maskOf(o.objectId, o.output, at, 'propagate'));
     let jpeg: Uint8Array;
     try {
-      jpeg = await jpegP;
+      jpeg = await pictureSent;
     } catch (e) {
       // The encoder's ffmpeg died: the next frame starts a new one.
       const dead = this.jpeg;
@@ -468,12 +486,17 @@ export class LivePipeline {
     for (const s of this.subscribers) {
       for (const m of masks) s.output.binary(this.encodeMask(s, m));
       s.output.binary(
-        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: masks.length, serverUs, jpeg }),
+        encodeLiveFrame({ handle: s.handle, frame: frame.index, drops: dropsNow, ptsUs: frame.ptsUs, sourceMs, width: frame.width, height: frame.height, objects: masks.length, serverUs, jpeg: gotPicture.has(s) ? NO_JPEG : jpeg }),
       );
     }
     this.framesSent++;
     this.opts.metrics?.frameTracked('live');
     this.opts.metrics?.liveLatency.observe((wallMs() - sourceMs) / 1000);
+    try {
+      await this.tracker?.flushMemory();
+    } catch (e) {
+      this.frameFailed(frame.index, toCinesegError(e));
+    }
     // Tracked masks are stored after the frame went out: they are a record, not a confirmation.
     await this.keepTracked(masks);
     const now = performance.now();

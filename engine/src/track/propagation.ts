@@ -63,6 +63,17 @@ export interface EngineOptions {
   featureCacheSize?: number;
 }
 
+/** Options of one `track` step. */
+export interface TrackStepOptions {
+  /**
+   * Leave this frame's memory encoding for later: the masks are final once the decoder has run,
+   * and the memory is only needed by the next step, so a live caller sends the masks first and
+   * then calls `flushMemory()`. Every engine call that reads memory flushes it first, so a
+   * forgotten flush costs latency, never correctness.
+   */
+  deferMemory?: boolean;
+}
+
 /** Counters for tests and benches. */
 export interface EngineStats {
   imageEncoderRuns: number;
@@ -77,6 +88,7 @@ export class TrackingEngine {
   readonly addAllFramesToCorrectAsCond: boolean;
   readonly cache: FeatureCache;
   readonly stats: EngineStats = { imageEncoderRuns: 0, memoryAttentionRuns: 0, decoderRuns: 0, memoryEncoderRuns: 0 };
+  private pendingMemory: (() => Promise<void>) | null = null;
 
   constructor(
     readonly runner: SamRunner,
@@ -97,12 +109,26 @@ export class TrackingEngine {
     return this.cache.get(frame);
   }
 
+  /** Whether a deferred memory encoding is waiting (see TrackStepOptions.deferMemory). */
+  get memoryPending(): boolean {
+    return this.pendingMemory !== null;
+  }
+
+  /** Runs the memory encoding a deferred `track` step left behind; a no-op when none is waiting. */
+  async flushMemory(): Promise<void> {
+    const run = this.pendingMemory;
+    if (!run) return;
+    this.pendingMemory = null;
+    await run();
+  }
+
   /**
    * SAM2's `add_new_points_or_box` for one object: decodes the frame from its points (with the
    * previous logits as mask input when the frame already has an output) and stores the result
    * as a pending prompt output. The memory is encoded later, in `preflight`.
    */
   async addPoints(obj: ObjectState, frame: number, points: PointInputs, numFrames: number | undefined): Promise<FrameOutput> {
+    await this.flushMemory();
     const s = this.settings;
     obj.pointInputs.set(frame, points);
     obj.maskInputs.delete(frame);
@@ -147,6 +173,7 @@ export class TrackingEngine {
    * the object pointer, and presence comes from the mask itself.
    */
   async addMask(obj: ObjectState, frame: number, maskS: Float32Array, maskBytes: Uint8Array): Promise<FrameOutput> {
+    await this.flushMemory();
     const s = this.settings;
     if (!s.useMaskInputAsOutputWithoutSam) {
       throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'bundles with useMaskInputAsOutputWithoutSam=false are not supported');
@@ -183,6 +210,7 @@ export class TrackingEngine {
    * conditioning or non-conditioning. Pending outputs of one frame are encoded in one batch.
    */
   async preflight(objects: readonly ObjectState[]): Promise<void> {
+    await this.flushMemory();
     const pending = new Map<number, FrameOutput[]>();
     for (const obj of objects) {
       for (const store of [obj.tempNonCond, obj.tempCond]) {
@@ -217,7 +245,14 @@ export class TrackingEngine {
    * layout), one batched decoder run, one batched memory-encoder run. Stores the outputs as
    * non-conditioning outputs and returns them in `objects` order.
    */
-  async track(objects: readonly ObjectState[], frame: number, reverse: boolean, numFrames: number | undefined): Promise<FrameOutput[]> {
+  async track(
+    objects: readonly ObjectState[],
+    frame: number,
+    reverse: boolean,
+    numFrames: number | undefined,
+    step: TrackStepOptions = {},
+  ): Promise<FrameOutput[]> {
+    await this.flushMemory();
     const B = objects.length;
     if (B === 0) return [];
     const s = this.settings;
@@ -243,7 +278,9 @@ export class TrackingEngine {
     }
     if (this.memory) {
       // Memory of tracked frames: sigmoid of the unfilled logits (not "from points").
-      await this.encodeMemories(features, chosenRaw, outs, false);
+      const encode = () => this.encodeMemories(features, chosenRaw, outs, false);
+      if (step.deferMemory) this.pendingMemory = encode;
+      else await encode();
     }
     for (let b = 0; b < B; b++) {
       const obj = objects[b]!;

@@ -14,7 +14,7 @@ import type { ModelSessions } from '../model/ort-sessions.js';
 import { memorySlotFrame } from './memory-bank.js';
 import { ObjectState, type FrameOutput } from './object-state.js';
 import { maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
-import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
+import { TrackingEngine, type EngineOptions, type EngineStats, type TrackStepOptions } from './propagation.js';
 import { SamRunner } from './sam-runner.js';
 import type { TrackedFrame } from './tracker.js';
 
@@ -97,8 +97,10 @@ export class StreamTracker {
   /**
    * Tracks the next frame (S x S rgb24). Prompts given here make it a conditioning frame for
    * their objects; every other object with a prompt so far is tracked from its memory.
+   * `deferMemory`: the frame's memory is encoded by `flushMemory()` (or the next call), so a live
+   * caller can send the masks before paying for it.
    */
-  async push(rgb: Uint8Array, prompts: readonly StreamPrompt[] = []): Promise<TrackedFrame> {
+  async push(rgb: Uint8Array, prompts: readonly StreamPrompt[] = [], step: TrackStepOptions = {}): Promise<TrackedFrame> {
     this.alive();
     const t = this.current + 1;
     if (this.opts.numFrames !== undefined && t >= this.opts.numFrames) {
@@ -118,7 +120,7 @@ export class StreamTracker {
 
     const toTrack: ObjectState[] = [];
     for (const o of this.objects.values()) if (!o.cond.has(t) && o.cond.size > 0) toTrack.push(o);
-    await this.engine.track(toTrack, t, false, this.opts.numFrames);
+    await this.engine.track(toTrack, t, false, this.opts.numFrames, step);
 
     const objects: TrackedFrame['objects'] = [];
     for (const o of this.objects.values()) {
@@ -129,6 +131,12 @@ export class StreamTracker {
     }
     this.prune(t);
     return { frame: t, objects };
+  }
+
+  /** Encodes the memory a `push(…, { deferMemory: true })` left for later. */
+  flushMemory(): Promise<void> {
+    this.alive();
+    return this.engine.flushMemory();
   }
 
   /**

@@ -25,13 +25,18 @@ export function colorOf(objectId: number): [number, number, number] {
   return PALETTE[(objectId - 1 + PALETTE.length * 1000) % PALETTE.length]!;
 }
 
-/** Clears the canvas and paints the masks of the visible objects (alpha 128). */
-export function paintMasks(ctx: CanvasRenderingContext2D, width: number, height: number, masks: Iterable<ObjectMask>, hidden: ReadonlySet<number>): void {
-  const img = ctx.createImageData(width, height);
+/** The overlay of the visible objects' masks (alpha 128) as an image, ready to put on a canvas. */
+export function rasterizeMasks(width: number, height: number, masks: Iterable<ObjectMask>, hidden: ReadonlySet<number>): ImageData {
+  const img = new ImageData(width, height);
   for (const m of masks) {
     if (hidden.has(m.objectId)) continue;
     const [r, g, b] = colorOf(m.objectId);
     paintCounts(m.counts, width, height, img.data, [r, g, b, 128]);
   }
-  ctx.putImageData(img, 0, 0);
+  return img;
+}
+
+/** Clears the canvas and paints the masks of the visible objects (alpha 128). */
+export function paintMasks(ctx: CanvasRenderingContext2D, width: number, height: number, masks: Iterable<ObjectMask>, hidden: ReadonlySet<number>): void {
+  ctx.putImageData(rasterizeMasks(width, height, masks, hidden), 0, 0);
 }

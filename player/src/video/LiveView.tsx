@@ -1,16 +1,19 @@
 /**
- * The live view: the server sends each tracked frame's masks, then the frame as a JPEG with the
- * same index; the picture and its overlay are painted together at the next animation frame, and
- * the time from the frame leaving the server's decoder to that paint is the glass-to-glass
- * latency shown (both clocks are the machine's wall clock, so this is exact on one machine).
+ * The live view: the server sends each frame's picture (JPEG) as soon as it is encoded, then the
+ * frame's masks once tracked, then the frame message that completes it. The picture is decoded
+ * while the server tracks and the overlay is rasterized when the frame completes, so the next
+ * animation frame only draws both. The time from the frame leaving the server's decoder to that
+ * paint is the glass-to-glass latency shown (both clocks are the machine's wall clock, so this is
+ * exact on one machine).
  */
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from 'react';
-import { createWallClock, type LiveFrame, type MaskFrame } from '../../../engine/src/protocol.js';
-import { paintMasks, type ObjectMask } from '../overlay/paint.js';
+import { createWallClock, type LiveFrame, type LivePicture, type MaskFrame } from '../../../engine/src/protocol.js';
+import { rasterizeMasks, type ObjectMask } from '../overlay/paint.js';
 import { hooks } from '../test-hooks.js';
 import type { Prompt } from './RecordedView.js';
 
 export interface LiveViewHandle {
+  onPicture(p: LivePicture): void;
   onMask(m: MaskFrame & { counts: Uint32Array }): void;
   onFrame(f: LiveFrame): void;
 }
@@ -26,11 +29,20 @@ export interface LiveViewProps {
 /** The clock the server stamps frames with (system clock, sub-ms steps). */
 const wallMs = createWallClock();
 
+function decodeJpeg(jpeg: Uint8Array): Promise<ImageBitmap | null> {
+  return createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).catch(() => null);
+}
+
+function closeLater(p: Promise<ImageBitmap | null>): void {
+  void p.then((b) => b?.close());
+}
+
 export function LiveView(p: LiveViewProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const overlayRef = useRef<HTMLCanvasElement>(null);
   const masksByFrame = useRef(new Map<number, ObjectMask[]>());
-  const pendingPaint = useRef<{ bitmap: ImageBitmap; frame: LiveFrame; masks: ObjectMask[] } | null>(null);
+  const pictures = useRef(new Map<number, Promise<ImageBitmap | null>>());
+  const pendingPaint = useRef<{ bitmap: ImageBitmap; frame: LiveFrame; overlay: ImageData } | null>(null);
   const shown = useRef(-1);
   const [stats, setStats] = useState({ latency: 0, p50: 0, drops: 0, painted: 0 });
   const hidden = useRef(p.hidden);
@@ -45,9 +57,12 @@ export function LiveView(p: LiveViewProps) {
     if (!ctx || !octx) return;
     ctx.drawImage(job.bitmap, 0, 0);
     job.bitmap.close();
-    paintMasks(octx, p.width, p.height, job.masks, hidden.current);
+    octx.putImageData(job.overlay, 0, 0);
     shown.current = job.frame.frame;
-    const latency = wallMs() - job.frame.sourceMs;
+    const paintMs = wallMs();
+    const latency = paintMs - job.frame.sourceMs;
+    hooks.liveFrames.push(job.frame.frame);
+    hooks.livePaintMs.push(paintMs);
     hooks.liveLatenciesMs.push(latency);
     hooks.liveServerMs.push((job.frame.serverUs ?? 0) / 1000);
     hooks.liveDrops = job.frame.drops;
@@ -56,7 +71,7 @@ export function LiveView(p: LiveViewProps) {
       const recent = hooks.liveLatenciesMs.slice(-100).sort((a, b) => a - b);
       setStats({ latency, p50: recent[Math.floor(recent.length / 2)] ?? 0, drops: job.frame.drops, painted: hooks.livePainted });
     }
-  }, [p.width, p.height]);
+  }, []);
 
   useImperativeHandle(
     p.handle,
@@ -66,24 +81,53 @@ export function LiveView(p: LiveViewProps) {
         if (!l) masksByFrame.current.set(m.frame, (l = []));
         l.push({ objectId: m.objectId, counts: m.counts, score: m.score });
       },
+      onPicture(pic) {
+        pictures.current.set(pic.frame, decodeJpeg(pic.jpeg));
+      },
       onFrame(f) {
         const masks = masksByFrame.current.get(f.frame) ?? [];
         for (const k of masksByFrame.current.keys()) if (k <= f.frame) masksByFrame.current.delete(k);
-        void createImageBitmap(new Blob([f.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).then((bitmap) => {
+        let picture = pictures.current.get(f.frame) ?? null;
+        for (const [k, pic] of pictures.current) {
+          if (k > f.frame) continue;
+          pictures.current.delete(k);
+          if (k < f.frame) closeLater(pic); // a picture whose frame never completed
+        }
+        if (f.jpeg.length > 0) {
+          if (picture) closeLater(picture);
+          picture = decodeJpeg(f.jpeg);
+        }
+        if (!picture) {
+          hooks.liveClientDrops++;
+          return;
+        }
+        const overlay = rasterizeMasks(p.width, p.height, masks, hidden.current);
+        void picture.then((bitmap) => {
+          if (!bitmap) {
+            hooks.liveClientDrops++;
+            return;
+          }
           // Newest wins here too: a frame still waiting for its paint is replaced.
           if (pendingPaint.current) {
             pendingPaint.current.bitmap.close();
             hooks.liveClientDrops++;
           }
-          pendingPaint.current = { bitmap, frame: f, masks };
+          pendingPaint.current = { bitmap, frame: f, overlay };
           requestAnimationFrame(paintNow);
         });
       },
     }),
-    [paintNow],
+    [paintNow, p.width, p.height],
   );
 
-  useEffect(() => () => pendingPaint.current?.bitmap.close(), []);
+  useEffect(
+    () => () => {
+      pendingPaint.current?.bitmap.close();
+      for (const pic of pictures.current.values()) closeLater(pic);
+      pictures.current.clear();
+    },
+    [],
+  );
 
   return (
     <div className="viewer">

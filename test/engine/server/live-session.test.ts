@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
-import { decodeLiveFrame } from '../../../engine/src/protocol.js';
+import { decodeLiveFrame, decodeLivePicture } from '../../../engine/src/protocol.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { REPO_ROOT, testBundleDir } from '../model/test-bundle.js';
 import { TestClient } from './ws-client.js';
@@ -48,7 +48,11 @@ describe('live session', () => {
     expect(started).toMatchObject({ kind: 'live', width: 480, height: 360, numFrames: null });
     await until(() => c.frames.length >= 5);
     const f0 = decodeLiveFrame(c.frames[0]!);
-    expect([f0.jpeg[0], f0.jpeg[1], f0.jpeg.at(-2), f0.jpeg.at(-1)]).toEqual([0xff, 0xd8, 0xff, 0xd9]);
+    // The picture went ahead of the frame message (same index), as a whole JPEG.
+    expect(f0.jpeg).toHaveLength(0);
+    const p0 = c.pictures.map((b) => decodeLivePicture(b)).find((p) => p.frame === f0.frame)!;
+    expect(p0).toMatchObject({ handle: started.handle });
+    expect([p0.jpeg[0], p0.jpeg[1], p0.jpeg.at(-2), p0.jpeg.at(-1)]).toEqual([0xff, 0xd8, 0xff, 0xd9]);
     expect(f0).toMatchObject({ handle: started.handle, width: 480, height: 360, objects: 0 });
     expect(c.masks).toHaveLength(0);
 
@@ -66,6 +70,17 @@ describe('live session', () => {
       expect(m).toBeDefined();
       expect(m.ptsUs).toBe(f.ptsUs);
       expect(m.objectId).toBe(1);
+    }
+    // A frame's picture comes before its masks and its frame message (masks answering the prompt
+    // come after the prompted frame's message: that frame was already on screen).
+    const order = c.binaryOrder;
+    for (let i = 0; i < order.length; i++) {
+      const e = order[i]!;
+      if (e.kind === 'mask' || e.kind === 'frame') {
+        const pic = order.findIndex((x) => x.kind === 'picture' && x.frame === e.frame);
+        expect(pic, `${e.kind} of frame ${e.frame} after its picture`).toBeGreaterThanOrEqual(0);
+        expect(pic).toBeLessThan(i);
+      }
     }
     // Frame indices increase; gaps are drops.
     for (let i = 1; i < frames.length; i++) expect(frames[i]!.frame).toBeGreaterThan(frames[i - 1]!.frame);

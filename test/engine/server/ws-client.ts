@@ -9,6 +9,10 @@ export class TestClient {
   readonly messages: ServerMessage[] = [];
   readonly masks: (MaskFrame & { counts: Uint32Array })[] = [];
   readonly frames: Uint8Array[] = [];
+  /** Live pictures (JPEGs sent ahead of their frame messages). */
+  readonly pictures: Uint8Array[] = [];
+  /** Every binary message's kind and frame index (all three headers keep it at byte 8), in arrival order. */
+  readonly binaryOrder: { kind: 'mask' | 'frame' | 'picture' | null; frame: number }[] = [];
   private seq = 1;
   private readonly waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
 
@@ -16,7 +20,10 @@ export class TestClient {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         const u = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-        if (binaryKind(u) === 'mask') this.masks.push(decodeMaskFrame(u));
+        const kind = binaryKind(u);
+        this.binaryOrder.push({ kind, frame: u.byteLength >= 12 ? new DataView(u.buffer, u.byteOffset, u.byteLength).getUint32(8, true) : -1 });
+        if (kind === 'mask') this.masks.push(decodeMaskFrame(u));
+        else if (kind === 'picture') this.pictures.push(u.slice());
         else this.frames.push(u.slice());
         return;
       }

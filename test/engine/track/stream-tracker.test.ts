@@ -139,6 +139,36 @@ describe('StreamTracker', () => {
     live.destroy();
   });
 
+  it('deferred memory (live: masks out first, memory after) gives the same masks, and a late flush or a prompt still sees it', async () => {
+    const plain = new StreamTracker(fx.sessions, size);
+    const deferred = new StreamTracker(fx.sessions, size);
+    const prompts = [{ objectId: 1, mask: fx.mask }, { objectId: 2, box: BOX }];
+    for (let f = 0; f < 8; f++) {
+      const rgb = await fx.frames.getFrame(f);
+      const a = await plain.push(rgb, f === 0 ? prompts : []);
+      const b = await deferred.push(rgb, f === 0 ? prompts : [], { deferMemory: true });
+      if (f > 0) {
+        // The frame's memory is not encoded yet (the previous frame's, if pending, was).
+        expect(deferred.engine.memoryPending).toBe(true);
+        expect(deferred.objectState(1)!.nonCond.get(f)!.maskmem).toBeNull();
+        expect(deferred.objectState(1)!.nonCond.get(f - 1)?.maskmem ?? deferred.objectState(1)!.cond.get(f - 1)?.maskmem).not.toBeNull();
+      }
+      for (let k = 0; k < 2; k++) expect(b.objects[k]!.output.predMasks, `frame ${f} object ${k + 1}`).toEqual(a.objects[k]!.output.predMasks);
+      // Flush on odd frames only: on even ones the next push (or the prompt below) must do it.
+      if (f % 2 === 1) {
+        await deferred.flushMemory();
+        expect(deferred.objectState(1)!.nonCond.get(f)!.maskmem).not.toBeNull();
+      }
+    }
+    // A correction on the last frame, whose memory is still pending, reads the same memory.
+    const want = await plain.correct({ objectId: 1, points: CORRECTION });
+    const got = await deferred.correct({ objectId: 1, points: CORRECTION });
+    expect(got.predMasks).toEqual(want.predMasks);
+    expect(deferred.stats.memoryEncoderRuns).toBe(plain.stats.memoryEncoderRuns);
+    plain.destroy();
+    deferred.destroy();
+  });
+
   it('checks its state', async () => {
     const live = new StreamTracker(fx.sessions, { ...size, numFrames: 1 });
     const err = await live.correct({ objectId: 1, points: CORRECTION }).catch((e: unknown) => e);
