@@ -327,15 +327,20 @@ export function createWallClock(): () => number {
   };
 }
 
+/** The first 12 bytes every binary message shares: kind, version, reserved, session handle, frame index. */
+function writeHead(dv: DataView, kind: number, handle: number, frame: number): void {
+  dv.setUint8(0, kind);
+  dv.setUint8(1, PROTOCOL_VERSION);
+  dv.setUint32(4, handle, true);
+  dv.setUint32(8, frame, true);
+}
+
 /** Encodes a mask message. */
 export function encodeMaskFrame(m: MaskFrame): Uint8Array {
   const n = m.counts.length;
   const buf = new ArrayBuffer(MASK_HEADER_BYTES + 4 * n);
   const dv = new DataView(buf);
-  dv.setUint8(0, BinaryKind.mask);
-  dv.setUint8(1, PROTOCOL_VERSION);
-  dv.setUint32(4, m.handle, true);
-  dv.setUint32(8, m.frame, true);
+  writeHead(dv, BinaryKind.mask, m.handle, m.frame);
   dv.setUint32(12, m.objectId, true);
   dv.setFloat64(16, m.ptsUs, true);
   dv.setUint32(24, m.width, true);
@@ -350,10 +355,7 @@ export function encodeMaskFrame(m: MaskFrame): Uint8Array {
 export function encodeLiveFrame(f: LiveFrame): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + f.jpeg.length);
   const dv = new DataView(out.buffer);
-  dv.setUint8(0, BinaryKind.frame);
-  dv.setUint8(1, PROTOCOL_VERSION);
-  dv.setUint32(4, f.handle, true);
-  dv.setUint32(8, f.frame, true);
+  writeHead(dv, BinaryKind.frame, f.handle, f.frame);
   dv.setUint32(12, f.drops, true);
   dv.setFloat64(16, f.ptsUs, true);
   dv.setFloat64(24, f.sourceMs, true);
@@ -369,10 +371,7 @@ export function encodeLiveFrame(f: LiveFrame): Uint8Array {
 export function encodeLivePicture(p: LivePicture): Uint8Array {
   const out = new Uint8Array(PICTURE_HEADER_BYTES + p.jpeg.length);
   const dv = new DataView(out.buffer);
-  dv.setUint8(0, BinaryKind.picture);
-  dv.setUint8(1, PROTOCOL_VERSION);
-  dv.setUint32(4, p.handle, true);
-  dv.setUint32(8, p.frame, true);
+  writeHead(dv, BinaryKind.picture, p.handle, p.frame);
   out.set(p.jpeg, PICTURE_HEADER_BYTES);
   return out;
 }
