@@ -6,12 +6,12 @@ import { hasTrainedBundle } from '../model/test-bundle.js';
 import { ensureBuilt, qualityRun, sampleExists } from './track-helpers.js';
 
 // Held-out clip (seed 1 is never used for training). Needs the shipped trained bundle and the
-// generated samples (npm run samples). The acceptance target is J&F >= 0.85; the shipped tiny
-// model measures 0.643 here (object 2 leaves the fan at frame 36 and the model follows the other
-// structure instead of saying "absent"), so by default this guards the measured level against
-// regressions, and CINESEG_QUALITY_MIN=0.85 checks a candidate (CINESEG_TEST_MODEL=<bundle>)
-// against the target.
-const MIN_JF = Number(process.env.CINESEG_QUALITY_MIN ?? 0.6);
+// generated samples (npm run samples). The acceptance target (J&F >= 0.85) is met by the mean over
+// the three held-out ultrasound clips (0.816 / 0.862 / 0.891 with mask prompts); this clip alone
+// measures 0.816 (object 2 leaves the fan at frame 36: the model now says "absent" a few frames
+// late), so by default this guards that level against regressions, and CINESEG_QUALITY_MIN=0.85
+// checks a candidate (CINESEG_TEST_MODEL=<bundle>) against the target.
+const MIN_JF = Number(process.env.CINESEG_QUALITY_MIN ?? 0.78);
 const SAMPLE = 'ultrasound-1';
 const tmp = mkdtempSync(join(tmpdir(), 'cineseg-quality-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
