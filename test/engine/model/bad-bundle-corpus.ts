@@ -10,6 +10,7 @@
  */
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { mulberry32 } from '../../fixtures/prng.mjs';
 import { REPO_ROOT, TRAINED_BUNDLE } from './test-bundle.js';
 
 export const BAD_BUNDLES = join(REPO_ROOT, 'test', 'fixtures', 'bad-bundles');
@@ -41,14 +42,9 @@ export function loadBadBundles(): BadBundle[] {
 }
 
 function prngBytes(n: number, seed: number): Buffer {
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    b[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
+  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
   return b;
 }
 

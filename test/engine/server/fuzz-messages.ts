@@ -10,6 +10,7 @@
  * has a fixed budget per generator; when spent, those cases turn into pings. That keeps the
  * fuzzer's run time bounded by the number of messages, not by what the random draws ask for.
  */
+import { prng } from '../../fixtures/prng.mjs';
 
 /** What the fuzzer aims at. */
 export interface FuzzTargets {
@@ -30,17 +31,6 @@ export type FuzzCase =
   | { kind: 'text'; category: string; text: string; allowed: readonly Reply[] }
   | { kind: 'binary'; category: string; data: Uint8Array; allowed: readonly Reply[] };
 
-/** mulberry32. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INVALID = 'E_PROTOCOL_INVALID';
 /** What a request on one's own recorded session may also meet, whatever it asks. */
