@@ -6,8 +6,8 @@
  * the animation frame in which the page painted it together with its overlay — ffmpeg reading it,
  * tracking, the socket and the browser all count. With `source: 'loop'` the clip is played as a
  * live file (`loop:<file>`) and latency starts when the frame leaves our decoder (the file has no
- * send time). All clocks are this machine's wall clock. Needs the built player (player/dist) and
- * playwright-core with a Chromium binary (CINESEG_CHROMIUM, default /usr/bin/chromium).
+ * send time). All clocks are this machine's wall clock. Needs the built player (player/dist) and a
+ * Chromium binary (CINESEG_CHROMIUM, default /usr/bin/chromium), driven over a bare DevTools pipe.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { startServer } from '../server/http-server.js';
+import { DevtoolsBrowser } from './devtools-browser.js';
 import { RawCaptureFeed } from './raw-capture-feed.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -77,52 +78,49 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
   if (!existsSync(join(REPO_ROOT, 'player', 'dist', 'index.html'))) throw new CinesegError(ErrorCode.E_USAGE, 'the player is not built: run `npm run build -w player`');
   if (!existsSync(chromiumPath)) throw new CinesegError(ErrorCode.E_USAGE, `no Chromium at ${chromiumPath} (apt-get install chromium, or set CINESEG_CHROMIUM)`);
   const prompts = JSON.parse(readFileSync(join(clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
-  // playwright-core is a dev tool of the repository, not a dependency of the engine package.
-  const { chromium } = (await import('playwright-core' as string)) as typeof import('playwright-core');
-
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-latency-'));
   const sourceKind = opts.source ?? 'capture';
   const feed = sourceKind === 'capture' ? await RawCaptureFeed.start({ clip: join(clipDir, 'clip.mp4') }) : null;
   const liveInput = feed ? { live: feed.url, liveInputOptions: feed.inputOptions } : { live: `loop:${join(clipDir, 'clip.mp4')}` };
   const server = await startServer({ port: 0, ...liveInput, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), ...(opts.threads ? { threads: opts.threads } : {}), log });
-  const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+  // Driven over a bare DevTools pipe, not Playwright: see devtools-browser.ts for why.
+  const browser = await DevtoolsBrowser.launch({
     executablePath: chromiumPath,
-    viewport: { width: 1280, height: 800 },
+    profileDir: join(tmp, 'profile'),
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  }).catch(async (e: unknown) => {
+    await server.destroy();
+    await feed?.destroy();
+    throw e;
   });
   try {
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(server.url);
-    await page.click('[data-testid="open-live"]');
-    await page.waitForFunction(() => window.__cineseg.livePainted >= 5, undefined, { timeout: 60_000 });
-    const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+    const page = await browser.openPage(server.url, { width: 1280, height: 800 });
+    await page.waitFor(`!!document.querySelector('[data-testid="open-live"]')`);
+    await page.evaluate(`document.querySelector('[data-testid="open-live"]').click()`);
+    await page.waitFor('window.__cineseg.livePainted >= 5');
+    const box = await page.evaluate<{ x: number; y: number; width: number; height: number }>(
+      `(() => { const r = document.querySelector('canvas[data-testid="overlay"]').getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; })()`,
+    );
     const pt = prompts.objects[0]!.point;
-    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width, box.y + (pt[1] / prompts.height) * box.height);
-    await page.waitForFunction(() => window.__cineseg.masksReceived > 0, undefined, { timeout: 60_000 });
+    await page.click(box.x + (pt[0] / prompts.width) * box.width, box.y + (pt[1] / prompts.height) * box.height);
+    await page.waitFor('window.__cineseg.masksReceived > 0');
     // Measure from here: every frame now carries the object's mask.
     const live = server.live!;
-    const start = await page.evaluate(() => ({ painted: window.__cineseg.livePainted, clientDrops: window.__cineseg.liveClientDrops }));
+    const start = await page.evaluate<{ painted: number; clientDrops: number }>('({ painted: window.__cineseg.livePainted, clientDrops: window.__cineseg.liveClientDrops })');
     const in0 = live.framesIn;
     const drops0 = live.drops;
     const trackSamples: number[] = [];
     log(`live latency: measuring ${target} frames`);
     const deadline = Date.now() + (target / 30) * 1000 * 4 + 60_000;
     for (;;) {
-      const painted = await page.evaluate(() => window.__cineseg.livePainted);
+      const painted = await page.evaluate<number>('window.__cineseg.livePainted');
       trackSamples.push(live.trackMs);
       if (painted - start.painted >= target) break;
       if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${painted - start.painted} of ${target} frames painted in time`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const end = await page.evaluate(
-      (from) => ({
-        lat: window.__cineseg.liveLatenciesMs.slice(from),
-        server: window.__cineseg.liveServerMs.slice(from),
-        frames: window.__cineseg.liveFrames.slice(from),
-        paintMs: window.__cineseg.livePaintMs.slice(from),
-        clientDrops: window.__cineseg.liveClientDrops,
-      }),
-      start.painted,
+    const end = await page.evaluate<{ lat: number[]; server: number[]; frames: number[]; paintMs: number[]; clientDrops: number }>(
+      `(() => { const h = window.__cineseg, from = ${start.painted}; return { lat: h.liveLatenciesMs.slice(from), server: h.liveServerMs.slice(from), frames: h.liveFrames.slice(from), paintMs: h.livePaintMs.slice(from), clientDrops: h.liveClientDrops }; })()`,
     );
     const fromDecoder = [...end.lat].sort((a, b) => a - b);
     let sorted = fromDecoder;
@@ -156,19 +154,12 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       browserP50Ms: percentile(browserPart, 50),
       serverP99Ms: percentile(serverPart, 99),
       browserP99Ms: percentile(browserPart, 99),
-      chromium: browser.browser()?.version() ?? 'unknown',
+      chromium: browser.version,
     };
   } finally {
-    await browser.close().catch(() => undefined);
+    await browser.destroy();
     await server.destroy();
     await feed?.destroy();
     rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-/** `window.__cineseg` as the player exposes it (see player/src/test-hooks.ts). */
-declare global {
-  interface Window {
-    __cineseg: { livePainted: number; masksReceived: number; liveLatenciesMs: number[]; liveServerMs: number[]; liveFrames: number[]; livePaintMs: number[]; liveClientDrops: number };
   }
 }
