@@ -17,6 +17,8 @@ export interface CinesegHooks {
   /** Each painted live frame's index and paint time (ms since the Unix epoch, the server's clock). */
   liveFrames: number[];
   livePaintMs: number[];
+  /** When the message completing each painted live frame arrived (same clock): arrival → paint is the wait for the browser's next frame. */
+  liveArrivedMs: number[];
   /** Live frames decoded by the browser but replaced by a newer one before they were painted. */
   liveClientDrops: number;
   livePainted: number;
@@ -48,6 +50,7 @@ export const hooks: CinesegHooks = {
   liveServerMs: [],
   liveFrames: [],
   livePaintMs: [],
+  liveArrivedMs: [],
   liveClientDrops: 0,
   livePainted: 0,
   sessionId: null,

@@ -60,6 +60,12 @@ export interface LiveLatencyBenchResult {
   /** The same shares at the 99th percentile: which side the tail comes from. */
   serverP99Ms: number;
   browserP99Ms: number;
+  /** The browser's share split: server send → the completing message handled in the page (socket, event loop)… */
+  socketP50Ms: number;
+  socketP99Ms: number;
+  /** …and that message → the animation frame that painted it (picture decode if late, the wait for the display's next frame, a busy page). */
+  paintWaitP50Ms: number;
+  paintWaitP99Ms: number;
   chromium: string;
 }
 
@@ -119,8 +125,8 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${painted - start.painted} of ${target} frames painted in time`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const end = await page.evaluate<{ lat: number[]; server: number[]; frames: number[]; paintMs: number[]; clientDrops: number }>(
-      `(() => { const h = window.__cineseg, from = ${start.painted}; return { lat: h.liveLatenciesMs.slice(from), server: h.liveServerMs.slice(from), frames: h.liveFrames.slice(from), paintMs: h.livePaintMs.slice(from), clientDrops: h.liveClientDrops }; })()`,
+    const end = await page.evaluate<{ lat: number[]; server: number[]; frames: number[]; paintMs: number[]; arrivedMs: number[]; clientDrops: number }>(
+      `(() => { const h = window.__cineseg, from = ${start.painted}; return { lat: h.liveLatenciesMs.slice(from), server: h.liveServerMs.slice(from), frames: h.liveFrames.slice(from), paintMs: h.livePaintMs.slice(from), arrivedMs: h.liveArrivedMs.slice(from), clientDrops: h.liveClientDrops }; })()`,
     );
     const fromDecoder = [...end.lat].sort((a, b) => a - b);
     let sorted = fromDecoder;
@@ -137,6 +143,9 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
     }
     const serverPart = [...end.server].sort((a, b) => a - b);
     const browserPart = end.lat.map((l, i) => l - (end.server[i] ?? 0)).sort((a, b) => a - b);
+    // sent by the server = paint − latency from the decoder + the server's share
+    const socketPart = end.arrivedMs.map((a, i) => a - (end.paintMs[i]! - end.lat[i]! + end.server[i]!)).sort((a, b) => a - b);
+    const paintWait = end.arrivedMs.map((a, i) => end.paintMs[i]! - a).sort((a, b) => a - b);
     const sourceFrames = live.framesIn - in0;
     return {
       liveLatencyP50Ms: percentile(sorted, 50),
@@ -154,6 +163,10 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
       browserP50Ms: percentile(browserPart, 50),
       serverP99Ms: percentile(serverPart, 99),
       browserP99Ms: percentile(browserPart, 99),
+      socketP50Ms: percentile(socketPart, 50),
+      socketP99Ms: percentile(socketPart, 99),
+      paintWaitP50Ms: percentile(paintWait, 50),
+      paintWaitP99Ms: percentile(paintWait, 99),
       chromium: browser.version,
     };
   } finally {

@@ -108,6 +108,8 @@ export interface DecodeStats {
 }
 
 const MAX_WARNINGS = 20;
+/** Recycled frame buffers kept for reuse (a live consumer holds at most two or three at once). */
+const MAX_SPARE_FRAMES = 4;
 const MAX_PENDING_BEFORE = 200_000;
 const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 
@@ -155,6 +157,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private cur: Uint8Array | null = null;
   private curFill = 0;
   private frameBytes: number;
+  /** Frame buffers handed back by the consumer (see recycle), reused before allocating. */
+  private readonly spare: Uint8Array[] = [];
   private tb: Array<{ num: number; den: number } | undefined> = [];
   /** Per showinfo: frames it counted before the filter graph was last rebuilt, and the next index. */
   private nBase: number[] = [];
@@ -361,6 +365,17 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     }
   }
 
+  /**
+   * Hands a delivered frame's pixels back for reuse: the next frame may be decoded into them, so
+   * the caller must hold no reference to `frame.rgb` (nor anything still reading it). A live
+   * stream allocates a frame's worth of memory 30 times a second otherwise, and the garbage
+   * collections that buys land on frames' latency. Optional: frames not handed back are simply
+   * collected.
+   */
+  recycle(frame: Pick<Frame, 'rgb'>): void {
+    if (frame.rgb.length === this.frameBytes && this.spare.length < MAX_SPARE_FRAMES && !this.spare.includes(frame.rgb)) this.spare.push(frame.rgb);
+  }
+
   /** The next frame in order, or null once the input ended (or the decoder was destroyed). */
   next(): Promise<Frame | null> {
     this.start();
@@ -436,7 +451,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     let off = 0;
     while (off < chunk.length) {
       if (!this.cur) {
-        this.cur = new Uint8Array(this.frameBytes);
+        this.cur = this.spare.pop() ?? new Uint8Array(this.frameBytes);
         this.curFill = 0;
       }
       const n = Math.min(this.frameBytes - this.curFill, chunk.length - off);
@@ -570,6 +585,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       }
       if (this.mode === 'latest') {
         this.s.framesDropped += this.ready.length;
+        // Never handed out, so nobody else holds them.
+        for (const old of this.ready) this.recycle(old);
         this.ready.length = 0;
       }
       this.ready.push(frame);

@@ -314,6 +314,7 @@ export class LivePipeline {
           if (this.latest) {
             this.drops++;
             this.opts.metrics?.liveDropped.inc();
+            src.recycle(this.latest.frame);
           }
           else if (first) {
             first = false;
@@ -476,6 +477,9 @@ export class LivePipeline {
       await dead?.destroy();
       throw e;
     }
+    // The encoder has read the whole picture (its JPEG came back) and the model has its own
+    // small copy: the pixels can take the next frame.
+    this.source?.recycle(frame);
     const decoderDrops = this.source?.stats.framesDropped ?? 0;
     if (decoderDrops > this.decoderDropsSeen) {
       this.opts.metrics?.liveDropped.inc({}, decoderDrops - this.decoderDropsSeen);

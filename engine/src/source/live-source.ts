@@ -163,6 +163,15 @@ export class LiveSource {
     }
   }
 
+  /**
+   * Hands a frame's pixels back for reuse (see FrameDecoder.recycle): the caller holds no
+   * reference to `frame.rgb` any more. After a reconnection the new decoder takes them if the
+   * size is unchanged.
+   */
+  recycle(frame: Pick<Frame, 'rgb'>): void {
+    this.decoder?.recycle(frame);
+  }
+
   /** Kills the running ffmpeg, cancels a pending reconnect and releases the input. Idempotent. */
   async destroy(): Promise<void> {
     this.destroyed = true;

@@ -42,8 +42,10 @@ export function LiveView(p: LiveViewProps) {
   const overlayRef = useRef<HTMLCanvasElement>(null);
   const masksByFrame = useRef(new Map<number, ObjectMask[]>());
   const pictures = useRef(new Map<number, Promise<ImageBitmap | null>>());
-  const pendingPaint = useRef<{ bitmap: ImageBitmap; frame: LiveFrame; overlay: ImageData } | null>(null);
+  const pendingPaint = useRef<{ bitmap: ImageBitmap; frame: LiveFrame; overlay: ImageData; arrivedMs: number } | null>(null);
   const shown = useRef(-1);
+  /** Overlay images already put on the canvas, for the next frames to reuse. */
+  const spareOverlays = useRef<ImageData[]>([]);
   const [stats, setStats] = useState({ latency: 0, p50: 0, drops: 0, painted: 0 });
   const hidden = useRef(p.hidden);
   hidden.current = p.hidden;
@@ -58,11 +60,13 @@ export function LiveView(p: LiveViewProps) {
     ctx.drawImage(job.bitmap, 0, 0);
     job.bitmap.close();
     octx.putImageData(job.overlay, 0, 0);
+    spareOverlays.current.push(job.overlay);
     shown.current = job.frame.frame;
     const paintMs = wallMs();
     const latency = paintMs - job.frame.sourceMs;
     hooks.liveFrames.push(job.frame.frame);
     hooks.livePaintMs.push(paintMs);
+    hooks.liveArrivedMs.push(job.arrivedMs);
     hooks.liveLatenciesMs.push(latency);
     hooks.liveServerMs.push((job.frame.serverUs ?? 0) / 1000);
     hooks.liveDrops = job.frame.drops;
@@ -85,6 +89,7 @@ export function LiveView(p: LiveViewProps) {
         pictures.current.set(pic.frame, decodeJpeg(pic.jpeg));
       },
       onFrame(f) {
+        const arrivedMs = wallMs();
         const masks = masksByFrame.current.get(f.frame) ?? [];
         for (const k of masksByFrame.current.keys()) if (k <= f.frame) masksByFrame.current.delete(k);
         let picture = pictures.current.get(f.frame) ?? null;
@@ -101,18 +106,20 @@ export function LiveView(p: LiveViewProps) {
           hooks.liveClientDrops++;
           return;
         }
-        const overlay = rasterizeMasks(p.width, p.height, masks, hidden.current);
+        const overlay = rasterizeMasks(p.width, p.height, masks, hidden.current, spareOverlays.current.pop());
         void picture.then((bitmap) => {
           if (!bitmap) {
+            spareOverlays.current.push(overlay);
             hooks.liveClientDrops++;
             return;
           }
           // Newest wins here too: a frame still waiting for its paint is replaced.
           if (pendingPaint.current) {
             pendingPaint.current.bitmap.close();
+            spareOverlays.current.push(pendingPaint.current.overlay);
             hooks.liveClientDrops++;
           }
-          pendingPaint.current = { bitmap, frame: f, overlay };
+          pendingPaint.current = { bitmap, frame: f, overlay, arrivedMs };
           requestAnimationFrame(paintNow);
         });
       },

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probe } from 'cineseg';
+import { FrameDecoder, probe } from 'cineseg';
 import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
 
 const tmp = makeTmp();
@@ -122,4 +122,32 @@ describe('pixels', () => {
       expect(Buffer.from(f!.rgb).equals(ffmpegRgbFrame(T(name), 0, vf, ['-noautorotate']))).toBe(true);
     });
   }
+});
+
+describe('recycled frame buffers', () => {
+  it('frames decoded into handed-back buffers are byte for byte the frames decoded fresh', async () => {
+    // Frames larger than a pipe read (64 KiB), as live pictures are: each read fills one buffer.
+    const clip = testClip(T('recycle.mp4'), { w: 480, h: 360, seconds: 2 });
+    const fresh = await decodeAll(clip);
+    const dec = await FrameDecoder.open(clip);
+    const seen = new Set<Uint8Array>();
+    let i = 0;
+    try {
+      for (let f = await dec.next(); f; f = await dec.next(), i++) {
+        expect(Buffer.from(f.rgb).equals(Buffer.from(fresh[i]!.rgb)), `frame ${i}`).toBe(true);
+        seen.add(f.rgb);
+        dec.recycle(f);
+        dec.recycle(f); // twice: must not be handed out twice
+        dec.recycle({ rgb: new Uint8Array(7) }); // another size: ignored
+      }
+    } finally {
+      await dec.destroy();
+    }
+    expect(i).toBe(fresh.length);
+    // The decoder reads ahead of the consumer by two frames; beyond that, buffers come back
+    // round instead of 60 new ones.
+    expect(fresh.length).toBe(60);
+    expect(seen.size).toBeLessThanOrEqual(6);
+    for (const b of seen) expect(b.length).toBe(fresh[0]!.rgb.length);
+  });
 });
