@@ -31,6 +31,8 @@ export interface LiveLatencyBenchOptions {
   model?: string;
   /** 'capture' (default): raw frames over TCP, timed from the write; 'loop': the clip as a live file, timed from our decoder. */
   source?: 'capture' | 'loop';
+  /** Capture feed rate (default 30). */
+  fps?: number;
   /** onnxruntime intra-op threads of the server (default: the server's default). */
   threads?: number;
   log?: (line: string) => void;
@@ -86,7 +88,7 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
   const prompts = JSON.parse(readFileSync(join(clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-latency-'));
   const sourceKind = opts.source ?? 'capture';
-  const feed = sourceKind === 'capture' ? await RawCaptureFeed.start({ clip: join(clipDir, 'clip.mp4') }) : null;
+  const feed = sourceKind === 'capture' ? await RawCaptureFeed.start({ clip: join(clipDir, 'clip.mp4'), ...(opts.fps ? { fps: opts.fps } : {}) }) : null;
   const liveInput = feed ? { live: feed.url, liveInputOptions: feed.inputOptions } : { live: `loop:${join(clipDir, 'clip.mp4')}` };
   const server = await startServer({ port: 0, ...liveInput, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), ...(opts.threads ? { threads: opts.threads } : {}), log });
   // Driven over a bare DevTools pipe, not Playwright: see devtools-browser.ts for why.

@@ -20,7 +20,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (0 picks a free one)', '8080')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
-    .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
     .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')

@@ -7,9 +7,12 @@
  * A lone frame must not wait for the next one (a whole frame interval of latency, or a deadlock
  * for a caller that waits for the JPEG before sending more). The encoder runs slice threads only
  * (ffmpeg's frame threading holds each JPEG until the next frame arrives), which leaves ffmpeg's
- * start: while it probes its input it keeps the first frames back. So a frame whose JPEG is not
- * out after NUDGE_MS is written again, until it is; the copies' JPEGs are discarded. In steady
- * state a frame is written once and its JPEG is out in a few milliseconds.
+ * start: while it probes its input it keeps the first frames back. So until the first JPEG is out,
+ * a frame whose JPEG has not come after NUDGE_MS is written again; the copies' JPEGs are
+ * discarded. After that ffmpeg holds nothing back, and copies only cost: with the model running
+ * on the event loop a 0.5 MB frame reaches the pipe in 64 KiB steps between graph runs, so a JPEG
+ * often took longer than NUDGE_MS, and a third of the live frames were encoded twice, on a
+ * machine whose cores the model needs.
  */
 import type { ChildProcess } from 'node:child_process';
 import { killChild, spawnJpegEncoder } from '../decode/ffmpeg.js';
@@ -22,6 +25,10 @@ export class JpegEncoder {
   private lastReal: unknown = null;
   private buf: Buffer = Buffer.alloc(0);
   private failed: CinesegError | null = null;
+  /** JPEGs that came out of ffmpeg (copies' included). */
+  jpegsOut = 0;
+  /** Extra copies of frames written to get ffmpeg's first pictures out. */
+  copiesWritten = 0;
 
   constructor(
     readonly width: number,
@@ -69,9 +76,10 @@ export class JpegEncoder {
       const nudge = () => {
         // Only while this frame is the newest request: a copy queued after a later frame's
         // request would take that frame's JPEG.
-        if (done || this.failed || this.lastReal !== real) return;
+        if (done || this.failed || this.lastReal !== real || this.jpegsOut > 0) return;
         if (++pushes > MAX_NUDGES) return;
         this.waiting.push(this.ignore);
+        this.copiesWritten++;
         this.child.stdin!.write(rgb);
         timer = setTimeout(nudge, NUDGE_MS);
       };
@@ -88,7 +96,8 @@ export class JpegEncoder {
       if (eoi < 0) return;
       const jpeg = new Uint8Array(this.buf.subarray(soi, eoi + 2));
       this.buf = this.buf.subarray(eoi + 2);
-      this.waiting.shift()?.resolve(jpeg.slice());
+      this.jpegsOut++;
+      this.waiting.shift()?.resolve(jpeg);
     }
   }
 

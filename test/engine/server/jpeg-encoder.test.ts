@@ -76,4 +76,28 @@ describe('JpegEncoder', () => {
     meanColours(got).forEach((m, i) => expect(near(m, want[i]!), `picture ${i}: ${m} vs ${want[i]}`).toBe(true));
     await expect(enc.encode(solid(0, 0, 0))).rejects.toMatchObject({ code: 'E_CANCELLED' });
   });
+
+  it('writes copies only to get the first pictures out, not when the event loop is slow to read', async () => {
+    const enc = new JpegEncoder(W, H, 5);
+    const got: Uint8Array[] = [];
+    const want: [number, number, number][] = [];
+    try {
+      got.push(await enc.encode(solid(...colours[0]!)));
+      want.push(colours[0]!);
+      const copiesAtStart = enc.copiesWritten;
+      for (const c of colours.slice(1)) {
+        const p = enc.encode(solid(...c));
+        // The model's graphs run on the event loop: 40 ms in which nothing is read or written.
+        const until = performance.now() + 40;
+        while (performance.now() < until);
+        got.push(await p);
+        want.push(c);
+      }
+      expect(enc.copiesWritten).toBe(copiesAtStart);
+      expect(enc.jpegsOut).toBe(1 + copiesAtStart + colours.length - 1);
+    } finally {
+      await enc.destroy();
+    }
+    meanColours(got).forEach((m, i) => expect(near(m, want[i]!), `picture ${i}: ${m} vs ${want[i]}`).toBe(true));
+  });
 });
