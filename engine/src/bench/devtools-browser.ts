@@ -4,7 +4,7 @@
  * but it enables the Network domain on every page, and then Chromium copies each WebSocket
  * message (base64) into protocol events that Playwright parses in the server's own process: on
  * two cores that extra work, and the garbage it leaves in the server's heap, was most of the live
- * latency's tail (p99 46–60 ms measured that way, 39–41 ms without). A viewer's browser carries no
+ * latency's tail (p99 46–60 ms measured that way, 39–46 ms without). A viewer's browser carries no
  * such client, so the bench must not either.
  *
  * The protocol runs over `--remote-debugging-pipe` (fd 3 in, fd 4 out, messages ended by NUL), so
