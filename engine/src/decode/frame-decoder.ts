@@ -355,6 +355,12 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     // A child replaced by a restart (see restartWithoutJump) must not touch the new run's state.
     const current = (): boolean => this.child === child;
     child.stdout!.on('data', (chunk: Buffer) => current() && this.onData(chunk));
+    // Node resumes a child's stdout by itself once the child exits (child_process flushStdio), so
+    // a short clip's last pipe-full would pour in past readAhead while the consumer is behind.
+    // 'resume' fires before the buffered chunks flow: pausing again here keeps them in the pipe.
+    child.stdout!.on('resume', () => {
+      if (current() && this.pausedByUs && !this.destroyed) child.stdout!.pause();
+    });
     child.stderr!.on('data', (chunk: Buffer) => current() && this.splitter.push(chunk, (l) => current() && this.onLine(l)));
     child.once('error', (e) => current() && this.fail(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ffmpeg: ${e.message}`, { cause: e })));
     child.once('close', (code, signal) => current() && this.onClose(code, signal));

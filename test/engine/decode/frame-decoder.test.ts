@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameDecoder, probe } from 'cineseg';
-import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
+import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
 
 const tmp = makeTmp();
 const T = (name: string): string => join(tmp.dir, name);
@@ -149,5 +149,30 @@ describe('recycled frame buffers', () => {
     expect(fresh.length).toBe(60);
     expect(seen.size).toBeLessThanOrEqual(6);
     for (const b of seen) expect(b.length).toBe(fresh[0]!.rgb.length);
+  });
+});
+
+describe('flow control', () => {
+  it('stays paused when ffmpeg exits with frames still in the pipe (Node resumes a dead child\'s stdout)', async () => {
+    // Frames larger than a pipe read, so the read that completes frame 1 cannot complete frame 2 too;
+    // and a clip short enough that ffmpeg writes it all and exits while we hold frame 1.
+    const clip = testClip(T('exit-paused.mp4'), { w: 160, h: 160, frames: 3 });
+    const frameBytes = 160 * 160 * 3;
+    const dec = await FrameDecoder.open(clip, { readAhead: 1 });
+    try {
+      expect((await dec.next())?.index).toBe(0);
+      const t0 = Date.now();
+      while (ffmpegChildren().length > 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ffmpegChildren()).toEqual([]);
+      // Time for Node to see the exit and run its stdio flush.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(dec.stats.bufferedFrames).toBe(1);
+      expect(dec.stats.maxBufferedFrames).toBe(1);
+      const rest = [await dec.next(), await dec.next(), await dec.next()];
+      expect(rest.map((f) => f?.index ?? null)).toEqual([1, 2, null]);
+      expect(rest[1]!.rgb.length).toBe(frameBytes);
+    } finally {
+      await dec.destroy();
+    }
   });
 });
