@@ -110,52 +110,72 @@ export class RecordedSession {
   }
 
   /**
-   * Runs propagation in the background, streaming masks; resolves when it has started. Progress
-   * and the final `propagateDone` carry the request's seq.
+   * Runs propagation in the background, streaming masks. Resolves when it has started (the request
+   * is acknowledged then) or rejects when it cannot; once started, its progress and final
+   * `propagateDone` carry the request's seq.
    */
-  propagate(msg: Propagate): void {
+  propagate(msg: Propagate): Promise<void> {
     this.idle();
-    if (this.tracker.objectIds.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; click an object first');
     // Refused here, not acknowledged and then failed in the background.
     if (msg.startFrame !== undefined && msg.startFrame >= this.frames.numFrames) {
       throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `start frame ${msg.startFrame} is outside the clip (0..${this.frames.numFrames - 1})`);
     }
+    // Busy from the request on: a prompt or removal sent after it waits for it, as the client ordered.
     const state = { cancelled: false, done: Promise.resolve() };
     this.propagation = state;
+    let settleStart!: (err?: CinesegError) => void;
+    const started = new Promise<void>((resolve, reject) => {
+      settleStart = (err) => (err ? reject(err) : resolve());
+    });
     state.done = this.serial(async () => {
-      let frames = 0;
-      const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
-      const total = this.framesToVisit(msg);
       try {
-        for (const reverse of dirs) {
-          const it = this.tracker.propagate({
-            reverse,
-            ...(msg.startFrame === undefined ? {} : { startFrame: msg.startFrame }),
-            ...(msg.maxFrames === undefined ? {} : { maxFrameNumToTrack: msg.maxFrames }),
-          });
-          for await (const tf of it) {
-            await this.emitMasks(
-              tf.objects.map((o) => ({ objectId: o.objectId, frame: tf.frame, output: o.output })),
-              'propagate',
-              msg.direction,
-            );
-            frames++;
-            this.output.json({ v: PROTOCOL_VERSION, type: 'propagateProgress', seq: msg.seq, sessionId: this.sessionId, done: Math.min(frames, total), total });
-            if (state.cancelled || this.destroyed) {
-              await it.return(undefined);
-              break;
-            }
-          }
-          if (state.cancelled || this.destroyed) break;
+        // Checked behind the prompts and removals queued before this request, not against the
+        // tracker as it is when the request arrives: a removal still in the queue would otherwise
+        // leave an acknowledged propagation with no object to track.
+        if (this.tracker.objectIds.length === 0) {
+          settleStart(new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; click an object first'));
+          return;
         }
-        this.output.json({ v: PROTOCOL_VERSION, type: 'propagateDone', seq: msg.seq, sessionId: this.sessionId, frames, cancelled: state.cancelled });
-      } catch (e) {
-        const err = e instanceof CinesegError ? e : new CinesegError(ErrorCode.E_INTERNAL, (e as Error).message);
-        this.output.json({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: msg.seq });
+        settleStart();
+        await this.run(msg, state);
       } finally {
-        this.propagation = null;
+        if (this.propagation === state) this.propagation = null;
       }
     });
+    return started;
+  }
+
+  private async run(msg: Propagate, state: { cancelled: boolean }): Promise<void> {
+    let frames = 0;
+    const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
+    const total = this.framesToVisit(msg);
+    try {
+      for (const reverse of dirs) {
+        const it = this.tracker.propagate({
+          reverse,
+          ...(msg.startFrame === undefined ? {} : { startFrame: msg.startFrame }),
+          ...(msg.maxFrames === undefined ? {} : { maxFrameNumToTrack: msg.maxFrames }),
+        });
+        for await (const tf of it) {
+          await this.emitMasks(
+            tf.objects.map((o) => ({ objectId: o.objectId, frame: tf.frame, output: o.output })),
+            'propagate',
+            msg.direction,
+          );
+          frames++;
+          this.output.json({ v: PROTOCOL_VERSION, type: 'propagateProgress', seq: msg.seq, sessionId: this.sessionId, done: Math.min(frames, total), total });
+          if (state.cancelled || this.destroyed) {
+            await it.return(undefined);
+            break;
+          }
+        }
+        if (state.cancelled || this.destroyed) break;
+      }
+      this.output.json({ v: PROTOCOL_VERSION, type: 'propagateDone', seq: msg.seq, sessionId: this.sessionId, frames, cancelled: state.cancelled });
+    } catch (e) {
+      const err = e instanceof CinesegError ? e : new CinesegError(ErrorCode.E_INTERNAL, (e as Error).message);
+      this.output.json({ v: PROTOCOL_VERSION, type: 'error', code: err.code, message: err.message, seq: msg.seq });
+    }
   }
 
   /**

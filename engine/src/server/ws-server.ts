@@ -149,7 +149,9 @@ export class WsServer {
       case 'propagate': {
         const s = m.get(owner, msg.sessionId);
         if (s.kind !== 'recorded') throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'live sessions track continuously; propagate is for recorded clips');
-        s.propagate(msg);
+        // The ack goes out when the propagation starts (a microtask ahead of its first mask, which
+        // waits for a graph run), or the request gets the error that kept it from starting.
+        await s.propagate(msg);
         ack(msg.sessionId);
         return;
       }

@@ -115,6 +115,41 @@ describe('ws server: a recorded clip', () => {
     await c.close();
   });
 
+  it('answers requests sent back to back in their order: a propagation behind a removal of its only object is refused, never acked and then failed', async () => {
+    const c = await TestClient.connect(wsUrl);
+    const started = await c.request({ type: 'startSession', clip: CLIP });
+    if (started.type !== 'sessionStarted') throw new Error(JSON.stringify(started));
+    const sid = started.sessionId;
+    const o = prompts.objects[0]!;
+    const click = { type: 'addPoints', sessionId: sid, frame: o.frame, objectId: 1, points: [{ x: o.point[0], y: o.point[1] }] };
+    expect(await c.request(click)).toMatchObject({ type: 'ack' });
+    // Not awaited one by one: the removal is still queued (it rebuilds the tracker) when the
+    // propagation request arrives.
+    const [removed, propagated] = await Promise.all([
+      c.request({ type: 'removeObject', sessionId: sid, objectId: 1 }),
+      c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 }),
+    ]);
+    expect(removed).toMatchObject({ type: 'ack' });
+    expect(propagated).toMatchObject({ type: 'error', code: 'E_TRACKER_STATE' });
+    // A click then a propagation, back to back: the propagation sees the click's object; a
+    // click sent after the propagation request waits for it (busy), as the client ordered them.
+    const [clicked, again, late] = await Promise.all([
+      c.request(click),
+      c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 }),
+      c.request({ ...click, frame: 5 }),
+    ]);
+    expect(clicked).toMatchObject({ type: 'ack' });
+    expect(again).toMatchObject({ type: 'ack' });
+    expect(late).toMatchObject({ type: 'error', code: 'E_SESSION_BUSY' });
+    const done = await c.waitFor((m) => m.type === 'propagateDone', true);
+    expect(done).toMatchObject({ frames: 4, cancelled: false });
+    // Exactly one answer per request: no error after an ack.
+    const answers = new Map<number, number>();
+    for (const m of c.messages) if (m.seq !== null && (m.type === 'ack' || m.type === 'error' || m.type === 'sessionStarted')) answers.set(m.seq, (answers.get(m.seq) ?? 0) + 1);
+    expect([...answers.values()].every((n) => n === 1)).toBe(true);
+    await c.close();
+  });
+
   it('cancels a propagation on request', async () => {
     const c = await TestClient.connect(wsUrl);
     const started = await c.request({ type: 'startSession', clip: CLIP });
