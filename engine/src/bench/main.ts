@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
+import { benchMask, type MaskBenchResult } from './mask-bench.js';
 import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
 import { benchSoak, type SoakResult } from './soak-bench.js';
 import { benchTrack, type TrackBenchResult } from './track-bench.js';
@@ -41,6 +42,8 @@ export interface BenchResult {
   decodeRatio: number;
   engineOverheadRatio: number;
   multiObject8to1Ratio: number;
+  /** COCO RLE encode of a 1080p mask / one plain pass over its pixels. */
+  rleEncodeVsScanRatio: number;
   /** Soak: RSS after a forced GC at the end / at the checkpoint. */
   rssGrowthRatio: number;
   /** Soak: open descriptors at the end − at the checkpoint. */
@@ -53,12 +56,13 @@ export interface BenchResult {
   fps: number;
   decode: DecodeBenchResult;
   track: TrackBenchResult;
+  mask: MaskBenchResult;
   live: LiveLatencyBenchResult;
   soak: SoakResult;
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; live: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number };
   date: string;
 }
 
@@ -107,6 +111,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [soak, soakS] = await timed(`soak, ${s.frames} live frames`, () => benchSoak({ ...s, log }));
   const [decode, decodeS] = await timed('decode', () => benchDecode({ quick }));
   const [track, trackS] = await timed('track', () => benchTrack({ quick }));
+  const [mask, maskS] = await timed('mask encoding', async () => benchMask({ quick }));
   const [live, liveS] = await timed('live latency in Chromium', () => benchLiveLatency({ quick }));
   const cpu = cpus();
   return {
@@ -114,6 +119,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     decodeRatio: decode.decodeRatio,
     engineOverheadRatio: track.engineOverheadRatio,
     multiObject8to1Ratio: track.multiObject8to1Ratio,
+    rleEncodeVsScanRatio: mask.rleEncodeVsScanRatio,
     rssGrowthRatio: soak.rssGrowthRatio,
     soakFdDelta: soak.fdDelta,
     soakFfmpegLeft: soak.ffmpegLeft,
@@ -123,6 +129,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     fps: track.fps,
     decode,
     track,
+    mask,
     live,
     soak,
     machine: {
@@ -137,7 +144,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, live: liveS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS },
     date: new Date().toISOString(),
   };
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { runBench, SOAK_QUICK } from '../../../engine/src/bench/main.js';
 
-const RATIOS = ['decodeRatio', 'engineOverheadRatio', 'multiObject8to1Ratio', 'rssGrowthRatio', 'liveLatencyP50Ms', 'liveLatencyP99Ms', 'fps'] as const;
+const RATIOS = ['decodeRatio', 'engineOverheadRatio', 'multiObject8to1Ratio', 'rleEncodeVsScanRatio', 'rssGrowthRatio', 'liveLatencyP50Ms', 'liveLatencyP99Ms', 'fps'] as const;
 
 describe('bench --quick', () => {
   it('runs every part and returns one JSON-able object with all keys', async () => {
@@ -48,7 +48,7 @@ describe('bench --quick', () => {
     expect(m.gpu === null || (Array.isArray(m.gpu) && m.gpu.every((g) => typeof g === 'string'))).toBe(true);
     expect(typeof m.loadAverage.start).toBe('number');
     expect(typeof m.loadAverage.end).toBe('number');
-    for (const part of ['soak', 'decode', 'track', 'live'] as const) expect(json.partSeconds[part]).toBeGreaterThan(0);
+    for (const part of ['soak', 'decode', 'track', 'mask', 'live'] as const) expect(json.partSeconds[part]).toBeGreaterThan(0);
     expect(json.wallSeconds).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(json.date))).toBe(false);
   });
