@@ -9,8 +9,15 @@ export interface CinesegHooks {
   /** Media time of the presented frame, and the measured media time of frame 0. */
   presentedMediaTime: number;
   frame0MediaTime: number | null;
-  /** Live view: glass-to-glass latency of every painted frame (ms), and the server's drop count. */
+  /**
+   * Live view: glass-to-glass latency of each painted frame (ms). This and the other per-frame live
+   * arrays keep the newest samples only (a procedure runs for hours): element i is painted frame
+   * `liveSampleBase + i`, so readers that poll resume by frame, not by position.
+   */
   liveLatenciesMs: number[];
+  /** Painted live frames whose samples were dropped from the front of the arrays. */
+  liveSampleBase: number;
+  /** The server's drop count. */
   liveDrops: number;
   /** The server's share of each painted frame's latency (ms). */
   liveServerMs: number[];
@@ -46,6 +53,7 @@ export const hooks: CinesegHooks = {
   presentedMediaTime: -1,
   frame0MediaTime: null,
   liveLatenciesMs: [],
+  liveSampleBase: 0,
   liveDrops: 0,
   liveServerMs: [],
   liveFrames: [],
@@ -60,4 +68,24 @@ export const hooks: CinesegHooks = {
   reconnects: 0,
   lastProgress: null,
 };
-window.__cineseg = hooks;
+// Guarded so the module also loads where there is no window (unit tests in Node).
+if (typeof window !== 'undefined') window.__cineseg = hooks;
+
+/** Samples kept per live array: the newest LIVE_SAMPLES_KEPT, trimmed in batches of as many again. */
+export const LIVE_SAMPLES_KEPT = 2048;
+
+/** Records one painted live frame's samples, keeping the arrays bounded. */
+export function recordLivePaint(s: { frame: number; paintMs: number; arrivedMs: number; latencyMs: number; serverMs: number }): void {
+  hooks.liveFrames.push(s.frame);
+  hooks.livePaintMs.push(s.paintMs);
+  hooks.liveArrivedMs.push(s.arrivedMs);
+  hooks.liveLatenciesMs.push(s.latencyMs);
+  hooks.liveServerMs.push(s.serverMs);
+  hooks.livePainted++;
+  const extra = hooks.liveLatenciesMs.length - LIVE_SAMPLES_KEPT;
+  // Batched, so trimming costs O(1) per frame rather than a shift of 2,048 numbers each time.
+  if (extra >= LIVE_SAMPLES_KEPT) {
+    for (const a of [hooks.liveFrames, hooks.livePaintMs, hooks.liveArrivedMs, hooks.liveLatenciesMs, hooks.liveServerMs]) a.splice(0, extra);
+    hooks.liveSampleBase += extra;
+  }
+}

@@ -47,7 +47,7 @@ describe('e2e: live session in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'live.png') });
 
     const h = await page.evaluate(() => ({ ...window.__cineseg }));
-    expect(h.liveLatenciesMs.length).toBe(h.livePainted);
+    expect(h.liveSampleBase + h.liveLatenciesMs.length).toBe(h.livePainted);
     for (const l of h.liveLatenciesMs) {
       expect(l).toBeGreaterThan(0);
       expect(l).toBeLessThan(5000);

@@ -120,16 +120,27 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
     const trackSamples: number[] = [];
     log(`live latency: measuring ${target} frames`);
     const deadline = Date.now() + (target / 30) * 1000 * 4 + 60_000;
+    // The page keeps only its newest samples (a live session runs for hours), so they are
+    // collected while the run goes, by painted-frame number.
+    const end = { lat: [] as number[], server: [] as number[], frames: [] as number[], paintMs: [] as number[], arrivedMs: [] as number[], clientDrops: start.clientDrops };
+    let next = start.painted;
     for (;;) {
-      const painted = await page.evaluate<number>('window.__cineseg.livePainted');
+      const got = await page.evaluate<{ lost: number; lat: number[]; server: number[]; frames: number[]; paintMs: number[]; arrivedMs: number[]; clientDrops: number }>(
+        `(() => { const h = window.__cineseg, i = ${next} - h.liveSampleBase; const f = Math.max(0, i); return { lost: Math.max(0, -i), lat: h.liveLatenciesMs.slice(f), server: h.liveServerMs.slice(f), frames: h.liveFrames.slice(f), paintMs: h.livePaintMs.slice(f), arrivedMs: h.liveArrivedMs.slice(f), clientDrops: h.liveClientDrops }; })()`,
+      );
+      if (got.lost > 0) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: the page dropped ${got.lost} samples before they were read`);
+      end.lat.push(...got.lat);
+      end.server.push(...got.server);
+      end.frames.push(...got.frames);
+      end.paintMs.push(...got.paintMs);
+      end.arrivedMs.push(...got.arrivedMs);
+      end.clientDrops = got.clientDrops;
+      next += got.lat.length;
       trackSamples.push(live.trackMs);
-      if (painted - start.painted >= target) break;
-      if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${painted - start.painted} of ${target} frames painted in time`);
+      if (next - start.painted >= target) break;
+      if (Date.now() > deadline) throw new CinesegError(ErrorCode.E_INTERNAL, `live latency bench: only ${next - start.painted} of ${target} frames painted in time`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const end = await page.evaluate<{ lat: number[]; server: number[]; frames: number[]; paintMs: number[]; arrivedMs: number[]; clientDrops: number }>(
-      `(() => { const h = window.__cineseg, from = ${start.painted}; return { lat: h.liveLatenciesMs.slice(from), server: h.liveServerMs.slice(from), frames: h.liveFrames.slice(from), paintMs: h.livePaintMs.slice(from), arrivedMs: h.liveArrivedMs.slice(from), clientDrops: h.liveClientDrops }; })()`,
-    );
     const fromDecoder = [...end.lat].sort((a, b) => a - b);
     let sorted = fromDecoder;
     let pickup: number[] = [];

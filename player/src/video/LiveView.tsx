@@ -9,7 +9,7 @@
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from 'react';
 import { createWallClock, type LiveFrame, type LivePicture, type MaskFrame } from '../../../engine/src/protocol.js';
 import { rasterizeMasks, type ObjectMask } from '../overlay/paint.js';
-import { hooks } from '../test-hooks.js';
+import { hooks, recordLivePaint } from '../test-hooks.js';
 import type { Prompt } from './RecordedView.js';
 
 export interface LiveViewHandle {
@@ -64,13 +64,8 @@ export function LiveView(p: LiveViewProps) {
     shown.current = job.frame.frame;
     const paintMs = wallMs();
     const latency = paintMs - job.frame.sourceMs;
-    hooks.liveFrames.push(job.frame.frame);
-    hooks.livePaintMs.push(paintMs);
-    hooks.liveArrivedMs.push(job.arrivedMs);
-    hooks.liveLatenciesMs.push(latency);
-    hooks.liveServerMs.push((job.frame.serverUs ?? 0) / 1000);
+    recordLivePaint({ frame: job.frame.frame, paintMs, arrivedMs: job.arrivedMs, latencyMs: latency, serverMs: (job.frame.serverUs ?? 0) / 1000 });
     hooks.liveDrops = job.frame.drops;
-    hooks.livePainted++;
     if (hooks.livePainted % 10 === 1) {
       const recent = hooks.liveLatenciesMs.slice(-100).sort((a, b) => a - b);
       setStats({ latency, p50: recent[Math.floor(recent.length / 2)] ?? 0, drops: job.frame.drops, painted: hooks.livePainted });
