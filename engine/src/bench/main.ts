@@ -42,8 +42,8 @@ export interface BenchResult {
   decodeRatio: number;
   engineOverheadRatio: number;
   multiObject8to1Ratio: number;
-  /** COCO RLE encode of a 1080p mask / one plain pass over its pixels. */
-  rleEncodeVsScanRatio: number;
+  /** COCO RLE encode of a 1080p mask / the textbook per-pixel encoder on it. */
+  rleEncodeVsNaiveRatio: number;
   /** Soak: RSS after a forced GC at the end / at the checkpoint. */
   rssGrowthRatio: number;
   /** Soak: open descriptors at the end − at the checkpoint. */
@@ -119,7 +119,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     decodeRatio: decode.decodeRatio,
     engineOverheadRatio: track.engineOverheadRatio,
     multiObject8to1Ratio: track.multiObject8to1Ratio,
-    rleEncodeVsScanRatio: mask.rleEncodeVsScanRatio,
+    rleEncodeVsNaiveRatio: mask.rleEncodeVsNaiveRatio,
     rssGrowthRatio: soak.rssGrowthRatio,
     soakFdDelta: soak.fdDelta,
     soakFfmpegLeft: soak.ffmpegLeft,
