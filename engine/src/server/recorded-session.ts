@@ -137,7 +137,7 @@ export class RecordedSession {
           return;
         }
         settleStart();
-        await this.run(msg, state);
+        await this.runPropagation(msg, state);
       } finally {
         if (this.propagation === state) this.propagation = null;
       }
@@ -145,7 +145,7 @@ export class RecordedSession {
     return started;
   }
 
-  private async run(msg: Propagate, state: { cancelled: boolean }): Promise<void> {
+  private async runPropagation(msg: Propagate, state: { cancelled: boolean }): Promise<void> {
     let frames = 0;
     const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
     const total = this.framesToVisit(msg);
