@@ -62,6 +62,11 @@ export const ErrorCode = {
   E_RATE_LIMITED: 'E_RATE_LIMITED', // prompts faster than the session's token bucket allows
   E_SESSION_LIMIT: 'E_SESSION_LIMIT', // too many open sessions (server-wide or on one connection)
   E_CONNECTION_LIMIT: 'E_CONNECTION_LIMIT', // [503] too many WebSocket connections
+  // adapt/ (cineseg finetune)
+  E_TRAIN_UNAVAILABLE: 'E_TRAIN_UNAVAILABLE', // no Python 3 with PyTorch to train with
+  E_TRAIN_FAILED: 'E_TRAIN_FAILED', // the trainer stopped with an error (its log's tail is in the message)
+  E_TRAIN_WORSE: 'E_TRAIN_WORSE', // the fine-tuned model scored lower on validation; nothing written (--force writes it)
+  E_BASE_CHECKPOINT: 'E_BASE_CHECKPOINT', // the base bundle's source weights are missing or are not the ones it was exported from
   // cli/
   E_USAGE: 'E_USAGE',
   E_CANCELLED: 'E_CANCELLED',

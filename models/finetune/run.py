@@ -1,0 +1,357 @@
+"""Fine-tune a SAM 2 model on a site's annotated clips (what `cineseg finetune` runs).
+
+    /usr/bin/python3 -m models.finetune.run --spec <work>/spec.json
+
+The spec is written by engine/src/adapt/training-data.ts: the base config and checkpoint, and per
+clip raw uint8 files at the model's size (frames [T, S, S, 3], masks [K, T, S, S]) plus the frame
+range that may be trained on (the rest is the validation split, never seen here).
+
+SAM 2's video recipe (SAM2-FINETUNE-NOTES.md), at the size a CPU can carry:
+- short windows (8 frames) tracked with the model's own memory, exactly the memory selection the
+  engine makes (infer.select_memory), gradients through the whole window;
+- prompts simulated from the ground truth on the first frame (click, clicks, box or mask) and
+  corrective clicks on later frames (from the error region, previous logits as mask input), which
+  then become conditioning frames as in the engine, so the model learns to answer corrections;
+- the image encoder is frozen and its features are computed ONCE per frame (and its mirror image)
+  before training, so a step costs only memory attention, decoder and memory encoder;
+- what trains: LoRA adapters on memory attention and the mask decoder (default), or every
+  parameter after the image encoder (`full`). Adapters are merged before export.
+
+Output lines on stdout are JSON (one object a line) for the engine to show progress; Ctrl-C or
+SIGTERM finishes the current step, writes <work>/last.pt and exits 130 (`resume: true` goes on).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.finetune.lora import apply_lora, lora_state, merge_lora
+from models.sam2 import build_model
+from models.tiny import infer as I
+from models.tiny import train as T
+
+PROMPT_P = {"click": 0.35, "clicks": 0.15, "box": 0.25, "mask": 0.25}
+
+
+def emit(rec: Dict) -> None:
+    print(json.dumps(rec), flush=True)
+
+
+class CachedClip:
+    """One clip's frozen image features (and those of its mirror image) plus its masks, at the
+    model's size, for the frames training may use."""
+
+    def __init__(self, entry: Dict, S: int, model, flip: bool, dtype: torch.dtype) -> None:
+        T_ = int(entry["numFrames"])
+        K = len(entry["objects"])
+        frames = np.fromfile(entry["frames"], dtype=np.uint8).reshape(T_, S, S, 3)
+        masks = np.fromfile(entry["masks"], dtype=np.uint8).reshape(K, T_, S, S)
+        lo, hi = entry["trainFrames"]
+        self.name = entry["name"]
+        self.masks = masks[:, lo:hi].copy()
+        self.T = hi - lo
+        self.feats: List[Tuple[Tensor, Tensor, Tensor]] = []
+        for mirrored in ([False, True] if flip else [False]):
+            x = frames[lo:hi, :, ::-1] if mirrored else frames[lo:hi]
+            parts = [[], [], []]
+            with torch.no_grad():
+                for i in range(0, self.T, 8):
+                    out = model.encode_image(I.preprocess(np.ascontiguousarray(x[i:i + 8])))
+                    for p, o in zip(parts, out):
+                        p.append(o.to(dtype))
+            self.feats.append(tuple(torch.cat(p) for p in parts))  # type: ignore[arg-type]
+        area = self.masks.reshape(K, self.T, -1).sum(-1)
+        k, t = np.nonzero(area >= 12)
+        self.visible = np.stack([k, t], 1)
+
+
+class WindowSampler:
+    """Windows of L frames (stride 1 or 2, either direction) starting where an object is visible."""
+
+    def __init__(self, clips: List[CachedClip], rng: np.random.Generator) -> None:
+        self.clips = [c for c in clips if len(c.visible)]
+        self.rng = rng
+        if not self.clips:
+            raise ValueError("no annotated object is visible in the training frames")
+
+    def window(self, L: int, max_objs: int):
+        rng = self.rng
+        for _ in range(200):
+            c = self.clips[int(rng.integers(len(self.clips)))]
+            stride = 1 if rng.random() < 0.7 else 2
+            step = -stride if rng.random() < 0.5 else stride
+            Lc = L
+            end = c.visible[:, 1] + step * (Lc - 1)
+            ok = c.visible[(end >= 0) & (end < c.T)]
+            if len(ok) == 0:
+                Lc = min(L, c.T)
+                step = 1
+                ok = c.visible[c.visible[:, 1] + Lc - 1 < c.T]
+                if len(ok) == 0:
+                    continue
+            t0 = int(ok[int(rng.integers(len(ok))), 1])
+            objs = rng.permutation(np.unique(ok[ok[:, 1] == t0, 0]))[:max_objs]
+            idx = t0 + step * np.arange(Lc)
+            mirrored = len(c.feats) > 1 and rng.random() < 0.5
+            vf, h0, h1 = (f[idx].float() for f in c.feats[1 if mirrored else 0])
+            m = c.masks[np.sort(objs)][:, idx]
+            if mirrored:
+                m = m[:, :, :, ::-1]
+            return (vf, h0, h1), np.ascontiguousarray(m)
+        raise ValueError("no training window found (clips too short for the window length?)")
+
+
+def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_correct: float,
+                max_corrections: int) -> Dict:
+    """One window of one clip, K objects with their own memory banks. Frame 0 is prompted from the
+    ground truth; later frames are tracked; up to `max_corrections` frames get a corrective click
+    (then they are conditioning frames, as in the engine's default add_all_frames_to_correct_as_cond)."""
+    vf_all, h0_all, h1_all = feats
+    K, L = masks_np.shape[0], masks_np.shape[1]
+    S = masks_np.shape[-1]
+    m = torch.from_numpy(masks_np.astype(np.float32))
+    C = vf_all.shape[1]
+    no_mem = model.no_mem_embed.reshape(1, C, 1, 1)
+    zeros_in = torch.zeros(K, 1, S // 4, S // 4)
+    mems: Dict[int, Tensor] = {}
+    ptrs: Dict[int, Tensor] = {}
+    cond = [0]
+    n_corr = int(rng.integers(1, max_corrections + 1)) if (L > 2 and rng.random() < p_correct) else 0
+    corr_at = set(int(t) for t in rng.choice(np.arange(2, L), size=min(n_corr, L - 2), replace=False)) if n_corr else set()
+    acc: Dict = {}
+    n_terms = 0
+    kinds_all = list(PROMPT_P)
+    for t in range(L):
+        vf = vf_all[t:t + 1].expand(K, -1, -1, -1)
+        h0 = h0_all[t:t + 1].expand(K, -1, -1, -1)
+        h1 = h1_all[t:t + 1].expand(K, -1, -1, -1)
+        target = m[:, t:t + 1]
+        if t == 0:
+            kinds = rng.choice(kinds_all, size=K, p=list(PROMPT_P.values()))
+            is_mask = torch.tensor([k == "mask" for k in kinds])
+            pts, labels = [], []
+            for b, k in enumerate(kinds):
+                if k == "mask":
+                    pts.append([]), labels.append([])
+                else:
+                    p, lab = T.make_prompt(k, masks_np[b, 0], rng)
+                    pts.append(p), labels.append(lab)
+            pc, pl = T.pad_points(pts, labels)
+            mask_in = torch.where(is_mask.view(K, 1, 1, 1), model.mask_downsample(target), zeros_in)
+            embed = torch.where(is_mask.view(K, 1, 1, 1), vf, vf + no_mem)
+            multimask = torch.tensor([k == "click" for k in kinds])
+            l, low, hr, ptr, score = T.decode_and_loss(model, embed, h0, h1, pc, pl, mask_in, is_mask.float(),
+                                                       multimask, target, mask_weight=(~is_mask).float())
+            T.add_losses(acc, l)
+            n_terms += 1
+            hr = torch.where(is_mask.view(K, 1, 1, 1), target * 20.0 - 10.0, hr)
+            mem_in = torch.where(is_mask.view(K, 1, 1, 1), target, (hr > 0).float())
+            mscore = torch.where(is_mask.view(K, 1), torch.full_like(score, 10.0), score)
+        else:
+            memory, mt, op, opt = I.select_memory(t, cond, mems, ptrs, False, I.MAX_PTRS)
+            embed = model.condition(vf, memory, mt, op, opt)
+            pc, pl = I.no_prompt(K)
+            mm = torch.ones(K, dtype=torch.bool)
+            l, low, hr, ptr, score = T.decode_and_loss(model, embed, h0, h1, pc, pl, zeros_in, torch.zeros(K), mm,
+                                                       target)
+            T.add_losses(acc, l)
+            n_terms += 1
+            mem_in = torch.sigmoid(hr)
+            mscore = score
+            if t in corr_at:
+                pred = (hr[:, 0] > 0).detach().numpy()
+                cp, cl = [], []
+                for b in range(K):
+                    xy, lab = T.correction_click(pred[b], masks_np[b, t].astype(bool), rng)
+                    cp.append([xy]), cl.append([lab])
+                pc, pl = T.pad_points(cp, cl)
+                # the correction is trained twice as hard: answering it is what saves clicks
+                l, low, hr, ptr, score = T.decode_and_loss(model, embed, h0, h1, pc, pl, low.clamp(-32, 32),
+                                                           torch.ones(K), torch.zeros(K, dtype=torch.bool), target)
+                T.add_losses(acc, l, 2.0)
+                n_terms += 2
+                mem_in = (hr > 0).float()
+                mscore = score
+                cond.append(t)
+        mems[t] = model.encode_memory(vf, mem_in, mscore)
+        ptrs[t] = ptr
+    return {k: v / n_terms for k, v in acc.items()}
+
+
+def lr_at(step: int, total: int, base: float, warmup: int, time_frac: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = min(1.0, max((step - warmup) / max(1, total - warmup), time_frac))
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def trainable(model, mode: str, spec: Dict) -> List[str]:
+    if mode == "lora":
+        return apply_lora(model, spec.get("loraTargets", ["memory_attention", "mask_decoder"]),
+                          int(spec.get("rank", 8)), float(spec.get("alpha", 2 * int(spec.get("rank", 8)))))
+    if mode != "full":
+        raise ValueError(f"mode must be lora or full, got {mode!r}")
+    names = []
+    for n, p in model.named_parameters():
+        # features are cached, so nothing that makes them may change
+        frozen = n.startswith("image_encoder.") or n.startswith("sam_mask_decoder.conv_s")
+        p.requires_grad_(not frozen)
+        if not frozen:
+            names.append(n)
+    return names
+
+
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", required=True)
+    a = ap.parse_args(argv)
+    spec = json.loads(Path(a.spec).read_text())
+    work = Path(spec["work"])
+    work.mkdir(parents=True, exist_ok=True)
+    seed = int(spec.get("seed", 0))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(int(spec.get("threads", 1)))
+    t0 = time.time()
+
+    stop = {"flag": False}
+
+    def on_signal(signum, _frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    if not spec.get("checkpoint"):
+        # a random-weights base (smoke runs): the exporter's seed rebuilds exactly its weights
+        torch.manual_seed(int(spec.get("randomSeed", 0)))
+    model = build_model(spec["config"], checkpoint=spec.get("checkpoint"), image_size=int(spec["imageSize"]))
+    torch.manual_seed(seed)
+    S = model.image_size
+    mode = spec.get("mode", "lora")
+    names = trainable(model, mode, spec)
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_train = sum(p.numel() for p in params)
+    n_all = sum(p.numel() for p in model.parameters())
+    emit({"event": "model", "config": spec["config"], "imageSize": S, "mode": mode, "trainableParameters": n_train,
+          "parameters": n_all, "wrapped": len(names)})
+
+    model.eval()  # no dropout: memory-attention dropout is off in this recipe (see models/tiny/README.md)
+    flip = bool(spec.get("flip", True))
+    big = S > 256
+    clips = []
+    for e in spec["clips"]:
+        clips.append(CachedClip(e, S, model, flip, torch.float16 if big else torch.float32))
+        emit({"event": "features", "clip": e["name"], "frames": clips[-1].T, "wall_s": round(time.time() - t0, 1)})
+    rng = np.random.default_rng(seed)
+    sampler = WindowSampler(clips, rng)
+
+    steps = int(spec.get("steps", 300))
+    minutes = float(spec.get("minutes", 0) or 0)
+    L = int(spec.get("frames", 8))
+    batch = int(spec.get("batch", 2))
+    max_objs = int(spec.get("objects", 3))
+    base_lr = float(spec.get("lr", 1e-3 if mode == "lora" else 1.5e-4))
+    warmup = int(spec.get("warmup", 10))
+    p_correct = float(spec.get("pCorrect", 0.6))
+    max_corr = int(spec.get("maxCorrections", 2))
+    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=float(spec.get("weightDecay", 0.01)))
+    step = 0
+    last = work / "last.pt"
+    if spec.get("resume") and last.exists():
+        st = torch.load(last)
+        trainable_state = st["trainable"]
+        missing = [k for k in trainable_state if k not in dict(model.named_parameters())]
+        if missing:
+            raise ValueError(f"checkpoint {last} does not match this run (e.g. {missing[0]})")
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            for k, v in trainable_state.items():
+                named[k].copy_(v)
+        opt.load_state_dict(st["opt"])
+        step = int(st["step"])
+        rng = np.random.default_rng(seed + step)
+        sampler.rng = rng
+        emit({"event": "resume", "step": step})
+
+    def save_resumable() -> None:
+        named = dict(model.named_parameters())
+        state = lora_state(model) if mode == "lora" else {k: named[k].detach().clone() for k in names}
+        torch.save({"trainable": state, "opt": opt.state_dict(), "step": step}, work / "last.pt.tmp")
+        os.replace(work / "last.pt.tmp", last)
+
+    train_start = time.time()
+    first_step = step
+    ema: Optional[float] = None
+    losses_log: List[float] = []
+    while step < steps:
+        tf = (time.time() - train_start) / (minutes * 60) if minutes else 0.0
+        lr = lr_at(step, steps, base_lr, warmup, tf)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        total: Optional[Tensor] = None
+        for _ in range(batch):
+            feats, masks = sampler.window(L, max_objs)
+            l = window_step(model, feats, masks, rng, p_correct, max_corr)["total"] / batch
+            l.backward()
+            total = l.detach() if total is None else total + l.detach()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        loss = float(total)  # type: ignore[arg-type]
+        losses_log.append(loss)
+        ema = loss if ema is None else 0.9 * ema + 0.1 * loss
+        el = time.time() - train_start
+        per = el / max(1, step - first_step)
+        eta = per * (steps - step)
+        if minutes:
+            eta = min(eta, max(0.0, minutes * 60 - el))
+        emit({"event": "step", "step": step, "steps": steps, "loss": round(loss, 5), "lossEma": round(ema, 5),
+              "lr": round(lr, 7), "sPerStep": round(per, 3), "etaS": round(eta, 1)})
+        if step % 50 == 0:
+            save_resumable()
+        if stop["flag"]:
+            save_resumable()
+            emit({"event": "interrupted", "step": step, "checkpoint": str(last)})
+            return 130
+        if minutes and el > minutes * 60:
+            emit({"event": "time budget reached", "step": step})
+            break
+    save_resumable()
+    merged = merge_lora(model) if mode == "lora" else 0
+    out_ckpt = work / "model.pt"
+    torch.save(model.state_dict(), out_ckpt)
+    n = len(losses_log)
+    q = max(1, n // 5)
+    first = float(np.mean(losses_log[:q])) if n else float("nan")
+    last_q = float(np.mean(losses_log[-q:])) if n else float("nan")
+    emit({"event": "trained", "steps": step, "mergedAdapters": merged, "checkpoint": str(out_ckpt),
+          "lossFirstFifth": round(first, 5), "lossLastFifth": round(last_q, 5),
+          "trainSeconds": round(time.time() - train_start, 1), "wallSeconds": round(time.time() - t0, 1)})
+    if spec.get("bundleOut"):
+        from models.export.export_bundle import export_bundle
+        manifest = export_bundle(spec["config"], spec["bundleOut"], checkpoint=str(out_ckpt),
+                                 image_size=S, selftest=False, name=spec.get("name"), quiet=True)
+        emit({"event": "exported", "bundle": spec["bundleOut"], "name": manifest["name"],
+              "wallSeconds": round(time.time() - t0, 1)})
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())
