@@ -38,6 +38,24 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 
+# OpenBLAS for `cineseg finetune`: Debian's torch links the reference BLAS, ~15x slower on the
+# trainer's matmuls. The package is unpacked into .cache/openblas (not installed: that would switch
+# the BLAS of every program on the machine); the trainer alone puts it on LD_LIBRARY_PATH.
+blas_dir=.cache/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread
+if [ "$with_python" = 1 ] && [ ! -f "$blas_dir/libblas.so.3" ] && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+  tmp_deb=$(mktemp -d)
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  # A machine whose package lists were never fetched cannot download: fetch them once and retry.
+  if (cd "$tmp_deb" && apt-get download -qq libopenblas0-pthread >/dev/null 2>&1) ||
+     { $sudo_cmd apt-get update -qq >/dev/null 2>&1 && (cd "$tmp_deb" && apt-get download -qq libopenblas0-pthread >/dev/null 2>&1); }; then
+    mkdir -p .cache/openblas && dpkg -x "$tmp_deb"/libopenblas0-pthread_*.deb .cache/openblas
+  else
+    echo "setup: could not download libopenblas0-pthread; finetune will use the reference BLAS (slower)" >&2
+  fi
+  rm -rf "$tmp_deb"
+fi
+
 # npm ci when the lock file is there (reproducible), else npm install.
 if [ -f package-lock.json ]; then
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -190,6 +190,20 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
     return {k: v / n_terms for k, v in acc.items()}
 
 
+@torch.no_grad()
+def fixed_loss(model, clips: List[CachedClip], seed: int, n: int, L: int, max_objs: int) -> float:
+    """Mean loss over the same n windows, prompts and corrections every time it is called (its own
+    RNG), so "before" and "after" training compare like with like; step losses are too noisy
+    (one window's lost object weighs 20x through the focal term) to show a trend on a few steps."""
+    rng = np.random.default_rng(seed + 7919)
+    sampler = WindowSampler(clips, rng)
+    total = 0.0
+    for _ in range(n):
+        feats, masks = sampler.window(L, max_objs)
+        total += float(window_step(model, feats, masks, rng, 0.6, 2)["total"])
+    return total / n
+
+
 def lr_at(step: int, total: int, base: float, warmup: int, time_frac: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -294,6 +308,9 @@ def main(argv=None) -> int:
         torch.save({"trainable": state, "opt": opt.state_dict(), "step": step}, work / "last.pt.tmp")
         os.replace(work / "last.pt.tmp", last)
 
+    n_fixed = int(spec.get("fixedWindows", 12))
+    loss_before = fixed_loss(model, clips, seed, n_fixed, L, max_objs) if n_fixed else None
+    emit({"event": "fixedLoss", "when": "before", "loss": loss_before})
     train_start = time.time()
     first_step = step
     ema: Optional[float] = None
@@ -333,6 +350,8 @@ def main(argv=None) -> int:
             emit({"event": "time budget reached", "step": step})
             break
     save_resumable()
+    loss_after = fixed_loss(model, clips, seed, n_fixed, L, max_objs) if n_fixed else None
+    emit({"event": "fixedLoss", "when": "after", "loss": loss_after})
     merged = merge_lora(model) if mode == "lora" else 0
     out_ckpt = work / "model.pt"
     torch.save(model.state_dict(), out_ckpt)
@@ -342,6 +361,7 @@ def main(argv=None) -> int:
     last_q = float(np.mean(losses_log[-q:])) if n else float("nan")
     emit({"event": "trained", "steps": step, "mergedAdapters": merged, "checkpoint": str(out_ckpt),
           "lossFirstFifth": round(first, 5), "lossLastFifth": round(last_q, 5),
+          "fixedLossBefore": loss_before, "fixedLossAfter": loss_after,
           "trainSeconds": round(time.time() - train_start, 1), "wallSeconds": round(time.time() - t0, 1)})
     if spec.get("bundleOut"):
         from models.export.export_bundle import export_bundle

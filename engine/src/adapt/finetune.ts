@@ -218,7 +218,8 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     sessions: opts.data.filter((d) => d.origin?.startsWith('session:')).map((d) => d.origin!.slice('session:'.length)),
     hyperparameters: hyper,
     steps: trained.steps ?? null,
-    loss: { firstFifth: trained.lossFirstFifth ?? null, lastFifth: trained.lossLastFifth ?? null },
+    // The same fixed windows scored before and after training (run.py fixed_loss): the trend.
+    loss: { fixedWindowsBefore: trained.fixedLossBefore ?? null, fixedWindowsAfter: trained.fixedLossAfter ?? null, firstFifthOfSteps: trained.lossFirstFifth ?? null, lastFifthOfSteps: trained.lossLastFifth ?? null },
     trainableParameters: run.events.find((e) => e.event === 'model')?.trainableParameters ?? null,
     trainSeconds: Math.round(trainSeconds * 10) / 10,
     wallSeconds: Math.round(seconds * 10) / 10,
