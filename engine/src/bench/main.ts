@@ -12,6 +12,7 @@ import { cpus, freemem, loadavg, totalmem, platform, release, arch } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { benchAnnotationEffort, type EffortSummary } from './annotation-effort.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
 import { benchMask, type MaskBenchResult } from './mask-bench.js';
 import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
@@ -54,15 +55,24 @@ export interface BenchResult {
   liveLatencyP50Ms: number;
   liveLatencyP99Ms: number;
   fps: number;
+  /**
+   * Robot annotator (DAVIS-interactive style) on the held-out sample clips: mean clicks until
+   * every frame has J ≥ 0.85, an object not finished in 20 clicks counted as 20 (a lower bound
+   * then; `annotation.unfinished` says how many). Per-object detail in `annotation.perClip`.
+   */
+  clicksToFinish: number;
+  /** Mean J&F over the objects after 1, 3 and 5 robot clicks. */
+  jfAfterClicks: { 1: number; 3: number; 5: number };
   decode: DecodeBenchResult;
   track: TrackBenchResult;
   mask: MaskBenchResult;
   live: LiveLatencyBenchResult;
   soak: SoakResult;
+  annotation: EffortSummary;
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number };
   date: string;
 }
 
@@ -113,6 +123,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [track, trackS] = await timed('track', () => benchTrack({ quick }));
   const [mask, maskS] = await timed('mask encoding', async () => benchMask({ quick }));
   const [live, liveS] = await timed('live latency in Chromium', () => benchLiveLatency({ quick }));
+  const [annotation, annotationS] = await timed('annotation effort (robot clicks)', () => benchAnnotationEffort({ quick, log }));
   const cpu = cpus();
   return {
     quick,
@@ -127,11 +138,14 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     liveLatencyP50Ms: live.liveLatencyP50Ms,
     liveLatencyP99Ms: live.liveLatencyP99Ms,
     fps: track.fps,
+    clicksToFinish: annotation.clicksToFinish,
+    jfAfterClicks: annotation.jfAfterClicks,
     decode,
     track,
     mask,
     live,
     soak,
+    annotation,
     machine: {
       cpu: cpu[0]?.model ?? 'unknown',
       cores: cpu.length,
@@ -144,7 +158,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS },
     date: new Date().toISOString(),
   };
 }
