@@ -2,9 +2,11 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH } from './clip-writer.js';
 import { CLIP_KINDS, type ClipKind } from './scene.js';
+import { DEFAULT_SITE, SITE_NAMES } from './sites.js';
 
 export const USAGE = `usage: cineseg-samples --out <dir> [--kind ultrasound|endoscopy|all] [--seeds 1,2,3 | --seed-start N --count K]
-                       [--frames N] [--size WxH] [--fps N] [--exit-rate 0..1] [--raw] [--skip-existing | --no-skip-existing] [--no-real] [--quiet]`;
+                       [--frames N] [--size WxH] [--fps N] [--exit-rate 0..1]
+                       [--site ${SITE_NAMES.join('|')}] [--raw] [--skip-existing | --no-skip-existing] [--no-real] [--quiet]`;
 
 /** The default (held-out evaluation) seeds. Training uses seeds >= 1000. */
 export const DEFAULT_SEEDS: readonly number[] = [1, 2, 3];
@@ -24,6 +26,8 @@ export interface CliOptions {
   quiet: boolean;
   /** Ultrasound: chance of a structure leaving the fan (training data); undefined = the generator's default. */
   exitRate?: number | undefined;
+  /** Simulated hospital site (samples/src/sites.ts); undefined = the default look, site a. */
+  site?: string | undefined;
 }
 
 /** A usage mistake; main() prints it as `E_USAGE: ...` with the usage text and exits 2. */
@@ -53,6 +57,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         size: { type: 'string' },
         fps: { type: 'string' },
         'exit-rate': { type: 'string' },
+        site: { type: 'string' },
         raw: { type: 'boolean', default: false },
         'skip-existing': { type: 'boolean', default: true },
         'no-skip-existing': { type: 'boolean', default: false },
@@ -109,9 +114,16 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       throw new UsageError(`--exit-rate must be a number in 0..1, got ${JSON.stringify(v['exit-rate'])}`);
     }
   }
+  let site: string | undefined;
+  if (v.site !== undefined) {
+    if (!SITE_NAMES.includes(v.site)) throw new UsageError(`--site must be one of ${SITE_NAMES.join(', ')}, got ${JSON.stringify(v.site)}`);
+    // Site a is the default look; leaving it unset keeps default clips' names and bytes.
+    if (v.site !== DEFAULT_SITE) site = v.site;
+  }
   return {
     help: false,
     exitRate,
+    site,
     out: v.out,
     kinds,
     seeds,

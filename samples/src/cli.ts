@@ -3,7 +3,8 @@
  * cineseg-samples: renders the synthetic clips (see samples/README.md).
  *   node samples/dist/cli.js --out samples/generated [--kind ultrasound|endoscopy|all]
  *     [--seeds 1,2,3 | --seed-start N --count K] [--frames N] [--size WxH] [--fps N]
- *     [--raw] [--no-skip-existing] [--no-real] [--quiet]
+ *     [--site a|b|c|d|e] [--raw] [--no-skip-existing] [--no-real] [--quiet]
+ * --site renders the same scenes with another simulated hospital's look (samples/src/sites.ts).
  * Seeds 1..999 are reserved for evaluation (the default set is seeds 1, 2, 3); train on >= 1000.
  */
 import { existsSync } from 'node:fs';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   let made = 0;
   for (const kind of o.kinds) {
     for (const seed of o.seeds) {
-      const spec: ClipSpec = { kind, seed, width: o.width, height: o.height, fps: o.fps, ...(o.frames === undefined ? {} : { frames: o.frames }), ...(o.exitRate === undefined ? {} : { exitRate: o.exitRate }) };
+      const spec: ClipSpec = { kind, seed, width: o.width, height: o.height, fps: o.fps, ...(o.frames === undefined ? {} : { frames: o.frames }), ...(o.exitRate === undefined ? {} : { exitRate: o.exitRate }), ...(o.site === undefined ? {} : { site: o.site }) };
       const r = await writeClip(spec, out, { skipExisting: o.skipExisting, raw: o.raw });
       if (!r.skipped) made++;
       if (!o.quiet) process.stdout.write(`${r.skipped ? 'kept ' : 'wrote'} ${r.dir} (${r.frames} frames, ${(r.ms / 1000).toFixed(1)} s)\n`);

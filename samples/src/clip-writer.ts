@@ -10,6 +10,7 @@ import { createEndoscopyScene } from './endoscopy.js';
 import { encodeGrayPng } from './png.js';
 import { promptFromMask } from './prompts.js';
 import { defaultFrameCount, GENERATOR_VERSION, type ClipKind, type ClipSpec, type Scene } from './scene.js';
+import { isDefaultSite, siteFor } from './sites.js';
 import { createUltrasoundScene } from './ultrasound.js';
 
 export const DEFAULT_WIDTH = 480;
@@ -25,6 +26,7 @@ export function createScene(spec: ClipSpec): Scene {
   if (spec.frames !== undefined && (!Number.isInteger(spec.frames) || spec.frames < 1)) {
     throw new RangeError(`frame count must be a positive integer, got ${spec.frames}`);
   }
+  siteFor(spec.site); // an unknown site fails here, naming the known ones
   return spec.kind === 'ultrasound' ? createUltrasoundScene(spec) : createEndoscopyScene(spec);
 }
 
@@ -55,7 +57,8 @@ export interface GtFile {
     /** Frames [start, end) where an object is present and labelled but faded (hard frames). */
     dropouts: Array<{ object_id: number; start: number; end: number }>;
   };
-  videos: Array<{ id: number; width: number; height: number; length: number; fps: number; file: string; kind: ClipKind; seed: number }>;
+  /** `site` only for a non-default site (sites.ts); default clips keep the fields they always had. */
+  videos: Array<{ id: number; width: number; height: number; length: number; fps: number; file: string; kind: ClipKind; seed: number; site?: string }>;
   categories: Array<{ id: number; name: string; supercategory: string }>;
   annotations: GtAnnotation[];
 }
@@ -98,9 +101,13 @@ export interface WriteClipOptions {
   raw?: boolean;
 }
 
-/** Directory name of a clip inside the output folder. */
-export function clipDirName(kind: ClipKind, seed: number): string {
-  return `${kind}-${seed}`;
+/**
+ * Directory name of a clip inside the output folder: `<kind>-<seed>`, or `<kind>-<site>-<seed>`
+ * for a non-default site (kind first and seed last, so `name.split('-')[0]` is the kind and the
+ * text after the last '-' is the seed either way).
+ */
+export function clipDirName(kind: ClipKind, seed: number, site?: string): string {
+  return isDefaultSite(site) ? `${kind}-${seed}` : `${kind}-${site}-${seed}`;
 }
 
 let stageCounter = 0;
@@ -118,7 +125,8 @@ function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
       v.height === spec.height &&
       v.fps === spec.fps &&
       v.length === (spec.frames ?? defaultFrameCount(spec.kind, spec.seed)) &&
-      gt.info.exit_rate === spec.exitRate
+      gt.info.exit_rate === spec.exitRate &&
+      v.site === (isDefaultSite(spec.site) ? undefined : spec.site)
     );
   } catch {
     return false;
@@ -126,12 +134,12 @@ function isUpToDate(dir: string, spec: ClipSpec, raw: boolean): boolean {
 }
 
 /**
- * Renders the clip for `spec` into `<outRoot>/<kind>-<seed>/`. Files are written under a temporary
+ * Renders the clip for `spec` into `<outRoot>/<clipDirName>/`. Files are written under a temporary
  * name and renamed at the end, so an interrupted run never leaves a clip that looks complete.
  */
 export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteClipOptions = {}): Promise<ClipResult> {
   const t0 = performance.now();
-  const dir = join(outRoot, clipDirName(spec.kind, spec.seed));
+  const dir = join(outRoot, clipDirName(spec.kind, spec.seed, spec.site));
   if ((options.skipExisting ?? true) && isUpToDate(dir, spec, options.raw ?? false)) {
     const gt = JSON.parse(readFileSync(join(dir, 'gt.json'), 'utf8')) as GtFile;
     return { dir, skipped: true, frames: gt.videos[0]!.length, ms: performance.now() - t0 };
@@ -180,7 +188,10 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
         ...(spec.exitRate === undefined ? {} : { exit_rate: spec.exitRate }),
         dropouts: scene.dropouts.map((d) => ({ object_id: d.objectId, start: d.start, end: d.end })),
       },
-      videos: [{ id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed }],
+      videos: [{
+        id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed,
+        ...(isDefaultSite(spec.site) ? {} : { site: spec.site }),
+      }],
       categories: scene.categories.map((c) => ({ ...c })),
       annotations: scene.objects.map((o, k) => ({
         id: o.id,

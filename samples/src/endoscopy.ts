@@ -8,6 +8,8 @@
 import { fbm, valueNoise } from './noise.js';
 import { hash2, hashString, Rng } from './prng.js';
 import { blobRadius, defaultFrameCount, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+import { isDefaultSite, jitterTrack, siteFor, type Rgb } from './sites.js';
+import { placeBubbles, placeDecoys, shadeBubble, type Bubble, type Decoy } from './site-extras.js';
 
 const CATEGORIES: readonly Category[] = [{ id: 1, name: 'polyp', supercategory: 'lesion' }];
 
@@ -16,7 +18,7 @@ interface Polyp {
   shape: BlobShape; // world coordinates (angle/harmonics animated slightly)
   wobbleAmp: number;
   wobbleSpeed: number;
-  color: [number, number, number];
+  color: Rgb;
   height: number; // dome height relative to radius; drives shading
   texSeed: number;
   /** Screen position of the centre on frame 0. */
@@ -28,6 +30,11 @@ interface Camera {
   cy: number;
   zoom: number;
   roll: number;
+}
+
+function smoothstep(e0: number, e1: number, x: number): number {
+  const t = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+  return t * t * (3 - 2 * t);
 }
 
 function clamp01(v: number): number {
@@ -42,30 +49,46 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const root = new Rng(hashString(`endoscopy:${spec.seed}`));
   const frames = spec.frames ?? defaultFrameCount('endoscopy', spec.seed);
   const scale = H / 360; // keeps textures and sizes proportional when --size changes
+  // The site's look (sites.ts); site 'a' holds the constants the default clips were made with.
+  const look = siteFor(spec.site).endo;
+  let jitter: Float64Array | null = null;
+  if (look.jitter > 0) {
+    const jr = root.fork('site:jitter');
+    jitter = jitterTrack(() => jr.gauss(), frames, look.jitter);
+  }
 
   // Camera path: smooth sums of sinusoids plus a slow drift; world units = pixels at zoom 1.
   const cam = root.fork('camera');
-  const panAx = cam.range(0.05, 0.14) * W;
-  const panAy = cam.range(0.04, 0.1) * H;
-  const panWx = (2 * Math.PI) / cam.range(50, 120);
-  const panWy = (2 * Math.PI) / cam.range(50, 120);
+  const panAx = cam.range(0.05, 0.14) * W * look.pan;
+  const panAy = cam.range(0.04, 0.1) * H * look.pan;
+  const panWx = ((2 * Math.PI) / cam.range(50, 120)) * look.speed;
+  const panWy = ((2 * Math.PI) / cam.range(50, 120)) * look.speed;
   const panPx = cam.range(0, 2 * Math.PI);
   const panPy = cam.range(0, 2 * Math.PI);
-  const driftX = cam.range(-1, 1) * 0.0025 * W;
-  const driftY = cam.range(-1, 1) * 0.002 * H;
+  const driftX = cam.range(-1, 1) * 0.0025 * W * look.speed;
+  const driftY = cam.range(-1, 1) * 0.002 * H * look.speed;
   const zoom0 = cam.range(0.95, 1.15);
-  const zoomAmp = cam.range(0.05, 0.18);
-  const zoomW = (2 * Math.PI) / cam.range(60, 140);
+  const zoomAmp = cam.range(0.05, 0.18) * look.zoom;
+  const zoomW = ((2 * Math.PI) / cam.range(60, 140)) * look.speed;
   const zoomP = cam.range(0, 2 * Math.PI);
   const roll0 = cam.range(-0.5, 0.5);
-  const rollSpeed = cam.range(-0.008, 0.008);
-  const rollAmp = cam.range(0.02, 0.08);
-  const cameraAt = (t: number): Camera => ({
-    cx: panAx * (Math.sin(panWx * t + panPx) - Math.sin(panPx)) + driftX * t,
-    cy: panAy * (Math.sin(panWy * t + panPy) - Math.sin(panPy)) + driftY * t,
-    zoom: zoom0 * (1 + zoomAmp * (Math.sin(zoomW * t + zoomP) - Math.sin(zoomP))),
-    roll: roll0 + rollSpeed * t + rollAmp * Math.sin(0.05 * t),
-  });
+  const rollSpeed = cam.range(-0.008, 0.008) * look.roll * look.speed;
+  const rollAmp = cam.range(0.02, 0.08) * look.roll;
+  const rollW = 0.05 * look.speed;
+  const cameraAt = (t: number): Camera => {
+    const c: Camera = {
+      cx: panAx * (Math.sin(panWx * t + panPx) - Math.sin(panPx)) + driftX * t,
+      cy: panAy * (Math.sin(panWy * t + panPy) - Math.sin(panPy)) + driftY * t,
+      zoom: zoom0 * (1 + zoomAmp * (Math.sin(zoomW * t + zoomP) - Math.sin(zoomP))),
+      roll: roll0 + rollSpeed * t + rollAmp * Math.sin(rollW * t),
+    };
+    // A shaky scope (sites that have it): small per-frame offsets on top of the smooth path.
+    if (jitter) {
+      c.cx += jitter[t * 2]!;
+      c.cy += jitter[t * 2 + 1]!;
+    }
+    return c;
+  };
   const screenToWorld = (c: Camera, sx: number, sy: number): [number, number] => {
     const dx = (sx - W / 2) / c.zoom;
     const dy = (sy - H / 2) / c.zoom;
@@ -77,7 +100,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   // Mucosa texture, precomputed once over the world area any frame can see.
   const tex = root.fork('texture');
   const seeds = [tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0, tex.u32() | 0];
-  const reach = Math.hypot(W, H) / 2 / (zoom0 * (1 - 2 * zoomAmp)) + Math.hypot(2 * panAx, 2 * panAy) + Math.hypot(driftX, driftY) * frames + 8;
+  const reach = Math.hypot(W, H) / 2 / (zoom0 * (1 - 2 * zoomAmp)) + Math.hypot(2 * panAx, 2 * panAy) + Math.hypot(driftX, driftY) * frames + 8 + 6 * look.jitter;
   // One texel per TS world pixels: the mucosa is smooth at that scale (bilinear lookup hides
   // it) and the texture costs a quarter of full resolution to build.
   const TS = 2;
@@ -89,9 +112,10 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const texG = new Float32Array(TW * TH);
   const texB = new Float32Array(TW * TH);
   const texS = new Float32Array(TW * TH);
-  const base: [number, number, number] = [tex.range(0.78, 0.9), tex.range(0.38, 0.5), tex.range(0.33, 0.42)];
-  const deep: [number, number, number] = [tex.range(0.55, 0.68), tex.range(0.16, 0.24), tex.range(0.14, 0.2)];
-  const foldSpacing = tex.range(70, 120) * scale;
+  const [lb, ld] = [look.base, look.deep];
+  const base: [number, number, number] = [tex.range(lb[0][0], lb[0][1]), tex.range(lb[1][0], lb[1][1]), tex.range(lb[2][0], lb[2][1])];
+  const deep: [number, number, number] = [tex.range(ld[0][0], ld[0][1]), tex.range(ld[1][0], ld[1][1]), tex.range(ld[2][0], ld[2][1])];
+  const foldSpacing = tex.range(look.foldSpacing[0], look.foldSpacing[1]) * scale;
   const foldAngle = tex.range(0, Math.PI);
   const fa = Math.cos(foldAngle);
   const fb = Math.sin(foldAngle);
@@ -99,32 +123,32 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     for (let tx = 0; tx < TW; tx++) {
       const wx = (tx * TS + originX) / scale;
       const wy = (ty * TS + originY) / scale;
-      const n1 = fbm(wx / 90, wy / 90, seeds[0]!, 4);
-      const n2 = fbm(wx / 18, wy / 18, seeds[1]!, 2);
+      const n1 = fbm(wx / look.patchScale, wy / look.patchScale, seeds[0]!, 4);
+      const n2 = fbm(wx / look.grainScale, wy / look.grainScale, seeds[1]!, 2);
       const mixv = clamp01((n1 - 0.3) * 1.6);
       let r = base[0] + (deep[0] - base[0]) * mixv;
       let g = base[1] + (deep[1] - base[1]) * mixv;
       let b = base[2] + (deep[2] - base[2]) * mixv;
       // Fine mucosal grain.
-      const grain = 0.9 + 0.2 * n2;
+      const grain = look.grainBase + look.grainAmp * n2;
       // Branching vessels: thin ridges of a warped noise field.
       const warp = fbm(wx / 60, wy / 60, seeds[2]!, 2) * 3;
-      const ridge = 1 - Math.abs(2 * fbm(wx / 55 + warp, wy / 55 - warp, seeds[3]!, 3) - 1);
+      const ridge = 1 - Math.abs(2 * fbm(wx / look.vesselScale + warp, wy / look.vesselScale - warp, seeds[3]!, 3) - 1);
       // Vessels show only where the mucosa is thin (a second noise field gates them).
-      const gate = clamp01((fbm(wx / 120, wy / 120, seeds[4]! ^ 0x5bd1e995, 2) - 0.45) * 5);
-      const vessel = clamp01((ridge - 0.955) * 30) * gate;
-      r = r * (1 - 0.22 * vessel);
-      g = g * (1 - 0.45 * vessel);
-      b = b * (1 - 0.3 * vessel);
+      const gate = clamp01((fbm(wx / 120, wy / 120, seeds[4]! ^ 0x5bd1e995, 2) - look.vesselGate) * 5);
+      const vessel = clamp01((ridge - look.vesselThreshold) * 30) * gate;
+      r = r * (1 - look.vesselDarken[0] * vessel);
+      g = g * (1 - look.vesselDarken[1] * vessel);
+      b = b * (1 - look.vesselDarken[2] * vessel);
       // Haustral folds: broad, irregular bands of shading.
       const fold = Math.sin((2 * Math.PI * (fa * wx + fb * wy + 60 * fbm(wx / 160, wy / 160, seeds[4]!, 3))) / (foldSpacing / scale));
-      const shade = grain * (0.9 + 0.1 * fold);
+      const shade = grain * (look.foldBase + look.foldAmp * fold);
       const i = ty * TW + tx;
       texR[i] = r * shade;
       texG[i] = g * shade;
       texB[i] = b * shade;
       // Wet sheen: sparse small glints on the fold crests.
-      const glint = fold > 0.8 ? clamp01((valueNoise(wx / 5, wy / 5, seeds[1]! ^ 0x27d4eb2d) - 0.965) * 30) : 0;
+      const glint = fold > 0.8 ? clamp01((valueNoise(wx / 5, wy / 5, seeds[1]! ^ 0x27d4eb2d) - look.glintThreshold) * 30) : 0;
       texS[i] = glint * (fold - 0.8) * 5;
     }
   }
@@ -161,7 +185,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       const d = Math.hypot(x + 0.5 - fovCx, y + 0.5 - fovCy) / fovR;
       const i = y * W + x;
       inFov[i] = d <= 1 ? 1 : 0;
-      vignette[i] = Math.max(0, 1.12 - 0.75 * d ** 2.2);
+      vignette[i] = Math.max(0, look.vignette[0] - look.vignette[1] * d ** look.vignette[2]);
     }
   }
 
@@ -176,7 +200,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
       const rad = pRng.range(0, 0.75) * Math.min(W, H) / 2;
       const sx = W / 2 + rad * Math.cos(ang);
       const sy = H / 2 + rad * Math.sin(ang);
-      const a = (pRng.range(0.08, 0.15) * H) / cam0.zoom;
+      const a = (pRng.range(look.polypSize[0], look.polypSize[1]) * H) / cam0.zoom;
       const [wx, wy] = screenToWorld(cam0, sx, sy);
       if (Math.hypot(sx - fovCx, sy - fovCy) + a * 1.4 * cam0.zoom > fovR * 0.92) continue;
       if (polyps.some((p) => Math.hypot(p.shape.cx - wx, p.shape.cy - wy) < (p.shape.a + a) * 1.35)) continue;
@@ -197,8 +221,8 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
         wobbleAmp: pRng.range(0.02, 0.06),
         wobbleSpeed: pRng.range(0.05, 0.15),
         // Polyps run redder or paler than the surrounding mucosa.
-        color: tint < 0.5 ? [0.86, 0.3, 0.25] : [0.97, 0.68, 0.6],
-        height: pRng.range(0.5, 0.9),
+        color: tint < 0.5 ? look.polypColors[0] : look.polypColors[1],
+        height: pRng.range(look.polypHeight[0], look.polypHeight[1]),
         texSeed: pRng.u32() | 0,
         screen0: [sx, sy],
       });
@@ -239,7 +263,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     }
   }
   const lumenSigma = lumenRng.range(0.16, 0.24) * Math.min(W, H);
-  const lumenDepth = lumenRng.range(0.6, 0.85);
+  const lumenDepth = lumenRng.range(look.lumenDepth[0], look.lumenDepth[1]);
   const lumenWander = lumenRng.range(0.03, 0.08) * Math.min(W, H);
   const lumenW = (2 * Math.PI) / lumenRng.range(60, 120);
   const lumenPh = lumenRng.range(0, 2 * Math.PI);
@@ -250,10 +274,18 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const ly0 = light.range(-0.6, 0.6);
   const noiseSeed = light.u32() | 0;
 
+  // Unlabelled site distractors on the tissue, kept clear of the polyps (site-extras.ts).
+  const bubbles: Bubble[] = look.bubbles[1] > 0 ? placeBubbles(root.fork('site:bubbles'), look.bubbles, polyps.map((p) => p.shape), cam0, W, H, fovR, scale, screenToWorld) : [];
+  const decoys: Decoy[] = look.decoys[1] > 0 ? placeDecoys(root.fork('site:decoys'), look.decoys, polyps.map((p) => p.shape), look, cam0, W, H, fovR, screenToWorld) : [];
+  // Brightness and white balance per channel (null = untouched, the default).
+  const channelGain = look.gain !== 1 || look.whiteBalance ? [0, 1, 2].map((ch) => look.gain * (look.whiteBalance?.[ch] ?? 1)) : null;
+
   const owner = new Uint8Array(N);
   const rgbF = new Float32Array(N * 3);
   const blurTmp = new Float32Array(N * 3);
   const px = new Float32Array(4);
+  // Doubles, not Float32: the shading stays in full precision exactly as when it was inline.
+  const shaded: [number, number, number, number] = [0, 0, 0, 0];
 
   function renderFrame(t: number): RenderedFrame {
     if (!Number.isInteger(t) || t < 0 || t >= frames) throw new RangeError(`frame ${t} outside 0..${frames - 1}`);
@@ -268,6 +300,43 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     const lwx = co * lx0 - si * ly0;
     const lwy = si * lx0 + co * ly0;
     const ln = Math.hypot(lwx, lwy, 1);
+    // Shades a raised dome (a polyp, or a site's look-alike bump) at a pixel into `shaded`
+    // [r, g, b, specular], from the tissue colour (r, g, b) under it.
+    const dome = (s: BlobShape, q: number, wx: number, wy: number, height: number, color: Rgb, texSeed: number, r: number, g: number, b: number): void => {
+      // Dome surface: height sqrt(1 - q^2), normal from its gradient along the radius.
+      const h = Math.sqrt(Math.max(0, 1 - q * q));
+      const ux = (wx - s.cx) / s.a;
+      const uy = (wy - s.cy) / s.b;
+      const slope = (height * q) / Math.max(h, 0.15);
+      const ql = Math.max(q, 1e-6);
+      let nx = (ux / ql) * slope;
+      let ny = (uy / ql) * slope;
+      let nz = 1;
+      const nn = Math.hypot(nx, ny, nz);
+      nx /= nn;
+      ny /= nn;
+      nz /= nn;
+      const lambert = Math.max(0, (nx * lwx + ny * lwy + nz) / ln);
+      // Blinn-Phong with the viewer on the axis: half vector between light and (0,0,1).
+      const hx = lwx / ln;
+      const hy = lwy / ln;
+      const hz = 1 / ln + 1;
+      const hn = Math.hypot(hx, hy, hz);
+      const nh = Math.max(0, (nx * hx + ny * hy + nz * hz) / hn);
+      shaded[3] = Math.pow(nh, look.specExp) * look.specGain;
+      const pit = look.pitBase + look.pitAmp * valueNoise(wx / (look.pitScale * scale), wy / (look.pitScale * scale), texSeed);
+      const tone = (look.ambient + look.diffuse * lambert) * pit;
+      shaded[0] = (look.tissueShare * r + look.colorShare * color[0]) * tone;
+      shaded[1] = (look.tissueShare * g + look.colorShare * color[1]) * tone;
+      shaded[2] = (look.tissueShare * b + look.colorShare * color[2]) * tone;
+      if (look.softBorder > 0) {
+        // A soft border: toward the outline the dome blends into the mucosa (a step remains at q = 1).
+        const e = 0.45 * smoothstep(1 - look.softBorder, 1, q);
+        shaded[0] += (r - shaded[0]!) * e;
+        shaded[1] += (g - shaded[1]!) * e;
+        shaded[2] += (b - shaded[2]!) * e;
+      }
+    };
     owner.fill(0);
     rgbF.fill(0);
     for (let y = 0; y < H; y++) {
@@ -291,41 +360,42 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
           const p = polyps[k]!;
           if (q <= 1) {
             owner[i] = k + 1;
-            // Dome surface: height sqrt(1 - q^2), normal from its gradient along the radius.
-            const h = Math.sqrt(Math.max(0, 1 - q * q));
-            const ux = (wx - s.cx) / s.a;
-            const uy = (wy - s.cy) / s.b;
-            const slope = (p.height * q) / Math.max(h, 0.15);
-            const ql = Math.max(q, 1e-6);
-            let nx = (ux / ql) * slope;
-            let ny = (uy / ql) * slope;
-            let nz = 1;
-            const nn = Math.hypot(nx, ny, nz);
-            nx /= nn;
-            ny /= nn;
-            nz /= nn;
-            const lambert = Math.max(0, (nx * lwx + ny * lwy + nz) / ln);
-            // Blinn-Phong with the viewer on the axis: half vector between light and (0,0,1).
-            const hx = lwx / ln;
-            const hy = lwy / ln;
-            const hz = 1 / ln + 1;
-            const hn = Math.hypot(hx, hy, hz);
-            const nh = Math.max(0, (nx * hx + ny * hy + nz * hz) / hn);
-            spec = Math.pow(nh, 140) * 1.8;
-            const pit = 0.86 + 0.28 * valueNoise(wx / (3 * scale), wy / (3 * scale), p.texSeed);
-            const tone = (0.35 + 0.8 * lambert) * pit;
-            r = (0.3 * r + 0.7 * p.color[0]) * tone;
-            g = (0.3 * g + 0.7 * p.color[1]) * tone;
-            b = (0.3 * b + 0.7 * p.color[2]) * tone;
+            dome(s, q, wx, wy, p.height, p.color, p.texSeed, r, g, b);
+            [r, g, b, spec] = shaded;
             break;
           }
-          if (q <= 1.12) {
+          if (q <= look.shadowReach) {
             // Contact shadow around the base of the polyp (tissue, not polyp).
-            const f = 1 - 0.3 * (1 - (q - 1) / 0.12);
+            const f = 1 - look.shadowDepth * (1 - (q - 1) / look.shadowWidth);
             r *= f;
             g *= f;
             b *= f;
           }
+        }
+        // Site distractors, only on tissue: look-alike bumps (no mask) and air bubbles.
+        for (let k = 0; k < decoys.length && owner[i] === 0; k++) {
+          const d = decoys[k]!;
+          if (Math.abs(wx - d.shape.cx) > d.reach || Math.abs(wy - d.shape.cy) > d.reach) continue;
+          const q = blobRadius(d.shape, wx, wy);
+          if (q <= 1) {
+            dome(d.shape, q, wx, wy, d.height, d.color, d.texSeed, r, g, b);
+            [r, g, b, spec] = shaded;
+            break;
+          }
+          if (q <= look.shadowReach) {
+            const f = 1 - look.shadowDepth * (1 - (q - 1) / look.shadowWidth);
+            r *= f;
+            g *= f;
+            b *= f;
+          }
+        }
+        if (bubbles.length > 0 && owner[i] === 0) {
+          shaded[0] = r;
+          shaded[1] = g;
+          shaded[2] = b;
+          shaded[3] = spec;
+          for (const bu of bubbles) shadeBubble(bu, wx, wy, shaded);
+          [r, g, b, spec] = shaded;
         }
         const lx = x + 0.5 - lumenX;
         const ly = y + 0.5 - lumenY;
@@ -339,29 +409,28 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     // Mild optical blur ([1,2,1] horizontally, then vertically) inside the field of view, then
     // quantise with a little per-pixel sensor noise. Masks stay the geometric truth.
     const stride = W * 3;
-    for (let y = 0; y < H; y++) {
-      const row = y * stride;
-      for (let x = 0; x < W; x++) {
-        const j = row + x * 3;
-        const l = x > 0 ? j - 3 : j;
-        const r = x < W - 1 ? j + 3 : j;
-        blurTmp[j] = (rgbF[l]! + 2 * rgbF[j]! + rgbF[r]!) * 0.25;
-        blurTmp[j + 1] = (rgbF[l + 1]! + 2 * rgbF[j + 1]! + rgbF[r + 1]!) * 0.25;
-        blurTmp[j + 2] = (rgbF[l + 2]! + 2 * rgbF[j + 2]! + rgbF[r + 2]!) * 0.25;
-      }
+    // Sites with a softer focus run extra full passes first; a sharp site (0 passes) skips both.
+    for (let pass = 1; pass < look.blurPasses; pass++) {
+      blurRows(rgbF, blurTmp);
+      blurCols(blurTmp, rgbF);
     }
+    if (look.blurPasses > 0) blurRows(rgbF, blurTmp);
+    else blurTmp.set(rgbF);
+    const sharp = look.blurPasses === 0;
     const rgb = new Uint8Array(N * 3);
     const frameSeed = (noiseSeed ^ Math.imul(t + 1, 0x9e3779b1)) | 0;
     for (let y = 0; y < H; y++) {
-      const up = y > 0 ? -stride : 0;
-      const down = y < H - 1 ? stride : 0;
+      const up = y > 0 && !sharp ? -stride : 0;
+      const down = y < H - 1 && !sharp ? stride : 0;
       for (let x = 0; x < W; x++) {
         const i = y * W + x;
         if (!inFov[i]) continue;
-        const noise = (hash2(x, y, frameSeed) - 0.5) * 0.03;
+        const noise = (hash2(x, y, frameSeed) - 0.5) * look.noise;
         const j = i * 3;
         for (let ch = 0; ch < 3; ch++) {
-          const v = (blurTmp[j + ch + up]! + 2 * blurTmp[j + ch]! + blurTmp[j + ch + down]!) * 0.25 + noise;
+          let v = (blurTmp[j + ch + up]! + 2 * blurTmp[j + ch]! + blurTmp[j + ch + down]!) * 0.25;
+          if (channelGain) v *= channelGain[ch]!;
+          v = v + noise;
           rgb[j + ch] = Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v));
         }
       }
@@ -374,8 +443,32 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
     return { rgb, masks };
   }
 
+  // One [1,2,1] pass along rows (src -> dst) or along columns, edges clamped.
+  function blurRows(src: Float32Array, dst: Float32Array): void {
+    const stride = W * 3;
+    for (let y = 0; y < H; y++) {
+      const row = y * stride;
+      for (let x = 0; x < W; x++) {
+        const j = row + x * 3;
+        const l = x > 0 ? j - 3 : j;
+        const r = x < W - 1 ? j + 3 : j;
+        dst[j] = (src[l]! + 2 * src[j]! + src[r]!) * 0.25;
+        dst[j + 1] = (src[l + 1]! + 2 * src[j + 1]! + src[r + 1]!) * 0.25;
+        dst[j + 2] = (src[l + 2]! + 2 * src[j + 2]! + src[r + 2]!) * 0.25;
+      }
+    }
+  }
+  function blurCols(src: Float32Array, dst: Float32Array): void {
+    const stride = W * 3;
+    for (let j = 0; j < N * 3; j++) {
+      const up = j >= stride ? j - stride : j;
+      const down = j + stride < N * 3 ? j + stride : j;
+      dst[j] = (src[up]! + 2 * src[j]! + src[down]!) * 0.25;
+    }
+  }
+
   return {
-    spec: { kind: 'endoscopy', seed: spec.seed, width: W, height: H, frames, fps: spec.fps },
+    spec: { kind: 'endoscopy', seed: spec.seed, width: W, height: H, frames, fps: spec.fps, ...(isDefaultSite(spec.site) ? {} : { site: spec.site }) },
     objects: polyps.map((p) => p.info),
     categories: CATEGORIES,
     fieldOfView: inFov.slice(),

@@ -6,3 +6,4 @@ export { scoreTracks, boundaryF, type TrackFile, type TrackScore, type ObjectSco
 export { promptFromMask, type MaskPrompt } from './prompts.js';
 export { encodeGrayPng } from './png.js';
 export { Rng, hashString } from './prng.js';
+export { SITES, SITE_NAMES, DEFAULT_SITE, siteFor, type Site, type UltrasoundLook, type EndoscopyLook } from './sites.js';

@@ -23,6 +23,11 @@ export interface ClipSpec {
    * for byte.
    */
   exitRate?: number;
+  /**
+   * Simulated hospital site (samples/src/sites.ts): changes how the clip looks, never what it
+   * labels. Undefined or 'a' is the default look, byte for byte the clips made before sites existed.
+   */
+  site?: string;
 }
 
 /** The seed-chosen frame count (60..90) a clip gets when no frame count is asked for. */
@@ -52,7 +57,7 @@ export interface RenderedFrame {
 
 /** A deterministic clip: frame i depends only on the spec and i, never on earlier calls. */
 export interface Scene {
-  readonly spec: Required<Omit<ClipSpec, 'exitRate'>> & Pick<ClipSpec, 'exitRate'>;
+  readonly spec: Required<Omit<ClipSpec, 'exitRate' | 'site'>> & Pick<ClipSpec, 'exitRate' | 'site'>;
   readonly objects: readonly ObjectInfo[];
   readonly categories: readonly Category[];
   /** Row-major 0/1: pixels inside the scan sector / optical field of view (constant per clip). */

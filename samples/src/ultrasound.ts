@@ -6,8 +6,9 @@
  * has to remember which dark blob it was given.
  */
 import { boxBlur, fbm, standardise } from './noise.js';
-import { hashString, Rng } from './prng.js';
+import { hash2, hashString, Rng } from './prng.js';
 import { blobBounds, blobRadius, defaultFrameCount, type BlobShape, type Category, type ClipSpec, type ObjectInfo, type RenderedFrame, type Scene } from './scene.js';
+import { isDefaultSite, jitterTrack, siteFor, type Range } from './sites.js';
 
 /** How often a clip has a structure that leaves the fan, unless the spec asks otherwise. */
 export const DEFAULT_EXIT_RATE = 0.3;
@@ -41,6 +42,8 @@ interface UsObject {
   rimWidth: number;
   rimBoost: number;
   dropout: [number, number] | null; // [first frame, frame after last]
+  /** Per-frame (dx, dy) tremor for sites that have it; null keeps the default motion untouched. */
+  jitter: Float64Array | null;
 }
 
 function smoothstep(e0: number, e1: number, x: number): number {
@@ -58,7 +61,7 @@ function pulse(t: number, period: number, phase: number): number {
 
 function shapeAt(o: UsObject, t: number): BlobShape {
   const s = 1 + o.pulseAmp * pulse(t, o.pulsePeriod, o.pulsePhase);
-  return {
+  const shape: BlobShape = {
     cx: o.x0 + o.ampX * Math.sin(o.wX * t + o.phX) - o.ampX * Math.sin(o.phX) + o.vx * t,
     cy: o.y0 + o.ampY * Math.sin(o.wY * t + o.phY) - o.ampY * Math.sin(o.phY) + o.vy * t,
     a: o.a0 * s,
@@ -66,6 +69,11 @@ function shapeAt(o: UsObject, t: number): BlobShape {
     angle: o.angle0 + o.spin * t,
     harmonics: o.harmonics.map(([amp, ph, speed]) => [amp, ph + speed * t] as const),
   };
+  if (o.jitter) {
+    shape.cx += o.jitter[t * 2]!;
+    shape.cy += o.jitter[t * 2 + 1]!;
+  }
+  return shape;
 }
 
 /** Builds a deterministic ultrasound clip for `spec` (see {@link Scene}). */
@@ -74,6 +82,13 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const H = spec.height;
   const root = new Rng(hashString(`ultrasound:${spec.seed}`));
   const frames = spec.frames ?? defaultFrameCount('ultrasound', spec.seed);
+  // The site's look (sites.ts); site 'a' holds the constants the default clips were made with.
+  const look = siteFor(spec.site).us;
+  let jitter: Float64Array | null = null;
+  if (look.jitter > 0) {
+    const jr = root.fork('site:jitter');
+    jitter = jitterTrack(() => jr.gauss(), frames, look.jitter);
+  }
 
   // Sector geometry: apex just above the image, angles measured from straight down.
   const geo = root.fork('geometry');
@@ -120,12 +135,12 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   // tissue lives on a canvas M rows taller than the frame at each end; frame t shows canvas rows
   // starting at M - breath(t). Depth gain belongs to the probe and stays on the frame grid.
   const breathRng = root.fork('breathing');
-  const breathAmp = breathRng.range(0.004, 0.012) * H;
+  const breathAmp = breathRng.range(0.004, 0.012) * H * look.breath;
   const breathPeriod = breathRng.range(70, 130);
   const breathPhase = breathRng.range(0, 2 * Math.PI);
   const breath = (t: number): number =>
     Math.round(breathAmp * (Math.sin((2 * Math.PI * t) / breathPeriod + breathPhase) - Math.sin(breathPhase)));
-  const M = Math.ceil(2 * 0.012 * H) + 1;
+  const M = Math.ceil(2 * 0.012 * H * look.breath) + 1;
   const CH = H + 2 * M;
   const CN = W * CH;
   const cRadius = new Float32Array(CN);
@@ -144,18 +159,18 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   for (let i = 0; i < N; i++) {
     if (!inFan[i]) continue;
     const d = (radius[i]! - rMin) / (rMax - rMin);
-    const lateral = 1 - 0.35 * (Math.abs(theta[i]!) / half) ** 4;
-    gain[i] = Math.exp(-1.15 * d) * (1 + 0.7 * d) * lateral;
+    const lateral = 1 - look.lateralFalloff * (Math.abs(theta[i]!) / half) ** 4;
+    gain[i] = Math.exp(-look.attenuation * d) * (1 + 0.7 * d) * lateral;
   }
   for (let i = 0; i < CN; i++) {
     const x = (i % W) + 0.5;
     const y = Math.floor(i / W) - M + 0.5;
     const r = cRadius[i]!;
-    let e = 0.62 + 0.5 * (fbm(x / 70, y / 45, s1, 4) - 0.5);
-    e += 0.16 * Math.sin(2 * Math.PI * (r / bandScale + 0.9 * fbm(x / 140, y / 110, s2, 2)));
+    let e = 0.62 + look.texAmp * (fbm(x / look.texScale[0], y / look.texScale[1], s1, 4) - 0.5);
+    e += look.bandAmp * Math.sin(2 * Math.PI * (r / bandScale + 0.9 * fbm(x / 140, y / 110, s2, 2)));
     e += 0.9 * Math.exp(-(((r - rMin) / (0.025 * H)) ** 2));
-    const ridge = 1 - Math.abs(2 * fbm(x / 45, y / 14, s3, 3) - 1);
-    if (ridge > 0.9) e += (ridge - 0.9) * 7;
+    const ridge = 1 - Math.abs(2 * fbm(x / look.streakScale[0], y / look.streakScale[1], s3, 3) - 1);
+    if (ridge > look.streakThreshold) e += (ridge - look.streakThreshold) * look.streakGain;
     tissue[i] = Math.max(0.05, e);
   }
 
@@ -185,10 +200,10 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
         info: { id: k + 1, categoryId: b0 / a0 < 0.7 ? 1 : 2 },
         x0,
         y0,
-        ampX: objRng.range(0.02, 0.06) * H,
-        ampY: objRng.range(0.015, 0.04) * H,
-        wX: (2 * Math.PI) / objRng.range(40, 100),
-        wY: (2 * Math.PI) / objRng.range(40, 100),
+        ampX: objRng.range(0.02, 0.06) * H * look.motionAmp,
+        ampY: objRng.range(0.015, 0.04) * H * look.motionAmp,
+        wX: ((2 * Math.PI) / objRng.range(40, 100)) * look.motionSpeed,
+        wY: ((2 * Math.PI) / objRng.range(40, 100)) * look.motionSpeed,
         phX: objRng.range(0, 2 * Math.PI),
         phY: objRng.range(0, 2 * Math.PI),
         vx: exits ? exitDir * objRng.range(0.006, 0.009) * W : objRng.range(-0.0008, 0.0008) * H,
@@ -201,10 +216,11 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
         pulseAmp: objRng.range(0.08, 0.18),
         pulsePhase: objRng.float(),
         harmonics,
-        innerLevel: objRng.range(0.035, 0.08),
-        rimWidth: objRng.range(2.5, 4),
-        rimBoost: objRng.range(2, 2.8),
+        innerLevel: objRng.range(look.innerLevel[0], look.innerLevel[1]),
+        rimWidth: objRng.range(look.rimWidth[0], look.rimWidth[1]),
+        rimBoost: objRng.range(look.rimBoost[0], look.rimBoost[1]),
         dropout: null,
+        jitter,
       };
       // Labelled structures never touch each other, so each one's outline stays visible.
       const collides = objects.some((o) => {
@@ -246,7 +262,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const refRng = root.fork('reflectors');
   const reflectors = refRng.int(1, 2);
   const reflectorSpots: Array<[number, number, number]> = [];
-  for (let k = 0; k < reflectors; k++) {
+  const placeReflector = (refRng: Rng): void => {
     for (let attempt = 0; attempt < 100; attempt++) {
       const rr = refRng.range(0.25, 0.6) * H;
       const thr = refRng.range(-0.75, 0.75) * half;
@@ -266,15 +282,19 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
           shadow[i] = shadow[i]! * (1 - strength * (1 - smoothstep(0.6 * shadowHalf, shadowHalf, Math.abs(dth))));
         }
       }
-      break;
+      return;
     }
-  }
+  };
+  for (let k = 0; k < reflectors; k++) placeReflector(refRng);
+  // Site-only extras come from their own stream, after the default ones.
+  const extraRefRng = root.fork('site:reflectors');
+  for (let k = 0; k < look.extraReflectors; k++) placeReflector(extraRefRng);
 
   // Static hypoechoic look-alikes: same darkness and rim as the structures, never labelled.
   const disRng = root.fork('distractors');
   const placedBlobs: Array<[number, number, number]> = [...reflectorSpots];
   const distractors = disRng.int(1, 3);
-  for (let k = 0; k < distractors; k++) {
+  const placeLookalike = (disRng: Rng, levelR: Range, rimR: Range, boostR: Range): void => {
     for (let attempt = 0; attempt < 100; attempt++) {
       const a = disRng.range(0.045, 0.09) * H;
       const shape: BlobShape = {
@@ -289,9 +309,9 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       if (!discInFan(shape.cx, shape.cy, a * 1.2, 0.01 * H) || !clearOfPath(shape.cx, shape.cy, a * 1.2)) continue;
       if (placedBlobs.some(([x, y, r]) => Math.hypot(x - shape.cx, y - shape.cy) < r + a * 1.3 + 6)) continue;
       placedBlobs.push([shape.cx, shape.cy, a * 1.3]);
-      const level = disRng.range(0.035, 0.08);
-      const rimQ = 1 + disRng.range(2.5, 4) / ((shape.a + shape.b) / 2);
-      const boost = disRng.range(1.9, 2.7);
+      const level = disRng.range(levelR[0], levelR[1]);
+      const rimQ = 1 + disRng.range(rimR[0], rimR[1]) / ((shape.a + shape.b) / 2);
+      const boost = disRng.range(boostR[0], boostR[1]);
       const onCanvas: BlobShape = { ...shape, cy: shape.cy + M };
       const [bx0, by0, bx1, by1] = blobBounds(onCanvas, 6, W, CH);
       for (let y = by0; y <= by1; y++) {
@@ -311,9 +331,13 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
         const dth = Math.abs(cTheta[i]! - thc);
         if (dth < span) shadow[i] = shadow[i]! * (1 + 0.3 * (1 - smoothstep(0.5 * span, span, dth)));
       }
-      break;
+      return;
     }
-  }
+  };
+  for (let k = 0; k < distractors; k++) placeLookalike(disRng, look.lookalikeLevel, look.lookalikeRim, look.lookalikeBoost);
+  const extraDisRng = root.fork('site:lookalikes');
+  const extraLookalikes = look.extraLookalikes[1] > 0 ? extraDisRng.int(look.extraLookalikes[0], look.extraLookalikes[1]) : 0;
+  for (let k = 0; k < extraLookalikes; k++) placeLookalike(extraDisRng, look.lookalikeLevel, look.lookalikeRim, look.lookalikeBoost);
 
   // Speckle: the magnitude of a spatially correlated complex Gaussian field (Rayleigh
   // distributed), elongated laterally like a real point-spread function. Rotating between two
@@ -323,14 +347,15 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   for (let f = 0; f < 4; f++) {
     const g = new Float32Array(CN);
     for (let i = 0; i < CN; i++) g[i] = spRng.gauss();
-    boxBlur(g, W, CH, 3, 1);
+    boxBlur(g, W, CH, look.speckleBlur[0], look.speckleBlur[1]);
     standardise(g);
     fields.push(g);
   }
   const [g1, g2, h1, h2] = fields as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const speckleDrift = spRng.range(0.02, 0.04);
+  const speckleDrift = spRng.range(look.speckleDrift[0], look.speckleDrift[1]);
   const rayleighMean = Math.sqrt(Math.PI / 2);
-  const outScale = 1 / Math.log1p(5 * 1.6);
+  const outScale = 1 / Math.log1p(look.compression * 1.6);
+  const noiseSeed = root.fork('site:noise').u32() | 0;
 
   // Depth scale: small dots just right of the fan edge every tenth of the depth, as scanners draw.
   const markers: number[] = [];
@@ -369,7 +394,10 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
           const q = blobRadius(shape, x + 0.5, y + 0.5);
           if (q <= 1) {
             owner[i] = k + 1;
-            work[i] = tissue[i + off]! * 0.85 * (1 - c) + o.innerLevel * c;
+            let inner = o.innerLevel;
+            // A soft border: the inner edge fades toward the tissue, but still steps at the outline.
+            if (look.softBorder > 0) inner += (tissue[i + off]! - inner) * 0.55 * smoothstep(1 - look.softBorder, 1, q);
+            work[i] = tissue[i + off]! * 0.85 * (1 - c) + inner * c;
           } else if (q <= rimQ && owner[i] === 0) {
             work[i] = tissue[i + off]! * (1 + (o.rimBoost - 1) * c);
           }
@@ -382,21 +410,32 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
       for (let i = 0; i < N; i++) {
         if (!inFan[i] || radius[i]! < rc || owner[i] !== 0) continue;
         const dth = Math.abs(theta[i]! - thc);
-        if (dth < span) work[i] = work[i]! * (1 + 0.3 * c * (1 - smoothstep(0.5 * span, span, dth)));
+        if (dth < span) work[i] = work[i]! * (1 + look.enhancement * c * (1 - smoothstep(0.5 * span, span, dth)));
       }
     }
     const cp = Math.cos(speckleDrift * t);
     const sp = Math.sin(speckleDrift * t);
     const rgb = new Uint8Array(N * 3);
+    const frameSeed = (noiseSeed ^ Math.imul(t + 1, 0x9e3779b1)) | 0;
     for (let i = 0; i < N; i++) {
       if (!inFan[i]) continue;
       const ci = i + off;
       const re = g1[ci]! * cp + h1[ci]! * sp;
       const im = g2[ci]! * cp + h2[ci]! * sp;
       // Mostly speckle, with a little unmodulated echo, as compounding scanners show.
-      const speckle = 0.2 + (0.8 * Math.sqrt((re * re + im * im) / 2)) / rayleighMean;
-      const v = work[i]! * gain[i]! * shadow[ci]! * speckle;
-      const out = Math.min(255, Math.round(255 * outScale * Math.log1p(5 * v)));
+      const speckle = look.speckleFloor + (look.speckleShare * Math.sqrt((re * re + im * im) / 2)) / rayleighMean;
+      let v = work[i]! * gain[i]! * shadow[ci]! * speckle;
+      if (look.gain !== 1) v *= look.gain;
+      let level = 255 * outScale * Math.log1p(look.compression * v);
+      // Electronic noise (sites that have it): a triangular-distributed offset per pixel and frame.
+      if (look.noise > 0) level += look.noise * 2.45 * (hash2(i, 1, frameSeed) + hash2(i, 2, frameSeed) - 1);
+      const out = Math.min(255, Math.max(0, Math.round(level)));
+      if (look.tint) {
+        rgb[i * 3] = Math.min(255, Math.round(out * look.tint[0]));
+        rgb[i * 3 + 1] = Math.min(255, Math.round(out * look.tint[1]));
+        rgb[i * 3 + 2] = Math.min(255, Math.round(out * look.tint[2]));
+        continue;
+      }
       rgb[i * 3] = out;
       rgb[i * 3 + 1] = out;
       rgb[i * 3 + 2] = out;
@@ -415,7 +454,11 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   }
 
   return {
-    spec: { kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps, ...(spec.exitRate === undefined ? {} : { exitRate: spec.exitRate }) },
+    spec: {
+      kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps,
+      ...(spec.exitRate === undefined ? {} : { exitRate: spec.exitRate }),
+      ...(isDefaultSite(spec.site) ? {} : { site: spec.site }),
+    },
     objects: objects.map((o) => o.info),
     categories: CATEGORIES,
     fieldOfView: inFan.slice(),
