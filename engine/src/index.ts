@@ -79,3 +79,5 @@ export { StoreSink } from './server/store-sink.js';
 export { HlsCache, type HlsPackage } from './server/hls.js';
 export { packageHls, type PackageHlsOptions } from './decode/ffmpeg.js';
 export { benchLiveLatency, type LiveLatencyBenchOptions, type LiveLatencyBenchResult } from './bench/live-latency-bench.js';
+export { buildSupportSet, chooseSupportFrames, DEFAULT_SUPPORT_FRAMES, type SupportSpec, type SupportSetOptions, type SupportMemory } from './track/support-set.js';
+export { DEFAULT_SUPPORT_MEMORY, type SupportMemoryOptions } from './track/memory-bank.js';

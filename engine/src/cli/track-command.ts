@@ -11,7 +11,9 @@ import { readPngMask } from '../mask/png-mask.js';
 import { VisCollector, writeVisJson, type VisJson } from '../mask/vis-json.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type EpChoice, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import type { SupportMemoryOptions } from '../track/memory-bank.js';
 import type { Box, Point } from '../track/prompts.js';
+import { DEFAULT_SUPPORT_FRAMES, type SupportSpec } from '../track/support-set.js';
 import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
 
@@ -26,6 +28,15 @@ export interface TrackVideoOptions {
   /** Bundle folder (default: the shipped tiny bundle). */
   model?: string;
   prompts: CliPrompt[];
+  /**
+   * Support set: annotated frames of other clips of the same view (support-set.ts). Annotation
+   * object id k supports object k here; with support, prompts are optional.
+   */
+  support?: SupportSpec[];
+  /** Support frames per support clip and object (default DEFAULT_SUPPORT_FRAMES). */
+  supportFrames?: number;
+  /** How support memories enter attention (default DEFAULT_SUPPORT_MEMORY; for experiments). */
+  supportMemory?: Partial<SupportMemoryOptions>;
   reverse?: boolean;
   both?: boolean;
   /** SAM2's max_frame_num_to_track. */
@@ -98,7 +109,8 @@ export function parseMask(v: string, objectId: number, cwd = process.cwd()): Cli
  */
 export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoResult> {
   const log = opts.log ?? (() => undefined);
-  if (opts.prompts.length === 0) throw new CinesegError(ErrorCode.E_USAGE, 'give at least one --point, --box or --mask');
+  const support = opts.support ?? [];
+  if (opts.prompts.length === 0 && support.length === 0) throw new CinesegError(ErrorCode.E_USAGE, 'give at least one --point, --box or --mask (or --support)');
   const t0 = performance.now();
   // The manifest (a bad one fails here) gives the model's size; the video is opened before the
   // graphs load, so a bad clip is refused in a fraction of a second, not after model loading.
@@ -119,7 +131,16 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     const n = frames.numFrames;
     const loadSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    tracker = new VideoTracker(sessions, frames, { width: info.width, height: info.height, memory: opts.memory ?? true });
+    tracker = new VideoTracker(sessions, frames, {
+      width: info.width,
+      height: info.height,
+      memory: opts.memory ?? true,
+      ...(opts.supportMemory ? { supportMemory: opts.supportMemory } : {}),
+    });
+    if (support.length) {
+      const mems = await tracker.addSupport(support, opts.supportFrames === undefined ? {} : { framesPerObject: opts.supportFrames });
+      log(`support: ${mems.length} memories (${[...new Set(mems.map((m) => m.objectId))].map((id) => `object ${id}: ${mems.filter((m) => m.objectId === id).length}`).join(', ')})`);
+    }
 
     // Group prompts per (object, frame), keeping first-appearance order.
     const groups = new Map<string, { objectId: number; frame: number; points: Point[]; box?: Box; mask?: string }>();
@@ -172,8 +193,19 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     };
     const maxOpt = opts.maxFrames === undefined ? {} : { maxFrameNumToTrack: opts.maxFrames };
     if (opts.both) {
-      await consume(tracker.propagate({ ...maxOpt }));
-      await consume(tracker.propagate({ ...maxOpt, reverse: true }));
+      // The reverse pass starts where the forward one did (a support-only object would
+      // otherwise start the reverse pass at the last frame and redo the whole video).
+      let first: number | undefined;
+      const forward = tracker.propagate({ ...maxOpt });
+      await consume(
+        (async function* () {
+          for await (const tf of forward) {
+            first ??= tf.frame;
+            yield tf;
+          }
+        })(),
+      );
+      await consume(tracker.propagate({ ...maxOpt, reverse: true, ...(first === undefined ? {} : { startFrame: first }) }));
     } else {
       await consume(tracker.propagate({ ...maxOpt, reverse: opts.reverse ?? false, dropStaleMemory: true }));
     }
@@ -238,6 +270,17 @@ export function registerTrack(program: Command): void {
     .option('--box <frame:x0,y0,x1,y1>', 'a box in video pixels (repeatable)', record('box'))
     .option('--mask <frame:png>', 'a mask PNG at video size, nonzero = object (repeatable)', record('mask'))
     .option('--object <id>', 'object the following prompts belong to (default 1)', record('object'))
+    .option(
+      '--support <clip:masks.json>',
+      'zero-click support: an annotated clip of the same view (YouTube-VIS JSON); its object id k supports object k here (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--support-frames <n>', `support frames per support clip and object (default ${DEFAULT_SUPPORT_FRAMES})`)
+    .option(
+      '--support-object <id[=target]>',
+      'use only this object id of the support masks, optionally as another target object id (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--reverse', 'track backwards from the first prompted frame')
     .option('--both', 'track forwards, then backwards')
     .option('--max-frames <n>', 'track at most n frames past the start frame (SAM2 max_frame_num_to_track)')
@@ -252,11 +295,21 @@ export function registerTrack(program: Command): void {
         throw new CinesegError(ErrorCode.E_USAGE, '--max-frames must be a non-negative integer');
       }
       const threads = o.threads === undefined ? undefined : Number(o.threads);
+      const support = supportFromOptions(o.support as string[] | undefined, o.supportObject as string[] | undefined);
+      const supportFrames = o.supportFrames === undefined ? undefined : Number(o.supportFrames);
+      if (supportFrames !== undefined && (!Number.isInteger(supportFrames) || supportFrames < 1)) {
+        throw new CinesegError(ErrorCode.E_USAGE, '--support-frames must be a positive integer');
+      }
+      if (!support.length && (supportFrames !== undefined || o.supportObject !== undefined)) {
+        throw new CinesegError(ErrorCode.E_USAGE, '--support-frames and --support-object need --support');
+      }
       const bar = progressBar('tracking');
       const res = await trackVideo({
         video,
         ...(o.model ? { model: String(o.model) } : {}),
         prompts,
+        support,
+        ...(supportFrames === undefined ? {} : { supportFrames }),
         reverse: Boolean(o.reverse),
         both: Boolean(o.both),
         ...(maxFrames === undefined ? {} : { maxFrames }),
@@ -273,6 +326,31 @@ export function registerTrack(program: Command): void {
           `${res.fps.toFixed(1)} fps on ${res.ep.ep}${res.ep.reason ? ` (asked for ${res.ep.requested}: ${res.ep.reason})` : ''}; wrote ${String(o.out)}\n`,
       );
     });
+}
+
+/**
+ * Parses `--support <clip>:<masks.json>` values (split at the last ':', so the clip path may hold
+ * one) and applies `--support-object` ids to every support clip.
+ */
+export function supportFromOptions(values: readonly string[] | undefined, objectIds: readonly string[] | undefined, cwd = process.cwd()): SupportSpec[] {
+  let ids: number[] | undefined;
+  let mapIds: Record<number, number> | undefined;
+  const id = (v: string, whole: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new CinesegError(ErrorCode.E_USAGE, `--support-object "${whole}": expected <id> or <id>=<target id>, non-negative integers`);
+    return n;
+  };
+  for (const v of objectIds ?? []) {
+    const [a, b, ...rest] = v.split('=');
+    if (rest.length) id('', v);
+    (ids ??= []).push(id(a!, v));
+    if (b !== undefined) (mapIds ??= {})[id(a!, v)] = id(b, v);
+  }
+  return (values ?? []).map((v) => {
+    const i = v.lastIndexOf(':');
+    if (i <= 0 || i === v.length - 1) throw new CinesegError(ErrorCode.E_USAGE, `--support "${v}": expected <clip>:<masks.json>`);
+    return { clip: resolve(cwd, v.slice(0, i)), masks: resolve(cwd, v.slice(i + 1)), ...(ids ? { objectIds: ids } : {}), ...(mapIds ? { mapIds } : {}) };
+  });
 }
 
 /** Turns the ordered option events into prompts, each owned by the latest --object before it. */

@@ -25,6 +25,39 @@ export interface MemorySelection {
 export interface MemorySource {
   cond: ReadonlyMap<number, FrameOutput>;
   nonCond: ReadonlyMap<number, FrameOutput>;
+  /** Support memories: annotated frames of other clips (see support-set.ts), in insertion order. */
+  support?: readonly FrameOutput[];
+}
+
+/**
+ * How support memories enter attention. SAM2 has no notion of them; they are frames from other
+ * clips, so neither a temporal slot nor a frame distance is "true" — these are the measured
+ * choices (see support-set.ts for the numbers).
+ */
+export interface SupportMemoryOptions {
+  /**
+   * Temporal code of their spatial memory: 'cond' = t_pos 0 like a conditioning frame (index
+   * numMaskmem − 1), 'oldest' = t_pos 1, the slot of the oldest recent frame (index numMaskmem − 2).
+   */
+  tpos: 'cond' | 'oldest';
+  /**
+   * Their object pointers: 'farthest' = at distance maxPtrs − 1 (normalised position 1),
+   * 'near' = at distance 1 (like the previous frame), 'none' = left out of attention.
+   */
+  pointers: 'farthest' | 'near' | 'none';
+}
+
+/**
+ * The defaults. Measured on synthetic clips with the tiny bundle, t_pos 0 vs the oldest slot and
+ * the three pointer choices changed zero-click J&F by < 0.005 (pointers moved object scores by
+ * ~1e-4): t_pos 0 is kept because it is what SAM2 gives every ground-truth memory, and the
+ * farthest pointer position because it claims the least temporal closeness.
+ */
+export const DEFAULT_SUPPORT_MEMORY: SupportMemoryOptions = { tpos: 'cond', pointers: 'farthest' };
+
+/** Pseudo frame number of support memory i in `memFrames` / `ptrFrames`: negative, never a real frame. */
+export function supportFrameId(i: number): number {
+  return -1 - i;
 }
 
 /**
@@ -70,6 +103,7 @@ export function selectMemory(
   settings: MemorySettings,
   numFrames: number | undefined,
   reverse: boolean,
+  supportOpts: SupportMemoryOptions = DEFAULT_SUPPORT_MEMORY,
 ): MemorySelection {
   const { numMaskmem } = settings;
   const stride = settings.memoryTemporalStrideForEval;
@@ -93,6 +127,16 @@ export function selectMemory(
     sel.memTpos.push(numMaskmem - 1); // t_pos = 0
     sel.memOutputs.push(out);
   }
+  // Support memories sit with the conditioning frames: like them they are ground-truth masks
+  // that never leave the bank, whatever frame is being tracked.
+  const support = src.support ?? [];
+  for (let i = 0; i < support.length; i++) {
+    const out = support[i]!;
+    if (!out.maskmem) continue;
+    sel.memFrames.push(supportFrameId(i));
+    sel.memTpos.push(supportOpts.tpos === 'cond' ? numMaskmem - 1 : Math.max(0, numMaskmem - 2));
+    sel.memOutputs.push(out);
+  }
   for (let tPos = 1; tPos < numMaskmem; tPos++) {
     const f = memorySlotFrame(t, tPos, numMaskmem, stride, reverse);
     const out = lookup(f);
@@ -109,6 +153,16 @@ export function selectMemory(
     sel.ptrFrames.push(f);
     sel.ptrDistance.push(settings.useSignedTposEncToObjPtrs ? (t - f) * sign : Math.abs(t - f));
     sel.ptrOutputs.push(src.cond.get(f)!);
+  }
+  if (supportOpts.pointers !== 'none') {
+    // A fixed distance: a support frame has no position in this video, so it gets the same one
+    // on every frame (which also keeps the layout stable from frame to frame for batching).
+    const d = supportOpts.pointers === 'farthest' ? Math.max(1, maxPtrs - 1) : 1;
+    for (let i = 0; i < support.length; i++) {
+      sel.ptrFrames.push(supportFrameId(i));
+      sel.ptrDistance.push(d);
+      sel.ptrOutputs.push(support[i]!);
+    }
   }
   for (let d = 1; d < maxPtrs; d++) {
     const f = reverse ? t + d : t - d;

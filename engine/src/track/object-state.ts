@@ -26,6 +26,11 @@ export interface PointInputs {
 export class ObjectState {
   /** Prompted frames, all used in attention (t_pos 0). */
   readonly cond = new Map<number, FrameOutput>();
+  /**
+   * Support memories: annotated frames of other clips (support-set.ts), attended like
+   * conditioning frames on every frame. Not keyed by frame: they are not frames of this video.
+   */
+  readonly support: FrameOutput[] = [];
   /** Tracked frames. */
   readonly nonCond = new Map<number, FrameOutput>();
   /** Prompt outputs waiting for `preflight` (SAM2's temp_output_dict), by storage kind. */

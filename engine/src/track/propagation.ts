@@ -13,7 +13,7 @@ import { fillHolesInMaskScores } from '../mask/fill-holes.js';
 import { resizeBilinear, resizeBilinearAntialias } from '../mask/upsample.js';
 import type { MemorySettings } from '../model/bundle.js';
 import { FeatureCache } from './feature-cache.js';
-import { layoutKey, selectMemory, type MemorySelection } from './memory-bank.js';
+import { DEFAULT_SUPPORT_MEMORY, layoutKey, selectMemory, type MemorySelection, type SupportMemoryOptions } from './memory-bank.js';
 import type { FrameOutput, ObjectState, PointInputs } from './object-state.js';
 import type { DecoderOutput, ImageFeatures, SamRunner } from './sam-runner.js';
 
@@ -61,6 +61,8 @@ export interface EngineOptions {
   addAllFramesToCorrectAsCond?: boolean;
   /** Frames whose image features are kept (default 4). */
   featureCacheSize?: number;
+  /** How support memories (support-set.ts) are placed in attention; default DEFAULT_SUPPORT_MEMORY. */
+  supportMemory?: Partial<SupportMemoryOptions>;
 }
 
 /** Options of one `track` step. */
@@ -87,6 +89,7 @@ export class TrackingEngine {
   readonly memory: boolean;
   readonly addAllFramesToCorrectAsCond: boolean;
   readonly cache: FeatureCache;
+  readonly supportMemory: SupportMemoryOptions;
   readonly stats: EngineStats = { imageEncoderRuns: 0, memoryAttentionRuns: 0, decoderRuns: 0, memoryEncoderRuns: 0 };
   private pendingMemory: (() => Promise<void>) | null = null;
 
@@ -98,6 +101,7 @@ export class TrackingEngine {
     this.settings = runner.bundle.memory;
     this.memory = opts.memory ?? true;
     this.addAllFramesToCorrectAsCond = opts.addAllFramesToCorrectAsCond ?? true;
+    this.supportMemory = { ...DEFAULT_SUPPORT_MEMORY, ...opts.supportMemory };
     this.cache = new FeatureCache(opts.featureCacheSize ?? 4, async (frame) => {
       const rgb = await frameRgb(frame);
       this.stats.imageEncoderRuns++;
@@ -146,7 +150,7 @@ export class TrackingEngine {
       }
       this.runner.addNoMemEmbed(features, embed, 0);
     } else {
-      const sel = selectMemory(frame, obj, s, numFrames, reverse);
+      const sel = selectMemory(frame, obj, s, numFrames, reverse, this.supportMemory);
       await this.conditionGroups(features, [sel], embed);
     }
     let maskInput: Float32Array | null = null;
@@ -174,17 +178,22 @@ export class TrackingEngine {
    */
   async addMask(obj: ObjectState, frame: number, maskS: Float32Array, maskBytes: Uint8Array): Promise<FrameOutput> {
     await this.flushMemory();
-    const s = this.settings;
-    if (!s.useMaskInputAsOutputWithoutSam) {
-      throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'bundles with useMaskInputAsOutputWithoutSam=false are not supported');
-    }
     obj.maskInputs.set(frame, maskBytes);
     obj.pointInputs.delete(frame);
     const isInit = !obj.framesTracked.has(frame);
     const isCond = isInit || this.addAllFramesToCorrectAsCond;
-    const features = await this.features(frame);
-    const { S, L, C } = this.runner;
+    const out = await this.maskOutput(await this.features(frame), maskS);
+    (isCond ? obj.tempCond : obj.tempNonCond).set(frame, out);
+    return out;
+  }
 
+  /** The mask-as-output path of `addMask` on given features: output without memory. */
+  private async maskOutput(features: ImageFeatures, maskS: Float32Array): Promise<FrameOutput> {
+    const s = this.settings;
+    if (!s.useMaskInputAsOutputWithoutSam) {
+      throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'bundles with useMaskInputAsOutputWithoutSam=false are not supported');
+    }
+    const { S, L, C } = this.runner;
     let present = false;
     const hr = this.runner.buffer('hr:mask', S * S);
     for (let i = 0; i < maskS.length; i++) {
@@ -199,8 +208,19 @@ export class TrackingEngine {
     const dec = await this.runner.decode(features, features.visionFeat.data as Float32Array, 1, null, prompt, Float32Array.of(1));
     const objPtr = present ? dec.objPtrs.slice(0, C) : Float32Array.from(this.runner.bundle.constants.noObjPtr);
     fillHolesInMaskScores(lowRes, L, L, s.fillHoleArea);
-    const out: FrameOutput = { predMasks: lowRes, objPtr, objectScore: present ? 10 : -10, maskmem: null };
-    (isCond ? obj.tempCond : obj.tempNonCond).set(frame, out);
+    return { predMasks: lowRes, objPtr, objectScore: present ? 10 : -10, maskmem: null };
+  }
+
+  /**
+   * A support memory: a ground-truth mask on a frame of another clip (features from
+   * `runner.encodeImage`, not this video's cache), through exactly the path a mask prompt takes
+   * — `addMask` then preflight's binarised memory encoding — so the bank cannot tell the two
+   * apart except by where they are filed (ObjectState.support).
+   */
+  async supportOutput(features: ImageFeatures, maskS: Float32Array): Promise<FrameOutput> {
+    await this.flushMemory();
+    const out = await this.maskOutput(features, maskS);
+    await this.encodeMemories(features, [out.predMasks], [out], this.settings.binarizeMaskFromPtsForMemEnc);
     return out;
   }
 
@@ -231,8 +251,9 @@ export class TrackingEngine {
       for (const [frame, out] of obj.tempCond) obj.cond.set(frame, out);
       obj.tempNonCond.clear();
       obj.tempCond.clear();
-      if (obj.cond.size === 0) {
-        throw new CinesegError(ErrorCode.E_TRACKER_STATE, `object ${obj.id} has no prompt; add points, a box or a mask first`, {
+      // An object with support memories but no prompt is tracked from them alone (zero-click).
+      if (obj.cond.size === 0 && obj.support.length === 0) {
+        throw new CinesegError(ErrorCode.E_TRACKER_STATE, `object ${obj.id} has no prompt; add points, a box, a mask or support first`, {
           details: { objectId: obj.id },
         });
       }
@@ -260,7 +281,7 @@ export class TrackingEngine {
     const features = await this.features(frame);
     const embed = this.runner.buffer(`embed:${B}`, B * C * h * h);
     if (this.memory) {
-      const sels = objects.map((o) => selectMemory(frame, o, s, numFrames, reverse));
+      const sels = objects.map((o) => selectMemory(frame, o, s, numFrames, reverse, this.supportMemory));
       await this.conditionGroups(features, sels, embed);
     } else {
       for (let b = 0; b < B; b++) this.runner.addNoMemEmbed(features, embed, b * C * h * h);

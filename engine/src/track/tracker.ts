@@ -12,6 +12,7 @@ import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
 import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
 import { SamRunner } from './sam-runner.js';
+import { buildSupportSet, type SupportMemory, type SupportSetOptions, type SupportSpec } from './support-set.js';
 
 /** Frames at the model's S x S, rgb24, by index. */
 export interface FrameProvider {
@@ -28,7 +29,10 @@ export interface VideoTrackerOptions extends EngineOptions {
 }
 
 export interface PropagateOptions {
-  /** First frame (default: the earliest prompted frame over all objects). */
+  /**
+   * First frame (default: the earliest prompted frame over all objects; an object with only
+   * support memories counts as frame 0, or the last frame in reverse).
+   */
   startFrame?: number;
   /**
    * SAM2's `max_frame_num_to_track`: frames start..start±N are visited (N + 1 frames, clipped to
@@ -113,6 +117,19 @@ export class VideoTracker {
   }
 
   /**
+   * Adds support memories from annotated frames of other clips (support-set.ts): annotation
+   * object id k becomes support of object k here, creating the object when needed. Such an
+   * object needs no prompt; prompts may still be added. All-or-nothing: nothing is added when
+   * any spec fails.
+   */
+  async addSupport(specs: readonly SupportSpec[], opts: SupportSetOptions = {}): Promise<SupportMemory[]> {
+    this.alive();
+    const mems = await buildSupportSet(this.engine, specs, opts);
+    for (const m of mems) this.object(m.objectId).support.push(m.output);
+    return mems;
+  }
+
+  /**
    * Runs a prompt for an object. An object this prompt would create is forgotten again when the
    * prompt is refused: an object without a prompt would make every later propagation fail.
    */
@@ -135,17 +152,21 @@ export class VideoTracker {
   async *propagate(opts: PropagateOptions = {}): AsyncGenerator<TrackedFrame> {
     this.alive();
     const objs = [...this.objects.values()];
-    if (objs.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; add points, a box or a mask first');
+    if (objs.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; add points, a box, a mask or support first');
     await this.engine.preflight(objs);
     const n = this.numFrames;
+    const reverse = opts.reverse ?? false;
     let start = opts.startFrame;
     if (start === undefined) {
       start = Infinity;
-      for (const o of objs) for (const f of o.cond.keys()) start = Math.min(start, f);
+      for (const o of objs) {
+        // Support-only: nothing in this video to start from, so the whole video in this direction.
+        if (o.cond.size === 0) start = Math.min(start, reverse ? n - 1 : 0);
+        for (const f of o.cond.keys()) start = Math.min(start, f);
+      }
     }
     this.check(start);
     const max = opts.maxFrameNumToTrack ?? n;
-    const reverse = opts.reverse ?? false;
     const order: number[] = [];
     if (reverse) {
       const end = Math.max(start - max, 0);

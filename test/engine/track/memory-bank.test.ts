@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemorySettings } from '../../../engine/src/model/bundle.js';
-import { layoutKey, memorySlotFrame, selectClosestCondFrames, selectMemory } from '../../../engine/src/track/memory-bank.js';
+import { DEFAULT_SUPPORT_MEMORY, layoutKey, memorySlotFrame, selectClosestCondFrames, selectMemory, supportFrameId } from '../../../engine/src/track/memory-bank.js';
 import type { FrameOutput } from '../../../engine/src/track/object-state.js';
 
 // SAM 2.1 video-predictor settings (sam2.1_hiera_*.yaml + build_sam overrides).
@@ -151,5 +151,70 @@ describe('layoutKey', () => {
     expect(layoutKey(a)).not.toBe(layoutKey(c));
     const d = selectMemory(30, state([0], range(1, 40)), sam21, 100, false);
     expect(layoutKey(a)).toBe(layoutKey(d));
+  });
+});
+
+describe('selectMemory with support memories (frames of other clips)', () => {
+  const withSupport = (cond: number[], nonCond: number[], nSupport: number) => ({ ...state(cond, nonCond), support: [...Array(nSupport)].map(out) });
+
+  it('attends support memories like conditioning frames (default t_pos 0) and places their pointers farthest', () => {
+    expect(DEFAULT_SUPPORT_MEMORY).toEqual({ tpos: 'cond', pointers: 'farthest' });
+    const src = withSupport([0], range(1, 40), 2);
+    const s = selectMemory(30, src, sam21, 100, false);
+    expect(s.memFrames).toEqual([0, supportFrameId(0), supportFrameId(1), 24, 25, 26, 27, 28, 29]);
+    expect(s.memTpos).toEqual([6, 6, 6, 5, 4, 3, 2, 1, 0]);
+    expect(s.memOutputs[1]).toBe(src.support[0]);
+    expect(s.memOutputs[2]).toBe(src.support[1]);
+    // cond pointer, the two support pointers at distance maxPtrs - 1 = 15 (position 1), then t-1..t-15
+    expect(s.ptrFrames).toEqual([0, -1, -2, ...range(15, 29).reverse()]);
+    expect(s.ptrDistance.slice(0, 3)).toEqual([30, 15, 15]);
+    expect(s.ptrTpos[1]).toBe(1);
+    expect(s.ptrOutputs[2]).toBe(src.support[1]);
+  });
+
+  it('without support the selection is unchanged', () => {
+    const a = selectMemory(30, state([0], range(1, 40)), sam21, 100, false);
+    const b = selectMemory(30, withSupport([0], range(1, 40), 0), sam21, 100, false);
+    expect(b).toEqual(a);
+  });
+
+  it('a support-only object on its first frame attends only the support', () => {
+    const s = selectMemory(0, withSupport([], [], 3), sam21, 50, false);
+    expect(s.memFrames).toEqual([-1, -2, -3]);
+    expect(s.ptrFrames).toEqual([-1, -2, -3]);
+    // On a 10-frame clip the farthest distance shrinks with maxPtrs (min(10, 16) - 1 = 9), position stays 1.
+    const short = selectMemory(5, withSupport([], range(0, 4), 1), sam21, 10, false);
+    expect(short.ptrDistance[0]).toBe(9);
+    expect(short.ptrTpos[0]).toBe(1);
+    expect(short.memTpos).toEqual([6, 4, 3, 2, 1, 0]);
+  });
+
+  it("honours the 'oldest' temporal code and the 'near' / 'none' pointer choices", () => {
+    const src = withSupport([], range(0, 40), 2);
+    const oldest = selectMemory(30, src, sam21, 100, false, { tpos: 'oldest', pointers: 'near' });
+    expect(oldest.memTpos.slice(0, 2)).toEqual([5, 5]);
+    expect(oldest.ptrDistance.slice(0, 2)).toEqual([1, 1]);
+    const none = selectMemory(30, src, sam21, 100, false, { tpos: 'cond', pointers: 'none' });
+    expect(none.memTpos.slice(0, 2)).toEqual([6, 6]);
+    expect(none.ptrFrames.every((f) => f >= 0)).toBe(true);
+    expect(none.ptrFrames).toHaveLength(15);
+  });
+
+  it('skips support memories without a spatial memory but keeps their pointer', () => {
+    const src = withSupport([], [], 2);
+    src.support[0]!.maskmem = null;
+    const s = selectMemory(0, src, sam21, 100, false);
+    expect(s.memFrames).toEqual([-2]);
+    expect(s.ptrFrames).toEqual([-1, -2]);
+  });
+
+  it('layoutKey separates objects with different support counts and batches equal ones', () => {
+    const a = selectMemory(30, withSupport([0], range(1, 40), 1), sam21, 100, false);
+    const b = selectMemory(30, withSupport([0], range(1, 40), 2), sam21, 100, false);
+    const c = selectMemory(30, withSupport([0], range(1, 40), 1), sam21, 100, false);
+    const plain = selectMemory(30, state([0], range(1, 40)), sam21, 100, false);
+    expect(layoutKey(a)).not.toBe(layoutKey(b));
+    expect(layoutKey(a)).not.toBe(layoutKey(plain));
+    expect(layoutKey(a)).toBe(layoutKey(c));
   });
 });
