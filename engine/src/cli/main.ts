@@ -14,6 +14,7 @@ import { registerDemo } from './demo-command.js';
 import { registerExport } from './export-command.js';
 import { registerBatch } from './batch-command.js';
 import { registerServe } from './serve-command.js';
+import { registerFinetune } from './finetune-command.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerDemo(program);
 registerExport(program);
 registerBatch(program);
 registerServe(program);
+registerFinetune(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toCinesegError(err);
