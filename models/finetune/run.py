@@ -35,6 +35,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from models.finetune.lora import apply_lora, lora_state, merge_lora
@@ -60,6 +61,7 @@ class CachedClip:
         masks = np.fromfile(entry["masks"], dtype=np.uint8).reshape(K, T_, S, S)
         lo, hi = entry["trainFrames"]
         self.name = entry["name"]
+        self.labels = list(entry.get("labels") or ["object"] * K)
         self.masks = masks[:, lo:hi].copy()
         self.T = hi - lo
         self.feats: List[Tuple[Tensor, Tensor, Tensor]] = []
@@ -106,18 +108,56 @@ class WindowSampler:
             idx = t0 + step * np.arange(Lc)
             mirrored = len(c.feats) > 1 and rng.random() < 0.5
             vf, h0, h1 = (f[idx].float() for f in c.feats[1 if mirrored else 0])
-            m = c.masks[np.sort(objs)][:, idx]
+            objs = np.sort(objs)
+            m = c.masks[objs][:, idx]
             if mirrored:
                 m = m[:, :, :, ::-1]
+            self.last = (c, [c.labels[int(k)] for k in objs])
             return (vf, h0, h1), np.ascontiguousarray(m)
         raise ValueError("no training window found (clips too short for the window length?)")
 
+    def support_frames(self, exclude: CachedClip, label: str, n: int):
+        """n (clip, object, frame, mirrored) of OTHER clips whose object has this label, or None."""
+        rng = self.rng
+        pool = [(c, k) for c in self.clips if c is not exclude for k in range(len(c.labels)) if c.labels[k] == label]
+        out = []
+        for _ in range(n):
+            if not pool:
+                return None
+            c, k = pool[int(rng.integers(len(pool)))]
+            vis = c.visible[c.visible[:, 0] == k]
+            if len(vis) == 0:
+                return None
+            t = int(vis[int(rng.integers(len(vis))), 1])
+            out.append((c, k, t, len(c.feats) > 1 and rng.random() < 0.5))
+        return out
+
+
+def support_memory(model, c: CachedClip, k: int, t: int, mirrored: bool) -> Tuple[Tensor, Tensor]:
+    """What the engine's support set stores for an annotated frame of another clip
+    (support-set.ts, the addMask path): memory [1, Cm, h, w] and pointer [1, C]."""
+    vf, h0, h1 = (f[t:t + 1].float() for f in c.feats[1 if mirrored else 0])
+    m = c.masks[k, t]
+    if mirrored:
+        m = m[:, ::-1]
+    S = m.shape[-1]
+    mt = torch.from_numpy(np.ascontiguousarray(m).astype(np.float32))[None, None]
+    pc, pl = I.no_prompt(1)
+    _, _, ptr_all, _ = model.decode(vf, h0, h1, pc, pl, model.mask_downsample(mt), torch.ones(1))
+    low = F.interpolate(mt * 20.0 - 10.0, size=(S // 4, S // 4), mode="bilinear", align_corners=False, antialias=True)
+    mem_in = (I.upsample(low, (S, S)) > 0).float()
+    return model.encode_memory(vf, mem_in, torch.full((1, 1), 10.0)), ptr_all[:, 0]
+
 
 def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_correct: float,
-                max_corrections: int) -> Dict:
+                max_corrections: int, support: Optional[Tuple[Tensor, Tensor]] = None) -> Dict:
     """One window of one clip, K objects with their own memory banks. Frame 0 is prompted from the
     ground truth; later frames are tracked; up to `max_corrections` frames get a corrective click
-    (then they are conditioning frames, as in the engine's default add_all_frames_to_correct_as_cond)."""
+    (then they are conditioning frames, as in the engine's default add_all_frames_to_correct_as_cond).
+
+    support (memories [K, Ns, Cm, h, w], pointers [K, Ns, C]): a zero-click window. No frame is
+    prompted; every frame, the first included, attends to the support memories of other clips at
+    t_pos 0 with their pointers at the farthest position, as the engine's support sets do."""
     vf_all, h0_all, h1_all = feats
     K, L = masks_np.shape[0], masks_np.shape[1]
     S = masks_np.shape[-1]
@@ -127,7 +167,7 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
     zeros_in = torch.zeros(K, 1, S // 4, S // 4)
     mems: Dict[int, Tensor] = {}
     ptrs: Dict[int, Tensor] = {}
-    cond = [0]
+    cond = [] if support is not None else [0]
     n_corr = int(rng.integers(1, max_corrections + 1)) if (L > 2 and rng.random() < p_correct) else 0
     corr_at = set(int(t) for t in rng.choice(np.arange(2, L), size=min(n_corr, L - 2), replace=False)) if n_corr else set()
     acc: Dict = {}
@@ -138,7 +178,7 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
         h0 = h0_all[t:t + 1].expand(K, -1, -1, -1)
         h1 = h1_all[t:t + 1].expand(K, -1, -1, -1)
         target = m[:, t:t + 1]
-        if t == 0:
+        if t == 0 and support is None:
             kinds = rng.choice(kinds_all, size=K, p=list(PROMPT_P.values()))
             is_mask = torch.tensor([k == "mask" for k in kinds])
             pts, labels = [], []
@@ -160,7 +200,18 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
             mem_in = torch.where(is_mask.view(K, 1, 1, 1), target, (hr > 0).float())
             mscore = torch.where(is_mask.view(K, 1), torch.full_like(score, 10.0), score)
         else:
-            memory, mt, op, opt = I.select_memory(t, cond, mems, ptrs, False, I.MAX_PTRS)
+            if mems:
+                memory, mt, op, opt = I.select_memory(t, cond, mems, ptrs, False, I.MAX_PTRS)
+            if support is not None:
+                sm, sp = support
+                ns = sm.shape[1]
+                smt = torch.full((ns,), I.NUM_MASKMEM - 1, dtype=torch.int64)
+                spt = torch.ones(ns)  # distance maxPtrs - 1, normalised
+                if mems:
+                    memory, mt = torch.cat([sm, memory], 1), torch.cat([smt, mt])
+                    op, opt = torch.cat([sp, op], 1), torch.cat([spt, opt])
+                else:
+                    memory, mt, op, opt = sm, smt, sp, spt
             embed = model.condition(vf, memory, mt, op, opt)
             pc, pl = I.no_prompt(K)
             mm = torch.ones(K, dtype=torch.bool)
@@ -283,6 +334,21 @@ def main(argv=None) -> int:
     warmup = int(spec.get("warmup", 10))
     p_correct = float(spec.get("pCorrect", 0.6))
     max_corr = int(spec.get("maxCorrections", 2))
+    # Zero-click windows need another clip with an object of the same label.
+    p_support = float(spec.get("pSupport", 0.3)) if len(clips) > 1 else 0.0
+    max_support = int(spec.get("maxSupportFrames", 4))
+
+    def make_support(model, sampler: WindowSampler, n: int):
+        c, labels = sampler.last
+        per_obj = []
+        for lab in labels:
+            picks = sampler.support_frames(c, lab, n)
+            if picks is None:
+                return None
+            ms, ps = zip(*[support_memory(model, *pk) for pk in picks])
+            per_obj.append((torch.cat(ms)[None], torch.cat(ps)[None]))
+        return torch.cat([m for m, _ in per_obj]), torch.cat([p for _, p in per_obj])
+
     opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=float(spec.get("weightDecay", 0.01)))
     step = 0
     last = work / "last.pt"
@@ -323,7 +389,10 @@ def main(argv=None) -> int:
         total: Optional[Tensor] = None
         for _ in range(batch):
             feats, masks = sampler.window(L, max_objs)
-            l = window_step(model, feats, masks, rng, p_correct, max_corr)["total"] / batch
+            sup = None
+            if p_support > 0 and rng.random() < p_support:
+                sup = make_support(model, sampler, int(rng.integers(1, max_support + 1)))
+            l = window_step(model, feats, masks, rng, p_correct, max_corr, sup)["total"] / batch
             l.backward()
             total = l.detach() if total is None else total + l.detach()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -26,6 +26,9 @@ WORK = REPO / "models" / "tiny" / "work"
 FFMPEG = "/usr/bin/ffmpeg"
 IMAGE_SIZE = 256
 MIN_TRAIN_SEED = 1000
+# The sample generator's --site e is kept out of every training set: the shipped model's J&F on
+# it is the "site it never saw" figure, and the adaptation bench fine-tunes on it.
+HELD_OUT_SITE = "e"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,12 +195,16 @@ def cache_clip(clip_dir: Path, cache_dir: Path) -> Path:
 # Generation (samples CLI) and the in-memory dataset
 # ----------------------------------------------------------------------------------------------
 def generate_clips(out_dir: Path, kind: str, seed_start: int, count: int, frames: int,
-                   size: str, exit_rate: Optional[float] = None) -> None:
+                   size: str, exit_rate: Optional[float] = None, site: str = "a") -> None:
     if seed_start < MIN_TRAIN_SEED:
         raise ValueError("seeds < 1000 are reserved (1..3 are the held-out evaluation set)")
+    if site == HELD_OUT_SITE:
+        raise ValueError(f"site {HELD_OUT_SITE} is never trained on: it measures generalisation to a new site")
     cmd = ["node", str(REPO / "samples" / "dist" / "cli.js"), "--out", str(out_dir), "--kind", kind,
            "--seed-start", str(seed_start), "--count", str(count), "--frames", str(frames),
            "--size", size, "--quiet"] + ([] if exit_rate is None else ["--exit-rate", str(exit_rate)])
+    if site != "a":
+        cmd += ["--site", site]
     subprocess.run(cmd, check=True, cwd=REPO)
 
 
@@ -229,18 +236,20 @@ def seed_of(name: str) -> int:
 
 
 def build_dataset(plan: Sequence[Tuple[str, int, int, int, str]], clip_root: Path, cache_dir: Path,
-                  log=print, exit_rate: Optional[float] = None) -> List[Path]:
-    """plan: (kind, seed_start, count, frames, 'WxH'); generates missing clips then caches them."""
+                  log=print, exit_rate: Optional[float] = None, site: str = "a") -> List[Path]:
+    """plan: (kind, seed_start, count, frames, 'WxH'); generates missing clips then caches them.
+    Clips of another site than the default live in `<kind>-<site>-<seed>` (the generator's layout)."""
     paths: List[Path] = []
     for kind, s0, count, frames, size in plan:
+        name = (lambda s: f"{kind}-{s}") if site == "a" else (lambda s: f"{kind}-{site}-{s}")
         missing = [s for s in range(s0, s0 + count)
-                   if not (cache_dir / f"{kind}-{s}.npz").exists()
-                   and not (clip_root / f"{kind}-{s}" / "gt.json").exists()]
+                   if not (cache_dir / f"{name(s)}.npz").exists()
+                   and not (clip_root / name(s) / "gt.json").exists()]
         if missing:
-            log(f"generating {kind} seeds {s0}..{s0 + count - 1} ({frames} frames, {size})")
-            generate_clips(clip_root, kind, s0, count, frames, size, exit_rate)
+            log(f"generating {kind} site {site} seeds {s0}..{s0 + count - 1} ({frames} frames, {size})")
+            generate_clips(clip_root, kind, s0, count, frames, size, exit_rate, site)
         for s in range(s0, s0 + count):
-            paths.append(cache_clip(clip_root / f"{kind}-{s}", cache_dir))
+            paths.append(cache_clip(clip_root / name(s), cache_dir))
     return paths
 
 
@@ -276,6 +285,42 @@ EXIT_PLAN = [
     (3040, 12, 90, "384x384"),
     (3052, 12, 90, "512x288"),
 ]
+
+
+# Stage 4 (multi-site): the same scenes drawn by four sites' scanners and light sources (domain
+# randomisation, as multi-site sets such as AbdomenAtlas argue), so that the model's features stop
+# depending on one site's look; site e stays out (HELD_OUT_SITE). Per site and kind: short clips at
+# the four frame sizes, long clips with exits and fades, and two held-in validation clips.
+SITES_TRAIN = ("a", "b", "c", "d")
+SITE_PLAN = [
+    # (seed offset, count, frames, size)
+    (0, 4, 32, "480x360"),
+    (4, 4, 32, "320x240"),
+    (8, 4, 32, "384x384"),
+    (12, 4, 32, "512x288"),
+    (16, 6, 90, "480x360"),
+]
+SITE_VAL = (30, 2, 32, "480x360")
+
+
+def prepare_sites(out_json: Path, log=print) -> Dict[str, List[str]]:
+    train: List[str] = []
+    val: List[str] = []
+    for si, site in enumerate(SITES_TRAIN):
+        base = 10000 + 1000 * si
+        for kind in ("ultrasound", "endoscopy"):
+            for off, count, frames, size in SITE_PLAN:
+                train += [str(p.relative_to(REPO)) for p in
+                          build_dataset([(kind, base + off, count, frames, size)], WORK / "clips-sites",
+                                        WORK / "cache-sites", log, site=site)]
+            off, count, frames, size = SITE_VAL
+            val += [str(p.relative_to(REPO)) for p in
+                    build_dataset([(kind, base + off, count, frames, size)], WORK / "clips-sites",
+                                  WORK / "cache-sites", log, site=site)]
+    spec = {"train": train, "val": val}
+    out_json.write_text(json.dumps(spec, indent=1))
+    log(f"{len(train)} train clips, {len(val)} val clips over sites {','.join(SITES_TRAIN)} -> {out_json}")
+    return spec
 
 
 def prepare(out_json: Path, clip_root: Path = WORK / "clips", cache_dir: Path = WORK / "cache",
@@ -316,6 +361,8 @@ if __name__ == "__main__":
         long = prepare(WORK / "data-long.json", plan=[(s0 + 0, c, f, sz) for s0, c, f, sz in LONG_PLAN])
         spec = {"train": short["train"] + long["train"] + long["val"], "val": short["val"]}
         (WORK / "data-long.json").write_text(json.dumps(spec, indent=1))
+    elif cmd == "prepare-sites":
+        prepare_sites(WORK / "data-sites.json")
     elif cmd == "prepare-exit":
         # stage 3: data-long.json's training clips plus the exit clips; same validation
         spec = json.loads((WORK / "data-long.json").read_text())

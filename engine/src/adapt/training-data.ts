@@ -133,6 +133,8 @@ export interface CachedClipEntry {
   masks: string;
   numFrames: number;
   objects: number[];
+  /** Per object: its category name (support windows pair objects of one category across clips). */
+  labels: string[];
   /** [from, to) frames the trainer may use; the rest of the clip is validation. */
   trainFrames: [number, number];
 }
@@ -192,5 +194,5 @@ export async function cacheClip(c: AnnotatedClip, S: number, dir: string, index:
       }
     }
   })());
-  return { name: c.name, frames: framesPath, masks: masksPath, numFrames: c.numFrames, objects: c.objects.map((o) => o.objectId), trainFrames };
+  return { name: c.name, frames: framesPath, masks: masksPath, numFrames: c.numFrames, objects: c.objects.map((o) => o.objectId), labels: c.objects.map((o) => o.label), trainFrames };
 }

@@ -12,6 +12,7 @@ import { cpus, freemem, loadavg, totalmem, platform, release, arch } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { benchAdaptation, type AdaptationBenchResult } from './adaptation-bench.js';
 import { benchAnnotationEffort, type EffortSummary } from './annotation-effort.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
 import { benchMask, type MaskBenchResult } from './mask-bench.js';
@@ -63,6 +64,16 @@ export interface BenchResult {
   clicksToFinish: number;
   /** Mean J&F over the objects after 1, 3 and 5 robot clicks. */
   jfAfterClicks: { 1: number; 3: number; 5: number };
+  /** Adaptation (site e, never in the shipped model's training): see adaptation-bench.ts. */
+  siteShiftJfBefore: number;
+  siteShiftJfAfter: Record<string, number>;
+  zeroClickJf: AdaptationBenchResult['zeroClickJf'];
+  clicksToFinishBefore: number;
+  clicksToFinishAfter: number;
+  finetuneSeconds: number;
+  /** Each goal of the issues that a bench figure answers: value, goal, met. */
+  goals: Record<string, { value: number; goal: string; met: boolean }>;
+  adaptation: AdaptationBenchResult;
   decode: DecodeBenchResult;
   track: TrackBenchResult;
   mask: MaskBenchResult;
@@ -72,7 +83,7 @@ export interface BenchResult {
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number };
   date: string;
 }
 
@@ -124,6 +135,17 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [mask, maskS] = await timed('mask encoding', async () => benchMask({ quick }));
   const [live, liveS] = await timed('live latency in Chromium', () => benchLiveLatency({ quick }));
   const [annotation, annotationS] = await timed('annotation effort (robot clicks)', () => benchAnnotationEffort({ quick, log }));
+  const [adaptation, adaptationS] = await timed('adaptation to an unseen site (finetune, support sets, robot)', () => benchAdaptation({ quick, log }));
+  const a = adaptation;
+  const after3 = a.siteShiftJfAfter['3'] ?? Math.max(...Object.values(a.siteShiftJfAfter));
+  const zero = Math.max(...Object.values(a.zeroClickJf.base), ...Object.values(a.zeroClickJf.adapted));
+  const goal = (value: number, text: string, met: boolean) => ({ value, goal: text, met });
+  const goals = {
+    siteShiftJfAfter3: goal(after3, '>= 0.85 after finetune on 3 clips per kind', after3 >= 0.85),
+    zeroClickJf: goal(zero, '>= 0.70 with a 1- or 3-clip support set', zero >= 0.7),
+    clicksToFinishReduction: goal(1 - a.clicksToFinishAfter / a.clicksToFinishBefore, '>= 0.50 fewer clicks after finetune', a.clicksToFinishAfter <= 0.5 * a.clicksToFinishBefore),
+    finetuneSeconds: goal(a.finetuneSeconds, '<= 600 s for 3 clips per kind (tiny model, 2 cores)', a.finetuneSeconds <= 600),
+  };
   const cpu = cpus();
   return {
     quick,
@@ -138,6 +160,14 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     liveLatencyP50Ms: live.liveLatencyP50Ms,
     liveLatencyP99Ms: live.liveLatencyP99Ms,
     fps: track.fps,
+    siteShiftJfBefore: a.siteShiftJfBefore,
+    siteShiftJfAfter: a.siteShiftJfAfter,
+    zeroClickJf: a.zeroClickJf,
+    clicksToFinishBefore: a.clicksToFinishBefore,
+    clicksToFinishAfter: a.clicksToFinishAfter,
+    finetuneSeconds: a.finetuneSeconds,
+    goals,
+    adaptation,
     clicksToFinish: annotation.clicksToFinish,
     jfAfterClicks: annotation.jfAfterClicks,
     decode,
@@ -158,7 +188,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS },
     date: new Date().toISOString(),
   };
 }

@@ -48,8 +48,27 @@ describe('bench --quick', () => {
     expect(m.gpu === null || (Array.isArray(m.gpu) && m.gpu.every((g) => typeof g === 'string'))).toBe(true);
     expect(typeof m.loadAverage.start).toBe('number');
     expect(typeof m.loadAverage.end).toBe('number');
-    for (const part of ['soak', 'decode', 'track', 'mask', 'live'] as const) expect(json.partSeconds[part]).toBeGreaterThan(0);
+    for (const part of ['soak', 'decode', 'track', 'mask', 'live', 'annotation', 'adaptation'] as const) expect(json.partSeconds[part]).toBeGreaterThan(0);
     expect(json.wallSeconds).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(json.date))).toBe(false);
-  });
+
+    // Adaptation keys (issue: site shift, finetune, zero-click, clicks to finish).
+    for (const k of ['siteShiftJfBefore', 'clicksToFinishBefore', 'clicksToFinishAfter', 'finetuneSeconds'] as const) {
+      expect(typeof json[k], k).toBe('number');
+      expect(json[k] as number, k).toBeGreaterThan(0);
+    }
+    expect(json.siteShiftJfBefore).toBeLessThanOrEqual(1);
+    expect(Object.keys(json.siteShiftJfAfter).length).toBeGreaterThan(0);
+    for (const v of [...Object.values(json.siteShiftJfAfter), ...Object.values(json.zeroClickJf.base), ...Object.values(json.zeroClickJf.adapted)]) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
+    expect(json.adaptation.testClips.every((c) => /-e-/.test(c))).toBe(true);
+    expect(Object.keys(json.goals).sort()).toEqual(['clicksToFinishReduction', 'finetuneSeconds', 'siteShiftJfAfter3', 'zeroClickJf']);
+    for (const g of Object.values(json.goals)) {
+      expect(typeof g.value).toBe('number');
+      expect(typeof g.goal).toBe('string');
+      expect(typeof g.met).toBe('boolean');
+    }
+  }, 900_000);
 });
