@@ -47,6 +47,7 @@ TARGETS: Dict[str, Tuple[str, ...]] = {
     "memory_attention": ("memory_attention.",),
     "mask_decoder": ("sam_mask_decoder.", "obj_ptr_proj"),
     "memory_encoder": ("memory_encoder.",),
+    "image_encoder": ("image_encoder.",),
 }
 
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.finetune.lora import apply_lora, lora_state, merge_lora
+from models.finetune.lora import apply_lora, merge_lora
 from models.sam2 import build_model
 from models.tiny import infer as I
 from models.tiny import train as T
@@ -51,10 +51,11 @@ def emit(rec: Dict) -> None:
 
 
 class CachedClip:
-    """One clip's frozen image features (and those of its mirror image) plus its masks, at the
-    model's size, for the frames training may use."""
+    """One clip's masks at the model's size for the frames training may use, and its image
+    features: computed once (and for the mirror image) when the image encoder is frozen, or on
+    the fly from the raw frames, with photometric jitter, when it trains."""
 
-    def __init__(self, entry: Dict, S: int, model, flip: bool, dtype: torch.dtype) -> None:
+    def __init__(self, entry: Dict, S: int, model, flip: bool, dtype: torch.dtype, cache: bool) -> None:
         T_ = int(entry["numFrames"])
         K = len(entry["objects"])
         frames = np.fromfile(entry["frames"], dtype=np.uint8).reshape(T_, S, S, 3)
@@ -64,19 +65,43 @@ class CachedClip:
         self.labels = list(entry.get("labels") or ["object"] * K)
         self.masks = masks[:, lo:hi].copy()
         self.T = hi - lo
+        self.flip = flip
+        self.model = model
         self.feats: List[Tuple[Tensor, Tensor, Tensor]] = []
-        for mirrored in ([False, True] if flip else [False]):
-            x = frames[lo:hi, :, ::-1] if mirrored else frames[lo:hi]
-            parts = [[], [], []]
-            with torch.no_grad():
-                for i in range(0, self.T, 8):
-                    out = model.encode_image(I.preprocess(np.ascontiguousarray(x[i:i + 8])))
-                    for p, o in zip(parts, out):
-                        p.append(o.to(dtype))
-            self.feats.append(tuple(torch.cat(p) for p in parts))  # type: ignore[arg-type]
+        self.frames: Optional[np.ndarray] = None
+        if cache:
+            for mirrored in ([False, True] if flip else [False]):
+                x = frames[lo:hi, :, ::-1] if mirrored else frames[lo:hi]
+                parts = [[], [], []]
+                with torch.no_grad():
+                    for i in range(0, self.T, 8):
+                        out = model.encode_image(I.preprocess(np.ascontiguousarray(x[i:i + 8])))
+                        for p, o in zip(parts, out):
+                            p.append(o.to(dtype))
+                self.feats.append(tuple(torch.cat(p) for p in parts))  # type: ignore[arg-type]
+        else:
+            self.frames = frames[lo:hi].copy()
         area = self.masks.reshape(K, self.T, -1).sum(-1)
         k, t = np.nonzero(area >= 12)
         self.visible = np.stack([k, t], 1)
+
+    @property
+    def mirrors(self) -> bool:
+        return self.flip
+
+    def features(self, idx: np.ndarray, mirrored: bool, rng: np.random.Generator) -> Tuple[Tensor, Tensor, Tensor]:
+        """(vision_feat, high_res0, high_res1) of frames idx (the order given)."""
+        if self.frames is None:
+            return tuple(f[idx].float() for f in self.feats[1 if mirrored else 0])  # type: ignore[return-value]
+        x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).permute(0, 3, 1, 2).float() / 255.0
+        if mirrored:
+            x = x.flip(-1)
+        # the site's look varies too (gain, exposure): jitter contrast and brightness per window
+        contrast = 0.8 + 0.4 * float(rng.random())
+        bright = 0.12 * (float(rng.random()) - 0.5)
+        mean = x.mean()
+        x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
+        return self.model.encode_image((x - I.MEAN) / I.STD)
 
 
 class WindowSampler:
@@ -106,8 +131,8 @@ class WindowSampler:
             t0 = int(ok[int(rng.integers(len(ok))), 1])
             objs = rng.permutation(np.unique(ok[ok[:, 1] == t0, 0]))[:max_objs]
             idx = t0 + step * np.arange(Lc)
-            mirrored = len(c.feats) > 1 and rng.random() < 0.5
-            vf, h0, h1 = (f[idx].float() for f in c.feats[1 if mirrored else 0])
+            mirrored = c.mirrors and rng.random() < 0.5
+            vf, h0, h1 = c.features(idx, mirrored, rng)
             objs = np.sort(objs)
             m = c.masks[objs][:, idx]
             if mirrored:
@@ -129,14 +154,14 @@ class WindowSampler:
             if len(vis) == 0:
                 return None
             t = int(vis[int(rng.integers(len(vis))), 1])
-            out.append((c, k, t, len(c.feats) > 1 and rng.random() < 0.5))
+            out.append((c, k, t, c.mirrors and rng.random() < 0.5))
         return out
 
 
-def support_memory(model, c: CachedClip, k: int, t: int, mirrored: bool) -> Tuple[Tensor, Tensor]:
+def support_memory(model, c: CachedClip, k: int, t: int, mirrored: bool, rng: np.random.Generator) -> Tuple[Tensor, Tensor]:
     """What the engine's support set stores for an annotated frame of another clip
     (support-set.ts, the addMask path): memory [1, Cm, h, w] and pointer [1, C]."""
-    vf, h0, h1 = (f[t:t + 1].float() for f in c.feats[1 if mirrored else 0])
+    vf, h0, h1 = c.features(np.array([t]), mirrored, rng)
     m = c.masks[k, t]
     if mirrored:
         m = m[:, ::-1]
@@ -262,16 +287,28 @@ def lr_at(step: int, total: int, base: float, warmup: int, time_frac: float) -> 
     return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def trainable(model, mode: str, spec: Dict) -> List[str]:
+def trainable(model, mode: str, encoder: str, spec: Dict) -> List[str]:
+    """mode: lora | full for memory attention + decoder (+ memory encoder when full);
+    encoder: frozen (features cached) | lora | train (the image encoder adapts too)."""
+    if encoder not in ("frozen", "lora", "train"):
+        raise ValueError(f"encoder must be frozen, lora or train, got {encoder!r}")
     if mode == "lora":
-        return apply_lora(model, spec.get("loraTargets", ["memory_attention", "mask_decoder"]),
-                          int(spec.get("rank", 8)), float(spec.get("alpha", 2 * int(spec.get("rank", 8)))))
+        targets = list(spec.get("loraTargets", ["memory_attention", "mask_decoder"]))
+        if encoder == "lora":
+            targets.append("image_encoder")
+        names = apply_lora(model, targets, int(spec.get("rank", 8)), float(spec.get("alpha", 2 * int(spec.get("rank", 8)))))
+        if encoder == "train":
+            for n, p in model.named_parameters():
+                if n.startswith("image_encoder.") or n.startswith("sam_mask_decoder.conv_s"):
+                    p.requires_grad_(True)
+                    names.append(n)
+        return names
     if mode != "full":
         raise ValueError(f"mode must be lora or full, got {mode!r}")
     names = []
     for n, p in model.named_parameters():
-        # features are cached, so nothing that makes them may change
-        frozen = n.startswith("image_encoder.") or n.startswith("sam_mask_decoder.conv_s")
+        # with cached features, nothing that makes them may change
+        frozen = encoder == "frozen" and (n.startswith("image_encoder.") or n.startswith("sam_mask_decoder.conv_s"))
         p.requires_grad_(not frozen)
         if not frozen:
             names.append(n)
@@ -308,11 +345,12 @@ def main(argv=None) -> int:
     torch.manual_seed(seed)
     S = model.image_size
     mode = spec.get("mode", "lora")
-    names = trainable(model, mode, spec)
+    encoder = spec.get("encoder", "frozen")
+    names = trainable(model, mode, encoder, spec)
     params = [p for p in model.parameters() if p.requires_grad]
     n_train = sum(p.numel() for p in params)
     n_all = sum(p.numel() for p in model.parameters())
-    emit({"event": "model", "config": spec["config"], "imageSize": S, "mode": mode, "trainableParameters": n_train,
+    emit({"event": "model", "config": spec["config"], "imageSize": S, "mode": mode, "encoder": encoder, "trainableParameters": n_train,
           "parameters": n_all, "wrapped": len(names)})
 
     model.eval()  # no dropout: memory-attention dropout is off in this recipe (see models/tiny/README.md)
@@ -320,7 +358,7 @@ def main(argv=None) -> int:
     big = S > 256
     clips = []
     for e in spec["clips"]:
-        clips.append(CachedClip(e, S, model, flip, torch.float16 if big else torch.float32))
+        clips.append(CachedClip(e, S, model, flip, torch.float16 if big else torch.float32, cache=encoder == "frozen"))
         emit({"event": "features", "clip": e["name"], "frames": clips[-1].T, "wall_s": round(time.time() - t0, 1)})
     rng = np.random.default_rng(seed)
     sampler = WindowSampler(clips, rng)
@@ -345,7 +383,7 @@ def main(argv=None) -> int:
             picks = sampler.support_frames(c, lab, n)
             if picks is None:
                 return None
-            ms, ps = zip(*[support_memory(model, *pk) for pk in picks])
+            ms, ps = zip(*[support_memory(model, *pk, sampler.rng) for pk in picks])
             per_obj.append((torch.cat(ms)[None], torch.cat(ps)[None]))
         return torch.cat([m for m, _ in per_obj]), torch.cat([p for _, p in per_obj])
 
@@ -369,8 +407,7 @@ def main(argv=None) -> int:
         emit({"event": "resume", "step": step})
 
     def save_resumable() -> None:
-        named = dict(model.named_parameters())
-        state = lora_state(model) if mode == "lora" else {k: named[k].detach().clone() for k in names}
+        state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
         torch.save({"trainable": state, "opt": opt.state_dict(), "step": step}, work / "last.pt.tmp")
         os.replace(work / "last.pt.tmp", last)
 

@@ -24,6 +24,8 @@ import { runTrainer, type TrainerEvent } from './trainer-process.js';
 import { cacheClip, readAnnotatedClip, type AnnotatedClip, type AnnotatedClipInput, type CachedClipEntry } from './training-data.js';
 
 export type FinetuneMode = 'lora' | 'full';
+/** The image encoder: frozen (features computed once per frame), LoRA adapters, or trained. */
+export type EncoderMode = 'frozen' | 'lora' | 'train';
 
 export interface FinetuneOptions {
   data: AnnotatedClipInput[];
@@ -34,6 +36,7 @@ export interface FinetuneOptions {
   out: string;
   name?: string;
   mode?: FinetuneMode;
+  encoder?: EncoderMode;
   rank?: number;
   steps?: number;
   /** Wall-time cap of the training loop (the schedule follows it). 0 = none. */
@@ -66,7 +69,7 @@ export interface FinetuneResult {
 }
 
 /** Default hyperparameters, per mode: chosen from the runs in docs/benchmarks.md (adaptation). */
-export const FINETUNE_DEFAULTS = { mode: 'lora' as FinetuneMode, rank: 8, steps: 300, minutes: 8, frames: 8, valFraction: 0.25, seed: 0 };
+export const FINETUNE_DEFAULTS = { mode: 'lora' as FinetuneMode, encoder: 'frozen' as EncoderMode, rank: 8, steps: 300, minutes: 8, frames: 8, valFraction: 0.25, seed: 0 };
 
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -122,6 +125,8 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   const ckpt = resolveBaseCheckpoint(base, opts.checkpoint);
   const mode = opts.mode ?? FINETUNE_DEFAULTS.mode;
   if (mode !== 'lora' && mode !== 'full') throw new CinesegError(ErrorCode.E_USAGE, `--mode must be lora or full, got ${String(mode)}`);
+  const encoder = opts.encoder ?? FINETUNE_DEFAULTS.encoder;
+  if (!['frozen', 'lora', 'train'].includes(encoder)) throw new CinesegError(ErrorCode.E_USAGE, `--encoder must be frozen, lora or train, got ${String(encoder)}`);
   const valFraction = opts.valFraction ?? FINETUNE_DEFAULTS.valFraction;
   if (!(valFraction > 0 && valFraction < 0.9)) throw new CinesegError(ErrorCode.E_USAGE, '--val-fraction must be in (0, 0.9)');
 
@@ -154,6 +159,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   rmSync(candidate, { recursive: true, force: true });
   const hyper = {
     mode,
+    encoder,
     rank: opts.rank ?? FINETUNE_DEFAULTS.rank,
     steps: opts.steps ?? FINETUNE_DEFAULTS.steps,
     minutes: opts.minutes ?? FINETUNE_DEFAULTS.minutes,

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { finetune, type FinetuneMode } from '../adapt/finetune.js';
+import { finetune, type EncoderMode, type FinetuneMode } from '../adapt/finetune.js';
 import { samplePrompts, type PromptKind } from '../cli/demo-command.js';
 import { trackVideo } from '../cli/track-command.js';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -34,6 +34,10 @@ export interface AdaptationBenchOptions {
   minutes?: number;
   /** Also fine-tune the 3-clip case in this mode, to compare (e.g. 'full'). */
   compareMode?: FinetuneMode;
+  /** Image encoder handling of every fine-tune here (default: finetune's). */
+  encoder?: EncoderMode;
+  /** Also fine-tune the 3-clip case with this encoder handling, to compare. */
+  compareEncoder?: EncoderMode;
   workDir?: string;
   log?: (line: string) => void;
 }
@@ -68,7 +72,7 @@ export interface AdaptationBenchResult {
   detail: {
     before: SiteScore;
     after: Record<string, SiteScore & { seconds: number; validation: { before: number; after: number } | null; mode: FinetuneMode }>;
-    compare?: { mode: FinetuneMode; score: SiteScore; seconds: number };
+    compare?: { mode: FinetuneMode; encoder?: EncoderMode; score: SiteScore; seconds: number };
     zeroClick: { base: Record<string, SiteScore>; adapted: Record<string, SiteScore> };
     effort: { before: EffortSummary; after: EffortSummary } | null;
   };
@@ -179,12 +183,12 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
 
   const after: AdaptationBenchResult['detail']['after'] = {};
   const bundles: Record<string, string> = {};
-  const tune = async (n: number, mode: FinetuneMode, tag: string) => {
+  const tune = async (n: number, mode: FinetuneMode, tag: string, encoder = opts.encoder) => {
     const out = join(work, `bundle-${tag}`);
     rmSync(out, { recursive: true, force: true });
     rmSync(`${out}.work`, { recursive: true, force: true });
     const data = trainDirs(n).map((d) => ({ clip: join(d, 'clip.mp4'), masks: join(d, 'gt.json') }));
-    const r = await finetune({ data, base, out, mode, force: true, ...(steps === undefined ? {} : { steps }), ...(opts.minutes === undefined ? {} : { minutes: opts.minutes }), log });
+    const r = await finetune({ data, base, out, mode, ...(encoder ? { encoder } : {}), force: true, ...(steps === undefined ? {} : { steps }), ...(opts.minutes === undefined ? {} : { minutes: opts.minutes }), log });
     const score = await withSessions(r.bundle!, (s) => scoreSite(s, testDirs));
     log(`  finetune ${tag} (${r.seconds.toFixed(0)} s): J&F ${score.jf.toFixed(3)} (validation ${r.before!.mean.toFixed(3)} -> ${r.after!.mean.toFixed(3)})`);
     return { bundle: r.bundle!, score, seconds: r.seconds, validation: { before: r.before!.mean, after: r.after!.mean } };
@@ -199,6 +203,11 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
     const n = counts.includes(3) ? 3 : counts[counts.length - 1]!;
     const r = await tune(n, opts.compareMode, `${n}x2-${opts.compareMode}`);
     compare = { mode: opts.compareMode, score: r.score, seconds: r.seconds };
+  }
+  if (opts.compareEncoder) {
+    const n = counts.includes(3) ? 3 : counts[counts.length - 1]!;
+    const r = await tune(n, 'lora', `${n}x2-lora-encoder-${opts.compareEncoder}`, opts.compareEncoder);
+    compare = { mode: 'lora', encoder: opts.compareEncoder, score: r.score, seconds: r.seconds };
   }
   const ref = counts.includes(3) ? '3' : String(counts[counts.length - 1]);
   const zeroAdapted = await zeroFor(bundles[ref]!);

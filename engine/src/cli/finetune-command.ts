@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FINETUNE_DEFAULTS, finetune, type FinetuneMode, type FinetuneResult } from '../adapt/finetune.js';
+import { FINETUNE_DEFAULTS, finetune, type EncoderMode, type FinetuneMode, type FinetuneResult } from '../adapt/finetune.js';
 import type { TrainerEvent } from '../adapt/trainer-process.js';
 import { parseDataArg, type AnnotatedClipInput } from '../adapt/training-data.js';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -97,6 +97,7 @@ export function registerFinetune(program: Command): void {
     .option('--out <bundle-dir>', 'folder for the new bundle (never the base)')
     .option('--name <name>', 'bundle name (default: <base>-site)')
     .option('--mode <lora|full>', 'LoRA adapters on memory attention and decoder (merged at export), or every weight after the image encoder', FINETUNE_DEFAULTS.mode)
+    .option('--encoder <frozen|lora|train>', 'the image encoder: frozen (its features computed once per frame), LoRA adapters too, or trained', FINETUNE_DEFAULTS.encoder)
     .option('--rank <r>', 'LoRA rank', String(FINETUNE_DEFAULTS.rank))
     .option('--steps <n>', 'training steps (2 windows of 8 frames each)', String(FINETUNE_DEFAULTS.steps))
     .option('--minutes <m>', 'stop training after this wall time (0 = no cap)', String(FINETUNE_DEFAULTS.minutes))
@@ -126,6 +127,7 @@ export function registerFinetune(program: Command): void {
           ...(o.checkpoint ? { checkpoint: String(o.checkpoint) } : {}),
           ...(o.name ? { name: String(o.name) } : {}),
           mode: String(o.mode) as FinetuneMode,
+          encoder: String(o.encoder) as EncoderMode,
           rank: num(o.rank, '--rank', true)!,
           steps: num(o.steps, '--steps', true)!,
           minutes: num(o.minutes, '--minutes', false)!,

@@ -74,7 +74,7 @@ export interface ModelSessionOptions {
   /**
    * ORT's CPU memory arena (default true; CINESEG_ORT_ARENA=0 turns it off). The arena keeps what
    * it once held; in the 50,000-frame soak, RSS crept by ≈ 0.2 kB per frame with it and showed no
-   * clear trend without it over 12,000 frames (see the README's bench notes).
+   * clear trend without it over 12,000 frames (see docs/benchmarks.md).
    */
   arena?: boolean;
   /** One line per decision (EP choice, fallback reason). */
