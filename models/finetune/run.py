@@ -253,9 +253,11 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
                     xy, lab = T.correction_click(pred[b], masks_np[b, t].astype(bool), rng)
                     cp.append([xy]), cl.append([lab])
                 pc, pl = T.pad_points(cp, cl)
-                # the correction is trained twice as hard: answering it is what saves clicks
+                # the correction is trained twice as hard: answering it is what saves clicks. One
+                # click on a frame: the engine decodes it multimask (SAM 2.1's multimask_max_pt_num
+                # is 1) and keeps the best predicted IoU, so those are the tokens trained here.
                 l, low, hr, ptr, score = T.decode_and_loss(model, embed, h0, h1, pc, pl, low.clamp(-32, 32),
-                                                           torch.ones(K), torch.zeros(K, dtype=torch.bool), target)
+                                                           torch.ones(K), mm, target)
                 T.add_losses(acc, l, 2.0)
                 n_terms += 2
                 mem_in = (hr > 0).float()
