@@ -74,7 +74,7 @@ export { runBatch, readBatchPrompts, findBatchClips, formatBatchTable, type Batc
 export { registerClipFile } from './store/register-clip.js';
 export * as protocol from './protocol.js';
 export { startServer, type ServeOptions, type CinesegServer } from './server/http-server.js';
-export { MemorySink, type AnnotationSink, type SinkSession, type SinkPrompt, type SinkMask } from './server/annotation-sink.js';
+export { MemorySink, type AnnotationSink, type SinkSession, type SinkPrompt, type SinkMask, type SinkSupport, type SupportSource } from './server/annotation-sink.js';
 export { StoreSink } from './server/store-sink.js';
 export { HlsCache, type HlsPackage } from './server/hls.js';
 export { packageHls, type PackageHlsOptions } from './decode/ffmpeg.js';

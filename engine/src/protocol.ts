@@ -80,6 +80,11 @@ export const RemoveObjectSchema = z.object({ ...base, type: z.literal('removeObj
 /** Names an object; the name is stored as its label (exports' category). */
 export const RenameObjectSchema = z.object({ ...base, type: z.literal('renameObject'), sessionId, objectId, name: z.string().trim().min(1).max(200) });
 export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSession'), sessionId });
+/**
+ * Zero-click support: a stored session's current masks (best from OTHER clips of the same view) become memories of objects here
+ * (source ids kept, or all pooled into `targetObjectId`), `frames` per object. Acked once in the tracker and stored.
+ */
+export const AddSupportSchema = z.object({ ...base, type: z.literal('addSupport'), sessionId, fromSession: sessionId, objectIds: z.array(objectId).min(1).max(64).optional(), targetObjectId: objectId.optional(), frames: z.number().int().min(1).max(16).optional() });
 /** Round trip check used by the player's reconnect logic and by tests. */
 export const PingSchema = z.object({ ...base, type: z.literal('ping') });
 
@@ -93,6 +98,7 @@ export const ClientMessageSchema = z.union([
   CancelPropagateSchema,
   RemoveObjectSchema,
   RenameObjectSchema,
+  AddSupportSchema,
   CloseSessionSchema,
   PingSchema,
 ]);
@@ -108,6 +114,7 @@ export type PropagateDirection = z.infer<typeof PropagateDirection>;
 export type CancelPropagate = z.infer<typeof CancelPropagateSchema>;
 export type RemoveObject = z.infer<typeof RemoveObjectSchema>;
 export type RenameObject = z.infer<typeof RenameObjectSchema>;
+export type AddSupport = z.infer<typeof AddSupportSchema>;
 export type CloseSession = z.infer<typeof CloseSessionSchema>;
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 /** A client message as written by a sender (defaults may be left out). */
@@ -161,6 +168,7 @@ export interface Ack {
   /** Prompts: the frame the prompt was applied to (live: may differ from the one asked for), and its PTS. */
   frame?: number;
   ptsUs?: number;
+  support?: { objectId: number; memories: number }[]; // addSupport: each target object's support memories in all now
 }
 
 export interface PropagateProgress {
@@ -378,10 +386,7 @@ export function encodeLivePicture(p: LivePicture): Uint8Array {
 
 /** Thrown by the binary decoders; `code` matches the server's error codes. */
 export class BinaryFrameError extends Error {
-  constructor(
-    readonly code: 'E_PROTOCOL_BINARY',
-    message: string,
-  ) {
+  constructor(readonly code: 'E_PROTOCOL_BINARY', message: string) {
     super(message);
   }
 }

@@ -4,6 +4,9 @@
  * client the guarantee "what I saw is stored". {@link MemorySink} keeps everything in memory
  * (tests, and servers started without a store).
  */
+import { CinesegError, ErrorCode } from '../errors.js';
+import type { Rle } from '../mask/rle.js';
+import type { VisAnnotation, VisJson } from '../mask/vis-json.js';
 import type { PropagateDirection } from '../protocol.js';
 
 export interface SinkSession {
@@ -33,6 +36,29 @@ export interface SinkMask {
   direction?: PropagateDirection;
 }
 
+/**
+ * One `addSupport` as stored with its session (the store keeps the list in session meta
+ * `support`): what a session rebuilt from the store needs to take the same support again.
+ */
+export interface SinkSupport {
+  fromSession: string;
+  /** The source session's object ids that gave memories. */
+  objectIds: number[];
+  /** All of them pooled into this object; absent: each kept its own id. */
+  targetObjectId?: number;
+  /** Support frames per object. */
+  frames: number;
+  /** The source's prompt version when its masks were read (a later correction there changes them). */
+  sourcePromptVersion?: number;
+}
+
+/** A stored session's clip file and current masks, to be support of another session. */
+export interface SupportSource {
+  clip: string;
+  masks: VisJson;
+  promptVersion?: number;
+}
+
 export interface AnnotationSink {
   startSession(s: SinkSession): Promise<void>;
   putPrompt(sessionId: string, p: SinkPrompt): Promise<void>;
@@ -43,14 +69,48 @@ export interface AnnotationSink {
   labelObject(sessionId: string, objectId: number, label: string): Promise<void>;
   closeSession(sessionId: string): Promise<void>;
   destroy(): Promise<void>;
+  /**
+   * A session this sink holds, as support. Optional (older sinks): without it and
+   * `setSupport` a server refuses addSupport.
+   * @throws CinesegError E_SESSION_UNKNOWN, E_PROMPT_INVALID (a live session: no clip file)
+   */
+  supportSource?(sessionId: string): Promise<SupportSource>;
+  /** Stores the session's support as it is now (the whole list, replacing the earlier one). */
+  setSupport?(sessionId: string, support: readonly SinkSupport[]): Promise<void>;
 }
 
 /** An {@link AnnotationSink} in memory: the latest mask per (session, object, frame). */
 export class MemorySink implements AnnotationSink {
-  readonly sessions = new Map<string, { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; labels: Map<number, string>; closed: boolean }>();
+  readonly sessions = new Map<
+    string,
+    { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; labels: Map<number, string>; support: SinkSupport[]; closed: boolean }
+  >();
 
   async startSession(s: SinkSession): Promise<void> {
-    this.sessions.set(s.sessionId, { info: s, prompts: [], masks: new Map(), labels: new Map(), closed: false });
+    this.sessions.set(s.sessionId, { info: s, prompts: [], masks: new Map(), labels: new Map(), support: [], closed: false });
+  }
+
+  async supportSource(sessionId: string): Promise<SupportSource> {
+    const s = this.sessions.get(sessionId);
+    if (!s) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, `no stored session "${sessionId}"`, { details: { sessionId } });
+    const { info } = s;
+    if (info.kind === 'live' || info.numFrames === null) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${sessionId}" is live: support needs a recorded clip`);
+    const byObject = new Map<number, (Rle | null)[]>();
+    for (const m of s.masks.values()) {
+      let segs = byObject.get(m.objectId);
+      if (!segs) byObject.set(m.objectId, (segs = new Array<Rle | null>(info.numFrames).fill(null)));
+      segs[m.frame] = { size: [info.height, info.width], counts: [...m.counts] };
+    }
+    const annotations: VisAnnotation[] = [...byObject.keys()]
+      .sort((a, b) => a - b)
+      .map((id, i) => ({ id: i + 1, video_id: 1, object_id: id, category_id: 1, segmentations: byObject.get(id)! }));
+    const video = { id: 1, width: info.width, height: info.height, length: info.numFrames, fps: info.fps, file: info.source };
+    return { clip: info.source, masks: { videos: [video], categories: [{ id: 1, name: 'object' }], annotations } };
+  }
+
+  async setSupport(sessionId: string, support: readonly SinkSupport[]): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (s) s.support = support.map((r) => ({ ...r, objectIds: [...r.objectIds] }));
   }
 
   async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {

@@ -1,16 +1,22 @@
 /**
  * One annotation session on a recorded clip: the clip's frames at the model's size, a
- * {@link VideoTracker}, the prompt log (so an object can be removed by replaying the others), and
- * at most one propagation at a time. Every mask goes to the sink first and to the client after.
+ * {@link VideoTracker}, the log of prompts and support (so an object can be removed by replaying
+ * the others), and at most one propagation at a time. Every mask goes to the sink first and to
+ * the client after.
+ *
+ * Support (addSupport): a stored session's masks on its own clip become memories of objects here
+ * (support-set.ts), so they are found with no click. The memories are built once and kept in the
+ * log: a rebuilt tracker gets them back as they were, not from the source's masks of that moment.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type Propagate, type SessionStarted } from '../protocol.js';
+import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted } from '../protocol.js';
 import type { FrameOutput } from '../track/object-state.js';
+import { buildSupportSet, DEFAULT_SUPPORT_FRAMES, type SupportMemory } from '../track/support-set.js';
 import { VideoTracker } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
-import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
+import type { AnnotationSink, SinkMask, SinkPrompt, SinkSupport } from './annotation-sink.js';
 import type { CatalogClip } from './clip-catalog.js';
 import { DetachableOutput } from './session-output.js';
 
@@ -20,11 +26,27 @@ export interface RecordedSessionHooks {
   frameTracked?(): void;
 }
 
+/**
+ * Support memories one object may hold. Each is attended on every frame (like a prompted frame),
+ * so memory attention grows with them; repeated addSupport messages must not grow it without end.
+ * Measured gains stop by 4 clips x 8 frames (support-set.ts).
+ */
+export const MAX_SUPPORT_MEMORIES_PER_OBJECT = 64;
+
+/** One addSupport as applied: its stored record and the memories built for it. */
+interface SupportStep {
+  kind: 'support';
+  record: SinkSupport;
+  memories: SupportMemory[];
+}
+type Step = SinkPrompt | SupportStep;
+
 export class RecordedSession {
   readonly kind = 'recorded' as const;
   readonly output = new DetachableOutput(null);
   private tracker: VideoTracker;
-  private readonly prompts: SinkPrompt[] = [];
+  /** Prompts and support in the order they were applied. */
+  private readonly steps: Step[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private propagation: { cancelled: boolean; done: Promise<void> } | null = null;
   private destroyed = false;
@@ -102,7 +124,7 @@ export class RecordedSession {
     }
     return this.serial(async () => {
       const out = await this.apply(this.tracker, p);
-      this.prompts.push(p);
+      this.steps.push(p);
       await this.sink.putPrompt(this.sessionId, p);
       await this.emitMasks([{ objectId: p.objectId, frame: p.frame, output: out }], 'prompt');
       return { frame: p.frame, ptsUs: this.framePtsUs[p.frame] ?? 0 };
@@ -149,14 +171,18 @@ export class RecordedSession {
     let frames = 0;
     const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
     const total = this.framesToVisit(msg);
+    // Both ways: the reverse pass starts where the forward one did (an object with support only
+    // would otherwise start it at the last frame and walk the whole clip twice).
+    let startFrame = msg.startFrame;
     try {
       for (const reverse of dirs) {
         const it = this.tracker.propagate({
           reverse,
-          ...(msg.startFrame === undefined ? {} : { startFrame: msg.startFrame }),
+          ...(startFrame === undefined ? {} : { startFrame }),
           ...(msg.maxFrames === undefined ? {} : { maxFrameNumToTrack: msg.maxFrames }),
         });
         for await (const tf of it) {
+          startFrame ??= tf.frame;
           await this.emitMasks(
             tf.objects.map((o) => ({ objectId: o.objectId, frame: tf.frame, output: o.output })),
             'propagate',
@@ -180,12 +206,19 @@ export class RecordedSession {
 
   /**
    * How many frames a propagation visits (the progress bar's end): from its start frame (default the
-   * earliest prompted one) to the clip's end, to frame 0, or both ways (the start frame twice),
-   * each at most maxFrames + 1 frames, as VideoTracker.propagate walks them.
+   * earliest prompted one; an object with support only counts as frame 0, or the last frame
+   * backward) to the clip's end, to frame 0, or both ways (the start frame twice), each at most
+   * maxFrames + 1 frames, as VideoTracker.propagate walks them.
    */
   private framesToVisit(msg: Propagate): number {
     const n = this.frames.numFrames;
-    const start = msg.startFrame ?? Math.min(...this.prompts.map((p) => p.frame));
+    let start = msg.startFrame ?? Infinity;
+    if (msg.startFrame === undefined) {
+      for (const id of this.tracker.objectIds) {
+        const own = this.steps.filter((p): p is SinkPrompt => p.kind !== 'support' && p.objectId === id).map((p) => p.frame);
+        start = Math.min(start, ...(own.length ? own : [msg.direction === 'backward' ? n - 1 : 0]));
+      }
+    }
     const max = msg.maxFrames ?? n;
     const forward = Math.min(start + max, n - 1) - start + 1;
     const backward = start > 0 ? start - Math.max(start - max, 0) + 1 : 0;
@@ -207,24 +240,85 @@ export class RecordedSession {
     await this.queue;
   }
 
-  /** Removes an object: the tracker is rebuilt from the other objects' prompts (features are recomputed). */
+  /**
+   * Removes an object: the tracker is rebuilt from the other objects' prompts and support
+   * (features are recomputed; support memories are reused). The changes are stored before the
+   * new tracker takes over.
+   */
   removeObject(objectId: number): Promise<void> {
     this.idle();
     return this.serial(async () => {
-      if (!this.prompts.some((p) => p.objectId === objectId)) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `object ${objectId} has no prompt in this session`);
-      const keep = this.prompts.filter((p) => p.objectId !== objectId);
-      const t = this.newTracker();
+      if (!this.tracker.objectIds.includes(objectId)) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `object ${objectId} has no prompt or support in this session`);
+      const keep: Step[] = [];
+      for (const s of this.steps) {
+        if (s.kind !== 'support') {
+          if (s.objectId !== objectId) keep.push(s);
+          continue;
+        }
+        const memories = s.memories.filter((m) => m.objectId !== objectId);
+        if (memories.length === 0) continue;
+        const objectIds = s.record.objectIds.filter((id) => memories.some((m) => m.supportObjectId === id));
+        keep.push(memories.length === s.memories.length ? s : { kind: 'support', record: { ...s.record, objectIds }, memories });
+      }
+      const t = await this.rebuild(keep);
       try {
-        for (const p of keep) await this.apply(t, p);
+        // A support step that changed (or went) is a new object in `keep`.
+        if (this.steps.some((s) => s.kind === 'support' && !keep.includes(s))) await this.sink.setSupport?.(this.sessionId, supportRecords(keep));
+        await this.sink.removeObject(this.sessionId, objectId);
       } catch (e) {
         t.destroy();
         throw e;
       }
       this.tracker.destroy();
       this.tracker = t;
-      this.prompts.length = 0;
-      this.prompts.push(...keep);
-      await this.sink.removeObject(this.sessionId, objectId);
+      this.steps.length = 0;
+      this.steps.push(...keep);
+    });
+  }
+
+  /**
+   * Adds another stored session's masks as support (see the module comment). All or nothing: a
+   * refused request changes neither the tracker nor the store. Resolves with each target object's
+   * support memories in all, once they are stored and in the tracker.
+   * @throws CinesegError E_SESSION_UNKNOWN (no such stored session), E_PROMPT_INVALID (no usable
+   *   mask, unknown object id, a live source, too many memories), E_INPUT_NOT_FOUND (its clip is gone)
+   */
+  addSupport(msg: AddSupport): Promise<{ objectId: number; memories: number }[]> {
+    this.idle();
+    const sink = this.sink;
+    if (!sink.supportSource || !sink.setSupport) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no stored sessions to take support from');
+    return this.serial(async () => {
+      const src = await sink.supportSource!(msg.fromSession);
+      const frames = msg.frames ?? DEFAULT_SUPPORT_FRAMES;
+      const ids = msg.objectIds ?? src.masks.annotations.map((a) => a.object_id);
+      if (ids.length === 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${msg.fromSession}" has no object to take support from`);
+      const target = msg.targetObjectId;
+      const spec = { clip: src.clip, masks: src.masks, objectIds: ids, ...(target === undefined ? {} : { mapIds: Object.fromEntries(ids.map((id) => [id, target])) }) };
+      const memories = await buildSupportSet(this.tracker.engine, [spec], { framesPerObject: frames });
+      // Objects named in the request that gave nothing (every mask empty or tiny) are refused, not skipped.
+      const empty = msg.objectIds?.filter((id) => !memories.some((m) => m.supportObjectId === id)) ?? [];
+      if (empty.length) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object ${empty.join(', ')} of session "${msg.fromSession}" has no usable mask`, { details: { objectIds: empty } });
+      const counts = new Map<number, number>();
+      for (const m of [...this.steps.flatMap((s) => (s.kind === 'support' ? s.memories : [])), ...memories]) counts.set(m.objectId, (counts.get(m.objectId) ?? 0) + 1);
+      const targets = [...new Set(memories.map((m) => m.objectId))];
+      for (const id of targets) {
+        if (counts.get(id)! > MAX_SUPPORT_MEMORIES_PER_OBJECT) {
+          throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object ${id} would have ${counts.get(id)} support memories; at most ${MAX_SUPPORT_MEMORIES_PER_OBJECT}`);
+        }
+      }
+      const record: SinkSupport = {
+        fromSession: msg.fromSession,
+        objectIds: ids.filter((id) => memories.some((m) => m.supportObjectId === id)),
+        ...(target === undefined ? {} : { targetObjectId: target }),
+        frames,
+        ...(src.promptVersion === undefined ? {} : { sourcePromptVersion: src.promptVersion }),
+      };
+      // Stored before it takes effect: acknowledged support is support the store knows of.
+      const step: SupportStep = { kind: 'support', record, memories };
+      await sink.setSupport!(this.sessionId, supportRecords([...this.steps, step]));
+      this.tracker.addSupportMemories(memories);
+      this.steps.push(step);
+      return targets.map((id) => ({ objectId: id, memories: counts.get(id)! }));
     });
   }
 
@@ -244,6 +338,21 @@ export class RecordedSession {
     this.tracker.destroy();
     await this.frames.destroy();
     await this.sink.closeSession(this.sessionId).catch(() => undefined);
+  }
+
+  /** A new tracker with `steps` applied in order (destroyed again when one fails). */
+  private async rebuild(steps: readonly Step[]): Promise<VideoTracker> {
+    const t = this.newTracker();
+    try {
+      for (const s of steps) {
+        if (s.kind === 'support') t.addSupportMemories(s.memories);
+        else await this.apply(t, s);
+      }
+      return t;
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
   }
 
   private newTracker(): VideoTracker {
@@ -296,3 +405,7 @@ export class RecordedSession {
   }
 }
 
+/** The support records of a log, in order. */
+function supportRecords(steps: readonly Step[]): SinkSupport[] {
+  return steps.flatMap((s) => (s.kind === 'support' ? [s.record] : []));
+}

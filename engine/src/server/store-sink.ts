@@ -5,10 +5,10 @@
  * stored against a pseudo clip of its own (content hash `live:<session id>`) whose frame count
  * grows with the frames stored, frame numbers being the source's decoded frame indices.
  */
-import { isCinesegError, ErrorCode } from '../errors.js';
+import { CinesegError, isCinesegError, ErrorCode } from '../errors.js';
 import { registerClipFile } from '../store/register-clip.js';
-import type { PromptInput, SessionStore } from '../store/session-store.js';
-import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession } from './annotation-sink.js';
+import { hashFile, type PromptInput, type SessionStore } from '../store/session-store.js';
+import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession, SinkSupport, SupportSource } from './annotation-sink.js';
 
 export class StoreSink implements AnnotationSink {
   private readonly sizes = new Map<string, [number, number]>();
@@ -59,6 +59,26 @@ export class StoreSink implements AnnotationSink {
     else this.pendingLabels.set(`${sessionId}:${objectId}`, label);
   }
 
+  /**
+   * Any stored session (this server's or a CLI's, open or closed) whose clip is a file that
+   * still holds the stored bytes: masks laid on other pixels would make wrong memories silently.
+   */
+  async supportSource(sessionId: string): Promise<SupportSource> {
+    const session = this.store.requireSession(sessionId);
+    const clip = this.store.getClip(session.clipId)!;
+    if (clip.contentHash.startsWith('live:')) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${sessionId}" is live: support needs a recorded clip`);
+    if ((await hashFile(clip.path)) !== clip.contentHash) {
+      throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `the clip of session "${sessionId}" is no longer at ${clip.path} (the file there has other bytes)`);
+    }
+    return { clip: clip.path, masks: this.store.toVisJson(sessionId), promptVersion: session.promptVersion };
+  }
+
+  /** Kept in session meta `support` (no schema change: it is a fact about the session, not a prompt of one frame). */
+  async setSupport(sessionId: string, support: readonly SinkSupport[]): Promise<void> {
+    if (!this.sizes.has(sessionId)) return;
+    this.store.updateSessionMeta(sessionId, { support });
+  }
+
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {
     const size = this.sizes.get(sessionId);
     if (!size || masks.length === 0) return;
@@ -81,6 +101,13 @@ export class StoreSink implements AnnotationSink {
         origin: m.origin,
       })),
     );
+    // An object with support only gets its row from its first masks: a name given before waits for them.
+    for (const id of new Set(masks.map((m) => m.objectId))) {
+      const label = this.pendingLabels.get(`${sessionId}:${id}`);
+      if (label === undefined) continue;
+      this.pendingLabels.delete(`${sessionId}:${id}`);
+      this.store.addObject(sessionId, id, label);
+    }
   }
 
   async removeObject(sessionId: string, objectId: number): Promise<void> {

@@ -175,6 +175,15 @@ export class WsServer {
         ack(msg.sessionId);
         return;
       }
+      case 'addSupport': {
+        const s = m.get(owner, msg.sessionId);
+        if (s.kind !== 'recorded') throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'support is for recorded clips; live sessions take clicks');
+        // It decodes and encodes frames of another clip: it draws on the prompt bucket like a click.
+        m.takePrompt(owner, msg.sessionId);
+        const support = await s.addSupport(msg);
+        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, support });
+        return;
+      }
       case 'closeSession':
         await m.close(owner, msg.sessionId);
         ack(msg.sessionId);

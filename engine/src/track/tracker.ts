@@ -125,8 +125,20 @@ export class VideoTracker {
   async addSupport(specs: readonly SupportSpec[], opts: SupportSetOptions = {}): Promise<SupportMemory[]> {
     this.alive();
     const mems = await buildSupportSet(this.engine, specs, opts);
-    for (const m of mems) this.object(m.objectId).support.push(m.output);
+    this.addSupportMemories(mems);
     return mems;
+  }
+
+  /**
+   * Files support memories built already (buildSupportSet with this tracker's model): so a server
+   * can store their record before they take effect, and a rebuilt tracker gets them back without
+   * decoding the support clips again. Their outputs are only ever read, so trackers may share them.
+   */
+  addSupportMemories(mems: readonly SupportMemory[]): void {
+    this.alive();
+    // Checked first, so a bad id adds nothing.
+    for (const m of mems) if (!Number.isInteger(m.objectId)) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object id must be an integer, got ${m.objectId}`);
+    for (const m of mems) this.object(m.objectId).support.push(m.output);
   }
 
   /**
