@@ -113,7 +113,9 @@ class WindowSampler:
         if not self.clips:
             raise ValueError("no annotated object is visible in the training frames")
 
-    def window(self, L: int, max_objs: int):
+    def window(self, L: int, max_objs: int, grad_from: int = 0):
+        """A window of L frames; with grad_from > 0 the first grad_from frames' features are made
+        without gradient (a burn-in that is only tracked, see window_step)."""
         rng = self.rng
         for _ in range(200):
             c = self.clips[int(rng.integers(len(self.clips)))]
@@ -132,7 +134,13 @@ class WindowSampler:
             objs = rng.permutation(np.unique(ok[ok[:, 1] == t0, 0]))[:max_objs]
             idx = t0 + step * np.arange(Lc)
             mirrored = c.mirrors and rng.random() < 0.5
-            vf, h0, h1 = c.features(idx, mirrored, rng)
+            if grad_from > 0 and c.frames is not None:
+                with torch.no_grad():
+                    a = c.features(idx[:grad_from], mirrored, rng)
+                b = c.features(idx[grad_from:], mirrored, rng)
+                vf, h0, h1 = (torch.cat([x, y]) for x, y in zip(a, b))
+            else:
+                vf, h0, h1 = c.features(idx, mirrored, rng)
             objs = np.sort(objs)
             m = c.masks[objs][:, idx]
             if mirrored:
@@ -175,14 +183,18 @@ def support_memory(model, c: CachedClip, k: int, t: int, mirrored: bool, rng: np
 
 
 def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_correct: float,
-                max_corrections: int, support: Optional[Tuple[Tensor, Tensor]] = None) -> Dict:
+                max_corrections: int, support: Optional[Tuple[Tensor, Tensor]] = None, burn_in: int = 0) -> Dict:
     """One window of one clip, K objects with their own memory banks. Frame 0 is prompted from the
     ground truth; later frames are tracked; up to `max_corrections` frames get a corrective click
     (then they are conditioning frames, as in the engine's default add_all_frames_to_correct_as_cond).
 
     support (memories [K, Ns, Cm, h, w], pointers [K, Ns, C]): a zero-click window. No frame is
     prompted; every frame, the first included, attends to the support memories of other clips at
-    t_pos 0 with their pointers at the farthest position, as the engine's support sets do."""
+    t_pos 0 with their pointers at the farthest position, as the engine's support sets do.
+
+    burn_in > 0: the first burn_in frames are tracked without gradient and without loss, so the
+    trained frames see a memory bank full of the model's own predictions, as 30 frames into a clip
+    at inference (the stage-3 lesson in models/tiny/README.md: drift and exits happen there)."""
     vf_all, h0_all, h1_all = feats
     K, L = masks_np.shape[0], masks_np.shape[1]
     S = masks_np.shape[-1]
@@ -193,12 +205,18 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
     mems: Dict[int, Tensor] = {}
     ptrs: Dict[int, Tensor] = {}
     cond = [] if support is not None else [0]
-    n_corr = int(rng.integers(1, max_corrections + 1)) if (L > 2 and rng.random() < p_correct) else 0
-    corr_at = set(int(t) for t in rng.choice(np.arange(2, L), size=min(n_corr, L - 2), replace=False)) if n_corr else set()
-    acc: Dict = {}
-    n_terms = 0
+    lo = burn_in + 2
+    n_corr = int(rng.integers(1, max_corrections + 1)) if (L > lo and rng.random() < p_correct) else 0
+    corr_at = set(int(t) for t in rng.choice(np.arange(lo, L), size=min(n_corr, L - lo), replace=False)) if n_corr else set()
+    total_acc: Dict = {}
+    n_total = 0
     kinds_all = list(PROMPT_P)
     for t in range(L):
+        burning = t < burn_in
+        acc: Dict = {} if burning else total_acc
+        n_terms = 0
+        ctx = torch.no_grad() if burning else contextlib.nullcontext()
+        ctx.__enter__()
         vf = vf_all[t:t + 1].expand(K, -1, -1, -1)
         h0 = h0_all[t:t + 1].expand(K, -1, -1, -1)
         h1 = h1_all[t:t + 1].expand(K, -1, -1, -1)
@@ -265,7 +283,10 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
                 cond.append(t)
         mems[t] = model.encode_memory(vf, mem_in, mscore)
         ptrs[t] = ptr
-    return {k: v / n_terms for k, v in acc.items()}
+        ctx.__exit__(None, None, None)
+        if not burning:
+            n_total += n_terms
+    return {k: v / n_total for k, v in total_acc.items()}
 
 
 @torch.no_grad()
@@ -376,6 +397,8 @@ def main(argv=None) -> int:
     max_corr = int(spec.get("maxCorrections", 2))
     # Zero-click windows need another clip with an object of the same label.
     p_support = float(spec.get("pSupport", 0.3)) if len(clips) > 1 else 0.0
+    p_burn_in = float(spec.get("pBurnIn", 0.5))
+    burn_in_max = int(spec.get("burnInMax", 32))
     max_support = int(spec.get("maxSupportFrames", 4))
 
     def make_support(model, sampler: WindowSampler, n: int):
@@ -391,6 +414,7 @@ def main(argv=None) -> int:
 
     opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=float(spec.get("weightDecay", 0.01)))
     step = 0
+    resumed_loss_before = None
     last = work / "last.pt"
     if spec.get("resume") and last.exists():
         st = torch.load(last)
@@ -404,17 +428,23 @@ def main(argv=None) -> int:
                 named[k].copy_(v)
         opt.load_state_dict(st["opt"])
         step = int(st["step"])
+        resumed_loss_before = st.get("fixedLossBefore")
         rng = np.random.default_rng(seed + step)
         sampler.rng = rng
         emit({"event": "resume", "step": step})
 
     def save_resumable() -> None:
         state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-        torch.save({"trainable": state, "opt": opt.state_dict(), "step": step}, work / "last.pt.tmp")
+        torch.save({"trainable": state, "opt": opt.state_dict(), "step": step, "fixedLossBefore": loss_before},
+                   work / "last.pt.tmp")
         os.replace(work / "last.pt.tmp", last)
 
     n_fixed = int(spec.get("fixedWindows", 12))
-    loss_before = fixed_loss(model, clips, seed, n_fixed, L, max_objs) if n_fixed else None
+    # the base's loss, also after a resume (the checkpoint keeps it)
+    if resumed_loss_before is not None:
+        loss_before = resumed_loss_before
+    else:
+        loss_before = fixed_loss(model, clips, seed, n_fixed, L, max_objs) if n_fixed else None
     emit({"event": "fixedLoss", "when": "before", "loss": loss_before})
     train_start = time.time()
     first_step = step
@@ -427,11 +457,13 @@ def main(argv=None) -> int:
             g["lr"] = lr
         total: Optional[Tensor] = None
         for _ in range(batch):
-            feats, masks = sampler.window(L, max_objs)
+            nb = int(rng.integers(8, burn_in_max + 1)) if burn_in_max >= 8 and rng.random() < p_burn_in else 0
+            feats, masks = sampler.window(L + nb, max_objs, grad_from=nb)
+            nb = min(nb, max(0, masks.shape[1] - 2))  # a short clip may give a shorter window
             sup = None
             if p_support > 0 and rng.random() < p_support:
                 sup = make_support(model, sampler, int(rng.integers(1, max_support + 1)))
-            l = window_step(model, feats, masks, rng, p_correct, max_corr, sup)["total"] / batch
+            l = window_step(model, feats, masks, rng, p_correct, max_corr, sup, burn_in=nb)["total"] / batch
             l.backward()
             total = l.detach() if total is None else total + l.detach()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

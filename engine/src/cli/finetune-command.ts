@@ -48,6 +48,10 @@ export function trainerProgress(write: (s: string) => void, tty: boolean, every 
   let drawn = false;
   return {
     onEvent(e) {
+      if (e.event === 'resume') {
+        write(`${tty ? '\n' : ''}finetune: resuming from step ${String(e.step)}\n`);
+        return;
+      }
       if (e.event === 'features') {
         if (!tty) write(`features: ${String(e.clip)} (${String(e.frames)} frames)\n`);
         return;

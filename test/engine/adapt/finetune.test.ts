@@ -2,6 +2,7 @@
  * `cineseg finetune` end to end on a small budget, through the built CLI: real clips from the
  * sample generator, the real trainer (PyTorch), the real exporter, onnxruntime validation.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVisJson } from '../../../engine/src/mask/vis-json.js';
 import { writeClip } from '../../../samples/src/clip-writer.js';
 import { REPO_ROOT, TRAINED_BUNDLE } from '../model/test-bundle.js';
-import { cineseg, ensureBuilt } from '../cli/track-helpers.js';
+import { CLI, cineseg, ensureBuilt } from '../cli/track-helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cineseg-finetune-'));
 const clipsDir = join(tmp, 'clips');
@@ -78,6 +79,40 @@ describe('cineseg finetune', () => {
     expect(r.stderr).toMatch(/^E_TRAIN_WORSE: the fine-tuned model scored J&F [0-9.]+ on validation, the base [0-9.]+/m);
     expect(existsSync(out)).toBe(false);
   }, 600_000);
+
+  it('Ctrl-C keeps a resumable checkpoint; --resume goes on from it', async () => {
+    const out = join(tmp, 'resumed');
+    const args = [CLI, 'finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--steps', '60', '--minutes', '0', '--force', '--out', out];
+    const first = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolveP) => {
+      const p = spawn(process.execPath, args, { cwd: tmp });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        // the first progress line (step 25) means training is under way
+        if (!sent && /finetune step 25\/60/.test(stderr)) {
+          sent = true;
+          p.kill('SIGINT');
+        }
+      });
+      p.on('close', (code) => resolveP({ code, stdout, stderr }));
+    });
+    expect(first.code).toBe(130);
+    expect(first.stdout).toMatch(/^interrupted: checkpoint kept in .*resumed\.work; run the same command with --resume/m);
+    expect(existsSync(join(`${out}`, 'manifest.json'))).toBe(false);
+    expect(existsSync(join(`${out}.work`, 'trainer', 'last.pt'))).toBe(true);
+    const second = await cineseg([...args.slice(1), '--resume']);
+    expect(second.stderr).not.toMatch(/^E_/m);
+    expect(second.code).toBe(0);
+    const step = Number(/finetune: resuming from step (\d+)/.exec(second.stderr)?.[1]);
+    expect(step).toBeGreaterThanOrEqual(25);
+    expect(step).toBeLessThan(60);
+    // only the remaining steps ran: the progress lines start after the resumed step
+    expect(second.stderr).not.toMatch(/finetune step 25\/60/);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).adaptation.steps).toBe(60);
+  }, 900_000);
 
   it('rejects bad input before training, with a coded error', async () => {
     const gt = JSON.parse(readFileSync(`${A}/gt.json`, 'utf8'));
