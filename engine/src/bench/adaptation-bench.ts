@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finetune, type EncoderMode, type FinetuneMode } from '../adapt/finetune.js';
 import { samplePrompts, type PromptKind } from '../cli/demo-command.js';
-import { trackVideo } from '../cli/track-command.js';
+import { poolSupportByCategory, trackVideo } from '../cli/track-command.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { evaluateVis, readVisJson, type VisJson } from '../mask/vis-json.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
@@ -110,18 +110,14 @@ export async function scoreZeroClick(sessions: ModelSessions, testDirs: readonly
   const perClip: SiteScore['perClip'] = {};
   for (const dir of testDirs) {
     const gt = readVisJson(join(dir, 'gt.json'));
-    const support = supportDirs.map((s) => {
-      const vis = readVisJson(join(s, 'gt.json'));
-      const mapIds: Record<number, number> = {};
-      for (const a of vis.annotations) mapIds[a.object_id] = 1000 + a.category_id;
-      return { clip: join(s, 'clip.mp4'), masks: vis, mapIds };
-    });
+    // What `track --support-by category` does: one target object per category.
+    const support = poolSupportByCategory(supportDirs.map((s) => ({ clip: join(s, 'clip.mp4'), masks: join(s, 'gt.json') })));
     const r = await trackVideo({ video: join(dir, 'clip.mp4'), prompts: [], support, sessions });
     // Prediction per GT object: its category's track, renamed to the GT object's id.
     const pred: VisJson = {
       ...r.json,
       annotations: gt.annotations.flatMap((g) => {
-        const p = r.json.annotations.find((a) => a.object_id === 1000 + g.category_id);
+        const p = r.json.annotations.find((a) => a.object_id === g.category_id);
         return p ? [{ ...p, object_id: g.object_id }] : [];
       }),
     };

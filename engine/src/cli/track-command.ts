@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { readPngMask } from '../mask/png-mask.js';
-import { VisCollector, writeVisJson, type VisJson } from '../mask/vis-json.js';
+import { readVisJson, VisCollector, writeVisJson, type VisJson } from '../mask/vis-json.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type EpChoice, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import type { SupportMemoryOptions } from '../track/memory-bank.js';
@@ -276,6 +276,7 @@ export function registerTrack(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--support-frames <n>', `support frames per support clip and object (default ${DEFAULT_SUPPORT_FRAMES})`)
+    .option('--support-by <id|category>', 'match support objects to objects here by object id, or pool them by category (object id = category id)', 'id')
     .option(
       '--support-object <id[=target]>',
       'use only this object id of the support masks, optionally as another target object id (repeatable)',
@@ -295,7 +296,9 @@ export function registerTrack(program: Command): void {
         throw new CinesegError(ErrorCode.E_USAGE, '--max-frames must be a non-negative integer');
       }
       const threads = o.threads === undefined ? undefined : Number(o.threads);
-      const support = supportFromOptions(o.support as string[] | undefined, o.supportObject as string[] | undefined);
+      if (o.supportBy !== 'id' && o.supportBy !== 'category') throw new CinesegError(ErrorCode.E_USAGE, `--support-by must be id or category, got "${String(o.supportBy)}"`);
+      const byId = supportFromOptions(o.support as string[] | undefined, o.supportObject as string[] | undefined);
+      const support = o.supportBy === 'category' ? poolSupportByCategory(byId) : byId;
       const supportFrames = o.supportFrames === undefined ? undefined : Number(o.supportFrames);
       if (supportFrames !== undefined && (!Number.isInteger(supportFrames) || supportFrames < 1)) {
         throw new CinesegError(ErrorCode.E_USAGE, '--support-frames must be a positive integer');
@@ -332,6 +335,20 @@ export function registerTrack(program: Command): void {
  * Parses `--support <clip>:<masks.json>` values (split at the last ':', so the clip path may hold
  * one) and applies `--support-object` ids to every support clip.
  */
+/**
+ * `--support-by category`: a new clip's objects have no ids yet, so "find the polyp" is the
+ * question: every support object becomes target object <its category id>, and objects of one
+ * category from several clips pool their memories.
+ */
+export function poolSupportByCategory(specs: readonly SupportSpec[]): SupportSpec[] {
+  return specs.map((s) => {
+    const vis = typeof s.masks === 'string' ? readVisJson(s.masks) : s.masks;
+    const mapIds: Record<number, number> = {};
+    for (const a of vis.annotations) mapIds[a.object_id] = a.category_id;
+    return { ...s, masks: vis, mapIds: { ...mapIds, ...(s.mapIds ?? {}) } };
+  });
+}
+
 export function supportFromOptions(values: readonly string[] | undefined, objectIds: readonly string[] | undefined, cwd = process.cwd()): SupportSpec[] {
   let ids: number[] | undefined;
   let mapIds: Record<number, number> | undefined;

@@ -48,7 +48,7 @@ describe('cineseg finetune', () => {
       expect(c.numFrames).toBe(40);
       expect(c.trainFrames).toEqual([0, 30]);
     }
-    expect(ad.hyperparameters).toMatchObject({ mode: 'lora', steps: 40, seed: 0, rank: 8 });
+    expect(ad.hyperparameters).toMatchObject({ mode: 'lora', encoder: 'train', steps: 40, seed: 0, rank: 8 });
     expect(ad.steps).toBe(40);
     expect(ad.trainSeconds).toBeGreaterThan(0);
     // The loss on the same fixed windows falls with training.
@@ -74,7 +74,7 @@ describe('cineseg finetune', () => {
   it('refuses a bundle that got worse (E_TRAIN_WORSE) and writes nothing', async () => {
     const out = join(tmp, 'worse');
     // A learning rate far too high for full fine-tuning wrecks the decoder in a few steps.
-    const r = await cineseg(['finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--mode', 'full', '--lr', '0.5', '--steps', '6', '--minutes', '0', '--out', out]);
+    const r = await cineseg(['finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--mode', 'full', '--lr', '0.5', '--steps', '6', '--encoder', 'frozen', '--minutes', '0', '--out', out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^E_TRAIN_WORSE: the fine-tuned model scored J&F [0-9.]+ on validation, the base [0-9.]+/m);
     expect(existsSync(out)).toBe(false);
@@ -82,7 +82,7 @@ describe('cineseg finetune', () => {
 
   it('Ctrl-C keeps a resumable checkpoint; --resume goes on from it', async () => {
     const out = join(tmp, 'resumed');
-    const args = [CLI, 'finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--steps', '60', '--minutes', '0', '--force', '--out', out];
+    const args = [CLI, 'finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--steps', '60', '--minutes', '0', '--encoder', 'frozen', '--force', '--out', out];
     const first = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolveP) => {
       const p = spawn(process.execPath, args, { cwd: tmp });
       let stdout = '';

@@ -151,4 +151,17 @@ describe('cineseg track --support (zero-click from annotated clips)', () => {
     // Measured J&F 0.96 (tiny-synth-256); an empty prediction scores 0.
     expect((JSON.parse(e.stdout) as { mean: { JF: number } }).mean.JF).toBeGreaterThan(0.8);
   }, 180_000);
+
+  it.runIf(have && hasTrainedBundle)('--support-by category pools every support object of a category into object <category id>', async () => {
+    const out = join(tmp, 'support-cat.json');
+    // endoscopy-2 has two polyps (objects 1 and 2, both category 1 "polyp"): one target object 1.
+    const r = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'category', '--support-frames', '1', '--ep', 'cpu', '--out', out], tmp);
+    expect(r.stderr).toMatch(/support: 2 memories \(object 1: 2\)/);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
+    expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
+    const bad = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'colour', '--out', out], tmp);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^E_USAGE: --support-by must be id or category/m);
+  }, 180_000);
 });
