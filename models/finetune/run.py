@@ -412,7 +412,15 @@ def main(argv=None) -> int:
             per_obj.append((torch.cat(ms)[None], torch.cat(ps)[None]))
         return torch.cat([m for m, _ in per_obj]), torch.cat([p for _, p in per_obj])
 
-    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=float(spec.get("weightDecay", 0.01)))
+    # Adapters start at zero and may move fast; whole pretrained weights (the image encoder when
+    # it trains, everything in `full` mode) move at a fraction of that, or a few clips pull the
+    # encoder's features onto those clips' objects (measured: lr 1e-3 on the encoder fit the
+    # annotated clips and lost J&F on the site's other clips).
+    lora_params = [p for n, p in model.named_parameters() if p.requires_grad and ".lora_" in n]
+    whole_params = [p for n, p in model.named_parameters() if p.requires_grad and ".lora_" not in n]
+    whole_scale = float(spec.get("wholeLrScale", 0.15 if mode == "lora" else 1.0))
+    groups = [g for g in ({"params": lora_params, "lr_scale": 1.0}, {"params": whole_params, "lr_scale": whole_scale}) if g["params"]]
+    opt = torch.optim.AdamW(groups, lr=base_lr, weight_decay=float(spec.get("weightDecay", 0.01)))
     step = 0
     resumed_loss_before = None
     last = work / "last.pt"
@@ -454,7 +462,7 @@ def main(argv=None) -> int:
         tf = (time.time() - train_start) / (minutes * 60) if minutes else 0.0
         lr = lr_at(step, steps, base_lr, warmup, tf)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_scale"]
         total: Optional[Tensor] = None
         for _ in range(batch):
             nb = int(rng.integers(8, burn_in_max + 1)) if burn_in_max >= 8 and rng.random() < p_burn_in else 0
