@@ -367,6 +367,8 @@ def main(argv=None) -> int:
     model = build_model(spec["config"], checkpoint=spec.get("checkpoint"), image_size=int(spec["imageSize"]))
     torch.manual_seed(seed)
     S = model.image_size
+    # train.py's helpers (prompts, losses) work in its module-level frame size: this model's
+    T.S = S
     mode = spec.get("mode", "lora")
     encoder = spec.get("encoder", "frozen")
     names = trainable(model, mode, encoder, spec)
