@@ -134,10 +134,12 @@ class WindowSampler:
             objs = rng.permutation(np.unique(ok[ok[:, 1] == t0, 0]))[:max_objs]
             idx = t0 + step * np.arange(Lc)
             mirrored = c.mirrors and rng.random() < 0.5
-            if grad_from > 0 and c.frames is not None:
+            # a short clip gives a shorter window: window_step trains its last 2+ frames then
+            gf = min(grad_from, max(0, len(idx) - 2))
+            if gf > 0 and c.frames is not None:
                 with torch.no_grad():
-                    a = c.features(idx[:grad_from], mirrored, rng)
-                b = c.features(idx[grad_from:], mirrored, rng)
+                    a = c.features(idx[:gf], mirrored, rng)
+                b = c.features(idx[gf:], mirrored, rng)
                 vf, h0, h1 = (torch.cat([x, y]) for x, y in zip(a, b))
             else:
                 vf, h0, h1 = c.features(idx, mirrored, rng)
