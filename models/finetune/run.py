@@ -226,14 +226,7 @@ def window_step(model, feats, masks_np: np.ndarray, rng: np.random.Generator, p_
         if t == 0 and support is None:
             kinds = rng.choice(kinds_all, size=K, p=list(PROMPT_P.values()))
             is_mask = torch.tensor([k == "mask" for k in kinds])
-            pts, labels = [], []
-            for b, k in enumerate(kinds):
-                if k == "mask":
-                    pts.append([]), labels.append([])
-                else:
-                    p, lab = T.make_prompt(k, masks_np[b, 0], rng)
-                    pts.append(p), labels.append(lab)
-            pc, pl = T.pad_points(pts, labels)
+            pc, pl = T.first_frame_prompts(kinds, masks_np[:, 0], rng)
             mask_in = torch.where(is_mask.view(K, 1, 1, 1), model.mask_downsample(target), zeros_in)
             embed = torch.where(is_mask.view(K, 1, 1, 1), vf, vf + no_mem)
             multimask = torch.tensor([k == "click" for k in kinds])

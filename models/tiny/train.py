@@ -201,6 +201,19 @@ def correction_click(pred: np.ndarray, gt: np.ndarray, rng: np.random.Generator)
     return p, float(gt[min(int(p[1]), S - 1), min(int(p[0]), S - 1)])
 
 
+def first_frame_prompts(kinds, masks0: np.ndarray, rng: np.random.Generator) -> Tuple[Tensor, Tensor]:
+    """Padded point prompts for a window's first frame, one prompt kind per object (a mask
+    prompt has no points: the mask goes in as mask input instead)."""
+    pts, labels = [], []
+    for b, k in enumerate(kinds):
+        if k == "mask":
+            pts.append([]), labels.append([])
+        else:
+            p, lab = make_prompt(k, masks0[b], rng)
+            pts.append(p), labels.append(lab)
+    return pad_points(pts, labels)
+
+
 def pad_points(pts: List[List], labels: List[List]) -> Tuple[Tensor, Tensor]:
     n = max(max(len(p) for p in pts), 1)
     B = len(pts)
@@ -337,14 +350,7 @@ def video_step(model, sampler: Sampler, Bc: int, L: int, rng, gen, p_correct: fl
                 embed = vf[:, 0] + no_mem
                 kinds = rng.choice(PROMPT_KINDS, size=B, p=list(prompt_p))
                 is_mask = torch.tensor([k == "mask" for k in kinds])
-                pts, labels = [], []
-                for b, k in enumerate(kinds):
-                    if k == "mask":
-                        pts.append([]), labels.append([])
-                    else:
-                        p, lab = make_prompt(k, masks_np[b, 0], rng)
-                        pts.append(p), labels.append(lab)
-                pc, pl = pad_points(pts, labels)
+                pc, pl = first_frame_prompts(kinds, masks_np[:, 0], rng)
                 mask_in = torch.where(is_mask.view(B, 1, 1, 1), model.mask_downsample(target), zeros_in)
                 # `_use_mask_as_output` runs the decoder (for the pointer only) on the RAW features
                 embed = torch.where(is_mask.view(B, 1, 1, 1), vf[:, 0], embed)

@@ -23,6 +23,7 @@ import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { REPO_ROOT } from '../paths.js';
 import { compareBundlesEffort, sampleClips, type EffortSummary } from './annotation-effort.js';
+import { printResult } from './print-result.js';
 
 export interface AdaptationBenchOptions {
   quick: boolean;
@@ -240,18 +241,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const site = arg('--site');
   const base = arg('--base');
   const steps = arg('--steps');
-  benchAdaptation({
-    quick: process.argv.includes('--quick'),
-    ...(cmp ? { compareMode: cmp as FinetuneMode } : {}),
-    ...(site ? { site } : {}),
-    ...(base ? { base } : {}),
-    ...(steps ? { steps: Number(steps) } : {}),
-    log: (l) => process.stderr.write(`${l}\n`),
-  }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
-      process.exitCode = 1;
-    },
+  printResult(
+    benchAdaptation({
+      quick: process.argv.includes('--quick'),
+      ...(cmp ? { compareMode: cmp as FinetuneMode } : {}),
+      ...(site ? { site } : {}),
+      ...(base ? { base } : {}),
+      ...(steps ? { steps: Number(steps) } : {}),
+      log: (l) => process.stderr.write(`${l}\n`),
+    }),
   );
 }

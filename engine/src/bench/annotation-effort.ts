@@ -28,6 +28,7 @@ import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { VideoTracker } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
+import { printResult } from './print-result.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -486,11 +487,5 @@ export async function benchAnnotationEffort(opts: { quick: boolean; model?: stri
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf('--model');
   const model = i > 0 ? process.argv[i + 1] : undefined;
-  benchAnnotationEffort({ quick: process.argv.includes('--quick'), ...(model ? { model } : {}), log: (l) => process.stderr.write(`${l}\n`) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  printResult(benchAnnotationEffort({ quick: process.argv.includes('--quick'), ...(model ? { model } : {}), log: (l) => process.stderr.write(`${l}\n`) }));
 }

@@ -24,6 +24,7 @@ import type { SessionOutput } from '../server/session-output.js';
 import { StoreSink } from '../server/store-sink.js';
 import { SessionStore } from '../store/session-store.js';
 import { childProcesses, openFdCount, openFdKinds, rssAfterGc } from './process-stats.js';
+import { printResult } from './print-result.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -240,16 +241,12 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return i > 0 ? Number(process.argv[i + 1]) : def;
   };
   const store = process.argv.indexOf('--store-interval');
-  benchSoak({
-    frames: arg('--frames', 50_000),
-    checkpointFrames: arg('--checkpoint', 5_000),
-    ...(store > 0 ? { storeIntervalMs: Number(process.argv[store + 1]) } : {}),
-    log: (l) => process.stderr.write(`${l}\n`),
-  }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
-      process.exitCode = 1;
-    },
+  printResult(
+    benchSoak({
+      frames: arg('--frames', 50_000),
+      checkpointFrames: arg('--checkpoint', 5_000),
+      ...(store > 0 ? { storeIntervalMs: Number(process.argv[store + 1]) } : {}),
+      log: (l) => process.stderr.write(`${l}\n`),
+    }),
   );
 }
