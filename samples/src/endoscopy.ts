@@ -41,6 +41,11 @@ function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/** Shading factor of the contact shadow at normalised radius q (1 < q <= shadowReach) of a dome. */
+function contactShadow(q: number, look: { shadowDepth: number; shadowWidth: number }): number {
+  return 1 - look.shadowDepth * (1 - (q - 1) / look.shadowWidth);
+}
+
 /** Builds a deterministic endoscopy clip for `spec` (see {@link Scene}). */
 export function createEndoscopyScene(spec: ClipSpec): Scene {
   const W = spec.width;
@@ -365,8 +370,8 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
             break;
           }
           if (q <= look.shadowReach) {
-            // Contact shadow around the base of the polyp (tissue, not polyp).
-            const f = 1 - look.shadowDepth * (1 - (q - 1) / look.shadowWidth);
+            // Contact shadow around the base of the dome (tissue, not the dome).
+            const f = contactShadow(q, look);
             r *= f;
             g *= f;
             b *= f;
@@ -383,7 +388,8 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
             break;
           }
           if (q <= look.shadowReach) {
-            const f = 1 - look.shadowDepth * (1 - (q - 1) / look.shadowWidth);
+            // Contact shadow around the base of the dome (tissue, not the dome).
+            const f = contactShadow(q, look);
             r *= f;
             g *= f;
             b *= f;

@@ -22,6 +22,7 @@ import { DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH, writeClip } from '../../../
 import { VideoTracker } from '../../../engine/src/track/tracker.js';
 import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
 import { testBundleDir } from '../model/test-bundle.js';
+import { iou } from '../track/fixtures.js';
 
 const FRAMES = 24;
 const TARGET = 0.85;
@@ -31,16 +32,6 @@ let tmp: string;
 let sessions: ModelSessions;
 let clips: EffortClip[];
 const runs = new Map<string, RobotResult>();
-
-function iou(a: Uint8Array, b: Uint8Array): number {
-  let i = 0;
-  let u = 0;
-  for (let k = 0; k < a.length; k++) {
-    if (a[k] && b[k]) i++;
-    if (a[k] || b[k]) u++;
-  }
-  return u === 0 ? 1 : i / u;
-}
 
 /** GT masks of one object (all-zero where absent), straight from the RLE decoder. */
 function gtMasks(c: EffortClip): Uint8Array[] {

@@ -4,19 +4,11 @@
  * largest-region helpers against their definitions on small hand-made and random masks.
  */
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../fixtures/prng.mjs';
 import { farthestInteriorPoint, largestRegion, squaredDistanceToBackground } from '../../../engine/src/mask/distance-transform.js';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so failures reproduce. */
+const rng = prng;
 
 /** A random mask: sparse noise, dense noise or a few blobs, so both short and long distances occur. */
 function randomMask(r: () => number, w: number, h: number): Uint8Array {
