@@ -1,4 +1,7 @@
 /**
+ * Over 500 lines, for now: the child's lifecycle, the showinfo pairing and flow control are one
+ * state machine over ~40 fields; issue 19 splits the pairing and the flow control out of it.
+ *
  * One ffmpeg child that decodes an input into rgb24 frames with exact PTS and absolute indices.
  *
  * ffmpeg writes raw pixels to stdout and, through two `showinfo` filters, one log line per frame

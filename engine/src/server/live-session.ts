@@ -1,4 +1,7 @@
 /**
+ * Over 500 lines, for now: the session, its frame pump, an RGB resize kernel and a wall clock share
+ * this file; issue 19 splits them by role (the kernel and the clock first, they have no state here).
+ *
  * Live mode: one source decoded once, tracked in streaming mode, fanned out to every client
  * watching it. Decoding and tracking are decoupled: a pump reads frames as fast as the source
  * gives them and keeps only the newest; the tracker takes the newest when it is free, and every

@@ -1,4 +1,7 @@
 /**
+ * Over 500 lines, for now: schema and migrations, the store, the mask writer and the VIS view live
+ * here; issue 19 moves the schema, MaskWriter and toVisJson to files of their own.
+ *
  * The annotation store: one SQLite file (better-sqlite3, WAL journal) holding clips, sessions,
  * objects, every prompt, and every frame's mask with the prompt version that produced it.
  *
