@@ -3,6 +3,7 @@
  * per process from a small table; when the requested one cannot run here we fall back to the CPU
  * and say why, because a silent fallback turns a 30 ms frame into a 3 s frame with no clue.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -10,6 +11,11 @@ import * as ort from 'onnxruntime-node';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { contractFor, diffIo, GRAPH_KEYS, type Bundle, type GraphKey, type IoSpec } from './bundle.js';
 import { floatToHalf, halfToFloat } from './float16.js';
+import { RunQueue, type RunPriority } from './run-queue.js';
+import { withoutSharedMemory } from './tensor-wire.js';
+import { WorkerSessions } from './worker-sessions.js';
+
+export type { RunPriority } from './run-queue.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
 export type ExecutionProviderRequest = ExecutionProvider | 'auto';
@@ -79,7 +85,39 @@ export interface ModelSessionOptions {
   arena?: boolean;
   /** One line per decision (EP choice, fallback reason). */
   log?: (line: string) => void;
+  /**
+   * Run the graphs in a worker thread (worker-sessions.ts) instead of on this thread's event
+   * loop. Default: $CINESEG_ORT_WORKER (1/0), else off here; `serve` turns it on (see
+   * http-server.ts). Off by default for `track`, `batch` and the rest: they have no event loop
+   * to keep free, and `track` of ultrasound-1 (90 frames, 2 objects, 2 cores) took 2.9-4.3 s
+   * inline and 4.7-5.1 s in the worker (thread start, one input copy and two thread hops per
+   * graph run), with byte-identical masks.
+   */
+  worker?: boolean;
 }
+
+/** $CINESEG_ORT_WORKER as a choice: '1' on, '0' off, unset (or anything else) no opinion. */
+export function workerModeFromEnv(): boolean | undefined {
+  const v = process.env.CINESEG_ORT_WORKER;
+  return v === '1' ? true : v === '0' ? false : undefined;
+}
+
+/** Where the graphs run: on this thread, or in the worker. */
+interface SessionBackend {
+  run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType>;
+  destroy(): Promise<void>;
+}
+
+/** What a ModelSessions and its priority views share. */
+interface SessionsCore {
+  backend: SessionBackend;
+  queue: RunQueue;
+  destroyed: boolean;
+  inWorker: boolean;
+}
+
+/** The priority of runs started inside ModelSessions.withPriorityScope (see there). */
+const priorityScope = new AsyncLocalStorage<RunPriority>();
 
 /**
  * A failed run comes back to us as an exception and is reported as E_MODEL_RUN; without this ORT
@@ -90,72 +128,115 @@ const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
 
 /** The four sessions of a bundle, created together and released together. */
 export class ModelSessions {
-  private destroyed = false;
-
   private constructor(
     readonly bundle: Bundle,
     readonly ep: EpChoice,
-    readonly imageEncoder: ort.InferenceSession,
-    readonly memoryAttention: ort.InferenceSession,
-    readonly maskDecoder: ort.InferenceSession,
-    readonly memoryEncoder: ort.InferenceSession,
+    private readonly core: SessionsCore,
+    /** Set on views made by withPriority; undefined: the scope's priority, else 'interactive'. */
+    private readonly priority?: RunPriority,
   ) {}
 
   /**
    * Creates the sessions for `bundle`, resolving the execution provider (with CPU fallback) and
-   * checking every graph's real inputs/outputs against the manifest before returning.
+   * checking every graph's real inputs/outputs against the manifest before returning. With
+   * `worker` they are created, checked and run in a worker thread; the choice and errors are
+   * the same.
    *
    * @throws CinesegError E_EP_UNAVAILABLE (strict only), E_BUNDLE_GRAPH_MISMATCH, E_MODEL_RUN
    */
   static async create(bundle: Bundle, opts: ModelSessionOptions = {}): Promise<ModelSessions> {
-    const requested = opts.ep ?? 'auto';
-    const log = opts.log ?? (() => undefined);
-    const candidates = candidatesFor(requested);
-    const supported = supportedBackends();
-    const reasons: string[] = [];
-    for (const ep of candidates) {
-      if (!supported.has(ep) || !providerLibraryPresent(ep)) {
-        reasons.push(`${ep} is not in this onnxruntime-node install (${EP_TABLE.find((e) => e.name === ep)?.note ?? ''})`);
-        continue;
-      }
-      let sessions: ort.InferenceSession[] = [];
-      try {
-        const arena = opts.arena ?? process.env.CINESEG_ORT_ARENA !== '0';
-        for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena));
-      } catch (cause) {
-        await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
-        sessions = [];
-        if (cause instanceof CinesegError) throw cause;
-        reasons.push(`${ep} failed to start: ${shortOrtMessage((cause as Error).message)}`);
-        continue;
-      }
-      const reason = ep === requested || requested === 'auto' && reasons.length === 0 ? '' : reasons.join('; ');
-      if (requested !== 'auto' && ep !== requested && opts.strictEp) {
-        await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
-        throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `execution provider ${requested} unavailable: ${reason}`, {
-          details: { requested, reasons },
-        });
-      }
-      const choice: EpChoice = { ep, requested, reason };
-      log(`execution provider: ${ep}${reason ? ` (fallback from ${requested}: ${reason})` : ''}`);
-      const [a, b, c, d] = sessions as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
-      return new ModelSessions(bundle, choice, a, b, c, d);
+    if (opts.worker ?? workerModeFromEnv() ?? false) {
+      // Checked here as well as in the worker: a bad name should not cost a thread start.
+      candidatesFor(opts.ep ?? 'auto');
+      const w = await WorkerSessions.start(
+        bundle,
+        {
+          ...(opts.ep === undefined ? {} : { ep: opts.ep }),
+          ...(opts.strictEp === undefined ? {} : { strictEp: opts.strictEp }),
+          ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+          ...(opts.spin === undefined ? {} : { spin: opts.spin }),
+          ...(opts.arena === undefined ? {} : { arena: opts.arena }),
+        },
+        opts.log ?? (() => undefined),
+      );
+      const ep: EpChoice = { ep: w.ep.ep as ExecutionProvider, requested: w.ep.requested as ExecutionProviderRequest, reason: w.ep.reason };
+      return new ModelSessions(bundle, ep, { backend: w, queue: new RunQueue(), destroyed: false, inWorker: true });
     }
-    throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `no execution provider could start: ${reasons.join('; ')}`, {
-      details: { requested, reasons },
-    });
+    const { ep, sessions } = await createInline(bundle, opts);
+    return new ModelSessions(bundle, ep, { backend: new InlineSessions(bundle, sessions), queue: new RunQueue(), destroyed: false, inWorker: false });
   }
 
   get isDestroyed(): boolean {
-    return this.destroyed;
+    return this.core.destroyed;
   }
 
-  /** Runs one graph, turning ORT failures into E_MODEL_RUN with the graph's name. */
+  /** Whether the graphs run in a worker thread. */
+  get inWorker(): boolean {
+    return this.core.inWorker;
+  }
+
+  /** The inference worker's thread id while it runs (null: inline, or the worker has ended). */
+  get workerThreadId(): number | null {
+    return this.core.backend instanceof WorkerSessions ? this.core.backend.threadId : null;
+  }
+
+  /** Runs waiting for the model, and runs started so far by priority (for metrics and tests). */
+  get queue(): { waiting: number; started: Readonly<Record<RunPriority, number>> } {
+    return { waiting: this.core.queue.waiting, started: this.core.queue.started };
+  }
+
+  /**
+   * The same sessions, with every run made through the view at priority `p` (live frames:
+   * 'live'; recorded propagation: 'propagate'). Views share the queue and the sessions;
+   * destroying a view destroys the sessions, so only the owner should.
+   */
+  withPriority(p: RunPriority): ModelSessions {
+    return new ModelSessions(this.bundle, this.ep, this.core, p);
+  }
+
+  /**
+   * Runs `fn` so that every graph run it starts (through any await chain) without a view's
+   * priority has priority `p`: for code that shares one tracker between prompts and propagation,
+   * e.g. `ModelSessions.withPriorityScope('propagate', () => this.runPropagation(...))`.
+   */
+  static withPriorityScope<T>(p: RunPriority, fn: () => T): T {
+    return priorityScope.run(p, fn);
+  }
+
+  /**
+   * Runs one graph, turning ORT failures into E_MODEL_RUN with the graph's name. Runs go one at
+   * a time through the queue, the most urgent priority first.
+   */
   async run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-    if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'model sessions were released');
+    if (this.core.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'model sessions were released');
+    const priority = this.priority ?? priorityScope.getStore() ?? 'interactive';
+    return this.core.queue.push(priority, () => this.core.backend.run(key, feeds));
+  }
+
+  /** Releases all four sessions (and the worker thread); safe to call twice. */
+  async destroy(): Promise<void> {
+    if (this.core.destroyed) return;
+    this.core.destroyed = true;
+    this.core.queue.close(new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'model sessions were released'));
+    // Releasing a session while its run is still under way crashes onnxruntime-node's native
+    // side (seen as `terminate called after throwing Napi::Error`): let that one run end first.
+    await this.core.queue.idle();
+    await this.core.backend.destroy();
+  }
+}
+
+/** The sessions on this thread: each run blocks the event loop for the whole graph. */
+class InlineSessions implements SessionBackend {
+  constructor(
+    private readonly bundle: Bundle,
+    private readonly sessions: Record<GraphKey, ort.InferenceSession>,
+  ) {}
+
+  async run(key: GraphKey, given: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const feeds = withoutSharedMemory(given);
     try {
       if (this.bundle.precision === 'fp16') return await this.runHalf(key, feeds);
-      return await this[key].run(feeds, RUN_OPTIONS);
+      return await this.sessions[key].run(feeds, RUN_OPTIONS);
     } catch (cause) {
       throw new CinesegError(ErrorCode.E_MODEL_RUN, `${key} failed: ${(cause as Error).message.split('\n')[0]}`, {
         cause,
@@ -166,14 +247,15 @@ export class ModelSessions {
 
   /**
    * fp16 bundles take and give float16 tensors; the tracker works in float32 throughout, so
-   * convert at this one boundary (float32 feeds -> half bits, half outputs -> float32).
+   * convert at this one boundary (float32 feeds -> half bits, half outputs -> float32). In worker
+   * mode this runs in the worker too.
    */
   private async runHalf(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const half: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       half[name] = t.type === 'float32' ? new ort.Tensor('float16', floatToHalf(t.data as Float32Array), t.dims) : t;
     }
-    const res = await this[key].run(half, RUN_OPTIONS);
+    const res = await this.sessions[key].run(half, RUN_OPTIONS);
     const out: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(res)) {
       out[name] = t.type === 'float16' ? new ort.Tensor('float32', halfToFloat(t.data as Uint16Array), t.dims) : t;
@@ -181,14 +263,48 @@ export class ModelSessions {
     return out;
   }
 
-  /** Releases all four sessions; safe to call twice. */
   async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    await Promise.all(
-      [this.imageEncoder, this.memoryAttention, this.maskDecoder, this.memoryEncoder].map((s) => s.release().catch(() => undefined)),
-    );
+    await Promise.all(Object.values(this.sessions).map((s) => s.release().catch(() => undefined)));
   }
+}
+
+/** Resolves the provider (with CPU fallback) and creates and checks the four sessions here. */
+async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<{ ep: EpChoice; sessions: Record<GraphKey, ort.InferenceSession> }> {
+  const requested = opts.ep ?? 'auto';
+  const log = opts.log ?? (() => undefined);
+  const candidates = candidatesFor(requested);
+  const supported = supportedBackends();
+  const reasons: string[] = [];
+  for (const ep of candidates) {
+    if (!supported.has(ep) || !providerLibraryPresent(ep)) {
+      reasons.push(`${ep} is not in this onnxruntime-node install (${EP_TABLE.find((e) => e.name === ep)?.note ?? ''})`);
+      continue;
+    }
+    let sessions: ort.InferenceSession[] = [];
+    try {
+      const arena = opts.arena ?? process.env.CINESEG_ORT_ARENA !== '0';
+      for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena));
+    } catch (cause) {
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      sessions = [];
+      if (cause instanceof CinesegError) throw cause;
+      reasons.push(`${ep} failed to start: ${shortOrtMessage((cause as Error).message)}`);
+      continue;
+    }
+    const reason = ep === requested || requested === 'auto' && reasons.length === 0 ? '' : reasons.join('; ');
+    if (requested !== 'auto' && ep !== requested && opts.strictEp) {
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `execution provider ${requested} unavailable: ${reason}`, {
+        details: { requested, reasons },
+      });
+    }
+    log(`execution provider: ${ep}${reason ? ` (fallback from ${requested}: ${reason})` : ''}`);
+    const byKey = Object.fromEntries(GRAPH_KEYS.map((k, i) => [k, sessions[i]!])) as Record<GraphKey, ort.InferenceSession>;
+    return { ep: { ep, requested, reason }, sessions: byKey };
+  }
+  throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `no execution provider could start: ${reasons.join('; ')}`, {
+    details: { requested, reasons },
+  });
 }
 
 /** ORT's native messages start with a source path and assertion text; keep the human part. */

@@ -5,9 +5,9 @@
  *
  * {@link ServerMetrics} is the one set a `cineseg serve` exports; the parts of the server report
  * into it (frames tracked, live latency and drops, errors by code) and it reads the rest (open
- * sessions, connections, RSS) when scraped.
+ * sessions, connections, RSS, event-loop delay) when scraped.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -203,6 +203,60 @@ export class RateWindow {
 /** Upper bounds of the live latency histogram, in seconds (a 30 fps frame is 0.033 s). */
 export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5];
 
+/** Event-loop delay in milliseconds over the last window (0 when nothing was recorded yet). */
+export interface EventLoopDelaySnapshot {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Samples behind the figures. */
+  samples: number;
+}
+
+/**
+ * How late this thread's event loop runs timers (perf_hooks.monitorEventLoopDelay), over the last
+ * one to two windows: a lifetime histogram would let a bad minute an hour ago set today's p99,
+ * and resetting at each scrape would let one scraper hide what another should see. Every
+ * `windowS` the current histogram's figures are kept as the previous window's and it restarts;
+ * a snapshot gives, per figure, the larger of the two windows (Node cannot merge an event-loop
+ * histogram into another, and taking the larger never hides a stall that just happened).
+ */
+export class EventLoopDelay {
+  private readonly current: IntervalHistogram;
+  private previous: EventLoopDelaySnapshot = { p50Ms: 0, p99Ms: 0, maxMs: 0, samples: 0 };
+  private readonly timer: NodeJS.Timeout;
+
+  /** `resolutionMs`: the sampling timer (5 ms: a 5 ms stall is seen whole, 200 wake-ups a second). */
+  constructor(windowS = 10, resolutionMs = 5) {
+    this.current = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.current.enable();
+    this.timer = setInterval(() => this.rotate(), windowS * 1000);
+    this.timer.unref();
+  }
+
+  private rotate(): void {
+    this.previous = this.figures();
+    this.current.reset();
+  }
+
+  private figures(): EventLoopDelaySnapshot {
+    const h = this.current;
+    if (h.count === 0) return { p50Ms: 0, p99Ms: 0, maxMs: 0, samples: 0 };
+    return { p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, samples: h.count };
+  }
+
+  snapshot(): EventLoopDelaySnapshot {
+    const a = this.figures();
+    const b = this.previous;
+    return { p50Ms: Math.max(a.p50Ms, b.p50Ms), p99Ms: Math.max(a.p99Ms, b.p99Ms), maxMs: Math.max(a.maxMs, b.maxMs), samples: a.samples + b.samples };
+  }
+
+  /** Stops the sampling timer. */
+  destroy(): void {
+    clearInterval(this.timer);
+    this.current.disable();
+  }
+}
+
 export interface ServerGauges {
   sessions(): { recorded: number; live: number };
   connections(): number;
@@ -218,11 +272,13 @@ export class ServerMetrics {
   readonly liveReconnects: Counter;
   readonly connectionsTotal: Counter;
   readonly errors: Counter;
+  readonly eventLoop: EventLoopDelay;
   private gauges: ServerGauges = { sessions: () => ({ recorded: 0, live: 0 }), connections: () => 0 };
 
   constructor(opts: { windowS?: number; now?: () => number } = {}) {
     const r = this.registry;
     this.window = new RateWindow(opts.windowS ?? 10, opts.now);
+    this.eventLoop = new EventLoopDelay(opts.windowS ?? 10);
     this.framesTotal = r.add(new Counter('cineseg_tracked_frames_total', 'Frames tracked (masks produced), by mode.', [{ mode: 'recorded' }, { mode: 'live' }]));
     r.add(new Gauge('cineseg_tracked_frames_per_second', `Frames tracked per second over the last ${this.window.windowS} s, all sessions.`, () => this.window.rate()));
     this.liveLatency = r.add(new Histogram('cineseg_live_latency_seconds', 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.', LATENCY_BUCKETS_S));
@@ -241,6 +297,21 @@ export class ServerMetrics {
     this.connectionsTotal = r.add(new Counter('cineseg_websocket_connections_total', 'WebSocket connections accepted.'));
     this.errors = r.add(new Counter('cineseg_errors_total', 'Coded errors reported to clients (WebSocket replies and HTTP responses), by code.', []));
     r.add(new Gauge('process_resident_memory_bytes', 'Resident set size of the server process.', () => process.memoryUsage.rss()));
+    r.add(
+      new Gauge('cineseg_event_loop_delay_seconds', `How late the server's event loop ran timers over the last ${opts.windowS ?? 10}-${2 * (opts.windowS ?? 10)} s (perf_hooks.monitorEventLoopDelay), by stat: p50, p99, max. High values mean every socket, HTTP request and live frame waited.`, () => {
+        const d = this.eventLoop.snapshot();
+        return [
+          [{ stat: 'p50' }, d.p50Ms / 1000],
+          [{ stat: 'p99' }, d.p99Ms / 1000],
+          [{ stat: 'max' }, d.maxMs / 1000],
+        ];
+      }),
+    );
+  }
+
+  /** Stops the event-loop sampling (the server's destroy() calls it). */
+  destroy(): void {
+    this.eventLoop.destroy();
   }
 
   /** Where the scrape-time gauges read from (set once the server's parts exist). */
