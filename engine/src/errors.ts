@@ -43,6 +43,8 @@ export const ErrorCode = {
   // store/: the SQLite annotation store
   E_STORE: 'E_STORE',
   E_SESSION_UNKNOWN: 'E_SESSION_UNKNOWN',
+  /** A write the server was about to acknowledge did not commit (store locked, read-only or full; or the session's record never started): the request fails instead of being acked and lost. */
+  E_STORE_WRITE: 'E_STORE_WRITE',
   // server/ and protocol.ts: the WebSocket protocol and HTTP serving
   E_PROTOCOL_JSON: 'E_PROTOCOL_JSON',
   E_PROTOCOL_INVALID: 'E_PROTOCOL_INVALID',
@@ -62,6 +64,8 @@ export const ErrorCode = {
   E_RATE_LIMITED: 'E_RATE_LIMITED', // prompts faster than the session's token bucket allows
   E_SESSION_LIMIT: 'E_SESSION_LIMIT', // too many open sessions (server-wide or on one connection)
   E_CONNECTION_LIMIT: 'E_CONNECTION_LIMIT', // [503] too many WebSocket connections
+  E_CLIENT_SLOW: 'E_CLIENT_SLOW', // a viewer did not take what was sent (drain timeout or send buffer bound): its connection is closed (4008), its sessions may be resumed
+  E_CONNECTION_IDLE: 'E_CONNECTION_IDLE', // no request for the idle timeout and nothing running: connection closed (4001), sessions may be resumed
   // adapt/ (cineseg finetune)
   E_TRAIN_UNAVAILABLE: 'E_TRAIN_UNAVAILABLE', // no Python 3 with PyTorch to train with
   E_TRAIN_FAILED: 'E_TRAIN_FAILED', // the trainer stopped with an error (its log's tail is in the message)

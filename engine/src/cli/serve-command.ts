@@ -3,11 +3,14 @@
  */
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
-import { CinesegError, ErrorCode } from '../errors.js';
+import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import type { ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { startServer, type CinesegServer } from '../server/http-server.js';
 import type { ServerLimits } from '../server/limits.js';
+import { installProcessGuards } from '../server/process-guards.js';
 import { defaultStorePath } from '../store/session-store.js';
+import type { SamOptions } from '../track/propagation.js';
+import { parseBoolOption } from './track-command.js';
 
 export function registerServe(program: Command): void {
   program
@@ -21,6 +24,7 @@ export function registerServe(program: Command): void {
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
+    .option('--no-ort-worker', 'run the ONNX graphs on the main thread (default: in a worker thread, so they never block the event loop; also CINESEG_ORT_WORKER=0)')
     .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
@@ -32,6 +36,13 @@ export function registerServe(program: Command): void {
     .option('--prompt-rate <n>', 'prompts per second per session after the burst (default 10)')
     .option('--prompt-burst <n>', 'prompts a session may send at once (default 20)')
     .option('--max-message-bytes <n>', 'largest WebSocket message a client may send (default 2097152)')
+    .option('--add-all-frames-to-correct-as-cond <true|false>', "SAM2 add_all_frames_to_correct_as_cond: a correction on a tracked frame becomes a conditioning frame (default true; Meta's false); a recorded startSession may override it")
+    .option('--non-overlap-masks', "SAM2 non_overlap_masks: output masks disjoint, highest logit wins (default off, as Meta's)")
+    .option('--non-overlap-masks-for-mem-enc', "SAM2 non_overlap_masks_for_mem_enc: the same on the memory encoder's input (default off, as Meta's)")
+    .option('--heartbeat <ms>', 'WebSocket ping interval; a client that answers 2 pings in a row with nothing is cut off (default 15000, 0: off)')
+    .option('--idle-timeout <ms>', 'close a connection that sent nothing for this long while none of its sessions is live or propagating (default 1800000, 0: never)')
+    .option('--resume-grace <ms>', 'keep the sessions of a dropped connection this long for the client to resume them (default 30000, 0: release at once)')
+    .option('--drain-timeout <ms>', 'how long propagation waits for a viewer that takes nothing before its connection is closed (default 30000)')
     .action(async (o: Record<string, unknown>) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CinesegError(ErrorCode.E_USAGE, `--port must be 0..65535, got "${String(o.port)}"`);
@@ -43,6 +54,10 @@ export function registerServe(program: Command): void {
         ['promptRate', 'promptsPerSecond'],
         ['promptBurst', 'promptBurst'],
         ['maxMessageBytes', 'maxMessageBytes'],
+        ['heartbeat', 'heartbeatIntervalMs'],
+        ['idleTimeout', 'idleTimeoutMs'],
+        ['resumeGrace', 'resumeGraceMs'],
+        ['drainTimeout', 'drainTimeoutMs'],
       ];
       for (const [flag, key] of flags) if (o[flag] !== undefined) limits[key] = Number(o[flag]);
       const token = typeof o.token === 'string' ? o.token : process.env.CINESEG_TOKEN || undefined;
@@ -58,19 +73,43 @@ export function registerServe(program: Command): void {
         ...(o.model ? { model: String(o.model) } : {}),
         ep: String(o.ep) as ExecutionProviderRequest,
         ...(o.threads ? { threads: Number(o.threads) } : {}),
+        ...(o.ortWorker === false ? { worker: false } : {}),
         ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStorePath() }),
         ...(token === undefined ? {} : { token }),
         ...(o.allowOrigin ? { allowOrigins: o.allowOrigin as string[] } : {}),
         limits,
+        sam: samFromFlags(o),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(servingLines(server).join('\n') + '\n');
-      const stop = () => {
-        void server.destroy().then(() => process.exit(0));
+      let stopping: Promise<void> | null = null;
+      // A failing destroy must still end the process, and not as an unhandled rejection.
+      const stop = (code: number) => {
+        stopping ??= server
+          .destroy()
+          .catch((e: unknown) => {
+            process.stderr.write(`stopping the server failed: ${String((e as Error)?.message ?? e)}\n`);
+          })
+          .finally(() => process.exit(code));
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      installProcessGuards({
+        log: (l) => process.stderr.write(`${l}\n`),
+        onRejection: (e) => server.metrics.error(toCinesegError(e).code),
+        onFatal: () => stop(1),
+      });
+      process.once('SIGINT', () => stop(0));
+      process.once('SIGTERM', () => stop(0));
     });
+}
+
+/** The SAM 2 flags of `serve` (and `track`) as SamOptions; unset flags stay unset (engine defaults). */
+export function samFromFlags(o: Record<string, unknown>): SamOptions {
+  const addAll = parseBoolOption(o.addAllFramesToCorrectAsCond, '--add-all-frames-to-correct-as-cond');
+  return {
+    ...(addAll === undefined ? {} : { addAllFramesToCorrectAsCond: addAll }),
+    ...(o.nonOverlapMasks ? { nonOverlapMasks: true } : {}),
+    ...(o.nonOverlapMasksForMemEnc ? { nonOverlapMasksForMemEnc: true } : {}),
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Where the server puts prompts and masks before it acknowledges them. The server only sends a
  * mask to a client after `putMasks` resolved for it, so a sink backed by a database gives the
- * client the guarantee "what I saw is stored". {@link MemorySink} keeps everything in memory
+ * client the guarantee "what I saw is stored". A write that did not commit rejects (E_STORE_WRITE)
+ * and the request it belongs to fails: a sink never drops a write silently. {@link MemorySink} keeps everything in memory
  * (tests, and servers started without a store).
  */
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -52,6 +53,16 @@ export interface SinkSupport {
   sourcePromptVersion?: number;
 }
 
+/** A current mask as a sink gives it back (a resumed client's resend). */
+export interface StoredMask {
+  objectId: number;
+  frame: number;
+  /** Object score logit, as the tracker gave it. */
+  score: number;
+  /** COCO counts at the session's width x height. */
+  counts: readonly number[];
+}
+
 /** A stored session's clip file and current masks, to be support of another session. */
 export interface SupportSource {
   clip: string;
@@ -77,6 +88,8 @@ export interface AnnotationSink {
   supportSource?(sessionId: string): Promise<SupportSource>;
   /** Stores the session's support as it is now (the whole list, replacing the earlier one). */
   setSupport?(sessionId: string, support: readonly SinkSupport[]): Promise<void>;
+  /** The session's current mask per (object, frame), objects in id order (a resumed client gets them again). */
+  currentMasks?(sessionId: string): Promise<StoredMask[]>;
 }
 
 /** An {@link AnnotationSink} in memory: the latest mask per (session, object, frame). */
@@ -115,6 +128,12 @@ export class MemorySink implements AnnotationSink {
 
   async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
     this.sessions.get(sessionId)?.prompts.push(p);
+  }
+
+  async currentMasks(sessionId: string): Promise<StoredMask[]> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return [];
+    return [...s.masks.values()].sort((a, b) => a.objectId - b.objectId || a.frame - b.frame).map((m) => ({ objectId: m.objectId, frame: m.frame, score: m.score, counts: m.counts }));
   }
 
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {

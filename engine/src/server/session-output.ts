@@ -2,12 +2,18 @@
  * What a session writes to: the client's socket while it is connected. A session outlives its
  * client (a propagation a user started finishes and is stored even when the tab closes), so the
  * target can be detached; messages sent without a client are dropped.
+ *
+ * Backpressure: a producer that must not outrun its viewer (recorded propagation) awaits
+ * `drained()` after each frame's masks. A detached output is always drained: the work of a
+ * departed client goes on at the model's pace and is stored.
  */
 import type { ServerMessage } from '../protocol.js';
 
 export interface SessionOutput {
   json(msg: ServerMessage): void;
   binary(data: Uint8Array): void;
+  /** Resolves once the viewer has taken enough of what was sent to be sent more (absent: at once). */
+  drained?(): Promise<void>;
 }
 
 export class DetachableOutput implements SessionOutput {
@@ -27,5 +33,9 @@ export class DetachableOutput implements SessionOutput {
 
   binary(data: Uint8Array): void {
     this.target?.binary(data);
+  }
+
+  drained(): Promise<void> {
+    return this.target?.drained?.() ?? Promise.resolve();
   }
 }

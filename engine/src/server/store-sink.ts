@@ -4,11 +4,30 @@
  * session is stored against its clip file; a live source, which has no file and no length, is
  * stored against a pseudo clip of its own (content hash `live:<session id>`) whose frame count
  * grows with the frames stored, frame numbers being the source's decoded frame indices.
+ *
+ * Nothing is dropped silently: a write that does not commit (store locked by another process,
+ * read-only, disk full) rejects with E_STORE_WRITE, and so does a write for a session whose
+ * record never started (its start failed): the request that made it gets an error, not an ack.
  */
 import { CinesegError, isCinesegError, ErrorCode } from '../errors.js';
+import { stringToCounts } from '../mask/rle.js';
 import { registerClipFile } from '../store/register-clip.js';
 import { hashFile, type PromptInput, type SessionStore } from '../store/session-store.js';
-import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession, SinkSupport, SupportSource } from './annotation-sink.js';
+import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession, SinkSupport, StoredMask, SupportSource } from './annotation-sink.js';
+
+/**
+ * Runs a store write; what it throws becomes E_STORE_WRITE, except the codes that say the request
+ * itself was wrong (an unknown object or session, a bad mask): those stay as they are.
+ */
+async function write<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isCinesegError(e) && e.code !== ErrorCode.E_STORE && e.code !== ErrorCode.E_INTERNAL) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new CinesegError(ErrorCode.E_STORE_WRITE, `storing ${what} failed, nothing of it was acknowledged: ${why}`, { cause: e });
+  }
+}
 
 export class StoreSink implements AnnotationSink {
   private readonly sizes = new Map<string, [number, number]>();
@@ -25,37 +44,57 @@ export class StoreSink implements AnnotationSink {
 
   async startSession(s: SinkSession): Promise<void> {
     if (s.kind === 'live') {
-      const clip = this.store.upsertClip({ path: withoutCredentials(s.source), contentHash: `live:${s.sessionId}`, width: s.width, height: s.height, numFrames: 0, fps: s.fps });
-      this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve', live: true } });
-      this.live.set(s.sessionId, { clipId: clip.id, frames: 0 });
+      await write('the live record', () => {
+        const clip = this.store.upsertClip({ path: withoutCredentials(s.source), contentHash: `live:${s.sessionId}`, width: s.width, height: s.height, numFrames: 0, fps: s.fps });
+        // A start tried again after a failure may find its session made by the first try.
+        if (!this.store.getSession(s.sessionId)) this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve', live: true } });
+        this.live.set(s.sessionId, { clipId: clip.id, frames: 0 });
+      });
     } else {
       if (s.numFrames === null) return;
       const clip = await registerClipFile(this.store, s.source);
-      this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } });
+      await write('the session', () => this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } }));
     }
     this.sizes.set(s.sessionId, [s.height, s.width]);
   }
 
-  async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
+  /**
+   * Takes a stored recorded session up again (openSession, session-restore.ts): marked 'open', and
+   * its writes are accepted again. @throws CinesegError E_SESSION_UNKNOWN, E_STORE_WRITE
+   */
+  async resumeSession(sessionId: string): Promise<void> {
+    const session = this.store.requireSession(sessionId);
+    const clip = this.store.getClip(session.clipId)!;
+    await write('the reopened session', () => this.store.setSessionStatus(sessionId, 'open'));
+    this.sizes.set(sessionId, [clip.height, clip.width]);
+  }
+
+  /** The session's [height, width]. @throws CinesegError E_STORE_WRITE when its record never started */
+  private started(sessionId: string, what: string): [number, number] {
     const size = this.sizes.get(sessionId);
-    if (!size) return;
+    if (!size) throw new CinesegError(ErrorCode.E_STORE_WRITE, `storing ${what} failed: session "${sessionId}" has no record in the store (starting it failed)`);
+    return size;
+  }
+
+  async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
+    const size = this.started(sessionId, 'a prompt');
     let input: PromptInput;
     if (p.kind === 'points') input = { kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points, clearOld: p.clearOld };
     else if (p.kind === 'box') input = { kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: p.points };
     else input = { kind: 'mask', objectId: p.objectId, frame: p.frame, mask: { size, counts: p.counts } };
-    this.store.addPrompt(sessionId, input);
+    await write('a prompt', () => this.store.addPrompt(sessionId, input));
     const key = `${sessionId}:${p.objectId}`;
     const label = this.pendingLabels.get(key);
     if (label !== undefined) {
+      await write('an object name', () => this.store.addObject(sessionId, p.objectId, label));
       this.pendingLabels.delete(key);
-      this.store.addObject(sessionId, p.objectId, label);
     }
   }
 
   async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {
-    if (!this.sizes.has(sessionId)) return;
+    this.started(sessionId, 'an object name');
     // An object without a prompt has no row; one made now would be an empty object in exports.
-    if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) this.store.addObject(sessionId, objectId, label);
+    if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) await write('an object name', () => this.store.addObject(sessionId, objectId, label));
     else this.pendingLabels.set(`${sessionId}:${objectId}`, label);
   }
 
@@ -75,22 +114,33 @@ export class StoreSink implements AnnotationSink {
 
   /** Kept in session meta `support` (no schema change: it is a fact about the session, not a prompt of one frame). */
   async setSupport(sessionId: string, support: readonly SinkSupport[]): Promise<void> {
-    if (!this.sizes.has(sessionId)) return;
-    this.store.updateSessionMeta(sessionId, { support });
+    this.started(sessionId, 'support');
+    await write('support', () => this.store.updateSessionMeta(sessionId, { support }));
+  }
+
+  async currentMasks(sessionId: string): Promise<StoredMask[]> {
+    if (!this.store.getSession(sessionId)) return [];
+    return this.store.currentMasks(sessionId).map((m) => ({
+      objectId: m.objectId,
+      frame: m.frame,
+      // Back to the tracker's logit (the store keeps the probability), clamped off 0 and 1.
+      score: m.score === null ? 0 : Math.log(Math.min(Math.max(m.score, 1e-7), 1 - 1e-7) / (1 - Math.min(Math.max(m.score, 1e-7), 1 - 1e-7))),
+      counts: stringToCounts(m.rle.counts),
+    }));
   }
 
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {
-    const size = this.sizes.get(sessionId);
-    if (!size || masks.length === 0) return;
+    const size = this.started(sessionId, 'masks');
+    if (masks.length === 0) return;
     const live = this.live.get(sessionId);
     if (live) {
       const end = Math.max(...masks.map((m) => m.frame)) + 1;
       if (end > live.frames) {
-        this.store.growClip(live.clipId, end);
+        await write('masks', () => this.store.growClip(live.clipId, end));
         live.frames = end;
       }
     }
-    this.store.putMasks(
+    await write(`${masks.length} mask(s)`, () => this.store.putMasks(
       sessionId,
       masks.map((m) => ({
         objectId: m.objectId,
@@ -100,20 +150,20 @@ export class StoreSink implements AnnotationSink {
         score: 1 / (1 + Math.exp(-m.score)),
         origin: m.origin,
       })),
-    );
+    ));
     // An object with support only gets its row from its first masks: a name given before waits for them.
     for (const id of new Set(masks.map((m) => m.objectId))) {
       const label = this.pendingLabels.get(`${sessionId}:${id}`);
       if (label === undefined) continue;
+      await write('an object name', () => this.store.addObject(sessionId, id, label));
       this.pendingLabels.delete(`${sessionId}:${id}`);
-      this.store.addObject(sessionId, id, label);
     }
   }
 
   async removeObject(sessionId: string, objectId: number): Promise<void> {
-    if (!this.sizes.has(sessionId)) return;
+    this.started(sessionId, 'a removal');
     try {
-      this.store.removeObject(sessionId, objectId);
+      await write('a removal', () => this.store.removeObject(sessionId, objectId));
     } catch (e) {
       if (!isCinesegError(e, ErrorCode.E_OBJECT_UNKNOWN)) throw e;
     }
@@ -124,7 +174,7 @@ export class StoreSink implements AnnotationSink {
     this.sizes.delete(sessionId);
     this.live.delete(sessionId);
     for (const k of this.pendingLabels.keys()) if (k.startsWith(`${sessionId}:`)) this.pendingLabels.delete(k);
-    this.store.setSessionStatus(sessionId, 'closed');
+    await write('the session close', () => this.store.setSessionStatus(sessionId, 'closed'));
   }
 
   async destroy(): Promise<void> {

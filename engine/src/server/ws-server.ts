@@ -6,21 +6,49 @@
  *
  * Upgrades pass the same access check as HTTP (token, Origin, Host; see access-control.ts) and
  * the connection bound; a refused upgrade is answered with its HTTP status and a coded JSON body.
+ *
+ * Connections that stop answering do not hold the server (limits.ts has the numbers):
+ * - Heartbeat: a ping every `heartbeatIntervalMs`; a peer that answered none of the last
+ *   `heartbeatMissedPongs` (and sent nothing) is terminated — a dead tab frees its sessions.
+ * - Idle: no request for `idleTimeoutMs` while nothing of the connection's runs: closed (4001).
+ * - Unsent bytes per socket are bounded (socket-output.ts): live frames are dropped per viewer,
+ *   recorded propagation waits for its viewer, and a viewer that takes nothing is closed (4008).
+ * - Resume: the sessions of a connection that dropped (anything but a close the client asked for
+ *   with 1000 or no status) wait `resumeGraceMs` for a `resume` with their token from a new
+ *   connection, which gets `sessionStarted` again and a recorded session's current masks; after
+ *   the grace they are released as a closed tab's are (a running propagation finishes first).
  */
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type ServerMessage } from '../protocol.js';
+import { encodeMaskFrame, errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type Resume } from '../protocol.js';
 import type { AccessControl } from './access-control.js';
+import type { AnnotationSink } from './annotation-sink.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
-import type { ServerMetrics } from './metrics.js';
+import { Counter, Gauge, type ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
 import type { SessionOutput } from './session-output.js';
+import { SocketOutput } from './socket-output.js';
 
-/** A client falling this far behind on live frames gets frames dropped instead of queued. */
-const LIVE_MAX_BUFFERED_BYTES = 4 << 20;
+/** A server-initiated close is followed by terminate() after this long (a stalled peer never answers it). */
+const CLOSE_TIMEOUT_MS = 1000;
+/** Resent masks of a resumed session go out in runs of this many, each after the socket drained. */
+const RESEND_RUN = 64;
+
+/** One open connection. */
+interface Conn {
+  ws: WebSocket;
+  /** Who the session manager knows this connection as. */
+  owner: string;
+  out: SocketOutput;
+  /** Heartbeat pings sent since the peer was last heard from. */
+  missed: number;
+  lastRequestAt: number;
+  /** The server closed it (heartbeat, idle, too slow): its sessions may be resumed. */
+  serverClosed: boolean;
+}
 
 export interface WsServerOptions {
   /** Who may connect (default: anyone). */
@@ -30,6 +58,8 @@ export interface WsServerOptions {
   /** Applied to every error message sent to a client (see log-redact.ts). */
   redact?: (text: string) => string;
   log?: (line: string) => void;
+  /** Where a resumed recorded session's current masks are read from (absent: none are resent). */
+  sink?: AnnotationSink;
 }
 
 /** Answers a refused upgrade on the raw socket: status line, coded JSON body, close. */
@@ -44,8 +74,20 @@ export class WsServer {
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   private readonly log: (line: string) => void;
   private readonly redact: (text: string) => string;
+  private readonly limits: ServerLimits;
+  private readonly conns = new Set<Conn>();
+  /** Sessions a client may take back with `resume`: their token and their current owner. */
+  private readonly resumable = new Map<string, { token: string; owner: string }>();
+  /** Owners whose connection dropped, until their resume grace ends. */
+  private readonly grace = new Map<string, NodeJS.Timeout>();
+  private readonly heartbeat: NodeJS.Timeout | null;
+  /** Live frames dropped for viewers that were behind (all connections; null without metrics). */
+  readonly viewerDrops: Counter | null = null;
+  private destroyed = false;
   /** Messages rejected as malformed (tests, logs). */
   rejected = 0;
+  /** Connections terminated by the heartbeat, closed as idle, closed as too slow (tests, logs). */
+  readonly closedBy = { heartbeat: 0, idle: 0, slow: 0 };
 
   constructor(
     private readonly http: Server,
@@ -54,7 +96,13 @@ export class WsServer {
   ) {
     this.log = opts.log ?? (() => undefined);
     this.redact = opts.redact ?? ((t) => t);
-    const limits = opts.limits ?? DEFAULT_LIMITS;
+    const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
+    if (opts.metrics) {
+      this.viewerDrops = opts.metrics.registry.add(new Counter('cineseg_live_viewer_frames_dropped_total', 'Live frames (picture, masks and frame message together) not sent to a viewer whose socket was behind.'));
+      opts.metrics.registry.add(new Gauge('cineseg_websocket_buffered_bytes', 'Bytes sent to WebSocket clients and not yet taken by them, all connections.', () => this.bufferedBytes));
+    }
+    this.heartbeat = limits.heartbeatIntervalMs > 0 ? setInterval(() => this.beat(), limits.heartbeatIntervalMs) : null;
+    this.heartbeat?.unref();
     // ws checks maxPayload while receiving, before a byte of an oversized message is buffered.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: Math.min(limits.maxMessageBytes, MAX_WS_PAYLOAD_BYTES) });
     this.onUpgrade = (req, socket, head) => {
@@ -85,27 +133,54 @@ export class WsServer {
     return this.wss.clients.size;
   }
 
+  /** Unsent bytes of every connection together. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.ws.bufferedAmount;
+    return n;
+  }
+
+  /** Sessions waiting for a resume (their connection dropped, the grace has not ended). */
+  get awaitingResume(): number {
+    let n = 0;
+    for (const r of this.resumable.values()) if (this.grace.has(r.owner)) n++;
+    return n;
+  }
+
   private onConnection(ws: WebSocket): void {
     const owner = randomUUID();
     this.opts.metrics?.connectionsTotal.inc();
-    const out: SessionOutput = {
-      json: (m: ServerMessage) => {
-        if (m.type === 'error') {
-          this.opts.metrics?.error(m.code);
-          m = { ...m, message: this.redact(m.message) };
-        }
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
-      },
-      binary: (d: Uint8Array) => {
-        if (ws.readyState !== ws.OPEN) return;
-        // Live frames are the only high-rate binaries; masks of recorded clips always go out.
-        if (d[0] === 2 && ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) return;
-        ws.send(d, { binary: true });
-      },
+    const L = this.limits;
+    const conn: Conn = {
+      ws,
+      owner,
+      missed: 0,
+      lastRequestAt: Date.now(),
+      serverClosed: false,
+      out: new SocketOutput(ws, {
+        liveMaxBufferedBytes: L.liveMaxBufferedBytes,
+        recordedMaxBufferedBytes: L.recordedMaxBufferedBytes,
+        maxBufferedBytes: L.maxBufferedBytes,
+        drainTimeoutMs: L.drainTimeoutMs,
+        redact: this.redact,
+        onError: (code) => this.opts.metrics?.error(code),
+        onDrop: () => this.viewerDrops?.inc(),
+        onTooSlow: (why) => {
+          this.closedBy.slow++;
+          this.opts.metrics?.error(ErrorCode.E_CLIENT_SLOW);
+          this.log(`websocket closed: ${why}`);
+          this.serverClose(conn, 4008, ErrorCode.E_CLIENT_SLOW);
+        },
+      }),
     };
+    this.conns.add(conn);
+    const out = conn.out;
     ws.on('error', (e) => this.log(`websocket error: ${e.message}`));
-    ws.on('close', () => this.manager.releaseOwner(owner));
+    ws.on('pong', () => (conn.missed = 0));
+    ws.on('close', (code: number) => this.onClose(conn, code));
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      conn.missed = 0;
+      conn.lastRequestAt = Date.now();
       if (isBinary) {
         this.rejected++;
         out.json(errorMessage('E_PROTOCOL_BINARY', 'clients send JSON text messages only', null));
@@ -125,7 +200,136 @@ export class WsServer {
     });
   }
 
-  private async dispatch(owner: string, msg: ClientMessage, out: SessionOutput): Promise<void> {
+  /** Heartbeat and idle check of every connection (see the module comment). */
+  private beat(): void {
+    const now = Date.now();
+    const L = this.limits;
+    for (const c of this.conns) {
+      if (c.missed >= L.heartbeatMissedPongs) {
+        this.closedBy.heartbeat++;
+        this.log(`websocket terminated: no answer to ${c.missed} heartbeat pings`);
+        c.serverClosed = true;
+        c.ws.terminate();
+        continue;
+      }
+      if (L.idleTimeoutMs > 0 && now - c.lastRequestAt > L.idleTimeoutMs && !this.busy(c.owner)) {
+        this.closedBy.idle++;
+        c.out.json(errorMessage(ErrorCode.E_CONNECTION_IDLE, `no request for ${Math.round(L.idleTimeoutMs / 1000)} s: closed; its sessions may be resumed for ${Math.round(L.resumeGraceMs / 1000)} s`, null));
+        this.serverClose(c, 4001, ErrorCode.E_CONNECTION_IDLE);
+        continue;
+      }
+      c.missed++;
+      try {
+        c.ws.ping();
+      } catch {
+        // Closing already: the close event releases it.
+      }
+    }
+  }
+
+  /** Whether one of the owner's sessions is working for it (live, or propagating). */
+  private busy(owner: string): boolean {
+    for (const [id, r] of this.resumable) {
+      if (r.owner !== owner) continue;
+      try {
+        const s = this.manager.get(owner, id);
+        if (s.kind === 'live' || s.propagating) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return false;
+  }
+
+  private serverClose(c: Conn, code: number, reason: string): void {
+    c.serverClosed = true;
+    c.out.close();
+    try {
+      c.ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+    setTimeout(() => c.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
+  }
+
+  private onClose(c: Conn, code: number): void {
+    this.conns.delete(c);
+    c.out.close();
+    // Shutting down: the session manager is destroyed with every session right after.
+    if (this.destroyed) return;
+    // 1000, or 1005 (a close frame without status: ws's and browsers' close()): the client said
+    // goodbye. Anything else (1001 page reload, 1006 connection lost, closed by us) may come back.
+    const clean = !c.serverClosed && (code === 1000 || code === 1005);
+    if (clean || this.limits.resumeGraceMs === 0) {
+      this.release(c.owner);
+      return;
+    }
+    for (const [id, r] of this.resumable) {
+      if (r.owner !== c.owner) continue;
+      try {
+        // Detached: a propagation goes on at the model's pace (nothing to drain) and is stored.
+        this.manager.get(c.owner, id).output.attach(null);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const t = setTimeout(() => {
+      this.grace.delete(c.owner);
+      this.release(c.owner);
+    }, this.limits.resumeGraceMs);
+    t.unref();
+    this.grace.set(c.owner, t);
+  }
+
+  /** The owner is gone for good: its sessions are released (see SessionManager.releaseOwner). */
+  private release(owner: string): void {
+    for (const [id, r] of this.resumable) if (r.owner === owner) this.resumable.delete(id);
+    this.manager.releaseOwner(owner);
+  }
+
+  /**
+   * Takes a session back for `owner` (see the module comment). The new output sees every mask
+   * sent from the moment it is attached; the stored masks are read after that and resent, except
+   * those the session sent meanwhile (they are as new or newer), so the client ends with the
+   * current state. @throws CinesegError E_SESSION_UNKNOWN (unknown, closed, released, other token)
+   */
+  private async resume(owner: string, msg: Resume, out: SocketOutput): Promise<void> {
+    const r = this.resumable.get(msg.sessionId);
+    if (!r || !sameToken(r.token, msg.resumeToken)) {
+      throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, `no session "${msg.sessionId}" to resume (closed, released after the resume grace, or another token)`);
+    }
+    const s = this.manager.transfer(msg.sessionId, r.owner, owner);
+    r.owner = owner;
+    const sentLive = new Set<string>();
+    const tap: SessionOutput = {
+      json: (m) => out.json(m),
+      binary: (d) => {
+        if (d[0] === 1 && d.byteLength >= 16) {
+          const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+          sentLive.add(`${dv.getUint32(12, true)}:${dv.getUint32(8, true)}`);
+        }
+        out.binary(d);
+      },
+      drained: () => out.drained(),
+    };
+    s.output.attach(tap);
+    try {
+      out.json({ ...s.started(msg.seq), resumeToken: r.token, resumed: true, ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}) });
+      if (s.kind !== 'recorded' || !this.opts.sink?.currentMasks) return;
+      const masks = await this.opts.sink.currentMasks(s.sessionId);
+      let n = 0;
+      for (const m of masks) {
+        if (sentLive.has(`${m.objectId}:${m.frame}`)) continue;
+        out.binary(encodeMaskFrame({ handle: s.handle, frame: m.frame, objectId: m.objectId, ptsUs: s.framePtsUs[m.frame] ?? 0, width: s.width, height: s.height, score: m.score, counts: m.counts }));
+        if (++n % RESEND_RUN === 0) await out.drained();
+      }
+    } finally {
+      // The session may have been taken again meanwhile (another resume): leave that one's output.
+      if (this.resumable.get(msg.sessionId)?.owner === owner) s.output.attach(out);
+    }
+  }
+
+  private async dispatch(owner: string, msg: ClientMessage, out: SocketOutput): Promise<void> {
     const m = this.manager;
     const ack = (sessionId: string | null) => out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId, request: msg.type });
     switch (msg.type) {
@@ -133,8 +337,21 @@ export class WsServer {
         ack(null);
         return;
       case 'startSession': {
-        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, msg.clip!, out);
-        out.json(s.started(msg.seq));
+        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, msg.clip!, out, msg.sam);
+        const resumeToken = randomBytes(18).toString('base64url');
+        this.resumable.set(s.sessionId, { token: resumeToken, owner });
+        out.json({ ...s.started(msg.seq), resumeToken });
+        return;
+      }
+      case 'resume':
+        await this.resume(owner, msg, out);
+        return;
+      case 'openSession': {
+        // A stored session back from the store (session-restore.ts): reply, then its masks.
+        const r = await m.reopenRecorded(owner, msg.sessionId);
+        const resumeToken = randomBytes(18).toString('base64url');
+        this.resumable.set(r.session.sessionId, { token: resumeToken, owner });
+        await r.deliver(out, { ...r.session.started(msg.seq), resumeToken, restored: r.summary }, () => this.resumable.get(msg.sessionId)?.owner === owner);
         return;
       }
       case 'addPoints':
@@ -143,7 +360,7 @@ export class WsServer {
         const s = m.get(owner, msg.sessionId);
         m.takePrompt(owner, msg.sessionId);
         const at = await s.prompt(msg);
-        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs });
+        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs, ...('objectId' in at ? { objectId: at.objectId as number } : {}) });
         return;
       }
       case 'propagate': {
@@ -186,6 +403,7 @@ export class WsServer {
       }
       case 'closeSession':
         await m.close(owner, msg.sessionId);
+        this.resumable.delete(msg.sessionId);
         ack(msg.sessionId);
         return;
     }
@@ -193,8 +411,20 @@ export class WsServer {
 
   /** Closes every connection and stops accepting new ones. */
   async destroy(): Promise<void> {
+    this.destroyed = true;
     this.http.off('upgrade', this.onUpgrade);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const t of this.grace.values()) clearTimeout(t);
+    this.grace.clear();
+    for (const c of this.conns) c.out.destroy();
     for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
   }
+}
+
+/** Compares resume tokens in constant time. */
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -31,7 +31,8 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cineseg-drop-'));
   dbPath = join(tmp, 'cineseg.db');
   sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
-  server = await startServer({ port: 0, sessions, store: dbPath, media: [join(REPO_ROOT, 'samples', 'generated')], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player') });
+  // No resume grace: the dropped client's sessions are released at once (resume: connections.test.ts).
+  server = await startServer({ port: 0, sessions, store: dbPath, media: [join(REPO_ROOT, 'samples', 'generated')], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), limits: { resumeGraceMs: 0 } });
 });
 
 afterAll(async () => {
