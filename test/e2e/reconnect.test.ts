@@ -1,6 +1,9 @@
 /**
  * The server restarts under an open player: the page shows it is reconnecting, finds the new
  * server on the same address, opens its clip again and replays its prompts (the mask comes back).
+ * Live is the other way round: its objects live on the server, so a reload finds them there (no
+ * click sent again), and after a server restart the old clicks are not replayed onto whatever
+ * anatomy the new run shows.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,5 +49,55 @@ describe('e2e: reconnect', () => {
     expect(stored.prompts).toHaveLength(1);
     expect(stored.prompts[0]).toMatchObject({ kind: 'points', objectId: 1, frame: 0 });
     await page.screenshot({ path: join(SCREENSHOTS, 'reconnected.png') });
+  });
+});
+
+describe('e2e: live reload and reconnect', () => {
+  let l: E2e;
+  beforeAll(async () => {
+    l = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], live: `loop:${join(CLIP_DIR, 'clip.mp4')}` });
+  });
+  afterAll(async () => {
+    await l?.destroy();
+  });
+
+  const clickObject = async () => {
+    const box = (await l.page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+    const pt = prompts.objects[0]!.point;
+    await l.page.mouse.click(box.x + (pt[0] / prompts.width) * box.width, box.y + (pt[1] / prompts.height) * box.height);
+  };
+  const promptsOf = (record: string) => l.sink.sessions.get(record)?.prompts.length ?? 0;
+
+  it('a reload finds the live objects on the server; after a server restart old clicks are not replayed', async () => {
+    const { page } = l;
+    await page.goto(l.server.url);
+    await page.click('[data-testid="open-live"]');
+    await page.waitForFunction(() => window.__cineseg.livePainted >= 5, undefined, { timeout: 60_000 });
+    await clickObject();
+    await page.waitForFunction(() => window.__cineseg.masksReceived >= 3, undefined, { timeout: 30_000 });
+    const live = l.server.live!;
+    const record = live.recordId;
+    expect(live.objectIds).toEqual([1]);
+    expect(promptsOf(record)).toBe(1);
+
+    // Reload: a new page, a new connection, no click; the object and its masks are there.
+    await page.reload();
+    await page.click('[data-testid="open-live"]');
+    await page.waitForFunction(() => window.__cineseg.masksReceived >= 3, undefined, { timeout: 30_000 });
+    await expect.poll(() => page.locator('[data-object="1"]').count(), { timeout: 10_000 }).toBe(1);
+    expect(live.recordId).toBe(record);
+    expect(live.objectIds).toEqual([1]);
+    expect(promptsOf(record)).toBe(1);
+
+    // The server restarts: the player reconnects and opens live again, with nothing replayed.
+    const first = await page.evaluate(() => window.__cineseg.sessionId);
+    await l.restart();
+    await page.waitForFunction((old) => window.__cineseg.connected && window.__cineseg.sessionId !== old, first, { timeout: 30_000 });
+    const painted = await page.evaluate(() => window.__cineseg.livePainted);
+    await page.waitForFunction((p) => window.__cineseg.livePainted >= p + 10, painted, { timeout: 30_000 });
+    const again = l.server.live!;
+    expect(again.recordId).not.toBe(record);
+    expect(again.objectIds).toEqual([]);
+    expect(promptsOf(again.recordId)).toBe(0);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A live input that outlives its ffmpeg children. A camera reboots, a network drops, ffmpeg
  * crashes: the stream ends, and for a live view that is a pause, not the end. LiveSource then
- * starts a new decoder after a backoff that doubles per failed attempt (capped), renumbers frames
+ * starts a new decoder after a backoff that doubles per failed attempt (capped; the schedule is
+ * RxJS `retry`, see source/rx-live-flow.ts retryWithBackoff), renumbers frames
  * so indices and PTS keep increasing across reconnections, and gives up with E_LIVE_SOURCE_LOST
  * after `maxAttempts` consecutive failed attempts, so a source gone for good is reported instead
  * of waited on forever.
@@ -11,10 +12,20 @@
  *
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
+import { Observable, type Subscription } from 'rxjs';
 import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
 import type { VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { FrameSource } from './frame-source.js';
+import { retryWithBackoff } from './rx-live-flow.js';
+
+/** A running connection ended after it had delivered frames: retried (the first connection's own error is not). */
+class Outage {
+  constructor(
+    readonly why: string,
+    readonly err: CinesegError | null,
+  ) {}
+}
 
 /** How a live source retries after its stream stopped. */
 export interface ReconnectOptions {
@@ -91,7 +102,13 @@ export class LiveSource {
   private lastPtsUs = 0;
   private frameUs: number;
   private droppedBefore = 0;
-  private wakeSleep: (() => void) | null = null;
+  private readonly dropped = new WeakSet<FrameDecoder>();
+  /** The `next()` adapter's subscription to `frames()`, its one-frame buffer and its error. */
+  private pull: Subscription | null = null;
+  private buffered: Frame | null = null;
+  private replaced = 0;
+  private pullError: CinesegError | null = null;
+  private wakePull: (() => void) | null = null;
   private readonly retry: Required<ReconnectOptions>;
   private readonly log: (line: string) => void;
   private readonly name: string;
@@ -133,33 +150,116 @@ export class LiveSource {
   }
 
   get stats(): LiveSourceStats {
-    return { ...this.s, framesDropped: this.droppedBefore + (this.decoder?.stats.framesDropped ?? 0) };
+    return { ...this.s, framesDropped: this.droppedBefore + this.replaced + (this.decoder?.stats.framesDropped ?? 0) };
   }
 
   /**
-   * The newest frame (latest-frame-wins). Reconnects as needed; resolves null once destroyed.
+   * Every frame of the source as it comes, across reconnections (indices and PTS keep
+   * increasing). One subscription at a time: it owns the decoder. Errors with E_LIVE_SOURCE_LOST
+   * when every attempt of an outage failed, or with the first connection's own error when it never
+   * delivered a frame; unsubscribing kills the running ffmpeg and cancels a pending reconnect.
+   */
+  frames(): Observable<Frame> {
+    const { maxAttempts, initialDelayMs, maxDelayMs } = this.retry;
+    return this.connection().pipe(
+      retryWithBackoff<Frame>({
+        maxAttempts,
+        initialDelayMs,
+        maxDelayMs,
+        retryable: (e) => e instanceof Outage && !this.destroyed,
+        giveUp: (e) => {
+          const o = e as Outage;
+          const line = `live source ${this.name} lost: ${maxAttempts} reconnect attempt(s) failed; last: ${o.why}`;
+          this.log(line);
+          return new CinesegError(ErrorCode.E_LIVE_SOURCE_LOST, line.slice('live source '.length), {
+            ...(o.err ? { cause: o.err } : {}),
+            details: { attempts: maxAttempts, lastCode: o.err?.code ?? null },
+          });
+        },
+        onAttempt: (n, delay, e) => {
+          this.s.failedInARow = n;
+          this.s.attempts++;
+          this.s.lastBackoffMs = delay;
+          this.opts.onAttempt?.(n, delay);
+          this.log(`live source ${this.name}: ${n === 1 ? 'stopped' : 'attempt failed'} (${(e as Outage).why}); reconnect attempt ${n}/${maxAttempts} in ${delay} ms`);
+        },
+      }),
+    );
+  }
+
+  /** One ffmpeg run as an Observable: its frames, then an Outage (or the first connection's error). */
+  private connection(): Observable<Frame> {
+    return new Observable<Frame>((out) => {
+      const dec = (this.decoder = this.connect());
+      let stopped = false;
+      void (async () => {
+        for (;;) {
+          let frame: Frame | null = null;
+          let err: CinesegError | null = null;
+          try {
+            frame = await dec.next();
+          } catch (e) {
+            err = toCinesegError(e);
+          }
+          if (stopped || this.destroyed) return;
+          if (frame) {
+            out.next(this.deliver(frame));
+            continue;
+          }
+          // Without an error the decoder says how its ffmpeg ended (killed, exit code) in a warning.
+          const exit = dec.stats.warnings.filter((w) => /^ffmpeg exited/.test(w)).at(-1);
+          await this.drop(dec);
+          if (stopped || this.destroyed) return;
+          if (!this.delivered) {
+            out.error(err ?? new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, `${this.name}: the stream ended before its first frame`));
+            return;
+          }
+          const why = err ? err.toLine() : (exit ?? 'the stream ended');
+          this.s.lastError = why;
+          out.error(new Outage(why, err));
+          return;
+        }
+      })();
+      return () => {
+        stopped = true;
+        void this.drop(dec);
+      };
+    });
+  }
+
+  /**
+   * The newest frame (latest-frame-wins), pulled: a frame the caller did not take before the next
+   * one came is replaced (recycled, counted in `framesDropped`). Resolves null once destroyed.
    *
    * @throws CinesegError E_LIVE_SOURCE_LOST when every attempt of an outage failed; the first
    *   connection's own error when it never delivered a frame
    */
   async next(): Promise<Frame | null> {
+    if (this.destroyed) return null;
+    this.pull ??= this.frames().subscribe({
+      next: (f) => {
+        if (this.buffered) {
+          this.replaced++;
+          this.recycle(this.buffered);
+        }
+        this.buffered = f;
+        this.wakePull?.();
+      },
+      error: (e: unknown) => {
+        this.pullError = toCinesegError(e);
+        this.wakePull?.();
+      },
+    });
     for (;;) {
       if (this.destroyed) return null;
-      const dec = (this.decoder ??= this.connect());
-      let frame: Frame | null = null;
-      let err: CinesegError | null = null;
-      try {
-        frame = await dec.next();
-      } catch (e) {
-        err = toCinesegError(e);
+      if (this.buffered) {
+        const f = this.buffered;
+        this.buffered = null;
+        return f;
       }
-      if (this.destroyed) return null;
-      if (frame) return this.deliver(frame);
-      if (!this.delivered) {
-        await this.drop(dec);
-        throw err ?? new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, `${this.name}: the stream ended before its first frame`);
-      }
-      await this.outage(dec, err);
+      if (this.pullError) throw this.pullError;
+      await new Promise<void>((r) => (this.wakePull = r));
+      this.wakePull = null;
     }
   }
 
@@ -175,7 +275,8 @@ export class LiveSource {
   /** Kills the running ffmpeg, cancels a pending reconnect and releases the input. Idempotent. */
   async destroy(): Promise<void> {
     this.destroyed = true;
-    this.wakeSleep?.();
+    this.pull?.unsubscribe();
+    this.wakePull?.();
     if (this.decoder) await this.drop(this.decoder);
     await this.source.destroy();
   }
@@ -217,40 +318,11 @@ export class LiveSource {
     return f;
   }
 
-  /** The running connection ended: waits out the backoff, or throws when the attempts are spent. */
-  private async outage(dec: FrameDecoder, err: CinesegError | null): Promise<void> {
-    // Without an error the decoder says how its ffmpeg ended (killed, exit code) in a warning.
-    const exit = dec.stats.warnings.filter((w) => /^ffmpeg exited/.test(w)).at(-1);
-    await this.drop(dec);
-    const why = err ? err.toLine() : (exit ?? 'the stream ended');
-    this.s.lastError = why;
-    const { maxAttempts, initialDelayMs, maxDelayMs } = this.retry;
-    if (this.s.failedInARow >= maxAttempts) {
-      const line = `live source ${this.name} lost: ${maxAttempts} reconnect attempt(s) failed; last: ${why}`;
-      this.log(line);
-      throw new CinesegError(ErrorCode.E_LIVE_SOURCE_LOST, line.slice('live source '.length), {
-        ...(err ? { cause: err } : {}),
-        details: { attempts: maxAttempts, lastCode: err?.code ?? null },
-      });
-    }
-    const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** this.s.failedInARow);
-    this.s.failedInARow++;
-    this.s.attempts++;
-    this.s.lastBackoffMs = delay;
-    this.opts.onAttempt?.(this.s.failedInARow, delay);
-    this.log(`live source ${this.name}: ${this.s.failedInARow === 1 ? 'stopped' : 'attempt failed'} (${why}); reconnect attempt ${this.s.failedInARow}/${maxAttempts} in ${delay} ms`);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, delay);
-      this.wakeSleep = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wakeSleep = null;
-  }
-
+  /** Ends a decoder's run once (its end and an unsubscribe may both ask). */
   private async drop(dec: FrameDecoder): Promise<void> {
     if (this.decoder === dec) this.decoder = null;
+    if (this.dropped.has(dec)) return;
+    this.dropped.add(dec);
     this.droppedBefore += dec.stats.framesDropped;
     await this.source.endRun(dec);
   }

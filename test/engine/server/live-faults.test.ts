@@ -42,6 +42,7 @@ beforeAll(async () => {
     playerDir: tmp,
     live: `loop:${clip}`,
     liveReconnect: { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 400 },
+    liveGraceMs: 0,
     log: (l) => logs.push(l),
   });
 });

@@ -47,6 +47,7 @@ async function liveServer(every: number): Promise<{ server: CinesegServer; dbPat
     playerDir: tmp,
     live: `loop:${join(CLIP_DIR, 'clip.mp4')}`,
     liveStoreIntervalMs: every,
+    liveGraceMs: 0,
   });
   servers.push(server);
   return { server, dbPath };

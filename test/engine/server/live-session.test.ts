@@ -23,7 +23,7 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cineseg-live-'));
   sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
-  server = await startServer({ port: 0, sessions, media: [], cacheDir: join(tmp, 'hls'), playerDir: tmp, live: `loop:${join(CLIP_DIR, 'clip.mp4')}` });
+  server = await startServer({ port: 0, sessions, media: [], cacheDir: join(tmp, 'hls'), playerDir: tmp, live: `loop:${join(CLIP_DIR, 'clip.mp4')}`, liveGraceMs: 0 });
 });
 
 afterAll(async () => {

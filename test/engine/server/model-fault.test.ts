@@ -51,6 +51,7 @@ beforeAll(async () => {
     cacheDir: join(tmp, 'hls'),
     playerDir: join(tmp, 'no-player'),
     live: `loop:${join(REPO_ROOT, 'samples/generated/endoscopy-1/clip.mp4')}`,
+    liveGraceMs: 0,
     log: (l) => logs.push(l),
   });
   wsUrl = server.url.replace('http', 'ws') + 'ws';
