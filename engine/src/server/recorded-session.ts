@@ -1,8 +1,14 @@
 /**
  * One annotation session on a recorded clip: the clip's frames at the model's size, a
- * {@link VideoTracker}, the log of prompts and support (so an object can be removed by replaying
- * the others), and at most one propagation at a time. Every mask goes to the sink first and to
- * the client after.
+ * {@link VideoTracker}, the log of prompts and support, and at most one propagation at a time.
+ * Every mask goes to the sink first and to the client after.
+ *
+ * Bounded whatever the clip's length: frames are decoded on demand through a cache of a fixed
+ * size (video-frames.ts: seeks and backward windows), and the tracker keeps whole only what SAM 2
+ * can still select, packing finished frames to their masks (memory-rehydration.ts). Opening a
+ * clip therefore decodes only its first frame (a clip that fits in the cache is decoded whole, so
+ * a damaged short file still fails at open). {@link RecordedSession.restore} reopens a stored
+ * session from its masks without tracking again.
  *
  * Support (addSupport): a stored session's masks on its own clip become memories of objects here
  * (support-set.ts), so they are found with no click. The memories are built once and kept in the
@@ -10,20 +16,30 @@
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
-import type { ModelSessions } from '../model/ort-sessions.js';
+import { ModelSessions } from '../model/ort-sessions.js';
 import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted } from '../protocol.js';
 import type { FrameOutput } from '../track/object-state.js';
+import type { SamOptions } from '../track/propagation.js';
 import { buildSupportSet, DEFAULT_SUPPORT_FRAMES, type SupportMemory } from '../track/support-set.js';
 import { VideoTracker } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
 import type { AnnotationSink, SinkMask, SinkPrompt, SinkSupport } from './annotation-sink.js';
 import type { CatalogClip } from './clip-catalog.js';
-import { DetachableOutput } from './session-output.js';
+import type { HlsProgress } from './hls.js';
+import { ProgressOutput } from './clip-progress-output.js';
+import { restoreTracker, type RestoredState } from './recorded-restore.js';
 
 /** What a session reports to the server around it (metrics). */
 export interface RecordedSessionHooks {
   /** A propagation produced one frame's masks. */
   frameTracked?(): void;
+  /** SAM 2 predictor flags of this session's tracker (server defaults merged with startSession's). */
+  sam?: SamOptions;
+  /**
+   * Makes the clip ready for playback in the background (HlsCache.prepare): the session opens
+   * at once and its client gets `clipProgress` messages meanwhile.
+   */
+  clipMedia?: { prepare(file: string, onProgress: (p: HlsProgress) => void): () => void };
 }
 
 /**
@@ -32,6 +48,16 @@ export interface RecordedSessionHooks {
  * Measured gains stop by 4 clips x 8 frames (support-set.ts).
  */
 export const MAX_SUPPORT_MEMORIES_PER_OBJECT = 64;
+
+/**
+ * Frames at the model's size a session holds: 96 MB of pixels (32 frames at 1024 px, 256 at the
+ * tiny model's 256 px), at least 16 so a backward window (16 frames) fits with the prefetch.
+ */
+export function recordedCacheFrames(imageSize: number): number {
+  return Math.max(16, Math.min(256, Math.floor((96 * 2 ** 20) / (imageSize * imageSize * 3))));
+}
+
+export type { RestoredState } from './recorded-restore.js';
 
 /** One addSupport as applied: its stored record and the memories built for it. */
 interface SupportStep {
@@ -43,7 +69,7 @@ type Step = SinkPrompt | SupportStep;
 
 export class RecordedSession {
   readonly kind = 'recorded' as const;
-  readonly output = new DetachableOutput(null);
+  readonly output = new ProgressOutput();
   private tracker: VideoTracker;
   /** Prompts and support in the order they were applied. */
   private readonly steps: Step[] = [];
@@ -63,21 +89,80 @@ export class RecordedSession {
   ) {
     this.tracker = this.newTracker();
     this.framePtsUs = Array.from({ length: frames.numFrames }, (_, i) => frames.ptsUs(i) ?? 0);
+    this.stopMedia =
+      hooks.clipMedia?.prepare(clip.path, (p) => {
+        if (!this.destroyed) this.output.progress({ v: PROTOCOL_VERSION, type: 'clipProgress', seq: null, sessionId: this.sessionId, clip: clip.id, ...p });
+      }) ?? null;
   }
 
-  /** Decodes the clip at the model's size (every frame, so PTS are known up front) and registers the session. */
+  private readonly stopMedia: (() => void) | null;
+
+  /**
+   * Opens the clip at the model's size (its first frame decoded, every frame's PTS known from a
+   * demux pass) and registers the session.
+   */
   static async open(sessionId: string, handle: number, clip: CatalogClip, sessions: ModelSessions, sink: AnnotationSink, hooks: RecordedSessionHooks = {}): Promise<RecordedSession> {
-    const frames = await DecodedFrames.open(clip.path, sessions.bundle.imageSize);
+    const frames = await DecodedFrames.open(clip.path, sessions.bundle.imageSize, { cacheFrames: recordedCacheFrames(sessions.bundle.imageSize) });
+    let s: RecordedSession | null = null;
     try {
-      await frames.decodeAll();
-      const s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
+      await frames.getFrame(0);
+      s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
       const info = frames.info;
       await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames });
       return s;
     } catch (e) {
+      s?.stopMedia?.();
       await frames.destroy();
       throw e;
     }
+  }
+
+  /**
+   * Reopens a stored session without tracking again (after a restart or a crash):
+   *
+   *   `RecordedSession.restore(sessionId: string, handle: number, clip: CatalogClip,
+   *     sessions: ModelSessions, sink: AnnotationSink, hooks: RecordedSessionHooks,
+   *     state: RestoredState): Promise<RecordedSession>`
+   *
+   * The session keeps its id and writes to `sink` as before; nothing is written by the restore
+   * itself (the stored masks are already stored; the sink must already hold the session: no
+   * startSession). Each object comes back through VideoTracker.restoreObject: prompted frames
+   * are its conditioning frames, their outputs rebuilt from their stored masks when memory
+   * selection first needs them, the other masks packed, so corrections and propagation go on from
+   * any frame, the memory encoder running lazily on the stored masks that a step selects. Support
+   * is rebuilt from its source sessions (sink.supportSource), as addSupport built it. The stored
+   * masks reach a client through the caller (session-restore.ts deliverReopened), not from here.
+   * @throws CinesegError from opening the clip; E_RLE_INVALID / E_MASK_INVALID for a stored mask
+   *   that does not fit the clip; E_TRACKER_STATE for an object with neither a prompt nor support
+   */
+  static async restore(
+    sessionId: string,
+    handle: number,
+    clip: CatalogClip,
+    sessions: ModelSessions,
+    sink: AnnotationSink,
+    hooks: RecordedSessionHooks,
+    state: RestoredState,
+  ): Promise<RecordedSession> {
+    const frames = await DecodedFrames.open(clip.path, sessions.bundle.imageSize, { cacheFrames: recordedCacheFrames(sessions.bundle.imageSize) });
+    let s: RecordedSession | null = null;
+    try {
+      await frames.getFrame(0);
+      s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
+      await s.restoreFrom(state);
+      return s;
+    } catch (e) {
+      s?.stopMedia?.();
+      s?.tracker.destroy();
+      await frames.destroy();
+      throw e;
+    }
+  }
+
+  private async restoreFrom(state: RestoredState): Promise<void> {
+    const support = await restoreTracker(this.tracker, this.sink, state, this.width, this.height);
+    for (const { record, memories } of support) this.steps.push({ kind: 'support', record, memories });
+    this.steps.push(...state.prompts);
   }
 
   get width(): number {
@@ -86,6 +171,16 @@ export class RecordedSession {
 
   get height(): number {
     return this.frames.info.height;
+  }
+
+  /** The session's tracker (tests and benches read its counters and state; the session owns it). */
+  get videoTracker(): VideoTracker {
+    return this.tracker;
+  }
+
+  /** Its frames (tests and benches read the decode counters). */
+  get decodedFrames(): DecodedFrames {
+    return this.frames;
   }
 
   get propagating(): boolean {
@@ -159,11 +254,15 @@ export class RecordedSession {
           return;
         }
         settleStart();
-        await this.runPropagation(msg, state);
+        // Propagation yields to live frames and to prompts (any session's) in the run queue.
+        await ModelSessions.withPriorityScope('propagate', () => this.runPropagation(msg, state));
       } finally {
         if (this.propagation === state) this.propagation = null;
       }
     });
+    // A failure before the start was settled (the tracker gone under it) must neither leave the
+    // request unanswered nor reject `done` unhandled (nobody awaits it unless cancelling).
+    state.done.catch((e: unknown) => settleStart(e instanceof CinesegError ? e : new CinesegError(ErrorCode.E_INTERNAL, (e as Error).message)));
     return started;
   }
 
@@ -241,9 +340,9 @@ export class RecordedSession {
   }
 
   /**
-   * Removes an object: the tracker is rebuilt from the other objects' prompts and support
-   * (features are recomputed; support memories are reused). The changes are stored before the
-   * new tracker takes over.
+   * Removes an object as SAM 2's `remove_object` does: only its state goes; the other objects'
+   * outputs, memories and pointers stay exactly as they are (no replay of their prompts). Its
+   * prompts and support leave the log; the changes are stored before the tracker drops it.
    */
   removeObject(objectId: number): Promise<void> {
     this.idle();
@@ -260,17 +359,11 @@ export class RecordedSession {
         const objectIds = s.record.objectIds.filter((id) => memories.some((m) => m.supportObjectId === id));
         keep.push(memories.length === s.memories.length ? s : { kind: 'support', record: { ...s.record, objectIds }, memories });
       }
-      const t = await this.rebuild(keep);
-      try {
-        // A support step that changed (or went) is a new object in `keep`.
-        if (this.steps.some((s) => s.kind === 'support' && !keep.includes(s))) await this.sink.setSupport?.(this.sessionId, supportRecords(keep));
-        await this.sink.removeObject(this.sessionId, objectId);
-      } catch (e) {
-        t.destroy();
-        throw e;
-      }
-      this.tracker.destroy();
-      this.tracker = t;
+      // A support step that changed (or went) is a new object in `keep`.
+      if (this.steps.some((s) => s.kind === 'support' && !keep.includes(s))) await this.sink.setSupport?.(this.sessionId, supportRecords(keep));
+      await this.sink.removeObject(this.sessionId, objectId);
+      // Support memories are filed under the object they serve, so they go with it.
+      this.tracker.removeObject(objectId);
       this.steps.length = 0;
       this.steps.push(...keep);
     });
@@ -334,29 +427,15 @@ export class RecordedSession {
     if (this.propagation) this.propagation.cancelled = true;
     await this.settle().catch(() => undefined);
     this.destroyed = true;
+    this.stopMedia?.();
     this.output.attach(null);
     this.tracker.destroy();
     await this.frames.destroy();
     await this.sink.closeSession(this.sessionId).catch(() => undefined);
   }
 
-  /** A new tracker with `steps` applied in order (destroyed again when one fails). */
-  private async rebuild(steps: readonly Step[]): Promise<VideoTracker> {
-    const t = this.newTracker();
-    try {
-      for (const s of steps) {
-        if (s.kind === 'support') t.addSupportMemories(s.memories);
-        else await this.apply(t, s);
-      }
-      return t;
-    } catch (e) {
-      t.destroy();
-      throw e;
-    }
-  }
-
   private newTracker(): VideoTracker {
-    return new VideoTracker(this.sessions, this.frames, { width: this.frames.info.width, height: this.frames.info.height, memory: true });
+    return new VideoTracker(this.sessions, this.frames, { width: this.frames.info.width, height: this.frames.info.height, memory: true, boundedMemory: true, ...this.hooks.sam });
   }
 
   private async apply(t: VideoTracker, p: SinkPrompt): Promise<FrameOutput> {
@@ -391,6 +470,9 @@ export class RecordedSession {
     for (const m of masks) {
       this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts }));
     }
+    // Backpressure: the next frame waits until the viewer took these (bounded; a detached output
+    // or a viewer closed as too slow ends the wait, and the work goes on stored; socket-output.ts).
+    await this.output.drained();
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

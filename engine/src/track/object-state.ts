@@ -4,6 +4,7 @@
  * prompts not yet consolidated into memory, the prompts themselves, and the direction each frame
  * was tracked in. Objects never share memory; only image features are shared.
  */
+import { CompactStore } from './compact-store.js';
 
 /** What one frame produced for one object (SAM2's compact `current_out`). */
 export interface FrameOutput {
@@ -15,6 +16,24 @@ export interface FrameOutput {
   objectScore: number;
   /** Spatial memory (Cm x h x w), or null until the memory encoder has run. */
   maskmem: Float32Array | null;
+}
+
+/**
+ * What a bounded tracker keeps of a tracked frame once no propagation step can select it: the
+ * mask (low-res, packed: compact-mask.ts) and the score, not the logits, pointer and memory.
+ * It is enough to show the mask, to know the frame was tracked (a click there is a correction)
+ * and to rebuild memory and pointer from the mask when a correction or a later pass needs them
+ * (memory-rehydration.ts).
+ */
+export interface CompactOutput {
+  /** predMasks > 0, lowRes x lowRes, packed; null for a restored frame (see videoMask). */
+  lowRes: Uint8Array | null;
+  objectScore: number;
+  /**
+   * A restored frame: its stored mask at video size, decoded on demand from what the caller
+   * holds anyway (the store's counts), so restoring an hour of masks costs no decoding up front.
+   */
+  videoMask?: () => Uint8Array;
 }
 
 /** Point prompt in the model's S x S frame. Labels: 1 pos, 0 neg, 2/3 box corners. */
@@ -38,6 +57,13 @@ export class ObjectState {
   readonly tempNonCond = new Map<number, FrameOutput>();
   readonly pointInputs = new Map<number, PointInputs>();
   readonly maskInputs = new Map<number, Uint8Array>();
+  /** Tracked frames a bounded tracker has compacted (never also in nonCond or cond). */
+  readonly compact = new CompactStore();
+  /**
+   * Prompted frames of a restored object whose output is still to be rebuilt from the stored mask
+   * (video size, packed), the first time memory selection needs them. Conditioning frames.
+   */
+  readonly restoredCond = new Map<number, { videoMask: () => Uint8Array }>();
   /** Frame → tracked in reverse? (SAM2's frames_tracked_per_obj). */
   readonly framesTracked = new Map<number, boolean>();
 

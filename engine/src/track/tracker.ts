@@ -3,11 +3,16 @@
  * boxes, masks; corrections on tracked frames), then propagation forward or in reverse from any
  * frame, which overwrites earlier non-conditioning results. Frames come from a random-access
  * provider at the model's S x S; their image features are computed once and cached.
+ *
+ * With `boundedMemory` a tracker keeps whole only what SAM 2 can still select and packs the rest
+ * (memory-rehydration.ts), so memory does not grow with the clip; `restoreObject` brings back an
+ * object from stored masks without tracking again.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { resizeBilinearToMask } from '../mask/upsample.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import { memorySlotFrame } from './memory-bank.js';
+import { compactAllAway, compactBehind, compactView, rehydrateFor, rehydrateRestoredCond, type RehydrationStats } from './memory-rehydration.js';
 import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
 import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
@@ -26,6 +31,30 @@ export interface VideoTrackerOptions extends EngineOptions {
   /** Video size: prompts are in these pixels and masks come back at this size. */
   width: number;
   height: number;
+  /**
+   * Keep whole only the outputs a propagation step can still select; pack the others and rebuild
+   * them from their masks when needed (memory-rehydration.ts). Default false: every output stays
+   * as tracked (bit-exact parity with SAM 2, memory growing with the clip).
+   */
+  boundedMemory?: boolean;
+}
+
+/**
+ * One object as stored (a server's store after a restart), for {@link VideoTracker.restoreObject}.
+ * Masks are at video size; prompts in video pixels, in the order they were applied.
+ */
+export interface RestoredObject {
+  prompts: readonly (
+    | { kind: 'points'; frame: number; points: readonly Point[]; clearOld: boolean }
+    | { kind: 'box'; frame: number; box: Box; points: readonly Point[] }
+    | { kind: 'mask'; frame: number }
+  )[];
+  /**
+   * The latest mask of each frame: `mask()` gives it at video size (1 = object) and is called only
+   * when the mask is needed (shown by maskAt, or rebuilt into memory), so a caller hands over what
+   * it holds (stored counts) and nothing is decoded up front.
+   */
+  masks: Iterable<{ frame: number; mask: () => Uint8Array; score: number; tracked: boolean; reverse?: boolean }>;
 }
 
 export interface PropagateOptions {
@@ -61,6 +90,9 @@ export class VideoTracker {
   private readonly objects = new Map<number, ObjectState>();
   private destroyed = false;
   private readonly prefetch: boolean;
+  private readonly bounded: boolean;
+  /** Compacted / rebuilt outputs (bounded memory and restore). */
+  readonly memoryStats: RehydrationStats = { compacted: 0, rebuilt: 0 };
 
   constructor(
     sessions: ModelSessions,
@@ -70,6 +102,7 @@ export class VideoTracker {
     this.runner = new SamRunner(sessions);
     this.engine = new TrackingEngine(this.runner, (i) => this.frames.getFrame(i), opts);
     this.prefetch = opts.prefetch ?? process.env.CINESEG_PREFETCH !== '0';
+    this.bounded = opts.boundedMemory ?? false;
   }
 
   get numFrames(): number {
@@ -95,13 +128,16 @@ export class VideoTracker {
    */
   async addPoints(frame: number, objectId: number, points: readonly Point[], opts: { box?: Box; clearOld?: boolean } = {}): Promise<FrameOutput> {
     this.check(frame);
-    return this.prompted(objectId, (obj) => {
+    return this.prompted(objectId, async (obj) => {
       let inputs = toPointInputs(points, opts.box, this.opts.width, this.opts.height, this.runner.S);
       if (opts.clearOld === false) {
         if (opts.box) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, 'a box must come first: use clearOld (the default) with a box');
         inputs = concatPoints(obj.pointInputs.get(frame), inputs);
       }
-      return this.engine.addPoints(obj, frame, inputs, this.numFrames);
+      await this.rehydrateForPrompt(obj, frame);
+      const out = await this.engine.addPoints(obj, frame, inputs, this.numFrames);
+      this.packAwayFrom(obj, frame);
+      return out;
     });
   }
 
@@ -113,7 +149,12 @@ export class VideoTracker {
   /** Adds a binary mask (width x height bytes, nonzero = object) as the object's output on a frame. */
   async addMask(frame: number, objectId: number, mask: Uint8Array): Promise<FrameOutput> {
     this.check(frame);
-    return this.prompted(objectId, (obj) => this.engine.addMask(obj, frame, maskToModel(mask, this.opts.width, this.opts.height, this.runner.S), mask));
+    return this.prompted(objectId, async (obj) => {
+      await this.rehydrateForPrompt(obj, frame);
+      const out = await this.engine.addMask(obj, frame, maskToModel(mask, this.opts.width, this.opts.height, this.runner.S), mask);
+      this.packAwayFrom(obj, frame);
+      return out;
+    });
   }
 
   /**
@@ -165,6 +206,8 @@ export class VideoTracker {
     this.alive();
     const objs = [...this.objects.values()];
     if (objs.length === 0) throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'no object has a prompt; add points, a box, a mask or support first');
+    // Restored prompted frames are conditioning frames: every step selects them.
+    for (const o of objs) await rehydrateRestoredCond(this.engine, o, this.opts, this.memoryStats);
     await this.engine.preflight(objs);
     const n = this.numFrames;
     const reverse = opts.reverse ?? false;
@@ -187,23 +230,106 @@ export class VideoTracker {
       const end = Math.min(start + max, n - 1);
       for (let t = start; t <= end; t++) order.push(t);
     }
-    for (let k = 0; k < order.length; k++) {
-      const t = order[k]!;
-      this.alive();
-      const toTrack: ObjectState[] = [];
-      for (const o of objs) if (!o.cond.has(t)) toTrack.push(o);
-      // The next frame's image features depend on nothing tracked here: start them now so the
-      // encoder overlaps this frame's memory attention, decoding and output work.
-      const next = order[k + 1];
-      if (this.prefetch && next !== undefined) this.engine.features(next).catch(() => undefined);
-      await this.engine.track(toTrack, t, reverse, n);
-      const objects: TrackedFrame['objects'] = [];
-      for (const o of objs) {
-        o.framesTracked.set(t, reverse);
-        objects.push({ objectId: o.id, output: (o.cond.get(t) ?? o.nonCond.get(t))! });
+    let last: number | undefined;
+    // try/finally: a cancelled pass (the caller's return()) still packs what it left whole.
+    try {
+      for (let k = 0; k < order.length; k++) {
+        const t = order[k]!;
+        this.alive();
+        const toTrack: ObjectState[] = [];
+        for (const o of objs) if (!o.cond.has(t)) toTrack.push(o);
+        // The next frame's image features depend on nothing tracked here: start them now so the
+        // encoder overlaps this frame's memory attention, decoding and output work.
+        const next = order[k + 1];
+        if (this.bounded) await rehydrateFor(this.engine, toTrack, t, reverse, n, false, this.opts, this.memoryStats);
+        if (this.prefetch && next !== undefined) this.engine.features(next).catch(() => undefined);
+        await this.engine.track(toTrack, t, reverse, n);
+        // Tracked again: the packed copy of an earlier pass (or of the store) is stale now.
+        for (const o of toTrack) o.compact.delete(t);
+        const objects: TrackedFrame['objects'] = [];
+        for (const o of objs) {
+          o.framesTracked.set(t, reverse);
+          objects.push({ objectId: o.id, output: (o.cond.get(t) ?? o.nonCond.get(t))! });
+        }
+        if (opts.dropStaleMemory || this.bounded) this.dropMemoryBehind(objs, t, reverse);
+        yield { frame: t, objects: this.engine.frameOutputs(objects) };
+        // After the yield: the caller has used this frame's outputs (stored, sent) by now.
+        if (this.bounded) compactBehind(objs, t, reverse, this.engine.settings, n, this.memoryStats);
+        last = t;
       }
-      if (opts.dropStaleMemory) this.dropMemoryBehind(objs, t, reverse);
-      yield { frame: t, objects };
+    } finally {
+      if (this.bounded && last !== undefined && !this.destroyed) compactAllAway(objs, last, this.engine.settings, n, this.memoryStats);
+    }
+  }
+
+  /**
+   * Bounded: after a prompt, only the frames around it stay whole (what a propagation from it
+   * selects first), so corrections all over a clip do not pile up rebuilt frames.
+   */
+  private packAwayFrom(obj: ObjectState, frame: number): void {
+    if (this.bounded) compactAllAway([obj], frame, this.engine.settings, this.numFrames, this.memoryStats);
+  }
+
+  /** Bounded or restored: makes whole what a prompt on `frame` reads (its own output, its memory). */
+  private async rehydrateForPrompt(obj: ObjectState, frame: number): Promise<void> {
+    if (!this.bounded && obj.restoredCond.size === 0 && obj.compact.size === 0) return;
+    const reverse = obj.framesTracked.get(frame) ?? false;
+    await rehydrateFor(this.engine, [obj], frame, reverse, this.numFrames, true, this.opts, this.memoryStats, !obj.framesTracked.has(frame));
+  }
+
+  /**
+   * SAM 2's `remove_object`: drops one object and nothing else (the other objects' outputs,
+   * memories and pointers stay as they are; image features are shared and kept).
+   * @returns whether the object existed
+   */
+  removeObject(objectId: number): boolean {
+    this.alive();
+    return this.objects.delete(objectId);
+  }
+
+  /**
+   * Brings back an object from stored masks without tracking again: prompted frames become
+   * conditioning frames whose outputs are rebuilt from their stored masks when first needed, the
+   * other frames are kept packed (memory-rehydration.ts) and marked tracked, so a click there is
+   * a correction and propagation goes on from any frame, rebuilding the memories it selects.
+   * Prompt inputs are re-derived (no model run), so later clicks with clearOld false add to them.
+   * An object of that id keeps its support memories (add them first). Costs no model run.
+   */
+  restoreObject(objectId: number, r: RestoredObject): void {
+    this.alive();
+    const existed = this.objects.has(objectId);
+    const obj = this.object(objectId);
+    const { width, height } = this.opts;
+    const S = this.runner.S;
+    const prompted = new Set<number>();
+    for (const p of r.prompts) {
+      this.check(p.frame);
+      prompted.add(p.frame);
+      if (p.kind === 'mask') {
+        obj.pointInputs.delete(p.frame);
+        continue;
+      }
+      const box = p.kind === 'box' ? p.box : undefined;
+      let inputs = toPointInputs(p.points, box, width, height, S);
+      if (p.kind === 'points' && p.clearOld === false) inputs = concatPoints(obj.pointInputs.get(p.frame), inputs);
+      obj.pointInputs.set(p.frame, inputs);
+    }
+    for (const m of r.masks) {
+      this.check(m.frame);
+      const load = m.mask;
+      const videoMask = (): Uint8Array => {
+        const mask = load();
+        if (mask.length !== width * height) throw new CinesegError(ErrorCode.E_MASK_INVALID, `stored mask of frame ${m.frame} has ${mask.length} pixels, expected ${width}x${height}`);
+        return mask;
+      };
+      if (m.tracked) obj.framesTracked.set(m.frame, m.reverse ?? false);
+      obj.nonCond.delete(m.frame);
+      if (prompted.has(m.frame)) obj.restoredCond.set(m.frame, { videoMask });
+      else obj.compact.set(m.frame, { lowRes: null, objectScore: m.score, videoMask });
+    }
+    if (obj.restoredCond.size === 0 && obj.cond.size === 0 && obj.support.length === 0) {
+      if (!existed) this.objects.delete(objectId);
+      throw new CinesegError(ErrorCode.E_TRACKER_STATE, `object ${objectId} has no stored prompted frame to restore from`, { details: { objectId } });
     }
   }
 
@@ -228,11 +354,31 @@ export class VideoTracker {
 
   /** The current output of an object on a frame (pending prompt outputs included), if any. */
   output(frame: number, objectId: number): FrameOutput | undefined {
-    return this.objects.get(objectId)?.outputAt(frame);
+    const o = this.objects.get(objectId);
+    if (!o) return undefined;
+    const whole = o.outputAt(frame);
+    if (whole) return whole;
+    // Packed (bounded or restored): shown from the mask; pointer and memory are rebuilt on demand.
+    const c = o.compact.get(frame);
+    if (c) return compactView(c, this.runner.L, this.opts);
+    const r = o.restoredCond.get(frame);
+    if (r) return compactView({ lowRes: null, objectScore: 10, videoMask: r.videoMask }, this.runner.L, this.opts);
+    return undefined;
   }
 
   /** The object's mask on a frame at video size (1 = object), or null when never visited. */
   maskAt(frame: number, objectId: number, out?: Uint8Array): Uint8Array | null {
+    // A restored frame not rebuilt yet: its stored mask as it is.
+    const st = this.objects.get(objectId);
+    if (st && !st.outputAt(frame)) {
+      const stored = (st.compact.get(frame) ?? st.restoredCond.get(frame))?.videoMask;
+      if (stored) {
+        const m = stored();
+        if (!out) return m.slice();
+        out.set(m);
+        return out;
+      }
+    }
     const o = this.output(frame, objectId);
     if (!o) return null;
     const { width, height } = this.opts;

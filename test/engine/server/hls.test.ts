@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRgbFrames } from '../../../engine/src/decode/ffmpeg.js';
 import { probe } from '../../../engine/src/decode/probe.js';
-import { HlsCache } from '../../../engine/src/server/hls.js';
+import { HlsCache, type HlsProgress } from '../../../engine/src/server/hls.js';
 import { REPO_ROOT } from '../model/test-bundle.js';
 
 const CLIP = join(REPO_ROOT, 'samples/generated/ultrasound-1/clip.mp4');
@@ -66,6 +66,24 @@ describe('HlsCache', () => {
     cache.destroy();
     await expect(p).rejects.toMatchObject({ code: 'E_HLS_FAILED' });
     expect(existsSync(join(tmp, 'd')) ? readdirSync(join(tmp, 'd')) : []).toEqual([]);
+  });
+
+  it('prepare() makes the package in the background and reports hash, package, ready; a cached one skips packaging', async () => {
+    const cache = new HlsCache(join(tmp, 'p'));
+    const seen: HlsProgress[] = [];
+    const done = new Promise<void>((res) => cache.prepare(CLIP, (p) => (seen.push(p), p.stage === 'ready' || p.stage === 'failed') && res()));
+    await done;
+    expect(seen[0]).toEqual({ stage: 'hash', fraction: 0 });
+    expect(seen.map((p) => p.stage).filter((st, i, a) => a[i - 1] !== st)).toEqual(['hash', 'package', 'ready']);
+    expect(cache.packagesMade).toBe(1);
+    const again: HlsProgress[] = [];
+    await new Promise<void>((res) => cache.prepare(CLIP, (p) => (again.push(p), p.stage === 'ready') && res()));
+    // The hash is remembered and the package found: nothing to report but the end.
+    expect(again.map((p) => p.stage)).toEqual(['ready']);
+    expect(cache.packagesMade).toBe(1);
+    const failed: HlsProgress[] = [];
+    await new Promise<void>((res) => cache.prepare(join(tmp, 'missing.mp4'), (p) => (failed.push(p), p.stage === 'failed') && res()));
+    expect(failed.at(-1)).toEqual({ stage: 'failed', fraction: null, code: 'E_INPUT_NOT_FOUND' });
   });
 
   it('fails with E_INPUT_NOT_FOUND for a missing file and leaves nothing', async () => {

@@ -277,4 +277,26 @@ describe('VideoTracker propagation', () => {
     withMem.destroy();
     noMem.destroy();
   });
+
+  it('removeObject drops one object and leaves the other one untouched (SAM 2 remove_object)', async () => {
+    const t = new VideoTracker(fx.sessions, fx.frames, opts());
+    await t.addMask(0, 1, fx.mask);
+    await t.addPoints(0, 2, [FISH_CLICK]);
+    await collect(t.propagate({ maxFrameNumToTrack: 5 }));
+    const keep = t.objectState(1)!;
+    const before = [...keep.nonCond.entries()].map(([f, o]) => [f, o, o.predMasks.slice(), o.maskmem!.slice()] as const);
+    expect(t.removeObject(2)).toBe(true);
+    expect(t.removeObject(2)).toBe(false);
+    expect(t.objectIds).toEqual([1]);
+    expect(t.objectState(1)).toBe(keep);
+    for (const [f, o, masks, mem] of before) {
+      expect(keep.nonCond.get(f)).toBe(o);
+      expect(o.predMasks).toEqual(masks);
+      expect(o.maskmem).toEqual(mem);
+    }
+    // It tracks on alone.
+    const next = await collect(t.propagate({ startFrame: 5, maxFrameNumToTrack: 2 }));
+    expect(next.map((f) => f.objects.map((o) => o.objectId))).toEqual([[1], [1], [1]]);
+    t.destroy();
+  });
 });
