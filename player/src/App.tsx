@@ -7,9 +7,11 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type ClipInfo, type PropagateDirection, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
 import { Connection, defaultWsUrl, type Request } from './connection.js';
 import { ObjectList, type ObjectEntry } from './objects/ObjectList.js';
+import { SessionList, type StoredSessionRow } from './sessions/SessionList.js';
 import type { ObjectMask } from './overlay/paint.js';
 import { hooks } from './test-hooks.js';
 import { Timeline } from './timeline/Timeline.js';
+import { LiveObjectIds } from './video/live-prompts.js';
 import { LiveView, type LiveViewHandle } from './video/LiveView.js';
 import { RecordedView, type Prompt, type RecordedViewHandle } from './video/RecordedView.js';
 
@@ -24,6 +26,9 @@ type Source = { kind: 'clip'; clip: ClipInfo } | { kind: 'live' };
 
 export function App() {
   const [clips, setClips] = useState<ClipInfo[]>([]);
+  const clipsRef = useRef<ClipInfo[]>([]);
+  clipsRef.current = clips;
+  const [stored, setStored] = useState<StoredSessionRow[]>([]);
   const [liveAvailable, setLiveAvailable] = useState(false);
   const [source, setSource] = useState<Source | null>(null);
   const [session, setSession] = useState<SessionStarted | null>(null);
@@ -51,6 +56,7 @@ export function App() {
   const ensureObject = useCallback((id: number) => setObjects((os) => (os.some((o) => o.id === id) ? os : [...os, { id, name: `object ${id}`, hidden: false }])), []);
   /** Objects with a mask in this live session: another viewer's objects appear in the list too. */
   const liveKnown = useRef(new Set<number>());
+  const liveIds = useRef(new LiveObjectIds());
 
   const dropObject = useCallback((id: number) => {
     setObjects((os) => os.filter((o) => o.id !== id));
@@ -74,22 +80,86 @@ export function App() {
     const req: Request = fp.box
       ? { type: 'addBox', sessionId: sid, frame: fp.frame, objectId: fp.objectId, box: fp.box, points: fp.points }
       : { type: 'addPoints', sessionId: sid, frame: fp.frame, objectId: fp.objectId, points: fp.points, clearOld: true };
-    const r = await c.request(req);
+    // Live: clicks add up on the server, which also gives new objects their ids (video/live-prompts.ts).
+    const renamed = (local: number, server: number) => {
+      setObjects((os) => (os.some((o) => o.id === server) ? os.filter((o) => o.id !== local) : os.map((o) => (o.id === local ? { ...o, id: server, name: o.name === `object ${local}` ? `object ${server}` : o.name } : o))));
+      setActive((a) => (a === local ? server : a));
+    };
+    const r = sessionRef.current?.kind === 'live' ? await liveIds.current.send(c, sid, fp.frame, fp.objectId, fp, liveKnown.current.has(fp.objectId), renamed) : await c.request(req);
     // Live: the server says which frame the click landed on (the one on screen while it still holds it).
     if (r.type === 'ack' && r.frame !== undefined && sessionRef.current?.kind === 'live') {
       hooks.lastLivePrompt = { asked: fp.frame, applied: r.frame };
-      setStatus(r.frame === fp.frame ? `object ${fp.objectId}: prompt on frame ${r.frame}` : `object ${fp.objectId}: frame ${fp.frame} had passed, prompt on frame ${r.frame}`);
+      const id = r.objectId ?? fp.objectId;
+      setStatus(r.frame === fp.frame ? `object ${id}: prompt on frame ${r.frame}` : `object ${id}: frame ${fp.frame} had passed, prompt on frame ${r.frame}`);
     }
   }, []);
+
+  const loadSessions = useCallback(() => {
+    fetch('/api/sessions')
+      .then((r) => (r.ok ? (r.json() as Promise<StoredSessionRow[]>) : []))
+      .then(setStored)
+      .catch(() => undefined);
+  }, []);
+
+  /**
+   * Reopens a stored session: its objects and prompts come in the reply, its masks right after it
+   * (keyed by the reply's handle). Resolves false when the server refused (`quiet`: say nothing then).
+   */
+  const reopen = useCallback(
+    async (sessionId: string, quiet = false): Promise<boolean> => {
+      const c = conn.current;
+      if (!c || !c.connected) return false;
+      const old = sessionRef.current;
+      if (old && old.sessionId !== sessionId && !quiet) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
+      if (!quiet) setStatus('reopening the stored session…');
+      try {
+        // The clip list first: between the reply and setSession below nothing may await (a render
+        // in between would put the old session back into sessionRef and drop the masks that follow).
+        const clipList = clipsRef.current.length ? clipsRef.current : ((await (await fetch('/api/clips')).json()) as ClipInfo[]);
+        const r = await c.request({ type: 'openSession', sessionId });
+        if (r.type !== 'sessionStarted' || !r.restored) return false;
+        // Now, not at the next render: the masks follow this reply at once and are matched by its handle.
+        sessionRef.current = r;
+        masks.current.clear();
+        liveKnown.current.clear();
+        prompts.current.clear();
+        hooks.masksReceived = 0;
+        hooks.restoredMasks = r.restored.masks;
+        hooks.sessionId = r.sessionId;
+        for (const p of r.restored.prompts) prompts.current.set(`${p.objectId}:${p.frame}`, { objectId: p.objectId, frame: p.frame, points: p.points, ...(p.box ? { box: p.box } : {}) });
+        const objs = r.restored.objects.map((o) => ({ id: o.objectId, name: o.label === 'object' ? `object ${o.objectId}` : o.label, hidden: false }));
+        const clip = clipList.find((k) => k.id === r.clip);
+        // Source and session change in one render: the view mounts with this session's clip.
+        if (clip) setSource({ kind: 'clip', clip });
+        setObjects(objs);
+        setActive(objs[0]?.id ?? 1);
+        setProgress(null);
+        setSession(r);
+        setStatus(`reopened: ${objs.length} object${objs.length === 1 ? '' : 's'}, ${r.restored.masks} masks`);
+        scheduleMaskRender();
+        loadSessions();
+        return true;
+      } catch (e) {
+        if (!quiet) setStatus((e as Error).message);
+        return false;
+      }
+    },
+    [loadSessions, scheduleMaskRender],
+  );
 
   const open = useCallback(
     async (src: Source, replay: boolean) => {
       const c = conn.current;
       if (!c || !c.connected) return;
       const old = sessionRef.current;
-      if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).catch(() => undefined);
+      // Back after a restart (or a crash) of a server with a store: the stored session itself
+      // comes back, masks and all; replaying the prompts into a new one is the fallback.
+      if (replay && src.kind === 'clip' && old?.kind === 'recorded' && (await reopen(old.sessionId, true))) return;
+      // The list is read again once the close is done: that session is reopenable from then on.
+      if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
       masks.current.clear();
       liveKnown.current.clear();
+      liveIds.current.clear();
       if (!replay) {
         prompts.current.clear();
         setObjects([]);
@@ -104,8 +174,12 @@ export function App() {
         hooks.masksReceived = 0;
         setSession(r);
         hooks.sessionId = r.sessionId;
+        hooks.restoredMasks = null;
         setStatus('');
-        if (replay) {
+        loadSessions();
+        // Live objects stay on the server (kept over a reload or a reconnect): replaying old clicks
+        // would put them on whatever anatomy is on screen now. Their masks simply come again.
+        if (replay && src.kind !== 'live') {
           for (const fp of prompts.current.values()) await sendPrompt(r.sessionId, fp);
           for (const o of objectsRef.current) if (o.name !== `object ${o.id}`) await c.request({ type: 'renameObject', sessionId: r.sessionId, objectId: o.id, name: o.name });
         }
@@ -113,7 +187,7 @@ export function App() {
         setStatus((e as Error).message);
       }
     },
-    [sendPrompt],
+    [sendPrompt, reopen, loadSessions],
   );
 
   useEffect(() => {
@@ -126,6 +200,7 @@ export function App() {
         .then((r) => r.json() as Promise<{ live: boolean }>)
         .then((i) => setLiveAvailable(i.live))
         .catch(() => undefined);
+      loadSessions();
     };
     const c = new Connection(defaultWsUrl(), {
       open(reconnect) {
@@ -184,7 +259,21 @@ export function App() {
     });
     conn.current = c;
     return () => c.destroy();
-  }, [open, scheduleMaskRender, dropObject, ensureObject]);
+  }, [open, scheduleMaskRender, dropObject, ensureObject, loadSessions]);
+
+  useEffect(() => {
+    hooks.masksHeld = () => {
+      const out: { objectId: number; frame: number; area: number; runs: number }[] = [];
+      for (const [frame, f] of masks.current) {
+        for (const m of f.values()) {
+          let area = 0;
+          for (let i = 1; i < m.counts.length; i += 2) area += m.counts[i]!;
+          out.push({ objectId: m.objectId, frame, area, runs: m.counts.length });
+        }
+      }
+      return out;
+    };
+  }, []);
 
 
   const onPrompt = useCallback(
@@ -279,6 +368,19 @@ export function App() {
             ● Live
           </button>
         )}
+        <SessionList
+          sessions={stored}
+          current={session?.sessionId ?? null}
+          onReopen={(id) => void reopen(id)}
+          onDelete={(id) => {
+            fetch(`/api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' })
+              .then(async (r) => {
+                if (!r.ok) setStatus(((await r.json().catch(() => ({}))) as { message?: string }).message ?? `delete failed (${r.status})`);
+              })
+              .catch((e: Error) => setStatus(e.message))
+              .finally(loadSessions);
+          }}
+        />
       </aside>
       <main>
         {!session && <div className="hint">{source ? status || 'opening…' : 'Pick a clip on the left.'}</div>}

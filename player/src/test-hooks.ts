@@ -39,6 +39,10 @@ export interface CinesegHooks {
   reconnects: number;
   /** The last propagation progress message (done of total frames). */
   lastProgress: { done: number; total: number } | null;
+  /** A reopened stored session: how many masks its reply announced (null: a session started afresh). */
+  restoredMasks: number | null;
+  /** The recorded masks the page holds now: object, frame, foreground pixels and RLE run count of each. */
+  masksHeld: () => { objectId: number; frame: number; area: number; runs: number }[];
 }
 
 declare global {
@@ -67,6 +71,8 @@ export const hooks: CinesegHooks = {
   lastLivePrompt: null,
   reconnects: 0,
   lastProgress: null,
+  restoredMasks: null,
+  masksHeld: () => [],
 };
 // Guarded so the module also loads where there is no window (unit tests in Node).
 if (typeof window !== 'undefined') window.__cineseg = hooks;

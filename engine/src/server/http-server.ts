@@ -17,7 +17,7 @@ import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
-import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import { ModelSessions, workerModeFromEnv, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { SessionStore } from '../store/session-store.js';
 import { AccessControl } from './access-control.js';
 import { MemorySink, type AnnotationSink } from './annotation-sink.js';
@@ -31,7 +31,10 @@ import { HlsCache } from './hls.js';
 import { LivePipeline } from './live-session.js';
 import type { ReconnectOptions } from '../source/live-source.js';
 import { SessionManager } from './session-manager.js';
+import { sessionRoutes } from './session-routes.js';
+import { closeOrphans } from './session-restore.js';
 import { WsServer } from './ws-server.js';
+import type { SamOptions } from '../track/propagation.js';
 
 /** engine/src/server or engine/dist/server → repository root. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -47,6 +50,10 @@ export interface ServeOptions {
   liveStoreIntervalMs?: number;
   /** Live: how the source reconnects after its stream stopped (attempts, backoff; see source/live-source.ts). */
   liveReconnect?: ReconnectOptions;
+  /** Live: how long the source, tracker and objects outlive the last viewer, ms (default LIVE_GRACE_MS, 30 s; 0: stop with it). */
+  liveGraceMs?: number;
+  /** Live: conditioning frames kept per object (default DEFAULT_MAX_COND_FRAMES, 8; see track/stream-tracker.ts). */
+  liveMaxCondFrames?: number;
   host?: string;
   /** 0 picks a free port (default 8080). */
   port?: number;
@@ -55,6 +62,8 @@ export interface ServeOptions {
   ep?: ExecutionProviderRequest;
   /** onnxruntime intra-op threads (default: serverThreads()). */
   threads?: number;
+  /** Run the graphs in a worker thread so they never block the event loop (default: $CINESEG_ORT_WORKER, else true). */
+  worker?: boolean;
   /** Built player (default: player/dist of the repository). */
   playerDir?: string;
   /** HLS cache (default: .cache/hls of the repository). */
@@ -74,6 +83,8 @@ export interface ServeOptions {
   allowOrigins?: string[];
   /** Connection, session, message-size and prompt-rate bounds; unset ones take limits.ts's defaults. */
   limits?: Partial<ServerLimits>;
+  /** SAM 2 predictor flags for every tracker (defaults: EngineOptions); a recorded startSession may override them. */
+  sam?: SamOptions;
   log?: (line: string) => void;
 }
 
@@ -115,6 +126,8 @@ const TYPES: Record<string, string> = {
 /** Codes that are the client's doing, with their HTTP status; any other code is a 500. */
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.E_CLIP_UNKNOWN]: 404,
+  [ErrorCode.E_SESSION_UNKNOWN]: 404,
+  [ErrorCode.E_SESSION_BUSY]: 409,
   [ErrorCode.E_INPUT_NOT_FOUND]: 404,
   [ErrorCode.E_PATH_FORBIDDEN]: 403,
 };
@@ -163,10 +176,15 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const hls = new HlsCache(cacheDir);
   const models =
     opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, threads: opts.threads ?? serverThreads() }));
+    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models, sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}) }) : null;
-  const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded') } });
+  const live = opts.live ? new LivePipeline({ input: opts.live, ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
+  // Sessions a killed server left open are closed (reopenable) before anyone can ask for them.
+  if (sink instanceof StoreSink) {
+    const orphans = closeOrphans(sink.store);
+    if (orphans.length) log(`store: ${orphans.length} session(s) left open by an earlier server marked closed (reopenable)`);
+  }
+  const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) } });
 
   const http = createServer((req, res) => {
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
@@ -178,8 +196,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       sendError(res, status, err.code, redact(err.message));
     });
   });
-  const ws = new WsServer(http, manager, { access, limits, metrics, redact, log });
+  const ws = new WsServer(http, manager, { access, limits, metrics, redact, log, sink });
   metrics.bind({ sessions: () => manager.counts(), connections: () => ws.connections });
+  const sessions = sessionRoutes({ sink, catalog, manager, log });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const verdict = access.check(req);
@@ -190,6 +209,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       return;
     }
     if (verdict.setCookie) res.setHeader('set-cookie', verdict.setCookie);
+    const path0 = requestPath(req.url ?? '/');
+    if (path0 === '/api/sessions' || path0.startsWith('/api/sessions/')) return sessions.handle(req, res, path0);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -261,6 +282,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
         });
         hls.destroy();
         if (!opts.sessions) await models.destroy();
+        metrics.destroy();
         if (!opts.sink) await sink.destroy();
       })();
       return destroyed;

@@ -11,6 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
+import type { SamOptions } from '../track/propagation.js';
+import type { RestoredSession, ServerMessage } from '../protocol.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import type { ClipCatalog } from './clip-catalog.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
@@ -18,8 +20,19 @@ import { LiveSession, type LivePipeline } from './live-session.js';
 import { TokenBucket } from './rate-limit.js';
 import { RecordedSession, type RecordedSessionHooks } from './recorded-session.js';
 import type { SessionOutput } from './session-output.js';
+import { deliverReopened, loadForReopen, type StoredSessionState } from './session-restore.js';
+import { StoreSink } from './store-sink.js';
 
 export type AnySession = RecordedSession | LiveSession;
+
+/** A stored session reopened (SessionManager.reopenRecorded), not yet given to its client. */
+export interface ReopenedSession {
+  session: RecordedSession;
+  state: StoredSessionState;
+  summary: RestoredSession;
+  /** Sends `reply` (its sessionStarted), then the stored masks, and attaches `out` (session-restore.ts deliverReopened). */
+  deliver(out: SessionOutput, reply: ServerMessage, stillMine?: () => boolean): Promise<void>;
+}
 
 export class SessionManager {
   private readonly sessions = new Map<string, { session: AnySession; owner: string; prompts: TokenBucket }>();
@@ -31,6 +44,10 @@ export class SessionManager {
   private readonly departed = new Set<string>();
   private readonly limits: ServerLimits;
   private readonly hooks: RecordedSessionHooks;
+  /** Stored sessions being reopened (two connections cannot take the same one). */
+  private readonly reopening = new Set<string>();
+  /** Sessions of departed clients still finishing: not reopened under them. */
+  private readonly departedIds = new Set<string>();
 
   constructor(
     private readonly catalog: ClipCatalog,
@@ -54,14 +71,52 @@ export class SessionManager {
     return { recorded: this.sessions.size - live + this.settling.size, live };
   }
 
-  async startRecorded(owner: string, clipId: string, out: SessionOutput): Promise<RecordedSession> {
+  async startRecorded(owner: string, clipId: string, out: SessionOutput, sam?: SamOptions): Promise<RecordedSession> {
     return this.admit(owner, async () => {
       const clip = await this.catalog.get(clipId);
-      const s = await RecordedSession.open(randomUUID(), this.handle(), clip, this.models, this.sink, this.hooks);
+      // The session's own SAM 2 flags over the server's defaults.
+      const hooks = sam ? { ...this.hooks, sam: { ...this.hooks.sam, ...sam } } : this.hooks;
+      const s = await RecordedSession.open(randomUUID(), this.handle(), clip, this.models, this.sink, hooks);
       s.output.attach(out);
       this.add(s, owner);
       return s;
     });
+  }
+
+  /**
+   * Reopens a stored recorded session for `owner` (openSession): its objects, prompts and masks
+   * come from the store and its tracker memory from the stored masks (RecordedSession.restore),
+   * nothing is tracked again. The output is not attached yet: the caller sends the reply, then
+   * the stored masks (session-restore.ts deliverReopened). A session this server holds, or one
+   * being reopened by another connection right now, is refused.
+   * @throws CinesegError E_SESSION_UNKNOWN (no store, or no such session), E_SESSION_BUSY,
+   *   E_SESSION_LIMIT, and loadForReopen's codes
+   */
+  async reopenRecorded(owner: string, sessionId: string): Promise<ReopenedSession> {
+    const sink = this.sink;
+    if (!(sink instanceof StoreSink)) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no store (started with --no-store): there is no stored session to reopen');
+    if (this.holds(sessionId)) {
+      throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${sessionId}" is open on this server (close it there first, or resume it)`, { details: { sessionId } });
+    }
+    this.reopening.add(sessionId);
+    try {
+      return await this.admit(owner, async () => {
+        const { clip, state, summary } = await loadForReopen(sink.store, this.catalog, sessionId);
+        await sink.resumeSession(sessionId);
+        let s: RecordedSession;
+        try {
+          s = await RecordedSession.restore(sessionId, this.handle(), clip, this.models, sink, this.hooks, state);
+        } catch (e) {
+          // Not taken up after all: closed again, so it stays reopenable.
+          await sink.closeSession(sessionId).catch(() => undefined);
+          throw e;
+        }
+        this.add(s, owner);
+        return { session: s, state, summary, deliver: (out, reply, stillMine) => deliverReopened(s, out, reply, state, stillMine) };
+      });
+    } finally {
+      this.reopening.delete(sessionId);
+    }
   }
 
   async startLive(owner: string, out: SessionOutput): Promise<LiveSession> {
@@ -137,6 +192,34 @@ export class SessionManager {
     return e.session;
   }
 
+  /**
+   * Hands a session to another owner: a client resuming after its connection dropped (ws-server
+   * checks the resume token first). @throws CinesegError E_SESSION_UNKNOWN
+   */
+  transfer(sessionId: string, from: string, to: string): AnySession {
+    const s = this.get(from, sessionId);
+    this.sessions.get(sessionId)!.owner = to;
+    return s;
+  }
+
+  /** Whether this server holds the session now (any owner; departed clients' ones still finishing too). */
+  holds(sessionId: string): boolean {
+    return this.sessions.has(sessionId) || this.reopening.has(sessionId) || this.departedIds.has(sessionId);
+  }
+
+  /**
+   * Closes a session whoever holds it (POST /api/sessions/:id/close): a running propagation is
+   * stopped after its frame in flight. Returns false when this server does not hold it.
+   */
+  async closeById(sessionId: string): Promise<boolean> {
+    const e = this.sessions.get(sessionId);
+    if (!e) return false;
+    this.sessions.delete(sessionId);
+    e.session.output.json({ v: 1, type: 'error', code: ErrorCode.E_SESSION_UNKNOWN, message: `session "${sessionId}" was closed by a request to the server`, seq: null });
+    await e.session.destroy();
+    return true;
+  }
+
   async close(owner: string, sessionId: string): Promise<void> {
     const s = this.get(owner, sessionId);
     this.sessions.delete(sessionId);
@@ -155,7 +238,11 @@ export class SessionManager {
         .then(() => e.session.destroy())
         .catch(() => undefined);
       this.settling.add(p);
-      void p.finally(() => this.settling.delete(p));
+      this.departedIds.add(id);
+      void p.finally(() => {
+        this.settling.delete(p);
+        this.departedIds.delete(id);
+      });
     }
   }
 

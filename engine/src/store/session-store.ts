@@ -18,11 +18,13 @@
  *
  * History is never deleted: a correction (a new prompt, or a re-propagation) adds new mask rows and
  * marks the earlier row of the same (session, object, frame) as superseded. Only the newest row is
- * "current"; {@link SessionStore.maskHistory} returns them all.
+ * "current"; {@link SessionStore.maskHistory} returns them all. The one exception is
+ * {@link SessionStore.deleteSession}, which a person asks for (DELETE /api/sessions/:id).
  *
  * Restart: a process that opens the same file sees every committed session, with
  * {@link SessionStore.openSessions} listing the ones never closed and {@link SessionStore.loadSession}
- * returning everything needed to rebuild one (clip, objects, prompts, current masks).
+ * returning everything needed to rebuild one (clip, objects, prompts, current masks); a server
+ * reopens them through server/session-restore.ts (which also says what each status means there).
  *
  * One store object per process and file. SQLite serializes writers across processes, and a
  * second process blocks up to `busyTimeoutMs` on a lock held by another.
@@ -548,6 +550,19 @@ export class SessionStore {
     this.tx('setSessionStatus', () => this.db.prepare('UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?').run(status, now(), id));
   }
 
+  /**
+   * Deletes a session with its objects, prompts and every mask it ever had (its clip stays). The
+   * one exception to "history is never deleted": a person asked for it (DELETE /api/sessions/:id).
+   */
+  deleteSession(id: string): void {
+    this.writable();
+    this.requireSession(id);
+    this.tx('deleteSession', () => {
+      for (const t of ['masks', 'prompts', 'objects']) this.db.prepare(`DELETE FROM ${t} WHERE session_id = ?`).run(id);
+      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+    });
+  }
+
   /** Merges `meta` into the session's meta. */
   updateSessionMeta(id: string, meta: Record<string, unknown>): void {
     this.writable();
@@ -576,13 +591,22 @@ export class SessionStore {
     return this.listObjects(sessionId, { includeRemoved: true }).find((o) => o.objectId === objectId)!;
   }
 
-  /** Marks an object removed; its prompts and masks stay in history and leave exports. */
+  /**
+   * Marks an object removed; its prompts and masks stay in history and leave exports. The prompt
+   * version at the removal is kept in session meta `removals` (object id → version): an object id
+   * used again later starts afresh, so a restore leaves out what came before (session-restore.ts).
+   */
   removeObject(sessionId: string, objectId: number): void {
     this.writable();
-    this.requireSession(sessionId);
+    const s = this.requireSession(sessionId);
     const r = this.tx('removeObject', () => {
       this.stmts.touchSession.run(now(), sessionId);
-      return this.db.prepare('UPDATE objects SET removed = 1 WHERE session_id = ? AND object_id = ?').run(sessionId, objectId);
+      const changed = this.db.prepare('UPDATE objects SET removed = 1 WHERE session_id = ? AND object_id = ?').run(sessionId, objectId);
+      if (changed.changes > 0) {
+        const removals = { ...((s.meta.removals as Record<string, number> | undefined) ?? {}), [objectId]: s.promptVersion };
+        this.db.prepare('UPDATE sessions SET meta = ? WHERE id = ?').run(JSON.stringify({ ...s.meta, removals }), sessionId);
+      }
+      return changed;
     });
     if (r.changes === 0) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `session has no object ${objectId}`, { details: { objectId } });
   }

@@ -193,4 +193,38 @@ describe('SessionStore', () => {
     expect(store.listPrompts(s.id)).toHaveLength(1);
     expect(store.integrityCheck()).toBe('ok');
   });
+
+  it('deleteSession removes one session with everything it had, and nothing of another', () => {
+    store = SessionStore.open(join(dir, 'del.db'));
+    const clip = store.upsertClip(clipInput());
+    const a = store.createSession(clip.id);
+    const b = store.createSession(clip.id);
+    for (const s of [a, b]) {
+      store.addPrompt(s.id, { objectId: 1, frame: 0, kind: 'points', points: [{ x: 5, y: 5, label: 1 }] });
+      store.putMask(s.id, { objectId: 1, frame: 0, rle: encodeMask(rect(0, 0, 8, 8), H, W) });
+      store.putMask(s.id, { objectId: 1, frame: 0, rle: encodeMask(rect(0, 0, 9, 9), H, W) });
+    }
+    store.deleteSession(a.id);
+    expect(store.getSession(a.id)).toBeUndefined();
+    expect(store.listPrompts(a.id)).toEqual([]);
+    expect(store.maskHistory(a.id, 1, 0)).toEqual([]);
+    expect(store.listObjects(a.id, { includeRemoved: true })).toEqual([]);
+    expect(store.maskHistory(b.id, 1, 0)).toHaveLength(2);
+    expect(store.listPrompts(b.id)).toHaveLength(1);
+    expect(store.getClip(clip.id)).toBeDefined();
+    expect(() => store!.deleteSession(a.id)).toThrow(expect.objectContaining({ code: 'E_SESSION_UNKNOWN' }));
+    expect(store.integrityCheck()).toBe('ok');
+  });
+
+  it('removeObject keeps the prompt version of the removal in meta removals', () => {
+    store = SessionStore.open(join(dir, 'rm.db'));
+    const s = store.createSession(store.upsertClip(clipInput()).id, { meta: { tool: 'x' } });
+    store.addPrompt(s.id, { objectId: 2, frame: 0, kind: 'points', points: [{ x: 5, y: 5, label: 1 }] });
+    store.addPrompt(s.id, { objectId: 3, frame: 0, kind: 'points', points: [{ x: 5, y: 5, label: 1 }] });
+    store.removeObject(s.id, 2);
+    expect(store.requireSession(s.id).meta).toEqual({ tool: 'x', removals: { 2: 2 } });
+    store.addPrompt(s.id, { objectId: 2, frame: 1, kind: 'points', points: [{ x: 5, y: 5, label: 1 }] });
+    store.removeObject(s.id, 2);
+    expect(store.requireSession(s.id).meta.removals).toEqual({ 2: 3 });
+  });
 });
