@@ -16,6 +16,9 @@ import type { Box, Point } from '../track/prompts.js';
 import { DEFAULT_SUPPORT_FRAMES, type SupportSpec } from '../track/support-set.js';
 import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
+import { LogitLabelMaps, type LabelPlan } from '../export/label-map.js';
+import { exportNifti } from '../export/nifti.js';
+import { exportPng } from '../export/png.js';
 
 /** One prompt as given on the command line, in video pixels. */
 export type CliPrompt =
@@ -42,6 +45,18 @@ export interface TrackVideoOptions {
   /** SAM2's max_frame_num_to_track. */
   maxFrames?: number;
   memory?: boolean;
+  /** SAM2's add_all_frames_to_correct_as_cond (EngineOptions; default true, Meta's false). */
+  addAllFramesToCorrectAsCond?: boolean;
+  /** SAM2's non_overlap_masks: disjoint output masks (EngineOptions; default false, as Meta's). */
+  nonOverlapMasks?: boolean;
+  /** SAM2's non_overlap_masks_for_mem_enc (EngineOptions; default false, as Meta's). */
+  nonOverlapMasksForMemEnc?: boolean;
+  /**
+   * Also write label maps (PNG sequence folder or NIfTI file) straight from the run's logits:
+   * overlaps go to the object with the highest logit per pixel (label-map.ts), which a later
+   * `cineseg export` of the VIS file can only approximate by per-frame score.
+   */
+  labelMap?: { format: 'png' | 'nifti'; out: string };
   ep?: ExecutionProviderRequest;
   threads?: number;
   /** Output path; when omitted the JSON is only returned. */
@@ -136,6 +151,9 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       height: info.height,
       memory: opts.memory ?? true,
       ...(opts.supportMemory ? { supportMemory: opts.supportMemory } : {}),
+      ...(opts.addAllFramesToCorrectAsCond === undefined ? {} : { addAllFramesToCorrectAsCond: opts.addAllFramesToCorrectAsCond }),
+      ...(opts.nonOverlapMasks === undefined ? {} : { nonOverlapMasks: opts.nonOverlapMasks }),
+      ...(opts.nonOverlapMasksForMemEnc === undefined ? {} : { nonOverlapMasksForMemEnc: opts.nonOverlapMasksForMemEnc }),
     });
     if (support.length) {
       const mems = await tracker.addSupport(support, opts.supportFrames === undefined ? {} : { framesPerObject: opts.supportFrames });
@@ -180,6 +198,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     const collector = new VisCollector({ id: 1, width: info.width, height: info.height, length: n, fps: info.fps, file: opts.video });
     const L = sessions.bundle.lowResMaskSize;
     const visited = new Set<number>();
+    const labelMaps = opts.labelMap ? new LogitLabelMaps(info.width, info.height) : null;
     const total = opts.both ? n : n; // upper bound for the progress bar
     // One forward pass never revisits a frame, so its pixels can go once tracked.
     const singleForward = !opts.both && !opts.reverse;
@@ -188,6 +207,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
         if (singleForward) frames!.releaseBefore(tf.frame);
         visited.add(tf.frame);
         for (const o of tf.objects) collector.add(tf.frame, o.objectId, o.output.predMasks, L, o.output.objectScore);
+        labelMaps?.add(tf.frame, tf.objects.map((o) => ({ objectId: o.objectId, predMasks: o.output.predMasks })), L);
         opts.onProgress?.(visited.size, total);
       }
     };
@@ -215,8 +235,16 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       model: sessions.bundle.name,
       executionProvider: sessions.ep.ep,
       memory: opts.memory ?? true,
+      addAllFramesToCorrectAsCond: tracker.engine.addAllFramesToCorrectAsCond,
+      nonOverlapMasks: tracker.engine.nonOverlapMasks,
+      nonOverlapMasksForMemEnc: tracker.engine.nonOverlapMasksForMemEnc,
     });
     if (opts.out) writeVisJson(opts.out, json);
+    if (opts.labelMap && labelMaps) {
+      const labels = (plan: LabelPlan) => labelMaps.labeler(plan);
+      if (opts.labelMap.format === 'png') exportPng(json, opts.labelMap.out, { labels });
+      else exportNifti(json, opts.labelMap.out, { labels });
+    }
     const objects = tracker.objectIds.length;
     return {
       json,
@@ -286,6 +314,13 @@ export function registerTrack(program: Command): void {
     .option('--both', 'track forwards, then backwards')
     .option('--max-frames <n>', 'track at most n frames past the start frame (SAM2 max_frame_num_to_track)')
     .option('--no-memory', 'ablation: decode every frame without memory attention')
+    .option(
+      '--add-all-frames-to-correct-as-cond <true|false>',
+      "SAM2 add_all_frames_to_correct_as_cond: a correction on an already tracked frame becomes a conditioning frame (default true; Meta's default false). Prompts given here all precede tracking, so it only matters for later corrections",
+    )
+    .option('--non-overlap-masks', "SAM2 non_overlap_masks: each pixel goes to at most one object, the one with the highest logit (output masks only; Meta's default off, as here)")
+    .option('--non-overlap-masks-for-mem-enc', "SAM2 non_overlap_masks_for_mem_enc: the same rule on the masks fed to the memory encoder (Meta's default off, as here)")
+    .option('--label-map <png|nifti:path>', 'also write label maps whose overlaps are decided by logits: png:<folder> or nifti:<file.nii[.gz]>')
     .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
     .requiredOption('--out <masks.json>', 'output file')
@@ -306,6 +341,8 @@ export function registerTrack(program: Command): void {
       if (!support.length && (supportFrames !== undefined || o.supportObject !== undefined)) {
         throw new CinesegError(ErrorCode.E_USAGE, '--support-frames and --support-object need --support');
       }
+      const addAll = parseBoolOption(o.addAllFramesToCorrectAsCond, '--add-all-frames-to-correct-as-cond');
+      const labelMap = o.labelMap === undefined ? undefined : parseLabelMapOption(String(o.labelMap));
       const bar = progressBar('tracking');
       const res = await trackVideo({
         video,
@@ -317,6 +354,10 @@ export function registerTrack(program: Command): void {
         both: Boolean(o.both),
         ...(maxFrames === undefined ? {} : { maxFrames }),
         memory: o.memory !== false,
+        ...(addAll === undefined ? {} : { addAllFramesToCorrectAsCond: addAll }),
+        ...(o.nonOverlapMasks ? { nonOverlapMasks: true } : {}),
+        ...(o.nonOverlapMasksForMemEnc ? { nonOverlapMasksForMemEnc: true } : {}),
+        ...(labelMap ? { labelMap } : {}),
         ep: String(o.ep) as ExecutionProviderRequest,
         ...(threads ? { threads } : {}),
         out: String(o.out),
@@ -368,6 +409,24 @@ export function supportFromOptions(values: readonly string[] | undefined, object
     if (i <= 0 || i === v.length - 1) throw new CinesegError(ErrorCode.E_USAGE, `--support "${v}": expected <clip>:<masks.json>`);
     return { clip: resolve(cwd, v.slice(0, i)), masks: resolve(cwd, v.slice(i + 1)), ...(ids ? { objectIds: ids } : {}), ...(mapIds ? { mapIds } : {}) };
   });
+}
+
+/** Parses a `<true|false>` option value (undefined when not given). */
+export function parseBoolOption(v: unknown, name: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new CinesegError(ErrorCode.E_USAGE, `${name} must be true or false, got "${String(v)}"`);
+}
+
+/** Parses `--label-map png:<folder>` / `nifti:<file>`. */
+export function parseLabelMapOption(v: string, cwd = process.cwd()): { format: 'png' | 'nifti'; out: string } {
+  const i = v.indexOf(':');
+  const format = v.slice(0, i);
+  if (i <= 0 || i === v.length - 1 || (format !== 'png' && format !== 'nifti')) {
+    throw new CinesegError(ErrorCode.E_USAGE, `--label-map "${v}": expected png:<folder> or nifti:<file.nii[.gz]>`);
+  }
+  return { format, out: resolve(cwd, v.slice(i + 1)) };
 }
 
 /** Turns the ordered option events into prompts, each owned by the latest --object before it. */

@@ -12,7 +12,8 @@
 import { gzipSync } from 'node:zlib';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { VisJson } from '../mask/vis-json.js';
-import { labelFrame, planLabels, type LabelEntry } from './label-map.js';
+import { binaryLabeler, planLabels, type LabelEntry } from './label-map.js';
+import type { LabelMapExportOptions } from './png.js';
 import { writeJson, writeOutput } from './output.js';
 
 export const NIFTI_HEADER_SIZE = 348;
@@ -23,7 +24,7 @@ const INTENT_LABEL = 1002;
 const UNITS_MM = 2;
 const UNITS_MSEC = 16;
 
-export interface NiftiExportOptions {
+export interface NiftiExportOptions extends LabelMapExportOptions {
   /** Pixel spacing in mm as DICOM gives it: [row spacing (between rows), column spacing]. */
   pixelSpacing?: [number, number];
   /** Frame interval in ms (default 1000 / fps of the video). */
@@ -79,6 +80,7 @@ export function niftiHeader(dims: [number, number, number], pixdim: [number, num
 /** Writes the label volume to `out` (.nii or .nii.gz) and `<out>.labels.json`. */
 export function exportNifti(vis: VisJson, out: string, opts: NiftiExportOptions = {}): NiftiExportResult {
   const plan = planLabels(vis);
+  const labelFrame = (opts.labels ?? binaryLabeler)(plan);
   const { width, height, length, fps } = plan.video;
   const n = plan.labels.length;
   if (n > 65535) throw new CinesegError(ErrorCode.E_USAGE, `NIfTI uint16 labels hold at most 65535 objects, this result has ${n}`);
@@ -90,10 +92,9 @@ export function exportNifti(vis: VisJson, out: string, opts: NiftiExportOptions 
   const header = niftiHeader([width, height, length], pixdim, datatype, n, 'cineseg labels; axis 3 = frame, pixdim[3] = frame time ms');
   const data = Buffer.alloc(NIFTI_VOX_OFFSET + plane * length * (datatype === 'uint8' ? 1 : 2));
   data.set(header, 0);
-  const scratch = new Uint8Array(plane);
   const map = datatype === 'uint8' ? new Uint8Array(plane) : new Uint16Array(plane);
   for (let t = 0; t < length; t++) {
-    labelFrame(plan, t, map, scratch);
+    labelFrame(t, map);
     if (datatype === 'uint8') data.set(map as Uint8Array, NIFTI_VOX_OFFSET + t * plane);
     else for (let p = 0; p < plane; p++) data.writeUInt16LE(map[p]!, NIFTI_VOX_OFFSET + 2 * (t * plane + p));
   }

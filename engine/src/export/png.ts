@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { VisJson } from '../mask/vis-json.js';
-import { labelFrame, planLabels, type LabelEntry } from './label-map.js';
+import { binaryLabeler, planLabels, type FrameLabeler, type LabelEntry, type LabelPlan } from './label-map.js';
 import { writeJson, writeOutput } from './output.js';
 
 const CRC_TABLE = (() => {
@@ -99,17 +99,26 @@ export interface PngLabelsFile {
   labels: LabelEntry[];
 }
 
+/** Options of the label-map exporters. */
+export interface LabelMapExportOptions {
+  /**
+   * Where the label maps come from: default the VIS masks (overlaps by per-frame score, see
+   * label-map.ts); a tracking run passes `LogitLabelMaps#labeler` to decide overlaps by logits.
+   */
+  labels?: (plan: LabelPlan) => FrameLabeler;
+}
+
 /** Writes `outDir/frame_000000.png …` (every frame, empty ones all zero) and `outDir/labels.json`. */
-export function exportPng(vis: VisJson, outDir: string): PngLabelsFile {
+export function exportPng(vis: VisJson, outDir: string, opts: LabelMapExportOptions = {}): PngLabelsFile {
   const plan = planLabels(vis);
+  const labelFrame = (opts.labels ?? binaryLabeler)(plan);
   const { width, height, length } = plan.video;
   if (plan.labels.length > 255) throw new CinesegError(ErrorCode.E_USAGE, `PNG label maps hold at most 255 objects, this result has ${plan.labels.length}`);
   const text = { key: 'cineseg-labels', value: JSON.stringify(plan.labels.map((l) => ({ value: l.value, object_id: l.objectId, category_id: l.categoryId }))) };
   const map = new Uint8Array(width * height);
-  const scratch = new Uint8Array(width * height);
   const files: string[] = [];
   for (let t = 0; t < length; t++) {
-    labelFrame(plan, t, map, scratch);
+    labelFrame(t, map);
     const name = pngFrameName(t);
     writeOutput(join(outDir, name), encodeIndexedPng(map, width, height, plan.labels.length + 1, text));
     files.push(name);

@@ -14,6 +14,7 @@ import { resizeBilinear, resizeBilinearAntialias } from '../mask/upsample.js';
 import type { MemorySettings } from '../model/bundle.js';
 import { FeatureCache } from './feature-cache.js';
 import { DEFAULT_SUPPORT_MEMORY, layoutKey, selectMemory, type MemorySelection, type SupportMemoryOptions } from './memory-bank.js';
+import { applyNonOverlapConstraints, nonOverlapOutputs } from './non-overlap.js';
 import type { FrameOutput, ObjectState, PointInputs } from './object-state.js';
 import type { DecoderOutput, ImageFeatures, SamRunner } from './sam-runner.js';
 
@@ -54,16 +55,49 @@ export interface EngineOptions {
    */
   memory?: boolean;
   /**
-   * A frame that receives a correction after it was tracked becomes a conditioning frame
-   * (SAM2's `add_all_frames_to_correct_as_cond`; Meta's predictor defaults to false, its demo
-   * and this engine to true).
+   * SAM2's `add_all_frames_to_correct_as_cond` (SAM2VideoPredictor; check `add_new_points_or_box`,
+   * `add_new_mask` — `is_cond = is_init_cond_frame or add_all_frames_to_correct_as_cond` — and
+   * `propagate_in_video_preflight`, which files the temp output under that storage key).
+   * A frame never tracked for the object is always a conditioning frame. For a correction on a
+   * frame already tracked (decoded with memory and the previous logits as mask input either way):
+   * - true: the corrected output becomes a conditioning output. It is attended by every later
+   *   frame at t_pos 0, its pointer too, and propagation passes it without re-tracking it.
+   * - false (Meta's default): it replaces the frame's non-conditioning output. Only frames up to
+   *   num_maskmem − 1 after it see its memory (pointers: up to max_obj_ptrs − 1), and the next
+   *   propagation that visits the frame tracks it again and overwrites the correction.
+   * Default here: true, unlike Meta, because the player and the robot annotator re-propagate
+   * from the first prompt after a correction, and with false that re-tracks the corrected frame
+   * and overwrites the correction (shown on ultrasound-1 in propagation-options.test.ts: the
+   * frame's mask after re-propagation differs from the corrected one; with true it is kept).
    */
   addAllFramesToCorrectAsCond?: boolean;
+  /**
+   * SAM2VideoPredictor's `non_overlap_masks` (default false in Meta's code and here): the masks a
+   * frame returns for its objects are made disjoint by `_apply_non_overlapping_constraints` (the
+   * highest logit keeps a pixel). Affects only the outputs handed to callers (masks streamed,
+   * stored, exported); memory, stored logits and later corrections' mask inputs stay unconstrained,
+   * as Meta applies it only in `_get_orig_video_res_output`. See non-overlap.ts.
+   */
+  nonOverlapMasks?: boolean;
+  /**
+   * SAM2Base's `non_overlap_masks_for_mem_enc` (default false in Meta's code and here): the same
+   * constraint on the S x S mask logits that go into the memory encoder, over the objects encoded
+   * together for a frame (`_encode_new_memory`). Meta's video predictor encodes one object at a
+   * time since 2024-12, where this flag has no effect any more; this engine batches a frame's
+   * objects, so the flag acts on that batch, as Meta's did before.
+   */
+  nonOverlapMasksForMemEnc?: boolean;
   /** Frames whose image features are kept (default 4). */
   featureCacheSize?: number;
   /** How support memories (support-set.ts) are placed in attention; default DEFAULT_SUPPORT_MEMORY. */
   supportMemory?: Partial<SupportMemoryOptions>;
 }
+
+/**
+ * The SAM 2 predictor flags a session may choose (CLI `track`, `serve`, the protocol's
+ * startSession `sam`); defaults and their meaning in EngineOptions.
+ */
+export type SamOptions = Pick<EngineOptions, 'addAllFramesToCorrectAsCond' | 'nonOverlapMasks' | 'nonOverlapMasksForMemEnc'>;
 
 /** Options of one `track` step. */
 export interface TrackStepOptions {
@@ -88,6 +122,8 @@ export class TrackingEngine {
   readonly settings: MemorySettings;
   readonly memory: boolean;
   readonly addAllFramesToCorrectAsCond: boolean;
+  readonly nonOverlapMasks: boolean;
+  readonly nonOverlapMasksForMemEnc: boolean;
   readonly cache: FeatureCache;
   readonly supportMemory: SupportMemoryOptions;
   readonly stats: EngineStats = { imageEncoderRuns: 0, memoryAttentionRuns: 0, decoderRuns: 0, memoryEncoderRuns: 0 };
@@ -101,6 +137,8 @@ export class TrackingEngine {
     this.settings = runner.bundle.memory;
     this.memory = opts.memory ?? true;
     this.addAllFramesToCorrectAsCond = opts.addAllFramesToCorrectAsCond ?? true;
+    this.nonOverlapMasks = opts.nonOverlapMasks ?? false;
+    this.nonOverlapMasksForMemEnc = opts.nonOverlapMasksForMemEnc ?? false;
     this.supportMemory = { ...DEFAULT_SUPPORT_MEMORY, ...opts.supportMemory };
     this.cache = new FeatureCache(opts.featureCacheSize ?? 4, async (frame) => {
       const rgb = await frameRgb(frame);
@@ -111,6 +149,16 @@ export class TrackingEngine {
 
   features(frame: number): Promise<ImageFeatures> {
     return this.cache.get(frame);
+  }
+
+  /**
+   * What a frame hands to callers: its objects' outputs, made disjoint when `nonOverlapMasks` is
+   * on (copies; the stored outputs are not changed).
+   */
+  frameOutputs<T extends { objectId: number; output: FrameOutput }>(objects: T[]): T[] {
+    if (!this.nonOverlapMasks || objects.length < 2) return objects;
+    const resolved = nonOverlapOutputs(objects);
+    return objects.map((o, i) => ({ ...o, output: resolved[i]!.output }));
   }
 
   /** Whether a deferred memory encoding is waiting (see TrackStepOptions.deferMemory). */
@@ -355,10 +403,17 @@ export class TrackingEngine {
       }
       if (allOff) {
         // Absent object: every upsampled logit is −1024, whose sigmoid and binarisation are 0.
-        maskForMem.fill(0, off, off + n);
+        maskForMem.fill(NO_OBJ_SCORE, off, off + n);
         continue;
       }
       resizeBilinear(low, L, L, S, S, maskForMem, 0, off);
+    }
+    // Meta applies it to the high-res logits, before binarising or the sigmoid.
+    if (this.nonOverlapMasksForMemEnc && B > 1) {
+      applyNonOverlapConstraints(Array.from({ length: B }, (_, b) => maskForMem.subarray(b * n, (b + 1) * n)));
+    }
+    for (let b = 0; b < B; b++) {
+      const off = b * n;
       if (fromPoints) {
         for (let i = off; i < off + n; i++) maskForMem[i] = maskForMem[i]! > 0 ? 1 : 0;
       } else {
