@@ -8,6 +8,9 @@
  *   RLE counts for masks, a JPEG for frames). JSON would cost a parse and ~3x the bytes per mask.
  *
  * This module must stay free of Node imports: the player bundles it for the browser.
+ *
+ * Over 500 lines on purpose: the project keeps the whole wire in this one file (schemas, types,
+ * binary codecs), so a change to the protocol is one diff both sides see.
  */
 import { z } from 'zod';
 
@@ -36,8 +39,17 @@ export const RleSchema = z.object({
 
 const base = { v: z.literal(PROTOCOL_VERSION), seq };
 
+/**
+ * SAM 2 predictor flags of a recorded session (EngineOptions in track/propagation.ts): unset ones
+ * take the server's (`serve` flags). Defaults: addAllFramesToCorrectAsCond true (Meta's: false),
+ * nonOverlapMasks and nonOverlapMasksForMemEnc false (as Meta's). Ignored for live: the live
+ * tracker is shared by every viewer and takes the server's flags.
+ */
+export const SamOptionsSchema = z
+  .object({ addAllFramesToCorrectAsCond: z.boolean().optional(), nonOverlapMasks: z.boolean().optional(), nonOverlapMasksForMemEnc: z.boolean().optional() })
+  .strict();
 export const StartSessionSchema = z
-  .object({ ...base, type: z.literal('startSession'), clip: z.string().min(1).max(512).optional(), live: z.boolean().optional() })
+  .object({ ...base, type: z.literal('startSession'), clip: z.string().min(1).max(512).optional(), live: z.boolean().optional(), sam: SamOptionsSchema.optional() })
   .refine((m) => (m.clip !== undefined) !== (m.live === true), { message: 'give exactly one of clip or live: true' });
 /**
  * `frame` of a prompt on a live session is the index of the live frame the user clicked on (from
@@ -53,6 +65,8 @@ export const AddPointsSchema = z.object({
   points: z.array(PointSchema).min(1).max(64),
   /** false: append to the object's earlier clicks on this frame (default true: replace them). */
   clearOld: z.boolean().optional(),
+  /** Live: a new object whose id the server picks (`objectId` is ignored); the ack's `objectId` is it. */
+  newObject: z.boolean().optional(),
 });
 export const AddBoxSchema = z.object({
   ...base,
@@ -62,8 +76,9 @@ export const AddBoxSchema = z.object({
   objectId,
   box: BoxSchema,
   points: z.array(PointSchema).max(64).optional(),
+  newObject: z.boolean().optional(),
 });
-export const AddMaskSchema = z.object({ ...base, type: z.literal('addMask'), sessionId, frame, objectId, rle: RleSchema });
+export const AddMaskSchema = z.object({ ...base, type: z.literal('addMask'), sessionId, frame, objectId, rle: RleSchema, newObject: z.boolean().optional() });
 export const PropagateDirection = z.enum(['forward', 'backward', 'both']);
 export const PropagateSchema = z.object({
   ...base,
@@ -80,6 +95,8 @@ export const RemoveObjectSchema = z.object({ ...base, type: z.literal('removeObj
 /** Names an object; the name is stored as its label (exports' category). */
 export const RenameObjectSchema = z.object({ ...base, type: z.literal('renameObject'), sessionId, objectId, name: z.string().trim().min(1).max(200) });
 export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSession'), sessionId });
+/** Reopens a stored recorded session (GET /api/sessions lists them): answered with `sessionStarted` carrying `restored`, then its current masks. */
+export const OpenSessionSchema = z.object({ ...base, type: z.literal('openSession'), sessionId });
 /**
  * Zero-click support: a stored session's current masks (best from OTHER clips of the same view) become memories of objects here
  * (source ids kept, or all pooled into `targetObjectId`), `frames` per object. Acked once in the tracker and stored.
@@ -87,6 +104,12 @@ export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSess
 export const AddSupportSchema = z.object({ ...base, type: z.literal('addSupport'), sessionId, fromSession: sessionId, objectIds: z.array(objectId).min(1).max(64).optional(), targetObjectId: objectId.optional(), frames: z.number().int().min(1).max(16).optional() });
 /** Round trip check used by the player's reconnect logic and by tests. */
 export const PingSchema = z.object({ ...base, type: z.literal('ping') });
+/**
+ * Takes back a session after a dropped connection, within the server's resume grace (30 s by
+ * default), with the `resumeToken` its `sessionStarted` gave. Answered with `sessionStarted`
+ * (`resumed: true`) and then, for a recorded clip, every current mask of the session.
+ */
+export const ResumeSchema = z.object({ ...base, type: z.literal('resume'), sessionId, resumeToken: z.string().min(16).max(128) });
 
 /** Every message a client may send. */
 export const ClientMessageSchema = z.union([
@@ -100,7 +123,9 @@ export const ClientMessageSchema = z.union([
   RenameObjectSchema,
   AddSupportSchema,
   CloseSessionSchema,
+  OpenSessionSchema,
   PingSchema,
+  ResumeSchema,
 ]);
 
 export type Point = z.infer<typeof PointSchema>;
@@ -116,6 +141,8 @@ export type RemoveObject = z.infer<typeof RemoveObjectSchema>;
 export type RenameObject = z.infer<typeof RenameObjectSchema>;
 export type AddSupport = z.infer<typeof AddSupportSchema>;
 export type CloseSession = z.infer<typeof CloseSessionSchema>;
+export type OpenSession = z.infer<typeof OpenSessionSchema>;
+export type Resume = z.infer<typeof ResumeSchema>;
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 /** A client message as written by a sender (defaults may be left out). */
 export type ClientMessageInput = z.input<typeof ClientMessageSchema>;
@@ -156,6 +183,22 @@ export interface SessionStarted {
    * the session id. Live: one record per run of the source, shared by everyone watching it.
    */
   recordId?: string;
+  /** A reply to `openSession`: the stored objects and prompts; `restored.masks` mask messages follow. */
+  restored?: RestoredSession;
+  /** The credential a `resume` after a dropped connection needs (only this client has it). */
+  resumeToken?: string;
+  /** A reply to `resume`: the session as it was; a recorded one's current masks follow. */
+  resumed?: boolean;
+  /** Resumed: a propagation is still running (its progress and propagateDone follow). */
+  propagating?: boolean;
+}
+
+/** What a reopened session held in the store (its masks come as mask messages). */
+export interface RestoredSession {
+  objects: { objectId: number; label: string }[];
+  /** Point and box prompts in the order given (mask prompts show as their masks). */
+  prompts: { objectId: number; frame: number; points: Point[]; box?: [number, number, number, number] }[];
+  masks: number;
 }
 
 /** A request was done. For prompts it comes after the prompted frame's masks. */
@@ -168,6 +211,8 @@ export interface Ack {
   /** Prompts: the frame the prompt was applied to (live: may differ from the one asked for), and its PTS. */
   frame?: number;
   ptsUs?: number;
+  /** Prompts: the object the prompt went to (live `newObject`: the id the server gave it). */
+  objectId?: number;
   support?: { objectId: number; memories: number }[]; // addSupport: each target object's support memories in all now
 }
 
@@ -222,7 +267,26 @@ export interface ErrorMessage {
   seq: number | null;
 }
 
-export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ObjectRemoved | ErrorMessage;
+/**
+ * A recorded clip being made ready for playback in the background (hashing the file, packaging
+ * HLS) while its session already works: prompts and propagation need neither. Sent to the
+ * session's client while it runs and once at the end (`ready` or `failed`). A client may ignore
+ * it: the HLS playlist request waits for the package, as it always did.
+ */
+export interface ClipProgress {
+  v: 1;
+  type: 'clipProgress';
+  seq: null;
+  sessionId: string;
+  clip: string;
+  stage: 'hash' | 'package' | 'ready' | 'failed';
+  /** Fraction of the stage done (0..1), or null when unknown (packaging). */
+  fraction: number | null;
+  /** `failed`: the error's code. */
+  code?: string;
+}
+
+export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ObjectRemoved | ErrorMessage | ClipProgress;
 
 /**
  * Validates one client text message. Returns the message or an error reply (never throws): bad

@@ -15,7 +15,10 @@ import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { benchAdaptation, type AdaptationBenchResult } from './adaptation-bench.js';
 import { benchAnnotationEffort, type EffortSummary } from './annotation-effort.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
+import { benchEventLoop, type EventLoopBenchResult } from './event-loop-bench.js';
 import { benchMask, type MaskBenchResult } from './mask-bench.js';
+import { benchRecordedMemory, type RecordedMemoryBenchResult } from './recorded-memory-bench.js';
+import { benchRestore, type RestoreBenchResult } from './restore-bench.js';
 import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
 import { benchSoak, type SoakResult } from './soak-bench.js';
 import { benchTrack, type TrackBenchResult } from './track-bench.js';
@@ -71,9 +74,20 @@ export interface BenchResult {
   clicksToFinishBefore: number;
   clicksToFinishAfter: number;
   finetuneSeconds: number;
+  /** Event-loop delay p99 (ms) while a recorded propagation runs, graphs in the inference worker (inline beside it in `eventLoop`). */
+  eventLoopP99MsDuringPropagation: number;
+  /** Server RSS after propagating a long clip / after a 1-minute one (see recordedMemory for lengths). */
+  recordedSessionRssRatio: number;
+  /** Acknowledged masks missing after kill -9 + restart + reopen. */
+  restoreLostMasks: number;
+  /** Restart to every stored mask back on the reopened session's socket, s. */
+  restoreSeconds: number;
   /** Each goal of the issues that a bench figure answers: value, goal, met. */
   goals: Record<string, { value: number; goal: string; met: boolean }>;
   adaptation: AdaptationBenchResult;
+  eventLoop: EventLoopBenchResult;
+  recordedMemory: RecordedMemoryBenchResult;
+  restore: RestoreBenchResult;
   decode: DecodeBenchResult;
   track: TrackBenchResult;
   mask: MaskBenchResult;
@@ -83,7 +97,7 @@ export interface BenchResult {
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number };
   date: string;
 }
 
@@ -136,6 +150,9 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [live, liveS] = await timed('live latency in Chromium', () => benchLiveLatency({ quick }));
   const [annotation, annotationS] = await timed('annotation effort (robot clicks)', () => benchAnnotationEffort({ quick, log }));
   const [adaptation, adaptationS] = await timed('adaptation to an unseen site (finetune, support sets, robot)', () => benchAdaptation({ quick, log }));
+  const [eventLoop, eventLoopS] = await timed('event loop during propagation (inference worker vs inline)', () => benchEventLoop({ quick, log }));
+  const [recordedMemory, recordedMemoryS] = await timed('recorded session memory (long clip vs 1 minute)', () => benchRecordedMemory({ quick, log }));
+  const [restore, restoreS] = await timed('restore after kill -9', () => benchRestore({ quick, log }));
   const a = adaptation;
   const after3 = a.siteShiftJfAfter['3'] ?? Math.max(...Object.values(a.siteShiftJfAfter));
   const zero = Math.max(...Object.values(a.zeroClickJf.base), ...Object.values(a.zeroClickJf.adapted));
@@ -145,6 +162,10 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     zeroClickJf: goal(zero, '>= 0.70 with a 1- or 3-clip support set', zero >= 0.7),
     clicksToFinishReduction: goal(1 - a.clicksToFinishAfter / a.clicksToFinishBefore, '>= 0.50 fewer clicks after finetune', a.clicksToFinishAfter <= 0.5 * a.clicksToFinishBefore),
     finetuneSeconds: goal(a.finetuneSeconds, '<= 600 s for 3 clips per kind (tiny model, 2 cores)', a.finetuneSeconds <= 600),
+    eventLoopP99MsDuringPropagation: goal(eventLoop.eventLoopP99MsDuringPropagation, '<= 20 ms', eventLoop.eventLoopP99MsDuringPropagation <= 20),
+    recordedSessionRssRatio: goal(recordedMemory.recordedSessionRssRatio, '<= 1.15 (long clip / 1-minute clip)', recordedMemory.recordedSessionRssRatio <= 1.15),
+    restoreLostMasks: goal(restore.restoreLostMasks, '0 acked masks lost after kill -9', restore.restoreLostMasks === 0),
+    liveLatencyP99Ms: goal(live.liveLatencyP99Ms, '<= 40 ms glass to glass', live.liveLatencyP99Ms <= 40),
   };
   const cpu = cpus();
   return {
@@ -166,8 +187,15 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     clicksToFinishBefore: a.clicksToFinishBefore,
     clicksToFinishAfter: a.clicksToFinishAfter,
     finetuneSeconds: a.finetuneSeconds,
+    eventLoopP99MsDuringPropagation: eventLoop.eventLoopP99MsDuringPropagation,
+    recordedSessionRssRatio: recordedMemory.recordedSessionRssRatio,
+    restoreLostMasks: restore.restoreLostMasks,
+    restoreSeconds: restore.restoreSeconds,
     goals,
     adaptation,
+    eventLoop,
+    recordedMemory,
+    restore,
     clicksToFinish: annotation.clicksToFinish,
     jfAfterClicks: annotation.jfAfterClicks,
     decode,
@@ -188,7 +216,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS },
     date: new Date().toISOString(),
   };
 }
