@@ -18,7 +18,7 @@
  * Runnable alone: `node engine/dist/bench/recorded-memory-bench.js [--quick]` prints the JSON.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,10 +105,13 @@ async function makeClip(out: string, frames: number): Promise<void> {
 }
 
 function runChild(clip: string, store: string): Promise<RecordedMemoryRun> {
-  const self = fileURLToPath(import.meta.url);
+  // Run from the TypeScript sources (vitest), Node 20 cannot start this file: use the build's copy.
+  const here = fileURLToPath(import.meta.url);
+  const self = here.endsWith('.ts') ? join(repoRoot(), 'engine', 'dist', 'bench', 'recorded-memory-bench.js') : here;
+  if (!existsSync(self)) throw new CinesegError(ErrorCode.E_INTERNAL, `${self} is missing: run npm run build first`);
   return new Promise((resolvePromise, reject) => {
     // --expose-gc: RSS after a full collection, not whatever garbage the last frame left.
-    const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', self, '--child', clip, store], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', self, '--child', clip, store], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.on('error', reject);
