@@ -112,7 +112,7 @@ export class SessionManager {
           throw e;
         }
         this.add(s, owner);
-        return { session: s, state, summary, deliver: (out, reply, stillMine) => deliverReopened(s, out, reply, state, stillMine) };
+        return { session: s, state, summary, deliver: (out, reply, stillMine) => deliverReopened(s, out, reply, state.masks, stillMine) };
       });
     } finally {
       this.reopening.delete(sessionId);

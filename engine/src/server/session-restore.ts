@@ -18,7 +18,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { stringToCounts } from '../mask/rle.js';
 import { encodeMaskFrame, type RestoredSession, type ServerMessage } from '../protocol.js';
 import { hashFile, type MaskOrigin, type SessionRecord, type SessionStore } from '../store/session-store.js';
-import type { SinkPrompt, SinkSupport } from './annotation-sink.js';
+import type { SinkPrompt, SinkSupport, StoredMask } from './annotation-sink.js';
 import type { CatalogClip, ClipCatalog } from './clip-catalog.js';
 import { checkedRealpath } from './path-jail.js';
 import type { DetachableOutput, SessionOutput } from './session-output.js';
@@ -181,7 +181,8 @@ export async function deliverReopened(
   s: { handle: number; width: number; height: number; framePtsUs: readonly number[]; output: DetachableOutput },
   out: SessionOutput,
   reply: ServerMessage,
-  state: StoredSessionState,
+  /** The stored masks, or how to read them: read after `out` is attached, so none sent meanwhile is missed. */
+  stored: readonly StoredMask[] | (() => Promise<readonly StoredMask[]>),
   /** False once the session was handed to another connection meanwhile (a resume): its output is left alone. */
   stillMine: () => boolean = () => true,
 ): Promise<void> {
@@ -201,8 +202,9 @@ export async function deliverReopened(
   try {
     out.json(reply);
     s.output.attach(tap);
+    const masks = typeof stored === 'function' ? await stored() : stored;
     let n = 0;
-    for (const m of state.masks) {
+    for (const m of masks) {
       if (sentLive.has(`${m.objectId}:${m.frame}`)) continue;
       out.binary(encodeMaskFrame({ handle: s.handle, frame: m.frame, objectId: m.objectId, ptsUs: s.framePtsUs[m.frame] ?? 0, width: s.width, height: s.height, score: m.score, counts: m.counts }));
       if (++n % RESEND_RUN === 0) await (out.drained?.() ?? new Promise<void>((r) => setImmediate(r)));

@@ -23,19 +23,17 @@ import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { encodeMaskFrame, errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type Resume } from '../protocol.js';
+import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type Resume } from '../protocol.js';
 import type { AccessControl } from './access-control.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { Counter, Gauge, type ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
-import type { SessionOutput } from './session-output.js';
+import { deliverReopened } from './session-restore.js';
 import { SocketOutput } from './socket-output.js';
 
 /** A server-initiated close is followed by terminate() after this long (a stalled peer never answers it). */
 const CLOSE_TIMEOUT_MS = 1000;
-/** Resent masks of a resumed session go out in runs of this many, each after the socket drained. */
-const RESEND_RUN = 64;
 
 /** One open connection. */
 interface Conn {
@@ -300,33 +298,16 @@ export class WsServer {
     }
     const s = this.manager.transfer(msg.sessionId, r.owner, owner);
     r.owner = owner;
-    const sentLive = new Set<string>();
-    const tap: SessionOutput = {
-      json: (m) => out.json(m),
-      binary: (d) => {
-        if (d[0] === 1 && d.byteLength >= 16) {
-          const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-          sentLive.add(`${dv.getUint32(12, true)}:${dv.getUint32(8, true)}`);
-        }
-        out.binary(d);
-      },
-      drained: () => out.drained(),
-    };
-    s.output.attach(tap);
-    try {
-      out.json({ ...s.started(msg.seq), resumeToken: r.token, resumed: true, ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}) });
-      if (s.kind !== 'recorded' || !this.opts.sink?.currentMasks) return;
-      const masks = await this.opts.sink.currentMasks(s.sessionId);
-      let n = 0;
-      for (const m of masks) {
-        if (sentLive.has(`${m.objectId}:${m.frame}`)) continue;
-        out.binary(encodeMaskFrame({ handle: s.handle, frame: m.frame, objectId: m.objectId, ptsUs: s.framePtsUs[m.frame] ?? 0, width: s.width, height: s.height, score: m.score, counts: m.counts }));
-        if (++n % RESEND_RUN === 0) await out.drained();
-      }
-    } finally {
-      // The session may have been taken again meanwhile (another resume): leave that one's output.
-      if (this.resumable.get(msg.sessionId)?.owner === owner) s.output.attach(out);
+    const reply = { ...s.started(msg.seq), resumeToken: r.token, resumed: true, ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}) };
+    // The session may have been taken again meanwhile (another resume): leave that one's output.
+    const stillMine = (): boolean => this.resumable.get(msg.sessionId)?.owner === owner;
+    const sink = this.opts.sink;
+    if (s.kind !== 'recorded' || !sink?.currentMasks) {
+      out.json(reply);
+      if (stillMine()) s.output.attach(out);
+      return;
     }
+    await deliverReopened(s, out, reply, () => sink.currentMasks!(s.sessionId), stillMine);
   }
 
   private async dispatch(owner: string, msg: ClientMessage, out: SocketOutput): Promise<void> {

@@ -17,6 +17,11 @@ export const NON_OVERLAP_CLAMP = -10;
  * default; see `applyOutputNonOverlap` for why the output path clamps lower.
  */
 export function applyNonOverlapConstraints(logits: readonly Float32Array[], clampTo = NON_OVERLAP_CLAMP, from = 0, to?: number): void {
+  clampLosers(logits, () => clampTo, from, to);
+}
+
+/** Per pixel i in [from, to): every object but the highest-logit one gets min(logit, cap(best logit)). */
+function clampLosers(logits: readonly Float32Array[], cap: (bestV: number) => number, from = 0, to?: number): void {
   const B = logits.length;
   if (B < 2) return;
   const n = to ?? logits[0]!.length;
@@ -33,10 +38,11 @@ export function applyNonOverlapConstraints(logits: readonly Float32Array[], clam
         best = b;
       }
     }
+    const c = cap(bestV);
     for (let b = 0; b < B; b++) {
       if (b === best) continue;
       const a = logits[b]!;
-      if (a[i]! > clampTo) a[i] = clampTo;
+      if (a[i]! > c) a[i] = c;
     }
   }
 }
@@ -55,26 +61,7 @@ export function applyNonOverlapConstraints(logits: readonly Float32Array[], clam
  * kept 1100); where a pixel has a single winner the result equals Meta's.
  */
 export function applyOutputNonOverlap(logits: readonly Float32Array[]): void {
-  const B = logits.length;
-  if (B < 2) return;
-  const n = logits[0]!.length;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bestV = logits[0]![i]!;
-    for (let b = 1; b < B; b++) {
-      const v = logits[b]![i]!;
-      if (v > bestV) {
-        bestV = v;
-        best = b;
-      }
-    }
-    const cap = Math.min(NON_OVERLAP_CLAMP, -bestV);
-    for (let b = 0; b < B; b++) {
-      if (b === best) continue;
-      const a = logits[b]!;
-      if (a[i]! > cap) a[i] = cap;
-    }
-  }
+  clampLosers(logits, (bestV) => Math.min(NON_OVERLAP_CLAMP, -bestV));
 }
 
 /**
