@@ -147,13 +147,37 @@ export function App() {
     [loadSessions, scheduleMaskRender],
   );
 
+  /** Takes a session back after a reconnect (`resume` with its token); false when the server no longer holds it. */
+  const resume = useCallback(
+    async (old: SessionStarted): Promise<boolean> => {
+      const c = conn.current;
+      if (!c || !c.connected || !old.resumeToken) return false;
+      try {
+        const r = await c.request({ type: 'resume', sessionId: old.sessionId, resumeToken: old.resumeToken });
+        if (r.type !== 'sessionStarted' || !r.resumed) return false;
+        // Now, not at the next render: the resent masks follow at once and are matched by the handle.
+        sessionRef.current = r;
+        setSession(r);
+        setStatus(r.propagating ? 'reconnected: propagation goes on' : 'reconnected');
+        scheduleMaskRender();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    [scheduleMaskRender],
+  );
+
   const open = useCallback(
     async (src: Source, replay: boolean) => {
       const c = conn.current;
       if (!c || !c.connected) return;
       const old = sessionRef.current;
-      // Back after a restart (or a crash) of a server with a store: the stored session itself
-      // comes back, masks and all; replaying the prompts into a new one is the fallback.
+      // Back after a brief drop: the server kept the session for its resume grace, so take it
+      // back (objects, memory and all; it resends the stored masks). After a restart (or a crash)
+      // of a server with a store: the stored session itself comes back, masks and all. Replaying
+      // the prompts into a new session is the last resort.
+      if (replay && old?.resumeToken && (await resume(old))) return;
       if (replay && src.kind === 'clip' && old?.kind === 'recorded' && (await reopen(old.sessionId, true))) return;
       // The list is read again once the close is done: that session is reopenable from then on.
       if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
@@ -187,7 +211,7 @@ export function App() {
         setStatus((e as Error).message);
       }
     },
-    [sendPrompt, reopen, loadSessions],
+    [sendPrompt, resume, reopen, loadSessions],
   );
 
   useEffect(() => {

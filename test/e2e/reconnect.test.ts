@@ -50,6 +50,32 @@ describe('e2e: reconnect', () => {
     expect(stored.prompts[0]).toMatchObject({ kind: 'points', objectId: 1, frame: 0 });
     await page.screenshot({ path: join(SCREENSHOTS, 'reconnected.png') });
   });
+
+  it('a dropped socket (server still up) resumes the same session: no new session, nothing replayed', async () => {
+    const { page } = e;
+    await page.goto(e.server.url);
+    await page.click('[data-clip="generated/endoscopy-1"]');
+    await page.waitForFunction(() => window.__cineseg.presentedFrame === 0 && window.__cineseg.connected, undefined, { timeout: 60_000 });
+    const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+    const pt = prompts.objects[0]!.point;
+    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width, box.y + (pt[1] / prompts.height) * box.height);
+    await page.waitForFunction(() => window.__cineseg.masksReceived >= 1, undefined, { timeout: 30_000 });
+    const first = (await page.evaluate(() => window.__cineseg.sessionId))!;
+    const reconnects = await page.evaluate(() => window.__cineseg.reconnects);
+    const sessionsBefore = e.sink.sessions.size;
+
+    // The network drops the connection (no close handshake): the server keeps the session for its
+    // resume grace, and the page takes it back with its token.
+    for (const ws of e.server.ws.wss.clients) ws.terminate();
+    await page.waitForFunction((n) => window.__cineseg.connected && window.__cineseg.reconnects > n, reconnects, { timeout: 30_000 });
+    await page.waitForFunction(() => /reconnected/.test(document.body.textContent ?? ''), undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => window.__cineseg.sessionId)).toBe(first);
+    expect(e.sink.sessions.size).toBe(sessionsBefore);
+    expect(e.sink.sessions.get(first)!.prompts).toHaveLength(1);
+    // The resumed session still answers: a second click on it is stored in the same session.
+    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width + 3, box.y + (pt[1] / prompts.height) * box.height + 3);
+    await expect.poll(() => e.sink.sessions.get(first)!.prompts.length, { timeout: 30_000 }).toBe(2);
+  });
 });
 
 describe('e2e: live reload and reconnect', () => {
