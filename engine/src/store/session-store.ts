@@ -31,6 +31,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -166,15 +167,34 @@ export function defaultStorePath(): string {
   return process.env.CINESEG_STORE ?? resolve('cineseg.db');
 }
 
-/** sha256 hex of a file's bytes, streamed (clips can be large). */
+/**
+ * Hashes this process already made, by path, with the file's identity when it was hashed. An hour
+ * of endoscopy is gigabytes: opening it again (a second session, a reopen after a close) must not
+ * read it all again. A file changed in place changes its size, mtime or inode (as make and rsync
+ * assume), and then it is hashed anew.
+ */
+const hashMemo = new Map<string, { dev: number; ino: number; size: number; mtimeMs: number; hash: string }>();
+const HASH_MEMO_MAX = 1024;
+
+/** sha256 hex of a file's bytes, streamed (clips can be large); remembered while the file is unchanged. */
 export async function hashFile(path: string): Promise<string> {
+  const abs = resolve(path);
+  const st = await stat(abs).catch((cause: Error) => {
+    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `cannot read ${path} to hash it: ${cause.message}`, { cause });
+  });
+  const known = hashMemo.get(abs);
+  if (known && known.dev === st.dev && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.hash;
   const h = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+    for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
   } catch (cause) {
     throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `cannot read ${path} to hash it: ${(cause as Error).message}`, { cause });
   }
-  return h.digest('hex');
+  const hash = h.digest('hex');
+  hashMemo.delete(abs);
+  if (hashMemo.size >= HASH_MEMO_MAX) hashMemo.delete(hashMemo.keys().next().value!);
+  hashMemo.set(abs, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, hash });
+  return hash;
 }
 
 const SCHEMA = `

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -95,6 +95,20 @@ describe('SessionStore', () => {
     expect(b.id).toBe(a.id);
     expect(b.path).toBe('/moved/x.mp4');
     expect(c.id).not.toBe(a.id);
+  });
+
+  it('hashFile remembers an unchanged file and hashes a changed one again', async () => {
+    const f = join(dir, 'memo.bin');
+    writeFileSync(f, 'abc');
+    const t = new Date('2026-01-01T00:00:00Z');
+    utimesSync(f, t, t);
+    expect(await hashFile(f)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    // Same size, new bytes, new mtime: hashed again (sha256 of "abd").
+    writeFileSync(f, 'abd');
+    const t2 = new Date('2026-01-01T00:00:01Z');
+    utimesSync(f, t2, t2);
+    expect(await hashFile(f)).toBe('a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9');
+    await expect(hashFile(join(dir, 'missing.bin'))).rejects.toMatchObject({ code: 'E_INPUT_NOT_FOUND' });
   });
 
   it('rejects bad writes with coded errors and leaves nothing half-written', () => {
