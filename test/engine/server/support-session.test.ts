@@ -3,7 +3,7 @@
  * real SQLite store. Session A on endoscopy-2 gets a mask prompt and a propagation, so its masks
  * are stored; session B on endoscopy-1 takes A as support and propagates with no click, and B's
  * masks overlap endoscopy-1's ground truth. Refused requests are coded, leave the store as it was
- * and the connection up; removing an object rebuilds the tracker with the support still in it.
+ * and the connection up; removing an object keeps the other objects and their support memories.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -207,7 +207,7 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
     expect(await c.request({ type: 'closeSession', sessionId: sid })).toMatchObject({ type: 'ack' });
   }, 600_000);
 
-  it('removing an object rebuilds the tracker with the support still in it; pooled ids go to their target', async () => {
+  it('removing an object keeps the other objects with their support memories; pooled ids go to their target', async () => {
     const { sid, handle } = await startB();
     expect(await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, objectIds: [1], frames: 2 })).toMatchObject({ support: [{ objectId: 1, memories: 2 }] });
     const first = await propagate(sid, handle, 1);
