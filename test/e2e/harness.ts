@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { decodeMask, type CompressedRle } from '../../engine/src/mask/rle.js';
 import { loadBundle } from '../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../engine/src/model/ort-sessions.js';
 import { MemorySink } from '../../engine/src/server/annotation-sink.js';
@@ -156,4 +157,25 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   let s = 0;
   for (let k = 0; k < a.length; k++) s += Math.abs(a[k]! - b[k]!);
   return s / a.length;
+}
+
+/** Centre of an object's ground-truth mask on a frame (a clip's gt.json), in video pixels. */
+export function gtCentre(gt: { annotations: { object_id: number; segmentations: (CompressedRle | null)[] }[] }, width: number, objectId: number, frame: number): [number, number] {
+  const m = decodeMask(gt.annotations.find((a) => a.object_id === objectId)!.segmentations[frame]!);
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < m.length; i++) {
+    if (!m[i]) continue;
+    sx += i % width;
+    sy += Math.floor(i / width);
+    n++;
+  }
+  return [sx / n, sy / n];
+}
+
+/** Clicks the video pixel (x, y) of a width x height clip on the player's overlay. */
+export async function clickVideoPixel(page: Page, width: number, height: number, x: number, y: number): Promise<void> {
+  const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
+  await page.mouse.click(box.x + ((x + 0.5) / width) * box.width, box.y + ((y + 0.5) / height) * box.height);
 }

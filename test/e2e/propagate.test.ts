@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMask, type CompressedRle } from '../../engine/src/mask/rle.js';
+import type { CompressedRle } from '../../engine/src/mask/rle.js';
 import { StoreSink } from '../../engine/src/server/store-sink.js';
 import { SessionStore } from '../../engine/src/store/session-store.js';
 import { REPO_ROOT } from '../engine/model/test-bundle.js';
-import { SCREENSHOTS, startE2e, type E2e } from './harness.js';
+import { clickVideoPixel, gtCentre, SCREENSHOTS, startE2e, type E2e } from './harness.js';
 
 const CLIP = 'endoscopy-2';
 const CLIP_DIR = join(REPO_ROOT, 'samples/generated', CLIP);
@@ -36,25 +36,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Centre of an object's ground-truth mask on a frame, in video pixels. */
-function centre(objectId: number, frame: number): [number, number] {
-  const m = decodeMask(gt.annotations.find((a) => a.object_id === objectId)!.segmentations[frame]!);
-  let sx = 0;
-  let sy = 0;
-  let n = 0;
-  for (let i = 0; i < m.length; i++) {
-    if (!m[i]) continue;
-    sx += i % W;
-    sy += Math.floor(i / W);
-    n++;
-  }
-  return [sx / n, sy / n];
-}
-
-async function clickVideo(page: Page, x: number, y: number): Promise<void> {
-  const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
-  await page.mouse.click(box.x + ((x + 0.5) / W) * box.width, box.y + ((y + 0.5) / H) * box.height);
-}
+const centre = (objectId: number, frame: number): [number, number] => gtCentre(gt, W, objectId, frame);
+const clickVideo = (page: Page, x: number, y: number): Promise<void> => clickVideoPixel(page, W, H, x, y);
 
 async function openClip(page: Page): Promise<string> {
   const old = await page.evaluate(() => window.__cineseg.sessionId);

@@ -18,7 +18,7 @@ import { decodeMask, stringToCounts, type CompressedRle } from '../../engine/src
 import { SessionStore } from '../../engine/src/store/session-store.js';
 import { ensureBuilt } from '../engine/cli/track-helpers.js';
 import { REPO_ROOT, testBundleDir } from '../engine/model/test-bundle.js';
-import { ensurePlayerBuilt, iou, launchChromium, overlayMask, SCREENSHOTS } from './harness.js';
+import { clickVideoPixel, ensurePlayerBuilt, gtCentre, iou, launchChromium, overlayMask, SCREENSHOTS } from './harness.js';
 
 const CLIP = 'endoscopy-2';
 const CLIP_DIR = join(REPO_ROOT, 'samples/generated', CLIP);
@@ -52,24 +52,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function centre(objectId: number, frame: number): [number, number] {
-  const m = decodeMask(gt.annotations.find((a) => a.object_id === objectId)!.segmentations[frame]!);
-  let sx = 0;
-  let sy = 0;
-  let n = 0;
-  for (let i = 0; i < m.length; i++) {
-    if (!m[i]) continue;
-    sx += i % W;
-    sy += Math.floor(i / W);
-    n++;
-  }
-  return [sx / n, sy / n];
-}
-
-async function clickVideo(x: number, y: number): Promise<void> {
-  const box = (await page.locator('canvas[data-testid="overlay"]').boundingBox())!;
-  await page.mouse.click(box.x + ((x + 0.5) / W) * box.width, box.y + ((y + 0.5) / H) * box.height);
-}
+const centre = (objectId: number, frame: number): [number, number] => gtCentre(gt, W, objectId, frame);
+const clickVideo = (x: number, y: number): Promise<void> => clickVideoPixel(page, W, H, x, y);
 
 async function seekTimeline(f: number): Promise<void> {
   const tl = (await page.locator('canvas.timeline').boundingBox())!;
