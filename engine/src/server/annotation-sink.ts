@@ -19,6 +19,8 @@ export interface SinkSession {
   height: number;
   fps: number;
   numFrames: number | null;
+  /** Facts kept with the session's record (recorded: its SAM 2 flags, so a reopen tracks as before). */
+  meta?: Record<string, unknown>;
 }
 
 export type SinkPrompt =

@@ -108,7 +108,7 @@ export class RecordedSession {
       await frames.getFrame(0);
       s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
       const info = frames.info;
-      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames });
+      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames, ...(hooks.sam ? { meta: { sam: hooks.sam } } : {}) });
       return s;
     } catch (e) {
       s?.stopMedia?.();

@@ -105,7 +105,9 @@ export class SessionManager {
         await sink.resumeSession(sessionId);
         let s: RecordedSession;
         try {
-          s = await RecordedSession.restore(sessionId, this.handle(), clip, this.models, sink, this.hooks, state);
+          // The flags it was tracked with over today's defaults (a server restarted with other flags).
+          const hooks = state.sam ? { ...this.hooks, sam: { ...this.hooks.sam, ...state.sam } } : this.hooks;
+          s = await RecordedSession.restore(sessionId, this.handle(), clip, this.models, sink, hooks, state);
         } catch (e) {
           // Not taken up after all: closed again, so it stays reopenable.
           await sink.closeSession(sessionId).catch(() => undefined);

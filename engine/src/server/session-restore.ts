@@ -19,6 +19,7 @@ import { stringToCounts } from '../mask/rle.js';
 import { encodeMaskFrame, type RestoredSession, type ServerMessage } from '../protocol.js';
 import { hashFile, type MaskOrigin, type SessionRecord, type SessionStore } from '../store/session-store.js';
 import type { SinkPrompt, SinkSupport, StoredMask } from './annotation-sink.js';
+import type { SamOptions } from '../track/propagation.js';
 import type { CatalogClip, ClipCatalog } from './clip-catalog.js';
 import { checkedRealpath } from './path-jail.js';
 import type { DetachableOutput, SessionOutput } from './session-output.js';
@@ -40,6 +41,8 @@ export interface StoredSessionState {
   labels?: Record<number, string>;
   support?: SinkSupport[];
   promptVersion?: number;
+  /** The SAM 2 flags the session was tracked with (stored at its start), so a reopen tracks alike. */
+  sam?: SamOptions;
 }
 
 /** One row of GET /api/sessions. */
@@ -155,7 +158,8 @@ export function storedSessionState(store: SessionStore, id: string): StoredSessi
   const labels: Record<number, string> = {};
   for (const o of store.listObjects(id)) if (o.label !== 'object') labels[o.objectId] = o.label;
   const support = Array.isArray(session.meta.support) ? (session.meta.support as SinkSupport[]) : [];
-  return { prompts, masks, labels, support, promptVersion: session.promptVersion };
+  const sam = session.meta.sam && typeof session.meta.sam === 'object' ? (session.meta.sam as SamOptions) : undefined;
+  return { prompts, masks, labels, support, promptVersion: session.promptVersion, ...(sam ? { sam } : {}) };
 }
 
 /** What the player is told in `sessionStarted.restored`. */

@@ -35,6 +35,10 @@ export class StoreSink implements AnnotationSink {
   private readonly live = new Map<string, { clipId: number; frames: number }>();
   /** Names given to objects that have no row yet (no prompt): written with their first prompt. */
   private readonly pendingLabels = new Map<string, string>();
+  /** Recorded sessions whose record is being made (the clip hashed, see startSession). */
+  private readonly starting = new Map<string, Promise<void>>();
+  /** Why a session's record could not be made (the writes' error says it). */
+  private readonly failedStarts = new Map<string, string>();
 
   /** `owned`: destroy() closes the store. */
   constructor(
@@ -50,12 +54,31 @@ export class StoreSink implements AnnotationSink {
         if (!this.store.getSession(s.sessionId)) this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve', live: true } });
         this.live.set(s.sessionId, { clipId: clip.id, frames: 0 });
       });
+      this.sizes.set(s.sessionId, [s.height, s.width]);
     } else {
       if (s.numFrames === null) return;
-      const clip = await registerClipFile(this.store, s.source);
-      await write('the session', () => this.store.createSession(clip.id, { id: s.sessionId, meta: { tool: 'cineseg serve' } }));
+      // The store knows a clip by the hash of its bytes, and an hour of video takes seconds to
+      // read: the record is made in the background so the session's first frame shows at once.
+      // Every write waits for it (ready()), so nothing is acknowledged before its record exists;
+      // a record that cannot be made turns those writes into E_STORE_WRITE errors.
+      const meta = { tool: 'cineseg serve', ...(s.meta ?? {}) };
+      const starting = (async () => {
+        const clip = await registerClipFile(this.store, s.source);
+        await write('the session', () => this.store.createSession(clip.id, { id: s.sessionId, meta }));
+        this.sizes.set(s.sessionId, [s.height, s.width]);
+      })();
+      this.starting.set(s.sessionId, starting);
+      starting.then(
+        () => this.starting.delete(s.sessionId),
+        (e: unknown) => this.failedStarts.set(s.sessionId, e instanceof Error ? e.message : String(e)),
+      );
     }
-    this.sizes.set(s.sessionId, [s.height, s.width]);
+  }
+
+  /** Resolves once the session's record is in the store (made in the background by startSession). */
+  async recordReady(sessionId: string): Promise<void> {
+    const starting = this.starting.get(sessionId);
+    if (starting) await starting.catch(() => undefined);
   }
 
   /**
@@ -69,15 +92,19 @@ export class StoreSink implements AnnotationSink {
     this.sizes.set(sessionId, [clip.height, clip.width]);
   }
 
-  /** The session's [height, width]. @throws CinesegError E_STORE_WRITE when its record never started */
-  private started(sessionId: string, what: string): [number, number] {
+  /** The session's [height, width], once its record exists. @throws CinesegError E_STORE_WRITE when its record never started */
+  private async started(sessionId: string, what: string): Promise<[number, number]> {
+    await this.recordReady(sessionId);
     const size = this.sizes.get(sessionId);
-    if (!size) throw new CinesegError(ErrorCode.E_STORE_WRITE, `storing ${what} failed: session "${sessionId}" has no record in the store (starting it failed)`);
+    if (!size) {
+      const why = this.failedStarts.get(sessionId);
+      throw new CinesegError(ErrorCode.E_STORE_WRITE, `storing ${what} failed: session "${sessionId}" has no record in the store (starting it failed${why ? `: ${why}` : ''})`);
+    }
     return size;
   }
 
   async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
-    const size = this.started(sessionId, 'a prompt');
+    const size = await this.started(sessionId, 'a prompt');
     let input: PromptInput;
     if (p.kind === 'points') input = { kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points, clearOld: p.clearOld };
     else if (p.kind === 'box') input = { kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: p.points };
@@ -92,7 +119,7 @@ export class StoreSink implements AnnotationSink {
   }
 
   async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {
-    this.started(sessionId, 'an object name');
+    await this.started(sessionId, 'an object name');
     // An object without a prompt has no row; one made now would be an empty object in exports.
     if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) await write('an object name', () => this.store.addObject(sessionId, objectId, label));
     else this.pendingLabels.set(`${sessionId}:${objectId}`, label);
@@ -114,11 +141,12 @@ export class StoreSink implements AnnotationSink {
 
   /** Kept in session meta `support` (no schema change: it is a fact about the session, not a prompt of one frame). */
   async setSupport(sessionId: string, support: readonly SinkSupport[]): Promise<void> {
-    this.started(sessionId, 'support');
+    await this.started(sessionId, 'support');
     await write('support', () => this.store.updateSessionMeta(sessionId, { support }));
   }
 
   async currentMasks(sessionId: string): Promise<StoredMask[]> {
+    await this.recordReady(sessionId);
     if (!this.store.getSession(sessionId)) return [];
     return this.store.currentMasks(sessionId).map((m) => ({
       objectId: m.objectId,
@@ -130,7 +158,7 @@ export class StoreSink implements AnnotationSink {
   }
 
   async putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void> {
-    const size = this.started(sessionId, 'masks');
+    const size = await this.started(sessionId, 'masks');
     if (masks.length === 0) return;
     const live = this.live.get(sessionId);
     if (live) {
@@ -161,7 +189,7 @@ export class StoreSink implements AnnotationSink {
   }
 
   async removeObject(sessionId: string, objectId: number): Promise<void> {
-    this.started(sessionId, 'a removal');
+    await this.started(sessionId, 'a removal');
     try {
       await write('a removal', () => this.store.removeObject(sessionId, objectId));
     } catch (e) {
@@ -170,6 +198,8 @@ export class StoreSink implements AnnotationSink {
   }
 
   async closeSession(sessionId: string): Promise<void> {
+    await this.recordReady(sessionId);
+    this.failedStarts.delete(sessionId);
     if (!this.sizes.has(sessionId)) return;
     this.sizes.delete(sessionId);
     this.live.delete(sessionId);
@@ -178,6 +208,9 @@ export class StoreSink implements AnnotationSink {
   }
 
   async destroy(): Promise<void> {
+    // A record still being made would write into a closed store.
+    await Promise.all([...this.starting.values()].map((p) => p.catch(() => undefined)));
+    this.failedStarts.clear();
     this.sizes.clear();
     this.live.clear();
     this.pendingLabels.clear();

@@ -23,13 +23,14 @@ import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type Resume } from '../protocol.js';
+import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type RestoredSession, type Resume } from '../protocol.js';
 import type { AccessControl } from './access-control.js';
 import type { AnnotationSink } from './annotation-sink.js';
+import { StoreSink } from './store-sink.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { Counter, Gauge, type ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
-import { deliverReopened } from './session-restore.js';
+import { deliverReopened, restoredSummary, storedSessionState } from './session-restore.js';
 import { SocketOutput } from './socket-output.js';
 
 /** A server-initiated close is followed by terminate() after this long (a stalled peer never answers it). */
@@ -291,14 +292,23 @@ export class WsServer {
    * those the session sent meanwhile (they are as new or newer), so the client ends with the
    * current state. @throws CinesegError E_SESSION_UNKNOWN (unknown, closed, released, other token)
    */
-  private async resume(owner: string, msg: Resume, out: SocketOutput): Promise<void> {
+  private async resume(owner: string, msg: Resume, out: SocketOutput, restored?: () => RestoredSession): Promise<void> {
     const r = this.resumable.get(msg.sessionId);
-    if (!r || !sameToken(r.token, msg.resumeToken)) {
+    // `restored`: an openSession of a session whose client left and is still in its grace (see dispatch).
+    if (!r || (restored ? !this.grace.has(r.owner) : !sameToken(r.token, msg.resumeToken))) {
       throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, `no session "${msg.sessionId}" to resume (closed, released after the resume grace, or another token)`);
     }
     const s = this.manager.transfer(msg.sessionId, r.owner, owner);
     r.owner = owner;
-    const reply = { ...s.started(msg.seq), resumeToken: r.token, resumed: true, ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}) };
+    // Taken over without the token: a new one, so the tab that left cannot take it back.
+    if (restored) r.token = randomBytes(18).toString('base64url');
+    const reply = {
+      ...s.started(msg.seq),
+      resumeToken: r.token,
+      resumed: true,
+      ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}),
+      ...(restored ? { restored: restored() } : {}),
+    };
     // The session may have been taken again meanwhile (another resume): leave that one's output.
     const stillMine = (): boolean => this.resumable.get(msg.sessionId)?.owner === owner;
     const sink = this.opts.sink;
@@ -328,6 +338,17 @@ export class WsServer {
         await this.resume(owner, msg, out);
         return;
       case 'openSession': {
+        // A session whose tab was reloaded or lost its connection a moment ago is still held here,
+        // waiting for a resume its new page cannot send (the token went with the old page): the
+        // same server's client opening it takes it over as a resume, masks and all. Anyone who may
+        // reopen a stored session could equally wait out the grace, so this grants nothing more.
+        const held = this.resumable.get(msg.sessionId);
+        const sink = this.opts.sink;
+        if (held && this.grace.has(held.owner) && sink instanceof StoreSink && this.manager.get(held.owner, msg.sessionId).kind === 'recorded') {
+          const store = sink.store;
+          await this.resume(owner, { ...msg, type: 'resume', resumeToken: '' }, out, () => restoredSummary(store, msg.sessionId, storedSessionState(store, msg.sessionId)));
+          return;
+        }
         // A stored session back from the store (session-restore.ts): reply, then its masks.
         const r = await m.reopenRecorded(owner, msg.sessionId);
         const resumeToken = randomBytes(18).toString('base64url');
@@ -380,6 +401,19 @@ export class WsServer {
         m.takePrompt(owner, msg.sessionId);
         const support = await s.addSupport(msg);
         out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, support });
+        return;
+      }
+      case 'freezeLive':
+      case 'unfreezeLive': {
+        const s = m.get(owner, msg.sessionId);
+        if (s.kind !== 'live') throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'freeze is for live sessions; a recorded clip is paused in the player');
+        if (msg.type === 'unfreezeLive') {
+          await s.unfreeze();
+          ack(msg.sessionId);
+          return;
+        }
+        const at = await s.freeze(msg.frame);
+        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs });
         return;
       }
       case 'closeSession':

@@ -231,6 +231,51 @@ describe('server: session routes and openSession', () => {
     server = null;
   }, 120_000);
 
+  it('a reloaded tab opens its session within the resume grace: taken over with its masks; its SAM 2 flags are kept for a reopen', async () => {
+    rmSync(dbPath(), { force: true });
+    server = await startServer({ port: 0, sessions, store: dbPath(), media: [media], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), limits: { resumeGraceMs: 20_000, heartbeatIntervalMs: 0 } });
+    const wsUrl = () => server!.url.replace('http', 'ws') + 'ws';
+    const c = await TestClient.connect(wsUrl());
+    const started = await c.request({ type: 'startSession', clip: 'media/square', sam: { nonOverlapMasks: true, addAllFramesToCorrectAsCond: false } });
+    if (started.type !== 'sessionStarted') throw new Error(JSON.stringify(started));
+    const sid = started.sessionId;
+    expect(await c.request({ type: 'addPoints', sessionId: sid, frame: 0, objectId: 1, points: [{ x: 18, y: 22 }] })).toMatchObject({ type: 'ack' });
+    expect(await c.request({ type: 'propagate', sessionId: sid, direction: 'forward', maxFrames: 3 })).toMatchObject({ type: 'ack' });
+    await c.waitFor((m) => m.type === 'propagateDone', true);
+    const seen = new Map(c.masks.map((m) => [`${m.objectId}:${m.frame}`, Array.from(m.counts).join(',')]));
+    expect(seen.size).toBe(4);
+    // A page reload: the socket drops without a close frame; the new page has no resume token.
+    c.ws.terminate();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.manager.holds(sid)).toBe(true);
+    const c2 = await TestClient.connect(wsUrl());
+    try {
+      const r = await c2.request({ type: 'openSession', sessionId: sid });
+      if (r.type !== 'sessionStarted') throw new Error(JSON.stringify(r));
+      expect(r).toMatchObject({ resumed: true, restored: { masks: 4, objects: [{ objectId: 1, label: 'object' }] } });
+      expect(r.resumeToken).not.toBe(started.resumeToken);
+      await expect.poll(() => c2.masks.length, { timeout: 10_000 }).toBe(4);
+      expect(new Map(c2.masks.map((m) => [`${m.objectId}:${m.frame}`, Array.from(m.counts).join(',')]))).toEqual(seen);
+      // The tab that left cannot take it back with its old token.
+      const c3 = await TestClient.connect(wsUrl());
+      expect(await c3.request({ type: 'resume', sessionId: sid, resumeToken: started.resumeToken! })).toMatchObject({ type: 'error', code: 'E_SESSION_UNKNOWN' });
+      await c3.close();
+      expect(await c2.request({ type: 'addPoints', sessionId: sid, frame: 5, objectId: 1, points: [{ x: 24, y: 22 }] })).toMatchObject({ type: 'ack' });
+    } finally {
+      await c2.close();
+    }
+    await server.destroy();
+    server = null;
+    const ro = SessionStore.open(dbPath(), { readonly: true });
+    try {
+      expect(ro.listPrompts(sid)).toHaveLength(2);
+      // The flags it was tracked with, as a reopen after a restart will use them.
+      expect(storedSessionState(ro, sid).sam).toEqual({ nonOverlapMasks: true, addAllFramesToCorrectAsCond: false });
+    } finally {
+      ro.destroy();
+    }
+  }, 120_000);
+
   it('openSession after a restart: every mask the client saw, its objects and prompts; then it propagates on', async () => {
     rmSync(dbPath(), { force: true });
     server = await start();
