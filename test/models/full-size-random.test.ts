@@ -10,59 +10,21 @@
  * the exporter's sources: a re-run with unchanged models/sam2 + models/export skips it. Set
  * CINESEG_SKIP_FULL_SIZE=1 to leave this file out of a quick local run.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureRandomBundle } from '../../engine/src/bench/random-bundle.js';
 import { loadBundle, type Bundle } from '../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../engine/src/model/ort-sessions.js';
 import { VideoTracker, type TrackedFrame } from '../../engine/src/track/tracker.js';
 import { DecodedFrames } from '../../engine/src/track/video-frames.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const PYTHON = '/usr/bin/python3';
 const CONFIG = 'sam2.1_hiera_t';
 const FRAMES = 3;
 const VIDEO = join(REPO, 'samples/real/ultrasound-catheter.mp4');
 // The export alone took 7 min of CPU (up to 21 min wall on a loaded 2-core box).
 const EXPORT_TIMEOUT_MS = 40 * 60_000;
-
-/** Hash of every source file the exported graphs depend on (the model and the exporter, not their tests or tools). */
-function exporterHash(): string {
-  const files = readdirSync(join(REPO, 'models/sam2'))
-    .filter((n) => n.endsWith('.py') && !n.startsWith('test_') && n !== 'check_official.py')
-    .map((n) => `models/sam2/${n}`)
-    .concat(['models/export/export_bundle.py', 'models/export/fp16.py'])
-    .sort();
-  const h = createHash('sha256');
-  for (const f of files) {
-    h.update(`${f}\0`);
-    h.update(readFileSync(join(REPO, f)));
-  }
-  return h.digest('hex').slice(0, 16);
-}
-
-/** The cached bundle directory, exporting it first when absent. Returns export seconds (0 = cached). */
-function ensureBundle(dir: string): number {
-  if (existsSync(join(dir, 'manifest.json'))) return 0;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(join(dir, '..'), { recursive: true });
-  const t0 = performance.now();
-  execFileSync(PYTHON, ['-m', 'models.export.export_bundle', '--config', CONFIG, '--random-weights', '--seed', '0', '--no-selftest',
-    '--out', tmp], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], timeout: EXPORT_TIMEOUT_MS, maxBuffer: 64 << 20 });
-  // The manifest is written last, and the rename makes a half-written bundle impossible to reuse.
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    // Another run (a second vitest process) finished the same export first: keep its copy.
-    if (!existsSync(join(dir, 'manifest.json'))) throw err;
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  return (performance.now() - t0) / 1000;
-}
 
 const skip = process.env.CINESEG_SKIP_FULL_SIZE === '1';
 
@@ -76,9 +38,9 @@ describe.skipIf(skip)(`full-size ${CONFIG} (1024 px, random weights) in the engi
   let exportSeconds = 0;
 
   beforeAll(async () => {
-    const dir = join(REPO, '.cache', 'bundles', `${CONFIG}-1024-random-seed0-${exporterHash()}`);
-    exportSeconds = ensureBundle(dir);
-    bundle = loadBundle(dir);
+    const made = ensureRandomBundle(CONFIG, 1024);
+    exportSeconds = made.exportSeconds;
+    bundle = loadBundle(made.dir);
     sessions = await ModelSessions.create(bundle, { ep: 'cpu' });
     // Record what memory attention is fed (the tracker decides Nm and Np per frame).
     const run = sessions.run.bind(sessions);
