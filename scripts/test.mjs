@@ -2,7 +2,7 @@
 // Runs every test (vitest) and ends with the plain line `N passed, N failed` that CI reads.
 // vitest's own summary stays above it for people; the counts come from its JSON report.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -10,8 +10,19 @@ const outDir = join(root, 'test-results');
 mkdirSync(outDir, { recursive: true });
 const report = join(outDir, 'vitest.json');
 
+// The WebGPU provider's tests need a Vulkan adapter. Without a GPU driver's ICD on this machine,
+// point Vulkan at the software one Debian's chromium ships (SwiftShader; Mesa's lavapipe is refused
+// by Dawn), so the GPU code path runs for real. An adapter chosen by the caller is kept.
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const env = { ...process.env };
+if (!env.VK_ICD_FILENAMES && !env.VK_DRIVER_FILES) {
+  const icdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+  const gpuIcds = icdDirs.flatMap((d) => (existsSync(d) ? readdirSync(d) : [])).filter((f) => f.endsWith('.json') && !/lvp|swiftshader/i.test(f));
+  if (gpuIcds.length === 0 && existsSync(SWIFTSHADER_ICD)) env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+}
+
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit' });
+const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env });
 
 let passed = 0;
 let failed = 0;

@@ -36,6 +36,7 @@ import { registerClipFile } from '../store/register-clip.js';
 import { trackSessionToStore } from '../store/track-to-store.js';
 import type { Box, Point } from '../track/prompts.js';
 import { EXPORT_FORMATS, exportMasks, type ExportFormat } from './export-command.js';
+import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 const VIDEO_EXTS = new Set(['.mp4', '.mov', '.mkv', '.webm', '.avi', '.m4v']);
 
@@ -69,6 +70,9 @@ export interface BatchOptions {
   concurrency?: number;
   model?: string;
   ep?: ExecutionProviderRequest;
+  /** No fallback from `ep`; onnxruntime's warnings shown (see ep-options.ts). */
+  strictEp?: boolean;
+  verbose?: boolean;
   threads?: number;
   /** Export formats per clip (default ['vis']). */
   formats?: ExportFormat[];
@@ -210,6 +214,8 @@ export async function runBatch(opts: BatchOptions): Promise<BatchRow[]> {
   const store = SessionStore.open(opts.store ?? defaultStorePath());
   const sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
     ep: opts.ep ?? 'auto',
+    ...(opts.strictEp ? { strictEp: true } : {}),
+    ...(opts.verbose ? { verbose: true } : {}),
     log,
     ...(opts.threads ? { threads: opts.threads } : {}),
   });
@@ -336,7 +342,9 @@ export function registerBatch(program: Command): void {
     .option('--concurrency <n>', 'clips tracked at once', '1')
     .option('--format <list>', `export formats, comma-separated (${EXPORT_FORMATS.join(', ')})`, 'vis')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
-    .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
+    .option('--ep <provider>', EP_HELP, 'auto')
+    .option('--strict-ep', STRICT_EP_HELP)
+    .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--print-acks', 'print one line per committed mask on stdout: ack <clip> <object> <frame> <mask id> <counts sha1>')
     .action(async (folder: string, o: Record<string, string | boolean | undefined>) => {
@@ -358,7 +366,7 @@ export function registerBatch(program: Command): void {
         concurrency,
         formats,
         ...(o.model ? { model: String(o.model) } : {}),
-        ep: String(o.ep) as ExecutionProviderRequest,
+        ...epFlags(o),
         ...(o.threads ? { threads: Number(o.threads) } : {}),
         ...(o.printAcks
           ? {

@@ -15,6 +15,7 @@ import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessi
 import { trackVideo, type CliPrompt } from './track-command.js';
 import { startServer } from '../server/http-server.js';
 import { defaultStorePath } from '../store/session-store.js';
+import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Repository root (engine/src/cli or engine/dist/cli → three levels up). */
@@ -51,12 +52,19 @@ export async function runDemo(opts: {
   prompt?: PromptKind;
   memory?: boolean;
   ep?: ExecutionProviderRequest;
+  strictEp?: boolean;
+  verbose?: boolean;
   outDir?: string;
   log?: (l: string) => void;
 }): Promise<DemoRow[]> {
   const samples = opts.samples ?? ['ultrasound-1', 'endoscopy-1'];
   const outDir = opts.outDir ?? join(REPO_ROOT, '.cache', 'demo');
-  const sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.log ? { log: opts.log } : {}) });
+  const sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
+    ep: opts.ep ?? 'auto',
+    ...(opts.strictEp ? { strictEp: true } : {}),
+    ...(opts.verbose ? { verbose: true } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   try {
     const rows: DemoRow[] = [];
     for (const s of samples) {
@@ -84,16 +92,18 @@ export function registerDemo(program: Command): void {
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--prompt <kind>', 'prompt from prompts.json: mask, box or point', 'mask')
     .option('--no-memory', 'ablation: no memory attention')
-    .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
+    .option('--ep <provider>', EP_HELP, 'auto')
+    .option('--strict-ep', STRICT_EP_HELP)
+    .option('--verbose', VERBOSE_HELP)
     .option('--no-serve', 'exit after tracking instead of serving the player')
     .option('--port <n>', 'player port (0 picks a free one)', '8080')
-    .action(async (o: { model?: string; prompt: string; memory: boolean; ep: string; serve: boolean; port: string }) => {
+    .action(async (o: { model?: string; prompt: string; memory: boolean; ep: string; strictEp?: boolean; verbose?: boolean; serve: boolean; port: string }) => {
       if (!['mask', 'box', 'point'].includes(o.prompt)) throw new CinesegError(ErrorCode.E_USAGE, '--prompt must be mask, box or point');
       const rows = await runDemo({
         ...(o.model ? { model: o.model } : {}),
         prompt: o.prompt as PromptKind,
         memory: o.memory,
-        ep: o.ep as ExecutionProviderRequest,
+        ...epFlags(o),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       for (const r of rows) {
@@ -108,7 +118,7 @@ export function registerDemo(program: Command): void {
       const server = await startServer({
         port,
         ...(o.model ? { model: o.model } : {}),
-        ep: o.ep as ExecutionProviderRequest,
+        ...epFlags(o),
         store: defaultStorePath(),
         log: (l) => process.stderr.write(`${l}\n`),
       });

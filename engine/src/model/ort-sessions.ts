@@ -83,6 +83,12 @@ export interface ModelSessionOptions {
    * clear trend without it over 12,000 frames (see docs/benchmarks.md).
    */
   arena?: boolean;
+  /**
+   * Let onnxruntime's own warnings through to stderr (default false; CINESEG_ORT_VERBOSE=1). They
+   * are meant for whoever builds the graphs (e.g. WebGPU's "some nodes were not assigned to the
+   * preferred execution providers", printed per graph at every start), not for the user's terminal.
+   */
+  verbose?: boolean;
   /** One line per decision (EP choice, fallback reason). */
   log?: (line: string) => void;
   /**
@@ -156,6 +162,7 @@ export class ModelSessions {
           ...(opts.threads === undefined ? {} : { threads: opts.threads }),
           ...(opts.spin === undefined ? {} : { spin: opts.spin }),
           ...(opts.arena === undefined ? {} : { arena: opts.arena }),
+          ...(opts.verbose === undefined ? {} : { verbose: opts.verbose }),
         },
         opts.log ?? (() => undefined),
       );
@@ -283,7 +290,8 @@ async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<
     let sessions: ort.InferenceSession[] = [];
     try {
       const arena = opts.arena ?? process.env.CINESEG_ORT_ARENA !== '0';
-      for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena));
+      const verbose = opts.verbose ?? process.env.CINESEG_ORT_VERBOSE === '1';
+      for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena, verbose));
     } catch (cause) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       sessions = [];
@@ -326,10 +334,13 @@ function candidatesFor(requested: ExecutionProviderRequest): ExecutionProvider[]
   return requested === 'cpu' ? ['cpu'] : [requested, 'cpu'];
 }
 
-async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvider, threads: number, spin: boolean, arena: boolean): Promise<ort.InferenceSession> {
+async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvider, threads: number, spin: boolean, arena: boolean, verbose: boolean): Promise<ort.InferenceSession> {
   const spec = bundle.graphs[key];
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
+    // 0 verbose .. 4 fatal: warnings (2) only when asked for, errors always. Info (1) is hundreds
+    // of lines per start, of use to no one running a command.
+    logSeverityLevel: verbose ? 2 : 3,
     graphOptimizationLevel: 'all',
     enableCpuMemArena: arena,
     enableMemPattern: true,

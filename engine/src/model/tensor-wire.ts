@@ -33,6 +33,7 @@ export interface WorkerSessionOptions {
   threads?: number;
   spin?: boolean;
   arena?: boolean;
+  verbose?: boolean;
 }
 
 export type ToWorker = { type: 'run'; id: number; key: GraphKey; feeds: Record<string, WireTensor> } | { type: 'release' };
