@@ -23,6 +23,10 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_m
 if [ "$with_python" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy, onnx' >/dev/null 2>&1; then
   apt_missing+=(python3-torch python3-numpy python3-onnx)
 fi
+# nibabel: the independent reader the NIfTI tests check volumes and exports against.
+if [ "$with_python" = 1 ] && ! /usr/bin/python3 -c 'import nibabel' >/dev/null 2>&1; then
+  apt_missing+=(python3-nibabel)
+fi
 if [ "$with_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_missing+=(chromium)
 fi
@@ -36,6 +40,11 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  # nibabel brings scipy, which brings OpenBLAS and makes it the machine's BLAS: put the reference
+  # BLAS back, so torch's numbers (and every figure measured with them) stay as they were.
+  for ref in /usr/lib/x86_64-linux-gnu/blas/libblas.so.3 /usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3; do
+    [ -f "$ref" ] && $sudo_cmd update-alternatives --set "$(basename "$ref")-x86_64-linux-gnu" "$ref" >/dev/null 2>&1 || true
+  done
 fi
 
 # OpenBLAS for `cineseg finetune`: Debian's torch links the reference BLAS, ~15x slower on the

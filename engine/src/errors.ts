@@ -34,6 +34,10 @@ export const ErrorCode = {
   E_PROMPT_INVALID: 'E_PROMPT_INVALID',
   E_FRAME_OUT_OF_RANGE: 'E_FRAME_OUT_OF_RANGE',
   E_OBJECT_UNKNOWN: 'E_OBJECT_UNKNOWN',
+  /** removePrompt / clearFrame named a prompt (or a frame with prompts) the session does not have now. */
+  E_PROMPT_UNKNOWN: 'E_PROMPT_UNKNOWN',
+  /** undo with no edit to take back, or redo with none undone. */
+  E_HISTORY_EMPTY: 'E_HISTORY_EMPTY',
   E_TRACKER_STATE: 'E_TRACKER_STATE',
   E_TRACKER_DESTROYED: 'E_TRACKER_DESTROYED',
   // mask/ and output
@@ -71,6 +75,13 @@ export const ErrorCode = {
   E_TRAIN_FAILED: 'E_TRAIN_FAILED', // the trainer stopped with an error (its log's tail is in the message)
   E_TRAIN_WORSE: 'E_TRAIN_WORSE', // the fine-tuned model scored lower on validation; nothing written (--force writes it)
   E_BASE_CHECKPOINT: 'E_BASE_CHECKPOINT', // the base bundle's source weights are missing or are not the ones it was exported from
+  E_JOB_BUSY: 'E_JOB_BUSY', // [409] a finetune job is already queued or running (one at a time)
+  E_JOB_UNKNOWN: 'E_JOB_UNKNOWN', // [404] no such job (GET/DELETE /api/jobs/:id)
+  E_MODEL_UNKNOWN: 'E_MODEL_UNKNOWN', // [404] a model id that is not in GET /api/models
+  // export/ (cineseg export, GET /api/sessions/:id/export)
+  E_EXPORT_FORMAT: 'E_EXPORT_FORMAT', // [400] an export format the exporters do not have
+  E_EXPORT_FILTER: 'E_EXPORT_FILTER', // [400] --object / --frames (objects=, frames=) malformed or naming nothing of the session
+  E_LABELS_INVALID: 'E_LABELS_INVALID', // [400] a label set (labels.json, PUT /api/labels) that is not {labels:[{name,color:#rrggbb}]}
   // cli/
   E_USAGE: 'E_USAGE',
   E_CANCELLED: 'E_CANCELLED',

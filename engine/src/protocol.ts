@@ -48,8 +48,21 @@ const base = { v: z.literal(PROTOCOL_VERSION), seq };
 export const SamOptionsSchema = z
   .object({ addAllFramesToCorrectAsCond: z.boolean().optional(), nonOverlapMasks: z.boolean().optional(), nonOverlapMasksForMemEnc: z.boolean().optional() })
   .strict();
+/** A model id of GET /api/models (`default`: the server's own); a recorded session runs on that bundle. */
+export const ModelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 export const StartSessionSchema = z
-  .object({ ...base, type: z.literal('startSession'), clip: z.string().min(1).max(512).optional(), live: z.boolean().optional(), sam: SamOptionsSchema.optional() })
+  .object({
+    ...base,
+    type: z.literal('startSession'),
+    clip: z.string().min(1).max(512).optional(),
+    live: z.boolean().optional(),
+    sam: SamOptionsSchema.optional(),
+    model: ModelIdSchema.optional(),
+    /** Volume clips: the plane whose slices are the frames (default the clip id's, else axial). */
+    plane: z.enum(['axial', 'coronal', 'sagittal']).optional(),
+    /** Volume clips: a window preset name (ClipInfo.volume.windows), `<centre>,<width>` or `auto`. */
+    window: z.string().regex(/^(auto|[a-z-]{1,32}|-?\d+(\.\d+)?,\d+(\.\d+)?)$/).optional(),
+  })
   .refine((m) => (m.clip !== undefined) !== (m.live === true), { message: 'give exactly one of clip or live: true' });
 /**
  * `frame` of a prompt on a live session is the index of the live frame the user clicked on (from
@@ -95,13 +108,37 @@ export const RemoveObjectSchema = z.object({ ...base, type: z.literal('removeObj
 /** Names an object; the name is stored as its label (exports' category). */
 export const RenameObjectSchema = z.object({ ...base, type: z.literal('renameObject'), sessionId, objectId, name: z.string().trim().min(1).max(200) });
 export const CloseSessionSchema = z.object({ ...base, type: z.literal('closeSession'), sessionId });
+/**
+ * Prompt history of a recorded session (live sessions answer E_TRACKER_STATE). Each change is an
+ * edit of the session's history (stored, so it survives a restart): a prompt added (addPoints /
+ * addBox / addMask), removed (removePrompt, clearFrame), an object renamed or removed. `undo`
+ * takes back the newest edit, `redo` does again the newest one undone; any other edit after an
+ * undo drops what could be redone. Each is answered with `prompts`, the affected frames' masks
+ * and then the ack.
+ */
+export const RemovePromptSchema = z.object({ ...base, type: z.literal('removePrompt'), sessionId, promptId: z.number().int().nonnegative() });
+/** Removes every prompt on a frame: of one object, or of all objects when `objectId` is left out. */
+export const ClearFrameSchema = z.object({ ...base, type: z.literal('clearFrame'), sessionId, frame, objectId: objectId.optional() });
+export const UndoSchema = z.object({ ...base, type: z.literal('undo'), sessionId });
+export const RedoSchema = z.object({ ...base, type: z.literal('redo'), sessionId });
 /** Reopens a stored recorded session (GET /api/sessions lists them): answered with `sessionStarted` carrying `restored`, then its current masks. */
-export const OpenSessionSchema = z.object({ ...base, type: z.literal('openSession'), sessionId });
+export const OpenSessionSchema = z.object({ ...base, type: z.literal('openSession'), sessionId, /** Run on this model from now on (default: the one it ran on). */ model: ModelIdSchema.optional() });
 /**
  * Zero-click support: a stored session's current masks (best from OTHER clips of the same view) become memories of objects here
  * (source ids kept, or all pooled into `targetObjectId`), `frames` per object. Acked once in the tracker and stored.
  */
 export const AddSupportSchema = z.object({ ...base, type: z.literal('addSupport'), sessionId, fromSession: sessionId, objectIds: z.array(objectId).min(1).max(64).optional(), targetObjectId: objectId.optional(), frames: z.number().int().min(1).max(16).optional() });
+/**
+ * Live: this viewer froze its picture on live frame `frame` (the one on screen). The server keeps
+ * that frame promptable while it is frozen — a prompt naming it is applied there and the held
+ * frames after it are tracked again — one frozen frame per viewer (a second freeze replaces it),
+ * released by `unfreezeLive`, by closing the session or by the connection going. Tracking goes on.
+ * The ack's `frame`/`ptsUs` say which frame is frozen: the named one while the server still held
+ * it, else its newest tracked frame (the viewer fell further behind than the server holds).
+ */
+export const FreezeLiveSchema = z.object({ ...base, type: z.literal('freezeLive'), sessionId, frame });
+/** Live: the viewer's picture moves again (its frozen frame is released). */
+export const UnfreezeLiveSchema = z.object({ ...base, type: z.literal('unfreezeLive'), sessionId });
 /** Round trip check used by the player's reconnect logic and by tests. */
 export const PingSchema = z.object({ ...base, type: z.literal('ping') });
 /**
@@ -124,8 +161,14 @@ export const ClientMessageSchema = z.union([
   AddSupportSchema,
   CloseSessionSchema,
   OpenSessionSchema,
+  RemovePromptSchema,
+  ClearFrameSchema,
+  UndoSchema,
+  RedoSchema,
   PingSchema,
   ResumeSchema,
+  FreezeLiveSchema,
+  UnfreezeLiveSchema,
 ]);
 
 export type Point = z.infer<typeof PointSchema>;
@@ -143,6 +186,12 @@ export type AddSupport = z.infer<typeof AddSupportSchema>;
 export type CloseSession = z.infer<typeof CloseSessionSchema>;
 export type OpenSession = z.infer<typeof OpenSessionSchema>;
 export type Resume = z.infer<typeof ResumeSchema>;
+export type RemovePrompt = z.infer<typeof RemovePromptSchema>;
+export type ClearFrame = z.infer<typeof ClearFrameSchema>;
+export type Undo = z.infer<typeof UndoSchema>;
+export type Redo = z.infer<typeof RedoSchema>;
+export type FreezeLive = z.infer<typeof FreezeLiveSchema>;
+export type UnfreezeLive = z.infer<typeof UnfreezeLiveSchema>;
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 /** A client message as written by a sender (defaults may be left out). */
 export type ClientMessageInput = z.input<typeof ClientMessageSchema>;
@@ -160,6 +209,18 @@ export interface ClipInfo {
   frames: number;
   /** Playlist URL, relative to the server root. */
   hlsUrl: string;
+  /**
+   * A CT/MR volume shown as slices (NIfTI or DICOM series): the planes it can be shown in, the
+   * one this clip shows (its id ends `#<plane>`), voxel spacing in mm along column, row and
+   * frame of that plane, the modality, and the window presets offered (CT).
+   */
+  volume?: {
+    planes: string[];
+    plane: string;
+    spacingMm: [number, number, number];
+    modality: string;
+    windows?: { name: string; center: number; width: number }[];
+  };
 }
 
 export interface SessionStarted {
@@ -191,13 +252,20 @@ export interface SessionStarted {
   resumed?: boolean;
   /** Resumed: a propagation is still running (its progress and propagateDone follow). */
   propagating?: boolean;
+  /**
+   * Size of a pixel in mm, [row spacing, column spacing], where the source states it (a DICOM
+   * cine's Pixel Spacing, or its ultrasound region's Physical Delta Y/X): the player shows areas in mm².
+   */
+  pixelSpacingMm?: [number, number];
+  /** Live with `--live-record-pictures`: the pictures of this record are stored (GET /api/live-records/<recordId>/frames). */
+  picturesStored?: boolean;
 }
 
 /** What a reopened session held in the store (its masks come as mask messages). */
 export interface RestoredSession {
   objects: { objectId: number; label: string }[];
-  /** Point and box prompts in the order given (mask prompts show as their masks). */
-  prompts: { objectId: number; frame: number; points: Point[]; box?: [number, number, number, number] }[];
+  /** Point and box prompts in the order given (mask prompts show as their masks); the `prompts` message that follows lists them all. */
+  prompts: { promptId: number; kind: 'points' | 'box'; objectId: number; frame: number; points: Point[]; box?: [number, number, number, number] }[];
   masks: number;
 }
 
@@ -214,6 +282,40 @@ export interface Ack {
   /** Prompts: the object the prompt went to (live `newObject`: the id the server gave it). */
   objectId?: number;
   support?: { objectId: number; memories: number }[]; // addSupport: each target object's support memories in all now
+  /** Recorded prompts: the stored prompt's id (removePrompt takes it). */
+  promptId?: number;
+  /** Recorded prompts: the object's resulting mask on that frame has zero area. */
+  empty?: boolean;
+  /** Recorded prompts: the object score logit of the resulting mask (> 0: present). */
+  objectScore?: number;
+}
+
+/** One stored prompt of a recorded session as the player draws it (video pixels). */
+export interface PromptInfo {
+  promptId: number;
+  objectId: number;
+  frame: number;
+  kind: 'points' | 'box' | 'mask';
+  /** Clicks (a mask prompt: none). */
+  points: Point[];
+  box?: [number, number, number, number];
+}
+
+/**
+ * A recorded session's prompts and objects as they are now, sent after every request that changes
+ * them (before its ack) and right after `sessionStarted` of openSession / resume. The player draws
+ * prompts from this list only. `objects`: the live ones; `canUndo` / `canRedo`: whether `undo` /
+ * `redo` has an edit to take.
+ */
+export interface PromptsMessage {
+  v: 1;
+  type: 'prompts';
+  seq: number | null;
+  sessionId: string;
+  prompts: PromptInfo[];
+  objects: { objectId: number; label: string }[];
+  canUndo: boolean;
+  canRedo: boolean;
 }
 
 export interface PropagateProgress {
@@ -286,7 +388,7 @@ export interface ClipProgress {
   code?: string;
 }
 
-export type ServerMessage = SessionStarted | Ack | PropagateProgress | PropagateDone | LiveStats | ObjectRemoved | ErrorMessage | ClipProgress;
+export type ServerMessage = SessionStarted | Ack | PromptsMessage | PropagateProgress | PropagateDone | LiveStats | ObjectRemoved | ErrorMessage | ClipProgress;
 
 /**
  * Validates one client text message. Returns the message or an error reply (never throws): bad
@@ -325,9 +427,13 @@ export const BinaryKind = { mask: 1, frame: 2, picture: 3 } as const;
 
 /**
  * Mask header (little-endian), 40 bytes:
- *   u8 kind=1, u8 version, u16 reserved, u32 session handle, u32 frame index, u32 object id,
+ *   u8 kind=1, u8 version, u16 stability, u32 session handle, u32 frame index, u32 object id,
  *   f64 PTS µs, u32 width, u32 height, f32 object score logit, u32 count of RLE counts;
  * then that many u32 COCO RLE counts (column-major, background first).
+ * `stability` is SAM 2's stability score of the mask (`_get_stability_scores`: the area of the
+ * low-res logits > +delta over the area > -delta, delta = the bundle's
+ * dynamicMultimaskStabilityDelta, 0.05) as round(s * 65534) + 1, or 0 when unknown (a stored mask
+ * resent, where the logits are gone). The field was a reserved 0 before, so old senders read as unknown.
  */
 export const MASK_HEADER_BYTES = 40;
 /**
@@ -361,6 +467,8 @@ export interface MaskFrame {
   width: number;
   height: number;
   score: number;
+  /** Stability score in [0, 1] (see the header layout); undefined when unknown. */
+  stability?: number;
   counts: Uint32Array | readonly number[];
 }
 
@@ -419,6 +527,8 @@ export function encodeMaskFrame(m: MaskFrame): Uint8Array {
   dv.setUint32(28, m.height, true);
   dv.setFloat32(32, m.score, true);
   dv.setUint32(36, n, true);
+  const st = m.stability;
+  if (st !== undefined && Number.isFinite(st)) dv.setUint16(2, Math.round(Math.min(Math.max(st, 0), 1) * 65534) + 1, true);
   for (let i = 0; i < n; i++) dv.setUint32(MASK_HEADER_BYTES + 4 * i, m.counts[i]!, true);
   return new Uint8Array(buf);
 }
@@ -480,7 +590,9 @@ export function decodeMaskFrame(data: ArrayBuffer | ArrayBufferView): MaskFrame 
   let total = 0;
   for (let i = 0; i < n; i++) total += counts[i] = dv.getUint32(MASK_HEADER_BYTES + 4 * i, true);
   if (total !== width * height) throw new BinaryFrameError('E_PROTOCOL_BINARY', `RLE counts cover ${total} pixels, mask is ${width}x${height}`);
+  const st = dv.getUint16(2, true);
   return {
+    ...(st === 0 ? {} : { stability: (st - 1) / 65534 }),
     handle: dv.getUint32(4, true),
     frame: dv.getUint32(8, true),
     objectId: dv.getUint32(12, true),

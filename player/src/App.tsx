@@ -4,14 +4,29 @@
  * (the server may have restarted: the session is opened again and the prompts replayed).
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type ClipInfo, type PropagateDirection, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
+import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type ClipInfo, type PromptsMessage, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
 import { Connection, defaultWsUrl, type Request } from './connection.js';
+import { countsArea, emptyMaskNotice, promptMapOf } from './edit/prompt-map.js';
+import { useEditing } from './edit/use-editing.js';
+import { useMaskStyle } from './edit/use-mask-style.js';
 import { ObjectList, type ObjectEntry } from './objects/ObjectList.js';
 import { SessionList, type StoredSessionRow } from './sessions/SessionList.js';
 import type { ObjectMask } from './overlay/paint.js';
 import { hooks } from './test-hooks.js';
 import { Timeline } from './timeline/Timeline.js';
+import { ExportDialog } from './export/ExportDialog.js';
+import { HelpOverlay } from './keyboard/HelpOverlay.js';
+import { usePlayerShortcuts } from './keyboard/player-bindings.js';
+import { installShortcuts } from './keyboard/shortcuts.js';
+import { ImproveModel } from './models/ImproveModel.js';
+import { ReviewPanel } from './review/ReviewPanel.js';
+import { useSessionPanels } from './sessions/use-session-panels.js';
+import { HeaderExtras } from './sessions/HeaderExtras.js';
+import { PropagatePanel } from './timeline/PropagatePanel.js';
+import { useTrackAnalysis } from './timeline/track-analysis.js';
+import { usePropagation } from './timeline/use-propagation.js';
 import { LiveObjectIds } from './video/live-prompts.js';
+import { requestLiveFreeze } from './live/live-freeze.js';
 import { LiveView, type LiveViewHandle } from './video/LiveView.js';
 import { RecordedView, type Prompt, type RecordedViewHandle } from './video/RecordedView.js';
 
@@ -36,8 +51,6 @@ export function App() {
   const [objects, setObjects] = useState<ObjectEntry[]>([]);
   const [active, setActive] = useState(1);
   const [status, setStatus] = useState('');
-  const [progress, setProgress] = useState<{ seq: number; done: number; total: number } | null>(null);
-  const [direction, setDirection] = useState<PropagateDirection>('forward');
   const [current, setCurrent] = useState(0);
   const [maskVersion, setMaskVersion] = useState(0);
   const masks = useRef(new Map<number, Map<number, ObjectMask>>());
@@ -52,6 +65,34 @@ export function App() {
   const recordedView = useRef<RecordedViewHandle>(null);
   const liveView = useRef<LiveViewHandle>(null);
   const bump = useRef(0);
+  // Propagation panel, review queue, shortcuts, help, export, sessions and model panels (H5's
+  // files under timeline/, review/, keyboard/, export/, sessions/, models/): App only wires them.
+  const prop = usePropagation(conn, session, current, setStatus);
+  const { progress, setProgress } = prop;
+  const propRef = useRef(prop);
+  propRef.current = prop;
+  const [overlayOn, setOverlayOn] = useState(true);
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [exportOpen, setExportOpen] = useState(false);
+  const [sessionModel, setSessionModel] = useState<string | null>(null);
+  // Editing (edit/use-editing.ts) and mask look (edit/use-mask-style.ts): App only wires them.
+  const editing = useEditing({
+    conn,
+    session: sessionRef,
+    width: session?.width ?? 0,
+    height: session?.height ?? 0,
+    onError: setStatus,
+    onPrompts: (m: PromptsMessage) => {
+      // The server's list is the truth: the replay copy follows it (removals and undos included).
+      prompts.current = promptMapOf(m.prompts);
+      for (const o of m.objects) ensureObject(o.objectId);
+      scheduleMaskRender();
+    },
+  });
+  const editingRef = useRef(editing);
+  editingRef.current = editing;
+  const objectNames = useMemo(() => new Map(objects.map((o) => [o.id, o.name])), [objects]);
+  const look = useMaskStyle(source?.kind === 'clip' ? source.clip.id : null, objectNames);
 
   const ensureObject = useCallback((id: number) => setObjects((os) => (os.some((o) => o.id === id) ? os : [...os, { id, name: `object ${id}`, hidden: false }])), []);
   /** Objects with a mask in this live session: another viewer's objects appear in the list too. */
@@ -65,7 +106,7 @@ export function App() {
     liveKnown.current.delete(id);
   }, []);
 
-  const hidden = useMemo(() => new Set(objects.filter((o) => o.hidden).map((o) => o.id)), [objects]);
+  const hidden = useMemo(() => new Set(objects.filter((o) => o.hidden || !overlayOn).map((o) => o.id)), [objects, overlayOn]);
 
   const scheduleMaskRender = useCallback(() => {
     if (bump.current) return;
@@ -100,13 +141,28 @@ export function App() {
       .then(setStored)
       .catch(() => undefined);
   }, []);
+  const panels = useSessionPanels(
+    loadSessions,
+    setStatus,
+    useCallback((id: string, action: string) => {
+      // The server closed the session on screen (approve closes it first): let it go here too.
+      if (sessionRef.current?.sessionId !== id) return;
+      sessionRef.current = null;
+      hooks.sessionId = null;
+      setSession(null);
+      setObjects([]);
+      setStatus(action === 'approve' ? 'session approved (and closed); pick a clip or reopen a session' : 'session closed');
+    }, []),
+  );
+  const panelsRef = useRef(panels);
+  panelsRef.current = panels;
 
   /**
    * Reopens a stored session: its objects and prompts come in the reply, its masks right after it
    * (keyed by the reply's handle). Resolves false when the server refused (`quiet`: say nothing then).
    */
   const reopen = useCallback(
-    async (sessionId: string, quiet = false): Promise<boolean> => {
+    async (sessionId: string, quiet = false, model?: string): Promise<boolean> => {
       const c = conn.current;
       if (!c || !c.connected) return false;
       const old = sessionRef.current;
@@ -116,11 +172,12 @@ export function App() {
         // The clip list first: between the reply and setSession below nothing may await (a render
         // in between would put the old session back into sessionRef and drop the masks that follow).
         const clipList = clipsRef.current.length ? clipsRef.current : ((await (await fetch('/api/clips')).json()) as ClipInfo[]);
-        const r = await c.request({ type: 'openSession', sessionId });
+        const r = await c.request({ type: 'openSession', sessionId, ...(model ? { model } : {}) });
         if (r.type !== 'sessionStarted' || !r.restored) return false;
         // Now, not at the next render: the masks follow this reply at once and are matched by its handle.
         sessionRef.current = r;
         masks.current.clear();
+        editingRef.current.reset();
         liveKnown.current.clear();
         prompts.current.clear();
         hooks.masksReceived = 0;
@@ -182,6 +239,7 @@ export function App() {
       // The list is read again once the close is done: that session is reopenable from then on.
       if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
       masks.current.clear();
+      if (!replay) editingRef.current.reset();
       liveKnown.current.clear();
       liveIds.current.clear();
       if (!replay) {
@@ -241,14 +299,9 @@ export function App() {
       },
       json(m: ServerMessage) {
         const s = sessionRef.current;
-        if (m.type === 'propagateProgress' && s && m.sessionId === s.sessionId) {
-          hooks.lastProgress = { done: m.done, total: m.total };
-          setProgress({ seq: m.seq, done: m.done, total: m.total });
-        }
-        else if (m.type === 'propagateDone' && s && m.sessionId === s.sessionId) {
-          setProgress(null);
-          setStatus(m.cancelled ? `propagation cancelled after ${m.frames} frames` : `propagated over ${m.frames} frames`);
-        } else if (m.type === 'objectRemoved' && s && m.sessionId === s.sessionId) {
+        if (editingRef.current.onMessage(m)) return;
+        if (propRef.current.onMessage(m) || panelsRef.current.onMessage(m, s?.sessionId ?? null)) return;
+        if (m.type === 'objectRemoved' && s && m.sessionId === s.sessionId) {
           dropObject(m.objectId);
           scheduleMaskRender();
         } else if (m.type === 'error') setStatus(`${m.code}: ${m.message}`);
@@ -270,7 +323,8 @@ export function App() {
           }
           let f = masks.current.get(m.frame);
           if (!f) masks.current.set(m.frame, (f = new Map()));
-          f.set(m.objectId, { objectId: m.objectId, counts: m.counts, score: m.score });
+          const stability = (m as { stability?: number }).stability;
+          f.set(m.objectId, { objectId: m.objectId, counts: m.counts, score: m.score, ...(stability === undefined ? {} : { stability }) } as ObjectMask);
           scheduleMaskRender();
         } else if (kind === 'picture') {
           const pic = decodeLivePicture(data);
@@ -314,24 +368,21 @@ export function App() {
       else fp.points = [...fp.points, { x: p.x, y: p.y, label: p.label }];
       prompts.current.set(key, fp);
       setStatus('');
+      if (s.kind === 'recorded') {
+        // Recorded: each click is a prompt of its own on the server (drawn, removable, undoable);
+        // clearOld false keeps the frame's earlier clicks, so consecutive clicks refine.
+        const req: Request = p.kind === 'box' ? { type: 'addBox', sessionId: s.sessionId, frame: p.frame, objectId, box: p.box } : { type: 'addPoints', sessionId: s.sessionId, frame: p.frame, objectId, points: [{ x: p.x, y: p.y, label: p.label }], clearOld: false };
+        conn.current!.request(req).then((r) => r.type === 'ack' && editingRef.current.onPromptAck(r, objectId, p.frame), (e: Error) => setStatus(e.message));
+        return;
+      }
       sendPrompt(s.sessionId, fp).catch((e: Error) => setStatus(e.message));
     },
     [active, sendPrompt, ensureObject],
   );
 
-  const propagate = () => {
-    const s = session;
-    if (!s) return;
-    setStatus('');
-    setProgress({ seq: conn.current!.nextSeq, done: 0, total: s.numFrames ?? 0 });
-    conn.current!.request({ type: 'propagate', sessionId: s.sessionId, direction }).catch((e: Error) => {
-      setProgress(null);
-      setStatus(e.message);
-    });
-  };
-
   const removeObject = (id: number) => {
     const s = session;
+    if (!window.confirm(`Delete ${objects.find((o) => o.id === id)?.name ?? `object ${id}`} with all its masks?`)) return;
     dropObject(id);
     scheduleMaskRender();
     if (s) conn.current!.request({ type: 'removeObject', sessionId: s.sessionId, objectId: id }).catch((e: Error) => setStatus(e.message));
@@ -339,11 +390,38 @@ export function App() {
 
   const maskFrames = useMemo(() => {
     const set = new Set<number>();
-    for (const [f, m] of masks.current) if (m.size) set.add(f);
+    for (const [f, m] of masks.current) if ([...m.values()].some((o) => countsArea(o.counts) > 0)) set.add(f);
     return set;
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [maskVersion]);
-  const promptedFrames = useMemo(() => new Set([...prompts.current.values()].map((p) => p.frame)), [maskVersion, objects]);
+  }, [maskVersion, session]); // a new session clears the masks without a new maskVersion
+  // Mask prompts (brush strokes) are in the server's list only, not in the replay copy.
+  const promptedFrames = useMemo(() => new Set([...[...prompts.current.values()].map((p) => p.frame), ...editing.prompts.map((p) => p.frame)]), [maskVersion, objects, editing.prompts]);
+
+  const analysis = useTrackAnalysis(masks.current, maskVersion, objects.map((o) => o.id), [...prompts.current.values(), ...editing.prompts], session?.numFrames ?? 0, session?.width ?? 1, session?.height ?? 1);
+  prop.coverage.current = { firstPrompt: analysis.promptedFrames[0] ?? null, tracked: analysis.trackedFrames };
+  const seekTo = (f: number) => recordedView.current?.seek(f);
+  /** Runs the session on screen on another model: closed, then reopened with it (prompts and masks kept). */
+  const switchModel = async (model: string) => {
+    const s = sessionRef.current;
+    if (!s || s.kind !== 'recorded') return;
+    await conn.current?.request({ type: 'closeSession', sessionId: s.sessionId }).catch(() => undefined);
+    if (await reopen(s.sessionId, false, model)) setSessionModel(model);
+  };
+  useEffect(() => installShortcuts(), []);
+  usePlayerShortcuts({
+    recorded: session?.kind === 'recorded',
+    numFrames: session?.numFrames ?? 0,
+    current,
+    seek: seekTo,
+    objectIds: objects.map((o) => o.id),
+    selectObject: setActive,
+    promptedFrames: analysis.promptedFrames,
+    flaggedFrames: analysis.flaggedFrames,
+    toggleOverlay: () => setOverlayOn((v) => !v),
+    propagate: () => objects.length > 0 && prop.start(),
+    escape: () => (helpOpen ? setHelpOpen(false) : exportOpen ? setExportOpen(false) : prop.cancel()),
+    toggleHelp: () => setHelpOpen((v) => !v),
+  });
 
   const clip = source?.kind === 'clip' ? source.clip : null;
   return (
@@ -356,7 +434,10 @@ export function App() {
         <span className="status" data-testid="status">
           {status}
         </span>
+        <HeaderExtras clipProgress={panels.clipProgress} overlayOn={overlayOn} sessionId={session?.sessionId ?? null} canExport={session?.kind === 'recorded'} onExport={() => setExportOpen(true)} onHelp={() => setHelpOpen(true)} />
       </header>
+      {helpOpen && <HelpOverlay onClose={() => setHelpOpen(false)} />}
+      {exportOpen && session && <ExportDialog sessionId={session.sessionId} objects={objects} numFrames={session.numFrames ?? 0} current={current} onClose={() => setExportOpen(false)} />}
       <aside className="clips">
         <div className="panel-title">Clips</div>
         <ul>
@@ -395,15 +476,11 @@ export function App() {
         <SessionList
           sessions={stored}
           current={session?.sessionId ?? null}
-          onReopen={(id) => void reopen(id)}
-          onDelete={(id) => {
-            fetch(`/api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' })
-              .then(async (r) => {
-                if (!r.ok) setStatus(((await r.json().catch(() => ({}))) as { message?: string }).message ?? `delete failed (${r.status})`);
-              })
-              .catch((e: Error) => setStatus(e.message))
-              .finally(loadSessions);
+          onReopen={(id) => {
+            setSessionModel(stored.find((r) => r.id === id)?.model ?? null);
+            void reopen(id);
           }}
+          onAction={panels.onAction}
         />
       </aside>
       <main>
@@ -423,38 +500,35 @@ export function App() {
               hidden={hidden}
               onPrompt={onPrompt}
               onFrame={setCurrent}
+              prompts={editing.prompts}
+              selectedPrompt={editing.selected}
+              onSelectPrompt={(id) => editing.select(typeof id === 'number' ? id : null)}
+              tool={editing.tool}
+              brushRadius={editing.radius}
+              activeObject={active}
+              onMaskEdit={(m) => {
+                ensureObject(m.objectId);
+                editing.sendMask(m.frame, m.objectId, m.rle);
+              }}
+              maskStyle={look.style}
+              colorOf={look.colorOf}
+              notice={editing.notice ?? emptyMaskNotice(current, masks.current.get(current), hidden)}
             />
             <Timeline
               numFrames={session.numFrames ?? 0}
               current={current}
-              promptedFrames={promptedFrames}
+              promptedFrames={analysis.promptedFrames}
               maskFrames={maskFrames}
-              onSeek={(f) => recordedView.current?.seek(f)}
+              flaggedFrames={analysis.flaggedFrames}
+              rows={analysis.rows}
+              hidden={hidden}
+              colorOf={look.colorOf}
+              onSeek={seekTo}
             />
-            <div className="propagate">
-              <select value={direction} onChange={(e) => setDirection(e.target.value as PropagateDirection)} aria-label="direction">
-                <option value="forward">forward</option>
-                <option value="backward">backward</option>
-                <option value="both">both</option>
-              </select>
-              <button data-testid="propagate" disabled={!!progress || objects.length === 0} onClick={propagate}>
-                Propagate
-              </button>
-              {progress && (
-                <>
-                  <progress data-testid="progress" max={progress.total || 1} value={progress.done} />
-                  <span>
-                    {progress.done}/{progress.total}
-                  </span>
-                  <button data-testid="cancel" onClick={() => session && void conn.current!.request({ type: 'cancelPropagate', sessionId: session.sessionId }).catch(() => undefined)}>
-                    Cancel
-                  </button>
-                </>
-              )}
-            </div>
+            <PropagatePanel p={prop} numFrames={session.numFrames ?? 0} disabled={objects.length === 0} />
           </>
         )}
-        {session && session.kind === 'live' && <LiveView key={session.sessionId} handle={liveView} width={session.width} height={session.height} hidden={hidden} onPrompt={onPrompt} />}
+        {session && session.kind === 'live' && <LiveView key={session.sessionId} handle={liveView} width={session.width} height={session.height} hidden={hidden} objects={objects} pixelSpacingMm={session.pixelSpacingMm ?? null} maskStyle={look.style} onPrompt={onPrompt} onFreeze={(f) => requestLiveFreeze(conn.current, session.sessionId, f)} />}
       </main>
       <aside className="side">
         <ObjectList
@@ -473,10 +547,19 @@ export function App() {
           }}
           onToggleHidden={(id) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, hidden: !o.hidden } : o)))}
           onDelete={removeObject}
+          colorOf={look.colorOf}
+          objectOpacity={look.objectOpacity}
+          onObjectOpacity={look.setObjectOpacity}
+          opacity={look.opacity}
+          onOpacity={look.setOpacity}
+          outline={look.outline}
+          onOutline={look.setOutline}
         />
+        {session?.kind === 'recorded' && <ReviewPanel flags={analysis.flags} current={current} nameOf={(id) => objectNames.get(id) ?? `object ${id}`} colorOf={look.colorOf} onSeek={seekTo} />}
+        <ImproveModel sessionModel={sessionModel} canUse={session?.kind === 'recorded'} onUseModel={(m) => void switchModel(m)} />
         <div className="help">
-          <div className="panel-title">Keys</div>
-          click: positive point · Alt/Shift-click: negative · drag: box · , / . : frame step · space: play
+          <div className="panel-title">Keys <button onClick={() => setHelpOpen(true)}>all keys (?)</button></div>
+          click: positive point · right-click or Alt/Shift-click: negative · drag: box · click a marker: select, Delete: remove · Ctrl+Z / Ctrl+Shift+Z: undo / redo · B / E: brush / eraser, [ ]: size · , / . : frame step · space: play
         </div>
       </aside>
     </div>

@@ -9,6 +9,19 @@ type Reply = Extract<ServerMessage, { type: 'ack' | 'sessionStarted' | 'error' }
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
 export type Request = DistributiveOmit<ClientMessageInput, 'v' | 'seq'>;
 
+/**
+ * Every reply a request got, with the request (any connection of the page): panels that follow what
+ * happened without sending it themselves (the propagation panel notes the last corrected frame
+ * from prompt acks, whoever sent the prompt) listen here.
+ */
+export type ReplyListener = (req: Request, reply: Reply) => void;
+const replyListeners = new Set<ReplyListener>();
+/** Adds a reply listener; returns its removal. */
+export function onReply(l: ReplyListener): () => void {
+  replyListeners.add(l);
+  return () => replyListeners.delete(l);
+}
+
 export interface ConnectionEvents {
   /** Connected (again): `reconnect` is true after the first time. */
   open(reconnect: boolean): void;
@@ -20,7 +33,7 @@ export interface ConnectionEvents {
 export class Connection {
   private ws: WebSocket | null = null;
   private seq = 1;
-  private readonly pending = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { req: Request; resolve: (m: Reply) => void; reject: (e: Error) => void }>();
   private opened = false;
   private retryMs = 250;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -42,7 +55,7 @@ export class Connection {
         reject(Object.assign(new Error('not connected'), { code: 'E_NOT_CONNECTED' }));
         return;
       }
-      this.pending.set(seq, { resolve, reject });
+      this.pending.set(seq, { req: msg, resolve, reject });
       this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, seq, ...msg }));
     });
   }
@@ -75,7 +88,10 @@ export class Connection {
         if (p) {
           this.pending.delete(m.seq);
           if (m.type === 'error') p.reject(Object.assign(new Error(`${m.code}: ${m.message}`), { code: m.code }));
-          else p.resolve(m);
+          else {
+            p.resolve(m);
+            for (const l of replyListeners) l(p.req, m);
+          }
           return;
         }
       }

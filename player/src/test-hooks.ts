@@ -43,6 +43,15 @@ export interface CinesegHooks {
   restoredMasks: number | null;
   /** The recorded masks the page holds now: object, frame, foreground pixels and RLE run count of each. */
   masksHeld: () => { objectId: number; frame: number; area: number; runs: number }[];
+  /** Recorded view: the prompts drawn on the frame on screen (video pixels), and which one is selected. */
+  drawnPrompts: { promptId: string | number; objectId: number; frame: number; kind: string; points: { x: number; y: number; label: number }[]; box?: [number, number, number, number]; selected: boolean }[];
+  /** The server's last `prompts` message: how many prompts, and whether undo / redo are possible. */
+  promptList: { count: number; canUndo: boolean; canRedo: boolean } | null;
+  /** The editing tool ('prompt', 'brush', 'eraser') and the brush radius in video pixels. */
+  editTool: string;
+  brushRadius: number;
+  /** Mask prompts (brush/eraser strokes) sent. */
+  maskEditsSent: number;
 }
 
 declare global {
@@ -73,6 +82,11 @@ export const hooks: CinesegHooks = {
   lastProgress: null,
   restoredMasks: null,
   masksHeld: () => [],
+  drawnPrompts: [],
+  promptList: null,
+  editTool: 'prompt',
+  brushRadius: 0,
+  maskEditsSent: 0,
 };
 // Guarded so the module also loads where there is no window (unit tests in Node).
 if (typeof window !== 'undefined') window.__cineseg = hooks;

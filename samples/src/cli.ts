@@ -12,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCliArgs, USAGE, UsageError } from './cli-args.js';
 import { writeClip } from './clip-writer.js';
-import type { ClipSpec } from './scene.js';
+import { writeCtVolume } from './ct-volume.js';
+import { CLIP_KINDS, type ClipSpec } from './scene.js';
 
 const REAL_FILES = ['ultrasound-catheter.mp4', 'aquarium.mp4', 'aquarium-mask-frame0.png', 'bedroom.mp4', 'SOURCES.md'];
 
@@ -32,6 +33,11 @@ async function main(): Promise<void> {
       if (!r.skipped) made++;
       if (!o.quiet) process.stdout.write(`${r.skipped ? 'kept ' : 'wrote'} ${r.dir} (${r.frames} frames, ${(r.ms / 1000).toFixed(1)} s)\n`);
     }
+  }
+  // The default set (--kind all) also holds one CT volume with its labels (ct-volume.ts).
+  if (o.kinds.length === CLIP_KINDS.length) {
+    const v = writeCtVolume(out, 1, { skipExisting: o.skipExisting });
+    if (!o.quiet) process.stdout.write(`${v.skipped ? 'kept ' : 'wrote'} ${v.dir} (CT volume, NIfTI + DICOM series)\n`);
   }
   if (o.checkReal) {
     // The real clips are committed, not generated; a missing one means a broken checkout.

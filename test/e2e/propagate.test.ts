@@ -182,7 +182,10 @@ describe('e2e: propagation and objects in Chromium', () => {
     await page.click('[data-object="1"] button[title="show"]');
     await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([1, 2]);
 
+    // Deleting asks first (the ✕ sits beside hide); the test says yes and checks it was asked.
+    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
     await page.click('[data-object="2"] button[title="delete"]');
+    expect(await asked).toMatch(/delete|remove/i);
     await expect.poll(() => page.locator('[data-object]').count(), { timeout: 10_000 }).toBe(1);
     await expect.poll(() => store.listObjects(sid).map((o) => o.objectId), { timeout: 20_000 }).toEqual([1]);
     await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([1]);
@@ -192,15 +195,17 @@ describe('e2e: propagation and objects in Chromium', () => {
   });
 });
 
-/** Object ids whose colour covers at least 20 overlay pixels (nearest palette colour of each painted pixel). */
+/** Object ids whose colour covers at least 20 overlay pixels (nearest object colour, as the object list's swatches show them, of each painted pixel). */
 async function overlayObjects(page: Page): Promise<number[]> {
   return page.evaluate(() => {
-    const palette = [
-      [230, 25, 75],
-      [60, 180, 75],
-      [0, 130, 200],
-      [245, 130, 48],
-    ];
+    const ids: number[] = [];
+    const palette: number[][] = [];
+    for (const li of document.querySelectorAll<HTMLElement>('[data-object]')) {
+      const m = /rgba?\((\d+), ?(\d+), ?(\d+)/.exec(getComputedStyle(li.querySelector('.swatch')!).backgroundColor);
+      if (!m) continue;
+      ids.push(Number(li.dataset.object));
+      palette.push([Number(m[1]), Number(m[2]), Number(m[3])]);
+    }
     const c = document.querySelector('canvas[data-testid="overlay"]') as HTMLCanvasElement;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     const counts = palette.map(() => 0);
@@ -214,6 +219,6 @@ async function overlayObjects(page: Page): Promise<number[]> {
       });
       counts[best]!++;
     }
-    return counts.flatMap((n, k) => (n >= 20 ? [k + 1] : []));
+    return counts.flatMap((n, k) => (n >= 20 ? [ids[k]!] : [])).sort((a, b) => a - b);
   });
 }

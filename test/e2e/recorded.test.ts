@@ -144,12 +144,17 @@ describe('e2e: recorded clip in Chromium', () => {
     await page.keyboard.up('Shift');
     await expect.poll(() => stored.prompts.length, { timeout: 20_000 }).toBe(3);
     const np = stored.prompts[2]!;
-    // The click joins the box on that frame: box kept, one negative point.
-    expect(np).toMatchObject({ kind: 'box', objectId: 2, frame: N, points: [{ label: 0 }] });
+    // The click refines the box on that frame: a prompt of its own with clearOld false (the box
+    // stays in effect; the player draws and removes each separately).
+    expect(np).toMatchObject({ kind: 'points', objectId: 2, frame: N, clearOld: false, points: [{ label: 0 }] });
+    await expect.poll(() => page.evaluate((f) => window.__cineseg.drawnPrompts.filter((d) => d.objectId === 2 && d.frame === f).map((d) => d.kind), N), { timeout: 10_000 }).toEqual(['box', 'points']);
     await expect.poll(() => stored.masks.has(`2:${N}`), { timeout: 20_000 }).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, 'recorded-two-objects.png') });
 
+    // Deleting asks first (the ✕ sits beside hide); the test says yes and checks it was asked.
+    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
     await page.locator('[data-object="2"] button[title="delete"]').click();
+    expect(await asked).toMatch(/delete|remove/i);
     await expect.poll(() => [...stored.masks.keys()].some((k) => k.startsWith('2:')), { timeout: 20_000 }).toBe(false);
     expect(await page.locator('[data-object]').count()).toBe(1);
   });

@@ -52,6 +52,8 @@ export interface FinetuneOptions {
   threads?: number;
   /** Where the raw training data and the trainer's checkpoints go (default `<out>.work`). */
   workDir?: string;
+  /** Validation runs the graphs in a worker thread (a server's event loop stays free; default: as ModelSessions decides). */
+  worker?: boolean;
   onEvent?: (e: TrainerEvent) => void;
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -196,7 +198,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
 
   // 4. Validate base and candidate through the engine, on the held-out frames only.
   const score = async (dir: string) => {
-    const sessions = await ModelSessions.create(loadBundle(dir), { ep: 'cpu' });
+    const sessions = await ModelSessions.create(loadBundle(dir), { ep: 'cpu', ...(opts.worker === undefined ? {} : { worker: opts.worker }) });
     try {
       return await validateBundle(sessions, clips, items);
     } finally {

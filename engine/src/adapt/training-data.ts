@@ -14,6 +14,8 @@ import { decodeMask, type Rle } from '../mask/rle.js';
 import { readVisJson, type VisJson } from '../mask/vis-json.js';
 import { hashFileSha256 } from '../server/hls.js';
 import { maskToModel } from '../track/prompts.js';
+import { approvedSessions } from '../store/session-review.js';
+import type { SessionStore } from '../store/session-store.js';
 import { DecodedFrames } from '../track/video-frames.js';
 
 /** One `--data <clip>:<masks.json>` (or a stored session, already turned into VIS JSON). */
@@ -46,6 +48,21 @@ export interface AnnotatedClip {
   objects: AnnotatedObject[];
   /** Frames with at least one non-empty mask. */
   annotatedFrames: number;
+}
+
+/**
+ * Stored sessions as training inputs: their current masks (corrections included) as VIS JSON.
+ * Without ids, every approved session (store/session-review.ts): what people marked done is what
+ * a model learns from by default.
+ * @throws CinesegError E_SESSION_UNKNOWN, E_INPUT_EMPTY (no ids given and none approved)
+ */
+export function storedSessionInputs(store: SessionStore, ids?: readonly string[]): AnnotatedClipInput[] {
+  const chosen = ids && ids.length > 0 ? [...new Set(ids)] : approvedSessions(store).map((s) => s.id);
+  if (chosen.length === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `no approved session in ${basename(store.path)} to learn from: approve sessions first (or name them)`);
+  return chosen.map((id) => {
+    const { clip } = store.loadSession(id);
+    return { clip: clip.path, masks: store.toVisJson(id), origin: `session:${id}` };
+  });
 }
 
 /** Parses `<clip>:<masks.json>`, or `<masks.json>` alone (the clip from videos[0].file). */

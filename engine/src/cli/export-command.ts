@@ -1,5 +1,5 @@
 /**
- * `cineseg export <session-id|masks.json> --format vis|coco|png|nifti|dicom-seg --out …`: writes a
+ * `cineseg export <session-id|masks.json> --format vis|coco|png|nifti|dicom-seg --out … [--object 1,3] [--frames 10-40]`: writes a
  * stored session (or a `cineseg track` result) in a standard format. The work is in
  * `exportMasks` so tests and the batch command run what the CLI runs.
  */
@@ -13,6 +13,7 @@ import { exportDicomSeg } from '../export/dicom-seg.js';
 import { exportNifti } from '../export/nifti.js';
 import { exportPng } from '../export/png.js';
 import { exportVis } from '../export/vis.js';
+import { filterVis, parseFrameRange, parseObjectList } from '../export/filter.js';
 import { defaultStorePath, SessionStore, type ClipDicomRefs } from '../store/session-store.js';
 
 export const EXPORT_FORMATS = ['vis', 'coco', 'png', 'nifti', 'dicom-seg'] as const;
@@ -30,6 +31,12 @@ export interface ExportMasksOptions {
   sourceDicom?: string;
   /** COCO iscrowd (default 1). */
   iscrowd?: 0 | 1;
+  /** Only these objects (`--object`, see export/filter.ts). */
+  objects?: readonly number[];
+  /** Only masks of these frames, both ends included (`--frames`). */
+  frames?: readonly [number, number];
+  /** A store already open in this process (the server's), used instead of opening `store`. */
+  openStore?: SessionStore;
 }
 
 /** What an export wrote. */
@@ -50,14 +57,15 @@ interface Loaded {
 }
 
 function load(opts: ExportMasksOptions): Loaded {
-  const looksLikeFile = opts.source.endsWith('.json') || existsSync(opts.source);
+  // With the server's open store the source is always a session id (never a file of its working folder).
+  const looksLikeFile = !opts.openStore && (opts.source.endsWith('.json') || existsSync(opts.source));
   if (looksLikeFile) {
     const vis = readVisJson(opts.source);
     return { vis, ...(opts.sourceDicom ? { sourcePath: opts.sourceDicom } : {}) };
   }
   const storePath = opts.store ?? defaultStorePath();
-  if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `"${opts.source}" is not a file, and there is no store at ${storePath} (use --store)`);
-  const store = SessionStore.open(storePath, { readonly: true });
+  if (!opts.openStore && !existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `"${opts.source}" is not a file, and there is no store at ${storePath} (use --store)`);
+  const store = opts.openStore ?? SessionStore.open(storePath, { readonly: true });
   try {
     const { clip } = store.loadSession(opts.source);
     const vis = store.toVisJson(opts.source);
@@ -69,16 +77,18 @@ function load(opts: ExportMasksOptions): Loaded {
       ...(clip.frameTimeMs === undefined ? {} : { frameTimeMs: clip.frameTimeMs }),
     };
   } finally {
-    store.destroy();
+    if (!opts.openStore) store.destroy();
   }
 }
 
 /** Exports a session or a masks file in one format. */
 export async function exportMasks(opts: ExportMasksOptions): Promise<ExportMasksResult> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
-    throw new CinesegError(ErrorCode.E_USAGE, `unknown format "${opts.format}"; choose one of ${EXPORT_FORMATS.join(', ')}`);
+    throw new CinesegError(ErrorCode.E_EXPORT_FORMAT, `unknown format "${opts.format}"; choose one of ${EXPORT_FORMATS.join(', ')}`);
   }
-  const { vis, dicom, sourcePath, frameTimeMs } = load(opts);
+  const loaded = load(opts);
+  const { dicom, sourcePath, frameTimeMs } = loaded;
+  const vis = filterVis(loaded.vis, { ...(opts.objects ? { objects: opts.objects } : {}), ...(opts.frames ? { frames: opts.frames } : {}) });
   switch (opts.format) {
     case 'vis':
       exportVis(vis, opts.out);
@@ -135,7 +145,9 @@ export function registerExport(program: Command): void {
     .option('--store <db>', 'session store (default: $CINESEG_STORE or ./cineseg.db)')
     .option('--source-dicom <file>', 'dicom-seg: the source DICOM the masks were made on (a stored DICOM clip finds its own)')
     .option('--iscrowd <0|1>', 'coco: iscrowd of every annotation (default 1, as COCO pairs RLE with crowd)')
-    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean }) => {
+    .option('--object <ids>', 'only these objects, ids separated by commas (e.g. 1,3)')
+    .option('--frames <a-b>', 'only masks of frames a to b (0-based, both included); png and coco write only those frames')
+    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean; object?: string; frames?: string }) => {
       if (o.list) {
         process.stdout.write(`${listSessions(o.store ?? defaultStorePath())}\n`);
         return;
@@ -149,6 +161,8 @@ export function registerExport(program: Command): void {
         ...(o.store ? { store: o.store } : {}),
         ...(o.sourceDicom ? { sourceDicom: o.sourceDicom } : {}),
         ...(o.iscrowd === undefined ? {} : { iscrowd: Number(o.iscrowd) as 0 | 1 }),
+        ...(o.object === undefined ? {} : { objects: parseObjectList(o.object) }),
+        ...(o.frames === undefined ? {} : { frames: parseFrameRange(o.frames) }),
       });
       process.stdout.write(`exported ${r.objects} object(s), ${r.masks} mask(s) over ${r.frames} frames as ${r.format}: ${r.out}\n`);
     });

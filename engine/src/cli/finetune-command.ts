@@ -1,6 +1,7 @@
 /**
  * `cineseg finetune --data <clip>:<masks.json> [--data …] [--session <id> …] [--base <bundle>] --out <dir>`:
  * a site's annotations → a fine-tuned bundle, validated against the base (engine/src/adapt/).
+ * Without --data and --session it learns from every approved session of the store.
  * Progress is a bar on a terminal (step, loss, ETA) and one line every 25 steps otherwise;
  * Ctrl-C leaves a resumable checkpoint (`--resume` goes on from it).
  */
@@ -8,7 +9,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FINETUNE_DEFAULTS, finetune, type EncoderMode, type FinetuneMode, type FinetuneResult } from '../adapt/finetune.js';
 import type { TrainerEvent } from '../adapt/trainer-process.js';
-import { parseDataArg, type AnnotatedClipInput } from '../adapt/training-data.js';
+import { parseDataArg, storedSessionInputs, type AnnotatedClipInput } from '../adapt/training-data.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { defaultStorePath, SessionStore } from '../store/session-store.js';
 
@@ -23,16 +24,16 @@ function num(v: unknown, name: string, integer: boolean): number | undefined {
   return n;
 }
 
-/** Stored sessions as training inputs: their current masks (corrections included) as VIS JSON. */
-export function sessionInputs(ids: readonly string[], storePath: string): AnnotatedClipInput[] {
-  if (ids.length === 0) return [];
+/**
+ * Stored sessions as training inputs: their current masks (corrections included) as VIS JSON;
+ * with no ids, every approved session of the store (training-data.ts storedSessionInputs).
+ */
+export function sessionInputs(ids: readonly string[] | 'approved', storePath: string): AnnotatedClipInput[] {
+  if (ids !== 'approved' && ids.length === 0) return [];
   if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `no store at ${storePath} (use --store)`);
   const store = SessionStore.open(storePath, { readonly: true });
   try {
-    return ids.map((id) => {
-      const { clip } = store.loadSession(id);
-      return { clip: clip.path, masks: store.toVisJson(id), origin: `session:${id}` };
-    });
+    return storedSessionInputs(store, ids === 'approved' ? undefined : ids);
   } finally {
     store.destroy();
   }
@@ -94,7 +95,7 @@ export function registerFinetune(program: Command): void {
     .command('finetune')
     .description("adapt a model to a site: train on its annotated clips or stored sessions, validate against the base, write a new bundle")
     .option('--data <clip:masks.json>', 'a clip and its YouTube-VIS masks (COCO RLE); masks.json alone uses videos[0].file (repeatable)', collect)
-    .option('--session <id>', 'a stored session: its current masks, corrections included (repeatable)', collect)
+    .option('--session <id>', 'a stored session: its current masks, corrections included (repeatable); with neither --data nor --session, every approved session of --store', collect)
     .option('--store <file>', 'session store for --session (default: $CINESEG_STORE or ./cineseg.db)')
     .option('--base <bundle>', 'bundle to start from (default: the shipped tiny bundle)')
     .option('--checkpoint <file.pt>', "the base bundle's source weights (default: found beside it, checked by sha256)")
@@ -115,7 +116,9 @@ export function registerFinetune(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       if (!o.out) throw new CinesegError(ErrorCode.E_USAGE, 'missing --out <bundle-dir> (see cineseg finetune --help)');
       const data = ((o.data as string[] | undefined) ?? []).map(parseDataArg);
-      data.push(...sessionInputs((o.session as string[] | undefined) ?? [], String(o.store ?? defaultStorePath())));
+      const sessions = (o.session as string[] | undefined) ?? [];
+      // Nothing named: what people approved in the store (GET /api/sessions/:id/approve, the player's "done").
+      data.push(...sessionInputs(data.length === 0 && sessions.length === 0 ? 'approved' : sessions, String(o.store ?? defaultStorePath())));
       const ac = new AbortController();
       const onSig = () => {
         process.stderr.write('\nfinetune: stopping after this step (a resumable checkpoint is kept)…\n');

@@ -11,6 +11,7 @@ import { installProcessGuards } from '../server/process-guards.js';
 import { defaultStorePath } from '../store/session-store.js';
 import type { SamOptions } from '../track/propagation.js';
 import { parseBoolOption } from './track-command.js';
+import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 export function registerServe(program: Command): void {
   program
@@ -22,12 +23,16 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', '8080')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
-    .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
+    .option('--ep <provider>', EP_HELP, 'auto')
+    .option('--strict-ep', STRICT_EP_HELP)
+    .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
     .option('--no-ort-worker', 'run the ONNX graphs on the main thread (default: in a worker thread, so they never block the event loop; also CINESEG_ORT_WORKER=0)')
     .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
+    .option('--live-record-pictures [dir]', 'live: keep each tracked frame\'s JPEG with the masks for review (GET /api/live-records; default folder: live-pictures beside the store; ≈ 2–3 GB per hour at 480p)')
+    .option('--live-record-max-mb <n>', 'live: bound of the picture folder in MB, oldest pictures pruned first (default 2048)')
     .option('--token <token>', 'token clients must present (default: $CINESEG_TOKEN; generated and printed when --host is not loopback)')
     .option('--allow-origin <origin...>', 'browser origins allowed besides the server itself, e.g. https://viewer.example.org')
     .option('--max-connections <n>', 'WebSocket connections open at once (default 64)')
@@ -67,11 +72,13 @@ export function registerServe(program: Command): void {
       const server = await startServer({
         ...(o.media ? { media: o.media as string[] } : {}),
         ...(o.live ? { live: String(o.live), liveStoreIntervalMs } : {}),
+        ...(o.liveRecordPictures ? { liveRecordPictures: typeof o.liveRecordPictures === 'string' ? o.liveRecordPictures : true } : {}),
+        ...(o.liveRecordMaxMb !== undefined ? { liveRecordMaxBytes: positiveMb(o.liveRecordMaxMb) } : {}),
         ...(typeof o.liveInputOptions === 'string' ? { liveInputOptions: o.liveInputOptions.trim().split(/\s+/).filter(Boolean) } : {}),
         host: String(o.host),
         port,
         ...(o.model ? { model: String(o.model) } : {}),
-        ep: String(o.ep) as ExecutionProviderRequest,
+        ...epFlags(o),
         ...(o.threads ? { threads: Number(o.threads) } : {}),
         ...(o.ortWorker === false ? { worker: false } : {}),
         ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStorePath() }),
@@ -100,6 +107,13 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', () => stop(0));
       process.once('SIGTERM', () => stop(0));
     });
+}
+
+/** `--live-record-max-mb` in bytes. */
+function positiveMb(v: unknown): number {
+  const mb = Number(v);
+  if (!Number.isFinite(mb) || mb <= 0) throw new CinesegError(ErrorCode.E_USAGE, `--live-record-max-mb must be a positive number, got "${String(v)}"`);
+  return Math.round(mb * 1024 * 1024);
 }
 
 /** The SAM 2 flags of `serve` (and `track`) as SamOptions; unset flags stay unset (engine defaults). */

@@ -17,14 +17,17 @@ import { DEFAULT_SUPPORT_FRAMES, type SupportSpec } from '../track/support-set.j
 import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
 import { LogitLabelMaps, type LabelPlan } from '../export/label-map.js';
+import { applyObjectLabels, parseObjectLabels } from '../export/object-labels.js';
 import { exportNifti } from '../export/nifti.js';
 import { exportPng } from '../export/png.js';
+import { maskVolumePrompts, withVolumeView } from '../source/volume-slices.js';
+import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 /** One prompt as given on the command line, in video pixels. */
 export type CliPrompt =
   | { kind: 'point'; objectId: number; frame: number; point: Point }
   | { kind: 'box'; objectId: number; frame: number; box: Box }
-  | { kind: 'mask'; objectId: number; frame: number; path: string };
+  | { kind: 'mask'; objectId: number; frame: number; path: string; /** In-memory mask at video size (a label volume's slice) instead of the PNG. */ data?: Uint8Array };
 
 export interface TrackVideoOptions {
   video: string;
@@ -57,7 +60,17 @@ export interface TrackVideoOptions {
    * `cineseg export` of the VIS file can only approximate by per-frame score.
    */
   labelMap?: { format: 'png' | 'nifti'; out: string };
+  /** Volume inputs: a label volume in the same grid; each labelled slice is a mask prompt for object <label value>. */
+  maskVolume?: string;
+  /** Volume inputs: the plane (axial, coronal, sagittal) and window (preset, `c,w` or auto) shown. */
+  plane?: string;
+  window?: string;
+  /** Object id → category name (`--label`, export/object-labels.ts); unnamed objects are `object`. */
+  labels?: ReadonlyMap<number, string>;
   ep?: ExecutionProviderRequest;
+  /** No fallback from `ep` (E_EP_UNAVAILABLE); onnxruntime's warnings shown (see ep-options.ts). */
+  strictEp?: boolean;
+  verbose?: boolean;
   threads?: number;
   /** Output path; when omitted the JSON is only returned. */
   out?: string;
@@ -125,6 +138,12 @@ export function parseMask(v: string, objectId: number, cwd = process.cwd()): Cli
 export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoResult> {
   const log = opts.log ?? (() => undefined);
   const support = opts.support ?? [];
+  const video = withVolumeView(opts.video, opts.plane, opts.window);
+  if (opts.maskVolume) {
+    const vp = maskVolumePrompts(video, opts.maskVolume);
+    log(`mask volume: ${vp.length} slice prompt(s) for object(s) ${[...new Set(vp.map((p) => p.objectId))].join(', ')}`);
+    opts = { ...opts, prompts: [...opts.prompts, ...vp.map((p) => ({ kind: 'mask' as const, ...p, path: `${opts.maskVolume}#${p.frame}`, data: p.mask }))] };
+  }
   if (opts.prompts.length === 0 && support.length === 0) throw new CinesegError(ErrorCode.E_USAGE, 'give at least one --point, --box or --mask (or --support)');
   const t0 = performance.now();
   // The manifest (a bad one fails here) gives the model's size; the video is opened before the
@@ -134,11 +153,13 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
   let frames: DecodedFrames | null = null;
   let tracker: VideoTracker | null = null;
   try {
-    frames = await DecodedFrames.open(opts.video, bundle.imageSize);
+    frames = await DecodedFrames.open(video, bundle.imageSize);
     const sessions =
       opts.sessions ??
       (ownSessions = await ModelSessions.create(bundle, {
         ep: opts.ep ?? 'auto',
+        ...(opts.strictEp ? { strictEp: true } : {}),
+        ...(opts.verbose ? { verbose: true } : {}),
         log,
         ...(opts.threads ? { threads: opts.threads } : {}),
       }));
@@ -161,7 +182,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     }
 
     // Group prompts per (object, frame), keeping first-appearance order.
-    const groups = new Map<string, { objectId: number; frame: number; points: Point[]; box?: Box; mask?: string }>();
+    const groups = new Map<string, { objectId: number; frame: number; points: Point[]; box?: Box; mask?: string; data?: Uint8Array }>();
     for (const p of opts.prompts) {
       if (p.frame >= n) {
         throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `prompt on frame ${p.frame}, but the video has ${n} frames`, {
@@ -178,6 +199,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       } else {
         if (g.mask) throw new CinesegError(ErrorCode.E_USAGE, `object ${p.objectId} has two masks on frame ${p.frame}`);
         g.mask = p.path;
+        if (p.data) g.data = p.data;
       }
     }
     for (const g of groups.values()) {
@@ -185,7 +207,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
         if (g.points.length || g.box) {
           throw new CinesegError(ErrorCode.E_USAGE, `object ${g.objectId} frame ${g.frame}: a mask cannot be combined with points or a box`);
         }
-        const m = readPngMask(g.mask);
+        const m = g.data ? { width: info.width, height: info.height, mask: g.data } : readPngMask(g.mask);
         if (m.width !== info.width || m.height !== info.height) {
           throw new CinesegError(ErrorCode.E_MASK_INVALID, `${g.mask} is ${m.width}x${m.height}, the video is ${info.width}x${info.height}`);
         }
@@ -195,7 +217,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       }
     }
 
-    const collector = new VisCollector({ id: 1, width: info.width, height: info.height, length: n, fps: info.fps, file: opts.video });
+    const collector = new VisCollector({ id: 1, width: info.width, height: info.height, length: n, fps: info.fps, file: video });
     const L = sessions.bundle.lowResMaskSize;
     const visited = new Set<number>();
     const labelMaps = opts.labelMap ? new LogitLabelMaps(info.width, info.height) : null;
@@ -230,7 +252,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       await consume(tracker.propagate({ ...maxOpt, reverse: opts.reverse ?? false, dropStaleMemory: true }));
     }
     const trackSeconds = (performance.now() - t1) / 1000;
-    const json = collector.toJson({
+    const json0 = collector.toJson({
       tool: 'cineseg track',
       model: sessions.bundle.name,
       executionProvider: sessions.ep.ep,
@@ -239,6 +261,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       nonOverlapMasks: tracker.engine.nonOverlapMasks,
       nonOverlapMasksForMemEnc: tracker.engine.nonOverlapMasksForMemEnc,
     });
+    const json = opts.labels ? applyObjectLabels(json0, opts.labels) : json0;
     if (opts.out) writeVisJson(opts.out, json);
     if (opts.labelMap && labelMaps) {
       const labels = (plan: LabelPlan) => labelMaps.labeler(plan);
@@ -292,12 +315,13 @@ export function registerTrack(program: Command): void {
   program
     .command('track')
     .description('track objects through a video from clicks, boxes or masks; writes YouTube-VIS JSON with COCO RLE masks')
-    .argument('<video>', 'video file (or image folder)')
+    .argument('<video>', 'video file, image folder, or volume (.nii, .nii.gz, DICOM series folder; optionally <path>#<plane>[:<window>])')
     .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
     .option('--point <frame:x,y[,label]>', 'a click in video pixels; label 1 positive (default) or 0 negative (repeatable)', record('point'))
     .option('--box <frame:x0,y0,x1,y1>', 'a box in video pixels (repeatable)', record('box'))
     .option('--mask <frame:png>', 'a mask PNG at video size, nonzero = object (repeatable)', record('mask'))
     .option('--object <id>', 'object the following prompts belong to (default 1)', record('object'))
+    .option('--label <name|id=name>', "an object's category in the output (repeatable: one per object in prompt order, or <object id>=<name>)", (v: string, prev: string[] = []) => [...prev, v])
     .option(
       '--support <clip:masks.json>',
       'zero-click support: an annotated clip of the same view (YouTube-VIS JSON); its object id k supports object k here (repeatable)',
@@ -320,12 +344,18 @@ export function registerTrack(program: Command): void {
     )
     .option('--non-overlap-masks', "SAM2 non_overlap_masks: each pixel goes to at most one object, the one with the highest logit (output masks only; Meta's default off, as here)")
     .option('--non-overlap-masks-for-mem-enc', "SAM2 non_overlap_masks_for_mem_enc: the same rule on the masks fed to the memory encoder (Meta's default off, as here)")
+    .option('--mask-volume <labels.nii.gz>', 'volume inputs: a label volume in the same grid; every labelled slice becomes a mask prompt of object <label value>')
+    .option('--plane <axial|coronal|sagittal>', 'volume inputs: the plane whose slices are the frames (default axial)')
+    .option('--window <name|c,w|auto>', 'volume inputs: window of the slices: soft-tissue (CT default), lung, bone, brain, <centre>,<width> or auto (MR default)')
     .option('--label-map <png|nifti:path>', 'also write label maps whose overlaps are decided by logits: png:<folder> or nifti:<file.nii[.gz]>')
-    .option('--ep <provider>', 'execution provider: auto, cpu, cuda, tensorrt or webgpu', 'auto')
+    .option('--ep <provider>', EP_HELP, 'auto')
+    .option('--strict-ep', STRICT_EP_HELP)
+    .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
     .requiredOption('--out <masks.json>', 'output file')
     .action(async (video: string, o: Record<string, unknown>) => {
       const prompts = promptsFromEvents(events);
+      const labels = parseObjectLabels((o.label as string[] | undefined) ?? [], [...new Set(prompts.map((p) => p.objectId))]);
       const maxFrames = o.maxFrames === undefined ? undefined : Number(o.maxFrames);
       if (maxFrames !== undefined && (!Number.isInteger(maxFrames) || maxFrames < 0)) {
         throw new CinesegError(ErrorCode.E_USAGE, '--max-frames must be a non-negative integer');
@@ -358,7 +388,11 @@ export function registerTrack(program: Command): void {
         ...(o.nonOverlapMasks ? { nonOverlapMasks: true } : {}),
         ...(o.nonOverlapMasksForMemEnc ? { nonOverlapMasksForMemEnc: true } : {}),
         ...(labelMap ? { labelMap } : {}),
-        ep: String(o.ep) as ExecutionProviderRequest,
+        ...(o.maskVolume ? { maskVolume: resolve(String(o.maskVolume)) } : {}),
+        ...(o.plane ? { plane: String(o.plane) } : {}),
+        ...(o.window ? { window: String(o.window) } : {}),
+        ...(labels.size ? { labels } : {}),
+        ...epFlags(o),
         ...(threads ? { threads } : {}),
         out: String(o.out),
         log: (l) => process.stderr.write(`${l}\n`),

@@ -185,6 +185,8 @@ export interface PackageHlsOptions {
   gop?: number;
   /** Aborting kills ffmpeg; the promise rejects with E_CANCELLED. */
   signal?: AbortSignal;
+  /** Arguments that open the input (a staged volume's `-f rawvideo … -i file:…`) instead of `-i <input>`. */
+  inputArgs?: string[];
 }
 
 /**
@@ -197,7 +199,7 @@ export function packageHls(input: string, outDir: string, opts: PackageHlsOption
     ? ['-c:v', 'copy']
     : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-g', String(opts.gop ?? 30), '-sc_threshold', '0'];
   const args = [
-    '-hide_banner', '-nostdin', '-y', '-i', input, '-map', '0:v:0', '-an', ...codec,
+    '-hide_banner', '-nostdin', '-y', ...(opts.inputArgs ?? ['-i', input]), '-map', '0:v:0', '-an', ...codec,
     '-f', 'hls', '-hls_time', String(opts.segmentSeconds ?? 2), '-hls_playlist_type', 'vod',
     '-hls_segment_filename', `${outDir}/seg%05d.ts`, `${outDir}/index.m3u8`,
   ];

@@ -9,6 +9,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { rleArea, rleToBbox, toCompressed, type CocoBbox, type CompressedRle } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
 import { writeJson } from './output.js';
+import { exportedFrames } from './filter.js';
 import { planLabels } from './label-map.js';
 
 export interface CocoImage {
@@ -56,7 +57,9 @@ export function visToCoco(vis: VisJson, opts: CocoExportOptions = {}): CocoJson 
   const { video, annotations } = planLabels(vis);
   const fileName = opts.fileName ?? ((i: number) => `frame_${String(i).padStart(6, '0')}.png`);
   const images: CocoImage[] = [];
-  for (let t = 0; t < video.length; t++) images.push({ id: t + 1, width: video.width, height: video.height, file_name: fileName(t), frame_index: t });
+  // A result cut to a frame range (filter.ts) lists only those frames; image ids stay frame + 1.
+  const [first, last] = exportedFrames(vis) ?? [0, video.length - 1];
+  for (let t = first; t <= last; t++) images.push({ id: t + 1, width: video.width, height: video.height, file_name: fileName(t), frame_index: t });
   const out: CocoAnnotation[] = [];
   for (const a of annotations) {
     if (a.segmentations.length > video.length) {

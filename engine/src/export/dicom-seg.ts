@@ -10,6 +10,13 @@
  * references the source instance per frame (Derivation Image / Source Image Sequence with the
  * source frame number) and in the Referenced Series Sequence. Otherwise it starts a new study.
  * Patient attributes are copied into the file only; nothing from them is logged.
+ *
+ * When the masks were tracked on a DICOM CT/MR series (a volume input, source/volume-slices.ts,
+ * in any plane), the labels are put back in the series' voxel grid and the SEG has one frame per
+ * segment per source slice with pixels, at that slice's size: each frame references its slice's
+ * SOP Instance UID and carries its Image Position (Patient); the dimensions are segment, then
+ * Image Position (Patient); orientation, pixel spacing and slice spacing are the series'; the
+ * Referenced Series Sequence lists every instance of the series.
  */
 import { readFile } from 'node:fs/promises';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
@@ -17,6 +24,8 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import type { VisJson } from '../mask/vis-json.js';
 import { objectFrame, planLabels, type LabelEntry } from './label-map.js';
 import { writeOutput } from './output.js';
+import { openVolumeInput, slicesToVoxels, type VolumeClip } from '../source/volume-slices.js';
+import type { DicomSeriesRefs } from '../source/volume.js';
 
 const { DicomMetaDictionary, DicomDict, DicomMessage } = dcmjs.data;
 
@@ -28,6 +37,8 @@ const TAG_REFERENCED_SEGMENT_NUMBER = 0x0062000b;
 const TAG_SEGMENT_IDENTIFICATION_SEQUENCE = 0x0062000a;
 const TAG_TEMPORAL_POSITION_INDEX = 0x00209128;
 const TAG_FRAME_CONTENT_SEQUENCE = 0x00209111;
+const TAG_IMAGE_POSITION_PATIENT = 0x00200032;
+const TAG_PLANE_POSITION_SEQUENCE = 0x00209113;
 
 export interface DicomSegOptions {
   /** The DICOM file the masks were made on; its UIDs are referenced. */
@@ -113,10 +124,63 @@ function packBits(mask: Uint8Array, out: Uint8Array, bitOffset: number): void {
 
 const code = (value: string, scheme: string, meaning: string) => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
 
+/** The DICOM series a VIS result was tracked on, when its `file` names one whose plane fits the masks. */
+function sourceSeries(video: VisJson['videos'][number]): (VolumeClip & { series: DicomSeriesRefs }) | null {
+  let clip: VolumeClip | null = null;
+  try {
+    clip = openVolumeInput(video.file);
+  } catch {
+    return null;
+  }
+  const v = clip?.view;
+  if (!clip?.volume.dicom || v!.width !== video.width || v!.height !== video.height || v!.depth !== video.length) return null;
+  return { ...clip, series: clip.volume.dicom };
+}
+
+/** SEG frames of a series source: per segment, the source slices k with pixels (voxel grid). */
+function seriesFrames(plan: ReturnType<typeof planLabels>, clip: VolumeClip, series: DicomSeriesRefs) {
+  const [nx, ny, nz] = clip.volume.dims;
+  const plane = nx * ny;
+  const scratch = new Uint8Array(plan.video.width * plan.video.height);
+  const perSegment = plan.annotations.map((a) =>
+    slicesToVoxels(clip.view, (k) => new Uint8Array(k), (t, m) => {
+      const f = objectFrame(a, t, scratch);
+      if (f) m.set(f);
+    }),
+  );
+  const frames: { segment: number; k: number }[] = [];
+  perSegment.forEach((vox, i) => {
+    for (let k = 0; k < nz; k++) if (vox.subarray(k * plane, (k + 1) * plane).some((x) => x !== 0)) frames.push({ segment: i + 1, k });
+  });
+  if (frames.length === 0 && perSegment.length > 0) frames.push({ segment: 1, k: 0 });
+  const pixel = new Uint8Array(Math.ceil((frames.length * plane) / 8 / 2) * 2);
+  frames.forEach((f, n) => packBits(perSegment[f.segment - 1]!.subarray(f.k * plane, (f.k + 1) * plane), pixel, n * plane));
+  const perFrame = frames.map((f) => ({
+    DerivationImageSequence: [
+      {
+        DerivationCodeSequence: [code('113076', 'DCM', 'Segmentation')],
+        SourceImageSequence: [
+          {
+            ReferencedSOPClassUID: series.sopClassUid,
+            ReferencedSOPInstanceUID: series.instances[f.k]!.sopInstanceUid,
+            PurposeOfReferenceCodeSequence: [code('121322', 'DCM', 'Source image for image processing operation')],
+          },
+        ],
+      },
+    ],
+    FrameContentSequence: [{ DimensionIndexValues: [f.segment, f.k + 1] }],
+    PlanePositionSequence: [{ ImagePositionPatient: series.instances[f.k]!.position }],
+    SegmentIdentificationSequence: [{ ReferencedSegmentNumber: f.segment }],
+  }));
+  return { rows: ny, columns: nx, count: frames.length, pixel, perFrame };
+}
+
 /** Builds the SEG dataset and writes it to `out`. */
 export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOptions = {}): Promise<DicomSegResult> {
   const plan = planLabels(vis);
   const { width, height, length } = plan.video;
+  const volume = opts.sourceDicom ? null : sourceSeries(plan.video);
+  if (volume) return writeSeg(plan, out, opts, await readSource(volume.series.firstFile), seriesFrames(plan, volume, volume.series), volume.series);
   const src = opts.sourceDicom ? await readSource(opts.sourceDicom) : null;
   if (src && (src.rows !== height || src.columns !== width)) {
     throw new CinesegError(ErrorCode.E_MASK_INVALID, `masks are ${width}x${height}, the source DICOM is ${src.columns}x${src.rows}`);
@@ -143,29 +207,6 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
     const m = objectFrame(plan.annotations[f.segment - 1]!, f.t, scratch);
     if (m) packBits(m, pixel, k * plane);
   });
-
-  const date = DicomMetaDictionary.date();
-  const time = DicomMetaDictionary.time();
-  const sopInstanceUid = DicomMetaDictionary.uid();
-  const seriesInstanceUid = DicomMetaDictionary.uid();
-  const studyInstanceUid = src?.studyInstanceUid ?? DicomMetaDictionary.uid();
-  const frameOfReferenceUid = src?.frameOfReferenceUid ?? DicomMetaDictionary.uid();
-  const dimensionOrganizationUid = DicomMetaDictionary.uid();
-  const sds = src?.ds ?? {};
-  const copy = (k: string, fallback: unknown = '') => (sds[k] === undefined ? fallback : sds[k]);
-  const [rowSpacing, colSpacing] = src?.pixelSpacing ?? [1, 1];
-
-  const segments = plan.labels.map((l) => ({
-    SegmentNumber: l.value,
-    SegmentLabel: `object ${l.objectId}`.slice(0, 64),
-    SegmentDescription: l.name.slice(0, 64),
-    SegmentAlgorithmType: 'SEMIAUTOMATIC',
-    SegmentAlgorithmName: opts.algorithmName ?? 'cineseg',
-    SegmentedPropertyCategoryCodeSequence: [code('91723000', 'SCT', 'Anatomical Structure')],
-    SegmentedPropertyTypeCodeSequence: [code('85756007', 'SCT', 'Tissue')],
-    RecommendedDisplayCIELabValue: [Math.round(65535 * 0.6), 32896 + ((l.value * 9973) % 20000), 32896 - ((l.value * 7919) % 20000)],
-  }));
-
   const perFrame = frames.map((f) => ({
     ...(src
       ? {
@@ -187,6 +228,46 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
     FrameContentSequence: [{ DimensionIndexValues: [f.segment, f.t + 1], TemporalPositionIndex: f.t + 1 }],
     PlanePositionSequence: [{ ImagePositionPatient: [0, 0, f.t] }],
     SegmentIdentificationSequence: [{ ReferencedSegmentNumber: f.segment }],
+  }));
+  return writeSeg(plan, out, opts, src, { rows: height, columns: width, count: frames.length, pixel, perFrame }, null);
+}
+
+/** The SEG's frames, made for a cine or for a series (see the module comment). */
+interface SegFrames {
+  rows: number;
+  columns: number;
+  count: number;
+  pixel: Uint8Array;
+  perFrame: NaturalDataset[];
+}
+
+async function writeSeg(plan: ReturnType<typeof planLabels>, out: string, opts: DicomSegOptions, src: SourceRefs | null, f: SegFrames, series: DicomSeriesRefs | null): Promise<DicomSegResult> {
+  if (plan.annotations.length === 0) throw new CinesegError(ErrorCode.E_MASK_INVALID, 'nothing to export: no objects');
+  const { rows, columns, pixel, perFrame } = f;
+  const date = DicomMetaDictionary.date();
+  const time = DicomMetaDictionary.time();
+  const sopInstanceUid = DicomMetaDictionary.uid();
+  const seriesInstanceUid = DicomMetaDictionary.uid();
+  const studyInstanceUid = src?.studyInstanceUid ?? DicomMetaDictionary.uid();
+  const frameOfReferenceUid = src?.frameOfReferenceUid ?? DicomMetaDictionary.uid();
+  const dimensionOrganizationUid = DicomMetaDictionary.uid();
+  const sds = src?.ds ?? {};
+  const copy = (k: string, fallback: unknown = '') => (sds[k] === undefined ? fallback : sds[k]);
+  const [rowSpacing, colSpacing] = series?.pixelSpacing ?? src?.pixelSpacing ?? [1, 1];
+  // A series' frames are placed by Image Position (Patient); a cine's by time.
+  const second = series
+    ? { DimensionIndexPointer: TAG_IMAGE_POSITION_PATIENT, FunctionalGroupPointer: TAG_PLANE_POSITION_SEQUENCE, DimensionDescriptionLabel: 'ImagePositionPatient' }
+    : { DimensionIndexPointer: TAG_TEMPORAL_POSITION_INDEX, FunctionalGroupPointer: TAG_FRAME_CONTENT_SEQUENCE, DimensionDescriptionLabel: 'Frame' };
+
+  const segments = plan.labels.map((l) => ({
+    SegmentNumber: l.value,
+    SegmentLabel: `object ${l.objectId}`.slice(0, 64),
+    SegmentDescription: l.name.slice(0, 64),
+    SegmentAlgorithmType: 'SEMIAUTOMATIC',
+    SegmentAlgorithmName: opts.algorithmName ?? 'cineseg',
+    SegmentedPropertyCategoryCodeSequence: [code('91723000', 'SCT', 'Anatomical Structure')],
+    SegmentedPropertyTypeCodeSequence: [code('85756007', 'SCT', 'Tissue')],
+    RecommendedDisplayCIELabValue: [Math.round(65535 * 0.6), 32896 + ((l.value * 9973) % 20000), 32896 - ((l.value * 7919) % 20000)],
   }));
 
   const ds: NaturalDataset = {
@@ -222,7 +303,7 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
     FrameOfReferenceUID: frameOfReferenceUid,
     PositionReferenceIndicator: copy('PositionReferenceIndicator'),
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrganizationUid }],
-    DimensionOrganizationType: '3D_TEMPORAL',
+    DimensionOrganizationType: series ? '3D' : '3D_TEMPORAL',
     DimensionIndexSequence: [
       {
         DimensionOrganizationUID: dimensionOrganizationUid,
@@ -230,18 +311,13 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
         FunctionalGroupPointer: TAG_SEGMENT_IDENTIFICATION_SEQUENCE,
         DimensionDescriptionLabel: 'Segment',
       },
-      {
-        DimensionOrganizationUID: dimensionOrganizationUid,
-        DimensionIndexPointer: TAG_TEMPORAL_POSITION_INDEX,
-        FunctionalGroupPointer: TAG_FRAME_CONTENT_SEQUENCE,
-        DimensionDescriptionLabel: 'Frame',
-      },
+      { DimensionOrganizationUID: dimensionOrganizationUid, ...second },
     ],
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
-    NumberOfFrames: frames.length,
-    Rows: height,
-    Columns: width,
+    NumberOfFrames: f.count,
+    Rows: rows,
+    Columns: columns,
     BitsAllocated: 1,
     BitsStored: 1,
     HighBit: 0,
@@ -254,12 +330,21 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
     SegmentSequence: segments,
     SharedFunctionalGroupsSequence: [
       {
-        PixelMeasuresSequence: [{ PixelSpacing: [rowSpacing, colSpacing], SliceThickness: 1, SpacingBetweenSlices: 1 }],
-        PlaneOrientationSequence: [{ ImageOrientationPatient: [1, 0, 0, 0, 1, 0] }],
+        PixelMeasuresSequence: [{ PixelSpacing: [rowSpacing, colSpacing], SliceThickness: Math.abs(series?.sliceSpacing ?? 1), SpacingBetweenSlices: Math.abs(series?.sliceSpacing ?? 1) }],
+        PlaneOrientationSequence: [{ ImageOrientationPatient: series?.orientation ?? [1, 0, 0, 0, 1, 0] }],
       },
     ],
     PerFrameFunctionalGroupsSequence: perFrame,
-    ...(src
+    ...(series
+      ? {
+          ReferencedSeriesSequence: [
+            {
+              SeriesInstanceUID: series.seriesInstanceUid,
+              ReferencedInstanceSequence: series.instances.map((i) => ({ ReferencedSOPClassUID: series.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+            },
+          ],
+        }
+      : src
       ? {
           ReferencedSeriesSequence: [
             {
@@ -289,5 +374,5 @@ export async function exportDicomSeg(vis: VisJson, out: string, opts: DicomSegOp
     throw new CinesegError(ErrorCode.E_OUTPUT_WRITE, `could not encode the DICOM SEG: ${(cause as Error).message}`, { cause });
   }
   writeOutput(out, new Uint8Array(bytes));
-  return { sopInstanceUid, seriesInstanceUid, studyInstanceUid, frameOfReferenceUid, frames: frames.length, segments: plan.labels, referencesSource: src !== null };
+  return { sopInstanceUid, seriesInstanceUid, studyInstanceUid, frameOfReferenceUid, frames: f.count, segments: plan.labels, referencesSource: src !== null };
 }

@@ -8,6 +8,11 @@
  * datatype uint8 (2) up to 255 objects else uint16 (512), intent NIFTI_INTENT_LABEL,
  * pixdim = [qfac 1, column spacing mm, row spacing mm, frame time ms] (1 mm when the source has no
  * spacing), xyzt_units mm + ms, and qform and sform both the scaling diagonal (code 1, scanner).
+ *
+ * Volume sources (a NIfTI file or DICOM series tracked as slices, source/volume-slices.ts): the
+ * labels go back into the source's voxel grid, whatever plane was tracked, and the header keeps
+ * the source's geometry: dims, pixdim, qform (code, quaternion, offsets) and sform (code, srow)
+ * as read from a NIfTI source; for a DICOM series the RAS affine as sform (code 1) and no qform.
  */
 import { gzipSync } from 'node:zlib';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -15,6 +20,7 @@ import type { VisJson } from '../mask/vis-json.js';
 import { binaryLabeler, planLabels, type LabelEntry } from './label-map.js';
 import type { LabelMapExportOptions } from './png.js';
 import { writeJson, writeOutput } from './output.js';
+import { openVolumeInput, slicesToVoxels, type VolumeClip } from '../source/volume-slices.js';
 
 export const NIFTI_HEADER_SIZE = 348;
 export const NIFTI_VOX_OFFSET = 352;
@@ -29,6 +35,11 @@ export interface NiftiExportOptions extends LabelMapExportOptions {
   pixelSpacing?: [number, number];
   /** Frame interval in ms (default 1000 / fps of the video). */
   frameTimeMs?: number;
+  /**
+   * The volume the masks were tracked on; by default the VIS video's `file` when it names a
+   * volume input whose plane has the masks' size. `null`: always write the frames as a cine.
+   */
+  volume?: VolumeClip | null;
 }
 
 export interface NiftiExportResult {
@@ -77,6 +88,39 @@ export function niftiHeader(dims: [number, number, number], pixdim: [number, num
   return h;
 }
 
+/** The volume a VIS result was tracked on, when its `file` names one whose plane fits the masks. */
+function sourceVolume(video: VisJson['videos'][number]): VolumeClip | null {
+  let clip: VolumeClip | null;
+  try {
+    clip = openVolumeInput(video.file);
+  } catch {
+    return null; // The source moved or is unreadable: the masks are still exported, as a cine.
+  }
+  const v = clip?.view;
+  return clip && v!.width === video.width && v!.height === video.height && v!.depth === video.length ? clip : null;
+}
+
+/** Overwrites the geometry fields of a label header with the volume's (see the module comment). */
+function putVolumeGeometry(h: Buffer, clip: VolumeClip): void {
+  const vol = clip.volume;
+  const g = vol.nifti;
+  if (g) {
+    g.pixdim.forEach((d, i) => h.writeFloatLE(i === 0 ? d || 1 : d, 76 + 4 * i));
+    h.writeInt16LE(g.qformCode, 252);
+    h.writeInt16LE(g.sformCode, 254);
+    g.quatern.forEach((q, i) => h.writeFloatLE(q, 256 + 4 * i));
+    g.srow.forEach((row, r) => row.forEach((v, c) => h.writeFloatLE(v, 280 + 16 * r + 4 * c)));
+    h[123] = g.xyztUnits;
+  } else {
+    [1, ...vol.spacing, 0, 0, 0, 0].forEach((d, i) => h.writeFloatLE(d, 76 + 4 * i));
+    h.writeInt16LE(0, 252);
+    h.writeInt16LE(1, 254);
+    for (let i = 0; i < 6; i++) h.writeFloatLE(0, 256 + 4 * i);
+    vol.affine.slice(0, 3).forEach((row, r) => row.forEach((v, c) => h.writeFloatLE(v, 280 + 16 * r + 4 * c)));
+    h[123] = UNITS_MM;
+  }
+}
+
 /** Writes the label volume to `out` (.nii or .nii.gz) and `<out>.labels.json`. */
 export function exportNifti(vis: VisJson, out: string, opts: NiftiExportOptions = {}): NiftiExportResult {
   const plan = planLabels(vis);
@@ -85,6 +129,23 @@ export function exportNifti(vis: VisJson, out: string, opts: NiftiExportOptions 
   const n = plan.labels.length;
   if (n > 65535) throw new CinesegError(ErrorCode.E_USAGE, `NIfTI uint16 labels hold at most 65535 objects, this result has ${n}`);
   const datatype = n > 255 ? 'uint16' : 'uint8';
+  const clip = opts.volume === undefined ? sourceVolume(plan.video) : opts.volume;
+  if (clip) {
+    const voxels =
+      datatype === 'uint8'
+        ? slicesToVoxels(clip.view, (k) => new Uint8Array(k), (t, m) => void labelFrame(t, m))
+        : slicesToVoxels(clip.view, (k) => new Uint16Array(k), (t, m) => void labelFrame(t, m));
+    const dims = clip.volume.dims;
+    const header = niftiHeader(dims, clip.volume.spacing, datatype, n, `cineseg labels; ${clip.view.plane} slices of ${clip.volume.format}`);
+    putVolumeGeometry(header, clip);
+    const body = datatype === 'uint8' ? Buffer.from(voxels.buffer, voxels.byteOffset, voxels.byteLength) : Buffer.alloc(voxels.length * 2);
+    if (datatype === 'uint16') voxels.forEach((v, i) => body.writeUInt16LE(v, 2 * i));
+    const data = Buffer.concat([header, body]);
+    const bytes = out.endsWith('.gz') ? gzipSync(data) : data;
+    writeOutput(out, bytes);
+    writeJson(`${out}.labels.json`, { labels: plan.labels });
+    return { datatype, dims: [...dims] as [number, number, number], pixdim: [...clip.volume.spacing] as [number, number, number], labels: plan.labels, bytes: bytes.length };
+  }
   const [rowSpacing, colSpacing] = opts.pixelSpacing ?? [1, 1];
   const frameMs = opts.frameTimeMs ?? (fps > 0 ? 1000 / fps : 1);
   const pixdim: [number, number, number] = [colSpacing, rowSpacing, frameMs];

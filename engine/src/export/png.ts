@@ -10,6 +10,7 @@ import { deflateSync } from 'node:zlib';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { VisJson } from '../mask/vis-json.js';
 import { binaryLabeler, planLabels, type FrameLabeler, type LabelEntry, type LabelPlan } from './label-map.js';
+import { exportedFrames } from './filter.js';
 import { writeJson, writeOutput } from './output.js';
 
 const CRC_TABLE = (() => {
@@ -22,7 +23,8 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
+/** CRC-32 (IEEE) running state: start 0xffffffff, finish with `^ 0xffffffff` (PNG chunks, zip entries). */
+export function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return crc;
 }
@@ -117,7 +119,9 @@ export function exportPng(vis: VisJson, outDir: string, opts: LabelMapExportOpti
   const text = { key: 'cineseg-labels', value: JSON.stringify(plan.labels.map((l) => ({ value: l.value, object_id: l.objectId, category_id: l.categoryId }))) };
   const map = new Uint8Array(width * height);
   const files: string[] = [];
-  for (let t = 0; t < length; t++) {
+  // A result cut to a frame range (filter.ts) writes only those frames, named by their clip index.
+  const [first, last] = exportedFrames(vis) ?? [0, length - 1];
+  for (let t = first; t <= last; t++) {
     labelFrame(t, map);
     const name = pngFrameName(t);
     writeOutput(join(outDir, name), encodeIndexedPng(map, width, height, plan.labels.length + 1, text));

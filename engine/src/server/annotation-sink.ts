@@ -9,6 +9,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import type { Rle } from '../mask/rle.js';
 import type { VisAnnotation, VisJson } from '../mask/vis-json.js';
 import type { PropagateDirection } from '../protocol.js';
+import type { EditLog } from './prompt-history.js';
 
 export interface SinkSession {
   sessionId: string;
@@ -23,10 +24,11 @@ export interface SinkSession {
   meta?: Record<string, unknown>;
 }
 
+/** `promptId`: the stored prompt's id, once stored (what putPrompt returned). */
 export type SinkPrompt =
-  | { kind: 'points'; objectId: number; frame: number; points: { x: number; y: number; label: number }[]; clearOld: boolean }
-  | { kind: 'box'; objectId: number; frame: number; box: [number, number, number, number]; points: { x: number; y: number; label: number }[] }
-  | { kind: 'mask'; objectId: number; frame: number; counts: number[] };
+  | { kind: 'points'; objectId: number; frame: number; points: { x: number; y: number; label: number }[]; clearOld: boolean; promptId?: number }
+  | { kind: 'box'; objectId: number; frame: number; box: [number, number, number, number]; points: { x: number; y: number; label: number }[]; promptId?: number }
+  | { kind: 'mask'; objectId: number; frame: number; counts: number[]; promptId?: number };
 
 export interface SinkMask {
   objectId: number;
@@ -74,7 +76,8 @@ export interface SupportSource {
 
 export interface AnnotationSink {
   startSession(s: SinkSession): Promise<void>;
-  putPrompt(sessionId: string, p: SinkPrompt): Promise<void>;
+  /** Resolves with the stored prompt's id (unique in the session), or nothing for a sink without ids. */
+  putPrompt(sessionId: string, p: SinkPrompt): Promise<number | void>;
   /** Resolves once the masks are durable; only then may they be sent. */
   putMasks(sessionId: string, masks: readonly SinkMask[]): Promise<void>;
   removeObject(sessionId: string, objectId: number): Promise<void>;
@@ -92,17 +95,32 @@ export interface AnnotationSink {
   setSupport?(sessionId: string, support: readonly SinkSupport[]): Promise<void>;
   /** The session's current mask per (object, frame), objects in id order (a resumed client gets them again). */
   currentMasks?(sessionId: string): Promise<StoredMask[]>;
+  /** Where undo / redo and the prompts taken back are kept (server/prompt-history.ts); absent: in the session's memory. */
+  readonly edits?: EditLog;
+  /** Before removeObject: what reviveObject needs to undo it (opaque, JSON). */
+  removalMark?(sessionId: string, objectId: number): Promise<unknown>;
+  /** Undo of removeObject: the object, its prompts and masks in effect again, labelled `label`. */
+  reviveObject?(sessionId: string, objectId: number, label: string, mark: unknown): Promise<void>;
 }
 
 /** An {@link AnnotationSink} in memory: the latest mask per (session, object, frame). */
 export class MemorySink implements AnnotationSink {
   readonly sessions = new Map<
     string,
-    { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; labels: Map<number, string>; support: SinkSupport[]; closed: boolean }
+    { info: SinkSession; prompts: SinkPrompt[]; masks: Map<string, SinkMask>; labels: Map<number, string>; support: SinkSupport[]; closed: boolean; removedMasks?: Map<number, SinkMask[]> }
   >();
 
   async startSession(s: SinkSession): Promise<void> {
     this.sessions.set(s.sessionId, { info: s, prompts: [], masks: new Map(), labels: new Map(), support: [], closed: false });
+  }
+
+  /** A removed object's masks are kept aside until its removal is undone (or the object id is used again). */
+  async reviveObject(sessionId: string, objectId: number, label: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    for (const m of s.removedMasks?.get(objectId) ?? []) s.masks.set(`${m.objectId}:${m.frame}`, m);
+    s.removedMasks?.delete(objectId);
+    if (label !== 'object') s.labels.set(objectId, label);
   }
 
   async supportSource(sessionId: string): Promise<SupportSource> {
@@ -128,8 +146,11 @@ export class MemorySink implements AnnotationSink {
     if (s) s.support = support.map((r) => ({ ...r, objectIds: [...r.objectIds] }));
   }
 
-  async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
-    this.sessions.get(sessionId)?.prompts.push(p);
+  async putPrompt(sessionId: string, p: SinkPrompt): Promise<number | void> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    s.prompts.push(p);
+    return s.prompts.length;
   }
 
   async currentMasks(sessionId: string): Promise<StoredMask[]> {
@@ -147,7 +168,13 @@ export class MemorySink implements AnnotationSink {
   async removeObject(sessionId: string, objectId: number): Promise<void> {
     const s = this.sessions.get(sessionId);
     if (!s) return;
-    for (const [k, m] of s.masks) if (m.objectId === objectId) s.masks.delete(k);
+    const kept: SinkMask[] = [];
+    for (const [k, m] of s.masks) {
+      if (m.objectId !== objectId) continue;
+      kept.push(m);
+      s.masks.delete(k);
+    }
+    (s.removedMasks ??= new Map()).set(objectId, kept);
   }
 
   async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {

@@ -3,17 +3,26 @@
  * with a stable id `<media folder name>/<path without extension>` (a `clip.mp4` is named after
  * its folder, as in samples/generated/<clip>/clip.mp4).
  *
+ * Volumes (NIfTI files that are not label volumes, DICOM series folders) are clips of slices: the
+ * listed id ends `#axial`, and `get()` also takes `#coronal` / `#sagittal`, with an optional
+ * `:<window>` (`ct-1/ct#coronal:lung`); the clip's `path` is then the volume input string
+ * (source/volume.ts) that decoders, probes and HLS packaging open.
+ *
  * A media folder is a jail: clips are looked up by id in what the scan found (a client never
  * names a path), symlinks are followed only when their target stays inside the folder's realpath,
  * and `get()` checks the realpath again, so a file swapped for an outward symlink after the scan
  * is refused too.
  */
+import { readFileSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { probe, type VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ClipInfo } from '../protocol.js';
 import { checkedRealpath, isInside } from './path-jail.js';
+import { openVolumeInput, PLANES, windowsFor } from '../source/volume-slices.js';
+import { isDicomSeriesFolder, isNiftiName } from '../source/volume.js';
 
 const VIDEO_EXTS = new Set(['.mp4', '.mov', '.mkv', '.webm', '.avi', '.m4v']);
 const MAX_DEPTH = 3;
@@ -24,6 +33,8 @@ export interface CatalogClip {
   path: string;
   /** Realpath of the media folder the clip was found in. */
   rootReal: string;
+  /** Volumes: the NIfTI file or DICOM folder; `path` is then `<file>#<plane>[:<window>]`. */
+  volumeFile?: string;
 }
 
 export class ClipCatalog {
@@ -42,6 +53,13 @@ export class ClipCatalog {
       const files: string[] = [];
       await walk(root, rootReal, 0, files);
       for (const f of files.sort()) {
+        if (isNiftiName(f) || f.endsWith(sep)) {
+          const file = f.endsWith(sep) ? f.slice(0, -1) : f;
+          const rel = relative(root, file).replace(/\.nii(\.gz)?$/i, '').split(sep).join('/');
+          const id = `${basename(root)}/${rel}#axial`;
+          if (!found.has(id)) found.set(id, { id, name: `${rel} (axial)`, path: `${file}#axial`, rootReal, volumeFile: file });
+          continue;
+        }
         let rel = relative(root, f).slice(0, -extname(f).length).split(sep).join('/');
         if (basename(rel) === 'clip' && rel.includes('/')) rel = rel.slice(0, rel.lastIndexOf('/'));
         const id = `${basename(root)}/${rel}`;
@@ -57,12 +75,19 @@ export class ClipCatalog {
    * @throws CinesegError E_CLIP_UNKNOWN, E_PATH_FORBIDDEN (the file now resolves outside its folder)
    */
   async get(id: string): Promise<CatalogClip> {
+    const view = /^(.*)#([a-z]+)(?::([^#]+))?$/.exec(id);
+    if (view && (PLANES as readonly string[]).includes(view[2]!) && (view[2] !== 'axial' || view[3] !== undefined)) {
+      // Another plane or a window of a listed volume: same file, same jail check.
+      const base = await this.get(`${view[1]}#axial`);
+      if (base.volumeFile) return { ...base, id, path: `${base.volumeFile}#${view[2]}${view[3] ? `:${view[3]}` : ''}` };
+    }
     if (!this.clips?.has(id)) await this.scan();
     const c = this.clips!.get(id);
     // The id is echoed only when short: it is client input and ends up in logs and replies.
     if (!c) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `no clip ${id.length <= 200 ? JSON.stringify(id) : `(id of ${id.length} characters)`} (see GET /api/clips)`);
-    const real = await checkedRealpath(c.rootReal, c.path);
+    const real = await checkedRealpath(c.rootReal, c.volumeFile ?? c.path);
     if (real === null) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `clip "${id}" is gone from its media folder`);
+    if (c.volumeFile) return { ...c, volumeFile: real, path: `${real}#axial` };
     return { ...c, path: real };
   }
 
@@ -83,7 +108,13 @@ export class ClipCatalog {
     for (const c of await this.scan()) {
       try {
         const i = await this.info(c);
-        out.push({ id: c.id, name: c.name, width: i.width, height: i.height, fps: i.fps, frames: i.frameCount ?? 0, hlsUrl: `/hls/${encodeURIComponent(c.id)}/index.m3u8` });
+        const info: ClipInfo = { id: c.id, name: c.name, width: i.width, height: i.height, fps: i.fps, frames: i.frameCount ?? 0, hlsUrl: `/hls/${encodeURIComponent(c.id)}/index.m3u8` };
+        const vol = c.volumeFile ? openVolumeInput(c.path) : null;
+        if (vol) {
+          const windows = vol.volume.modality === 'CT' ? { windows: windowsFor(vol.volume) } : {};
+          info.volume = { planes: [...PLANES], plane: vol.view.plane, spacingMm: vol.view.spacingMm, modality: vol.volume.modality, ...windows };
+        }
+        out.push(info);
       } catch {
         // A broken file in a media folder should not hide the others.
       }
@@ -112,7 +143,21 @@ async function walk(dir: string, rootReal: string, depth: number, out: string[])
       isDir = st?.isDirectory() ?? false;
       isFile = st?.isFile() ?? false;
     }
-    if (isDir && depth < MAX_DEPTH - 1) await walk(p, rootReal, depth + 1, out);
+    // A DICOM series folder is one clip (marked by a trailing separator), not a folder to search.
+    if (isDir && isDicomSeriesFolder(p)) out.push(`${p}${sep}`);
+    else if (isDir && depth < MAX_DEPTH - 1) await walk(p, rootReal, depth + 1, out);
     else if (isFile && VIDEO_EXTS.has(extname(e.name).toLowerCase())) out.push(p);
+    else if (isFile && isNiftiName(e.name) && !isLabelVolume(p)) out.push(p);
+  }
+}
+
+/** NIfTI intent_code NIFTI_INTENT_LABEL (1002): a label volume is masks, not a scan to show. */
+function isLabelVolume(p: string): boolean {
+  try {
+    const raw = readFileSync(p);
+    const buf = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+    return buf.length >= 72 && (buf.readInt16LE(68) === 1002 || buf.readInt16BE(68) === 1002);
+  } catch {
+    return true;
   }
 }

@@ -14,6 +14,7 @@ import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageHls } from '../decode/ffmpeg.js';
 import { probe } from '../decode/probe.js';
+import { stageVolumeInput, volumeContentHash } from '../source/volume-source.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 
 /** sha256 hex of a file's bytes, streamed; `onBytes` gets the bytes read so far after each chunk. */
@@ -112,6 +113,9 @@ export class HlsCache {
   }
 
   private async hash(file: string): Promise<string> {
+    // A volume (`scan.nii.gz#coronal`, a DICOM folder) is named by its bytes, plane and window.
+    const volumeHash = await volumeContentHash(file);
+    if (volumeHash) return volumeHash;
     const size = (await stat(file).catch(() => null))?.size ?? 0;
     this.report(file, { stage: 'hash', fraction: 0 }, true);
     return hashFileSha256(file, (read) => this.report(file, { stage: 'hash', fraction: size > 0 ? Math.min(1, read / size) : null }, false));
@@ -131,8 +135,10 @@ export class HlsCache {
     const copy = /^(h264|avc1?)$/i.test(info.codec ?? '');
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });
+    // A volume's windowed slices are staged as raw gray video and encoded to H.264 like any clip.
+    const volume = await stageVolumeInput(file);
     try {
-      await packageHls(file, tmp, { copy, gop: Math.max(1, Math.round(info.fps || 30)), signal: this.abort.signal });
+      await packageHls(file, tmp, { copy, gop: Math.max(1, Math.round(info.fps || 30)), signal: this.abort.signal, ...(volume ? { inputArgs: volume.args } : {}) });
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
       this.packagesMade++;
@@ -140,6 +146,8 @@ export class HlsCache {
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw new CinesegError(ErrorCode.E_HLS_FAILED, `HLS packaging of ${file} failed: ${toCinesegError(e).message}`, { cause: e });
+    } finally {
+      await volume?.release();
     }
   }
 

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism, homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
@@ -29,9 +29,15 @@ import { StoreSink } from './store-sink.js';
 import { ClipCatalog } from './clip-catalog.js';
 import { HlsCache } from './hls.js';
 import { LivePipeline } from './live-session.js';
+import { LivePictureStore } from './live-picture-store.js';
+import { handleLiveRecords, LIVE_RECORDS_PATH } from './live-record-routes.js';
 import type { ReconnectOptions } from '../source/live-source.js';
 import { SessionManager } from './session-manager.js';
 import { sessionRoutes } from './session-routes.js';
+import { FinetuneJobs, type FinetuneJobSettings } from '../adapt/finetune-jobs.js';
+import { jobRoutes } from './job-routes.js';
+import { labelRoutes } from './label-routes.js';
+import { ModelCatalog } from './model-catalog.js';
 import { closeOrphans } from './session-restore.js';
 import { WsServer } from './ws-server.js';
 import type { SamOptions } from '../track/propagation.js';
@@ -54,12 +60,22 @@ export interface ServeOptions {
   liveGraceMs?: number;
   /** Live: conditioning frames kept per object (default DEFAULT_MAX_COND_FRAMES, 8; see track/stream-tracker.ts). */
   liveMaxCondFrames?: number;
+  /**
+   * Live: keep each tracked frame's JPEG for review (live-picture-store.ts; GET /api/live-records):
+   * a folder, or true for `live-pictures` beside the `store` file. ≈ 2–3 GB per hour at 480p.
+   */
+  liveRecordPictures?: boolean | string;
+  /** Live: bound of the picture folder in bytes, oldest pictures pruned first (default 2 GiB). */
+  liveRecordMaxBytes?: number;
   host?: string;
   /** 0 picks a free port (default 8080). */
   port?: number;
   /** Model bundle folder (default: the shipped tiny bundle). */
   model?: string;
   ep?: ExecutionProviderRequest;
+  /** No fallback from `ep` (E_EP_UNAVAILABLE); onnxruntime's warnings shown (cli/ep-options.ts). */
+  strictEp?: boolean;
+  verbose?: boolean;
   /** onnxruntime intra-op threads (default: serverThreads()). */
   threads?: number;
   /** Run the graphs in a worker thread so they never block the event loop (default: $CINESEG_ORT_WORKER, else true). */
@@ -83,6 +99,10 @@ export interface ServeOptions {
   allowOrigins?: string[];
   /** Connection, session, message-size and prompt-rate bounds; unset ones take limits.ts's defaults. */
   limits?: Partial<ServerLimits>;
+  /** "Improve the model" jobs (POST /api/finetune): training settings (tests: few steps). */
+  finetune?: FinetuneJobSettings;
+  /** Where fine-tuned bundles go (default `<store file without .db>.models/` beside the store). */
+  modelsDir?: string;
   /** SAM 2 predictor flags for every tracker (defaults: EngineOptions); a recorded startSession may override them. */
   sam?: SamOptions;
   log?: (line: string) => void;
@@ -107,6 +127,10 @@ export interface CinesegServer {
   ws: WsServer;
   live: LivePipeline | null;
   sink: AnnotationSink;
+  /** The models sessions may run on (GET /api/models). */
+  models: ModelCatalog;
+  /** "Improve the model" jobs; null without a store. */
+  jobs: FinetuneJobs | null;
   destroy(): Promise<void>;
 }
 
@@ -130,6 +154,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.E_SESSION_BUSY]: 409,
   [ErrorCode.E_INPUT_NOT_FOUND]: 404,
   [ErrorCode.E_PATH_FORBIDDEN]: 403,
+  [ErrorCode.E_JOB_BUSY]: 409,
+  [ErrorCode.E_JOB_UNKNOWN]: 404,
+  [ErrorCode.E_MODEL_UNKNOWN]: 404,
+  [ErrorCode.E_EXPORT_FORMAT]: 400,
+  [ErrorCode.E_EXPORT_FILTER]: 400,
+  [ErrorCode.E_LABELS_INVALID]: 400,
+  [ErrorCode.E_PROTOCOL_INVALID]: 400,
+  [ErrorCode.E_INPUT_EMPTY]: 400,
 };
 
 /** Sent with every response: no sniffing, no framing, and the token-carrying URL never leaves as a Referer. */
@@ -156,6 +188,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const host = opts.host ?? '127.0.0.1';
   // Bad limits or tokens fail before a model is loaded.
   const limits = resolveLimits(opts.limits);
+  const picturesDir = livePicturesDir(opts);
   const access = new AccessControl({ host, ...(opts.token === undefined ? {} : { token: opts.token }), allowOrigins: opts.allowOrigins ?? [] });
   const media = opts.media ?? [join(REPO_ROOT, 'samples', 'generated'), join(REPO_ROOT, 'samples', 'real')];
   const playerDir = resolve(opts.playerDir ?? join(REPO_ROOT, 'player', 'dist'));
@@ -176,15 +209,22 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const hls = new HlsCache(cacheDir);
   const models =
     opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }));
+    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
-  const live = opts.live ? new LivePipeline({ input: opts.live, ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
+  const pictures = picturesDir === null ? null : new LivePictureStore({ dir: picturesDir, ...(opts.liveRecordMaxBytes === undefined ? {} : { maxBytes: opts.liveRecordMaxBytes }), log });
+  const live = opts.live ? new LivePipeline({ input: opts.live, ...(pictures ? { pictures } : {}), ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
   // Sessions a killed server left open are closed (reopenable) before anyone can ask for them.
   if (sink instanceof StoreSink) {
     const orphans = closeOrphans(sink.store);
     if (orphans.length) log(`store: ${orphans.length} session(s) left open by an earlier server marked closed (reopenable)`);
   }
-  const manager = new SessionManager(catalog, models, sink, live, { limits, hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) } });
+  const modelCatalog = new ModelCatalog({
+    defaultSessions: models,
+    modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? defaultModelsDir(sink.store.path) : null),
+    create: (bundle) => ModelSessions.create(bundle, { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }),
+    redact,
+  });
+  const manager = new SessionManager(catalog, models, sink, live, { modelFor: (id) => modelCatalog.sessionsFor(id), user: serverUser(), limits, hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) } });
 
   const http = createServer((req, res) => {
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
@@ -198,7 +238,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   });
   const ws = new WsServer(http, manager, { access, limits, metrics, redact, log, sink });
   metrics.bind({ sessions: () => manager.counts(), connections: () => ws.connections });
-  const sessions = sessionRoutes({ sink, catalog, manager, log });
+  const sessions = sessionRoutes({ sink, catalog, manager, log, user: serverUser() });
+  const store = sink instanceof StoreSink ? sink.store : null;
+  const jobs = store && modelCatalog.modelsDir ? new FinetuneJobs({ store, modelsDir: modelCatalog.modelsDir, baseDir: models.bundle.dir, ...(opts.finetune ? { settings: opts.finetune } : {}), log, redact }) : null;
+  const apiJobs = jobRoutes({ jobs, models: modelCatalog });
+  const labels = labelRoutes({ catalog, store, log });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const verdict = access.check(req);
@@ -211,6 +255,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     if (verdict.setCookie) res.setHeader('set-cookie', verdict.setCookie);
     const path0 = requestPath(req.url ?? '/');
     if (path0 === '/api/sessions' || path0.startsWith('/api/sessions/')) return sessions.handle(req, res, path0);
+    if (path0 === '/api/labels') return labels.handle(req, res, new URLSearchParams((req.url ?? '').split('?')[1]?.split('#')[0] ?? ''));
+    if (await apiJobs.handle(req, res, path0)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -222,6 +268,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       return;
     }
     if (path === '/api/clips') return json(res, await catalog.list());
+    if (path === LIVE_RECORDS_PATH || path.startsWith(`${LIVE_RECORDS_PATH}/`)) return handleLiveRecords(pictures, req, res, path);
     if (path === '/api/info') return json(res, { live: live !== null, model: models.bundle.name, ep: models.ep.ep });
     if (path.startsWith('/hls/')) {
       // /hls/<clip id, which may hold slashes>/<file>
@@ -271,10 +318,14 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     ws,
     live,
     sink,
+    models: modelCatalog,
+    jobs,
     destroy() {
       destroyed ??= (async () => {
         await ws.destroy();
+        await jobs?.destroy();
         await manager.destroy();
+        await modelCatalog.destroy();
         await live?.destroy();
         await new Promise<void>((r) => {
           http.close(() => r());
@@ -288,6 +339,29 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       return destroyed;
     },
   };
+}
+
+/** The folder `liveRecordPictures` asks for (null: pictures are not stored); checked before a model is loaded. */
+function livePicturesDir(opts: ServeOptions): string | null {
+  const want = opts.liveRecordPictures;
+  if (!want || !opts.live) return null;
+  if (typeof want === 'string') return resolve(want);
+  if (opts.store) return join(dirname(resolve(opts.store)), 'live-pictures');
+  throw new CinesegError(ErrorCode.E_USAGE, '--live-record-pictures needs a folder or a --store (the pictures go beside it)');
+}
+
+/** Fine-tuned bundles of a store: `cineseg.db` → `cineseg.models/` beside it (never a repository's models/). */
+export function defaultModelsDir(storePath: string): string {
+  return join(dirname(storePath), `${basename(storePath).replace(/\.(db|sqlite3?)$/i, '')}.models`);
+}
+
+/** Who this server's sessions and approvals are recorded as (no per-user tokens yet): the OS user, else 'local'. */
+function serverUser(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
 }
 
 /** The live input and, when it is a file, its path: neither is repeated in logs (a URL may hold a password). */

@@ -56,6 +56,8 @@ import { StreamTracker, type StreamPrompt } from '../track/stream-tracker.js';
 import type { TrackedFrame } from '../track/tracker.js';
 import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
 import { JpegEncoder } from './jpeg-encoder.js';
+import { LiveFreezes, type FrameAt } from './live-freeze.js';
+import type { LivePictureStore } from './live-picture-store.js';
 import type { ServerMetrics } from './metrics.js';
 import type { DetachableOutput } from './session-output.js';
 import { wallMs } from './wall-clock.js';
@@ -106,6 +108,8 @@ export interface LivePipelineOptions {
   metrics?: ServerMetrics;
   /** How the source reconnects after its stream stopped (see source/live-source.ts). */
   reconnect?: ReconnectOptions;
+  /** Where each tracked frame's JPEG is kept for review (`serve --live-record-pictures`; see live-picture-store.ts). */
+  pictures?: LivePictureStore;
   /** SAM 2 predictor flags of the live tracker (the server's; shared by every viewer, so not per session). */
   sam?: SamOptions;
   log?: (line: string) => void;
@@ -114,8 +118,9 @@ export interface LivePipelineOptions {
 /**
  * A procedure can run for hours. Stored masks cost ≈ 0.3–0.5 kB per object and frame (compressed
  * RLE plus the row), so every frame at 30 fps is ≈ 50 MB per object and hour; one frame a second
- * is under 2 MB. The live pictures themselves are not stored, so a dense mask record has little
- * use; prompts and the masks they made (the confirmed ones) are always kept.
+ * is under 2 MB. The live pictures are stored only with `--live-record-pictures`
+ * (live-picture-store.ts, ≈ 2–3 GB per hour at 480p); without them a dense mask record has little
+ * use. Prompts and the masks they made (the confirmed ones) are always kept.
  */
 export const LIVE_STORE_INTERVAL_MS = 1000;
 /**
@@ -138,7 +143,9 @@ type LiveEvent =
 
 type Op =
   | { kind: 'prompt'; sessionId: string; msg: AddPoints | AddBox | AddMask; prompt: StreamPrompt; resolve: (a: PromptApplied) => void; reject: (e: unknown) => void }
-  | { kind: 'remove'; objectId: number; resolve: () => void; reject: (e: unknown) => void };
+  | { kind: 'remove'; objectId: number; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'freeze'; sessionId: string; frame: number; resolve: (a: FrameAt) => void; reject: (e: unknown) => void }
+  | { kind: 'unfreeze'; sessionId: string; resolve: () => void; reject: (e: unknown) => void };
 
 /** A tracked frame a prompt can still be applied to. */
 interface Held {
@@ -161,6 +168,8 @@ interface Run {
   recordStarted: boolean;
   recordTriedMs: number;
   nextObjectId: number;
+  /** Viewers' frozen frames (live-freeze.ts). */
+  freezes: LiveFreezes;
   closed: boolean;
 }
 
@@ -262,6 +271,21 @@ export class LivePipeline {
     return (this.run?.tracker?.frameIndex ?? -1) + 1;
   }
 
+  /** Pixel size in mm [row, column] when the source states it (a DICOM cine); null otherwise. */
+  get pixelSpacingMm(): [number, number] | null {
+    return this.run?.source.pixelSpacingMm ?? null;
+  }
+
+  /** The tracked frames a prompt can still land on (besides frozen ones), oldest first. */
+  get heldFrames(): number[] {
+    return this.run?.held.map((h) => h.frame) ?? [];
+  }
+
+  /** Frames frozen by viewers in the current run (tests check the bound). */
+  get frozenFrames(): number[] {
+    return this.run?.tracker?.pinnedFrames ?? [];
+  }
+
   /** Joins the run (starting one if none) and waits for its first frame (so the size is known). */
   async subscribe(v: LiveViewer): Promise<void> {
     if (this.viewers.get(v)?.closed === false) return;
@@ -296,6 +320,8 @@ export class LivePipeline {
       const mine = run.ops.filter((o) => o.kind === 'prompt' && o.sessionId === v.sessionId);
       run.ops = run.ops.filter((o) => !mine.includes(o));
       for (const o of mine) o.reject(new CinesegError(ErrorCode.E_CANCELLED, 'session closed'));
+      // Its frozen frame goes with it (between two frames, like every change to the tracker).
+      if (run.freezes.of(v.sessionId)) this.exclusive(async () => run.freezes.release(run.tracker, v.sessionId)).catch(() => undefined);
     }
     sub?.unsubscribe();
     // With no grace the teardown started synchronously: wait for it, as callers expect ffmpeg gone.
@@ -329,6 +355,29 @@ export class LivePipeline {
     }
     return new Promise((resolve, reject) => {
       run.ops.push({ kind: 'prompt', sessionId, msg, prompt, resolve, reject });
+      this.exclusive(() => this.runOps(run)).catch(() => undefined);
+    });
+  }
+
+  /**
+   * Freezes a viewer's picture on live frame `frame` (see live-freeze.ts): resolves with the frame
+   * kept — that one while the tracker held it, else its newest tracked frame.
+   */
+  freeze(sessionId: string, frame: number): Promise<FrameAt> {
+    const run = this.liveRun();
+    if (!run) return Promise.reject(new CinesegError(ErrorCode.E_LIVE_UNAVAILABLE, 'the live source is not running'));
+    return new Promise((resolve, reject) => {
+      run.ops.push({ kind: 'freeze', sessionId, frame, resolve, reject });
+      this.exclusive(() => this.runOps(run)).catch(() => undefined);
+    });
+  }
+
+  /** Releases a viewer's frozen frame (no-op when it has none). */
+  unfreeze(sessionId: string): Promise<void> {
+    const run = this.liveRun();
+    if (!run) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      run.ops.push({ kind: 'unfreeze', sessionId, resolve, reject });
       this.exclusive(() => this.runOps(run)).catch(() => undefined);
     });
   }
@@ -393,7 +442,7 @@ export class LivePipeline {
         failFirst = rej;
       });
       firstFrame.catch(() => undefined);
-      const run: Run = { source, recordId: randomUUID(), tracker: null, jpeg: null, held: [], ops: [], notices: new Subject(), firstFrame, gotFirst, failFirst, recordStarted: false, recordTriedMs: -Infinity, nextObjectId: 1, closed: false };
+      const run: Run = { source, recordId: randomUUID(), tracker: null, jpeg: null, held: [], ops: [], notices: new Subject(), firstFrame, gotFirst, failFirst, recordStarted: false, recordTriedMs: -Infinity, nextObjectId: 1, freezes: new LiveFreezes(), closed: false };
       this.recordId = run.recordId;
       this.decoderDropsSeen = 0;
       this.lastFailure = null;
@@ -423,6 +472,7 @@ export class LivePipeline {
     await run.jpeg?.destroy();
     run.jpeg = null;
     run.held = [];
+    run.freezes.clear();
     for (const o of run.ops.splice(0)) o.reject(new CinesegError(ErrorCode.E_CANCELLED, 'live source stopped'));
     run.notices.complete();
     if (run.recordStarted) {
@@ -484,7 +534,7 @@ export class LivePipeline {
   private async runOps(run: Run): Promise<void> {
     while (!run.closed) {
       // A prompt needs a tracked frame to land on; before the first one it waits.
-      const op = run.ops.find((o) => o.kind === 'remove' || run.held.length > 0);
+      const op = run.ops.find((o) => o.kind === 'remove' || o.kind === 'unfreeze' || run.held.length > 0);
       if (!op) return;
       run.ops.splice(run.ops.indexOf(op), 1);
       await this.runOp(run, op);
@@ -502,9 +552,20 @@ export class LivePipeline {
         op.resolve();
         return;
       }
+      if (op.kind === 'unfreeze') {
+        run.freezes.release(run.tracker, op.sessionId);
+        op.resolve();
+        return;
+      }
+      if (op.kind === 'freeze') {
+        const wanted = run.held.find((h) => h.frame === op.frame) ?? run.freezes.find(op.frame);
+        op.resolve(run.freezes.freeze(run.tracker!, op.sessionId, wanted, run.held.at(-1)!));
+        return;
+      }
       // Acknowledged means stored: without a record there is nowhere to store the prompt.
       await this.ensureRecord(run, true);
-      const at = run.held.find((h) => h.frame === op.msg.frame) ?? run.held.at(-1)!;
+      // A frame a viewer froze stays promptable after it left the held ones (live-freeze.ts).
+      const at = run.held.find((h) => h.frame === op.msg.frame) ?? run.freezes.find(op.msg.frame) ?? run.held.at(-1)!;
       const objectId = op.prompt.objectId;
       const [res] = await run.tracker!.promptAt(at.frame, [op.prompt], { retrack: false });
       const mask = this.maskOf(objectId, res!.output, at, 'prompt');
@@ -624,6 +685,7 @@ export class LivePipeline {
       await dead?.destroy();
       throw e;
     }
+    if (jpeg.length > 0) this.opts.pictures?.put(run.recordId, frame.index, jpeg);
     // The encoder has read the whole picture (its JPEG came back) and the model has its own
     // small copy: the pixels can take the next frame.
     run.source.recycle(frame);

@@ -8,6 +8,7 @@
  */
 import { PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type SessionStarted } from '../protocol.js';
 import type { LivePipeline, LiveViewer, PromptApplied } from './live-pipeline.js';
+import type { FrameAt } from './live-freeze.js';
 import { DetachableOutput } from './session-output.js';
 
 export { resizeRgb } from '../mask/rgb-resize.js';
@@ -40,7 +41,19 @@ export class LiveSession implements LiveViewer {
       framePtsUs: null,
       clip: null,
       recordId: p.recordId,
+      ...(p.pixelSpacingMm ? { pixelSpacingMm: p.pixelSpacingMm } : {}),
+      ...(p.opts.pictures ? { picturesStored: true } : {}),
     };
+  }
+
+  /** Freezes this viewer on a live frame (live-freeze.ts); resolves with the frame kept. */
+  freeze(frame: number): Promise<FrameAt> {
+    return this.pipeline.freeze(this.sessionId, frame);
+  }
+
+  /** Releases this viewer's frozen frame. */
+  unfreeze(): Promise<void> {
+    return this.pipeline.unfreeze(this.sessionId);
   }
 
   /**

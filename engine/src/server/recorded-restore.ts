@@ -17,7 +17,12 @@ import type { AnnotationSink, SinkPrompt, SinkSupport } from './annotation-sink.
  * and whether it came from a prompt or a propagation, labels and support as stored.
  */
 export interface RestoredState {
+  /** In effect, in order, with their stored ids. */
   prompts: SinkPrompt[];
+  /** The other stored prompts (taken back, or of removed objects), for undo / redo. */
+  dormant?: SinkPrompt[];
+  /** Live objects with their labels. */
+  objects?: { objectId: number; label: string }[];
   masks: { objectId: number; frame: number; counts: readonly number[]; score: number; origin: 'prompt' | 'propagate'; direction?: Propagate['direction'] }[];
   labels?: Map<number, string> | Record<number, string>;
   support?: SinkSupport[];

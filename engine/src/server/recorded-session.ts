@@ -16,11 +16,12 @@
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
+import { decodeMask } from '../mask/rle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
-import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted } from '../protocol.js';
+import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted, type PromptsMessage, type RemovePrompt, type ClearFrame, type Undo, type Redo } from '../protocol.js';
 import type { FrameOutput } from '../track/object-state.js';
-import type { SamOptions } from '../track/propagation.js';
-import { buildSupportSet, DEFAULT_SUPPORT_FRAMES, type SupportMemory } from '../track/support-set.js';
+import { NO_OBJ_SCORE, stabilityScore, type SamOptions } from '../track/propagation.js';
+import { buildSupportSet, DEFAULT_SUPPORT_FRAMES } from '../track/support-set.js';
 import { VideoTracker } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
 import type { AnnotationSink, SinkMask, SinkPrompt, SinkSupport } from './annotation-sink.js';
@@ -28,6 +29,8 @@ import type { CatalogClip } from './clip-catalog.js';
 import type { HlsProgress } from './hls.js';
 import { ProgressOutput } from './clip-progress-output.js';
 import { restoreTracker, type RestoredState } from './recorded-restore.js';
+import { SessionHistory } from './prompt-history.js';
+import { framesToVisit, supportRecords, withoutObject, type Step, type SupportStep } from './session-log.js';
 
 /** What a session reports to the server around it (metrics). */
 export interface RecordedSessionHooks {
@@ -40,6 +43,8 @@ export interface RecordedSessionHooks {
    * at once and its client gets `clipProgress` messages meanwhile.
    */
   clipMedia?: { prepare(file: string, onProgress: (p: HlsProgress) => void): () => void };
+  /** Facts stored with a new session's record (the model id it runs on, who made it). */
+  sessionMeta?: Record<string, unknown>;
 }
 
 /**
@@ -59,14 +64,6 @@ export function recordedCacheFrames(imageSize: number): number {
 
 export type { RestoredState } from './recorded-restore.js';
 
-/** One addSupport as applied: its stored record and the memories built for it. */
-interface SupportStep {
-  kind: 'support';
-  record: SinkSupport;
-  memories: SupportMemory[];
-}
-type Step = SinkPrompt | SupportStep;
-
 export class RecordedSession {
   readonly kind = 'recorded' as const;
   readonly output = new ProgressOutput();
@@ -77,6 +74,8 @@ export class RecordedSession {
   private propagation: { cancelled: boolean; done: Promise<void> } | null = null;
   private destroyed = false;
   readonly framePtsUs: number[];
+  /** Prompt ids, undo / redo (prompt-history.ts). */
+  private readonly history: SessionHistory;
 
   private constructor(
     readonly sessionId: string,
@@ -88,6 +87,18 @@ export class RecordedSession {
     private readonly hooks: RecordedSessionHooks = {},
   ) {
     this.tracker = this.newTracker();
+    this.history = new SessionHistory({
+      sessionId, sink, width: frames.info.width, height: frames.info.height, steps: this.steps,
+      tracker: () => this.tracker,
+      apply: (p) => this.apply(this.tracker, p),
+      emit: async (items) => void (await this.emitMasks(items, 'prompt')),
+      resend: async (masks) => {
+        for (const m of masks) this.output.binary(encodeMaskFrame({ handle, frame: m.frame, objectId: m.objectId, ptsUs: this.framePtsUs[m.frame] ?? 0, width: this.width, height: this.height, score: m.score, counts: m.counts }));
+        await this.output.drained();
+      },
+      dropObject: (id) => this.dropObject(id),
+      json: (m) => this.output.json(m),
+    });
     this.framePtsUs = Array.from({ length: frames.numFrames }, (_, i) => frames.ptsUs(i) ?? 0);
     this.stopMedia =
       hooks.clipMedia?.prepare(clip.path, (p) => {
@@ -108,7 +119,7 @@ export class RecordedSession {
       await frames.getFrame(0);
       s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
       const info = frames.info;
-      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames, ...(hooks.sam ? { meta: { sam: hooks.sam } } : {}) });
+      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames, ...(hooks.sam || hooks.sessionMeta ? { meta: { ...(hooks.sam ? { sam: hooks.sam } : {}), ...hooks.sessionMeta } } : {}) });
       return s;
     } catch (e) {
       s?.stopMedia?.();
@@ -163,6 +174,7 @@ export class RecordedSession {
     const support = await restoreTracker(this.tracker, this.sink, state, this.width, this.height);
     for (const { record, memories } of support) this.steps.push({ kind: 'support', record, memories });
     this.steps.push(...state.prompts);
+    this.history.restore(state.dormant ?? [], state.objects ?? []);
   }
 
   get width(): number {
@@ -206,8 +218,11 @@ export class RecordedSession {
     };
   }
 
-  /** Applies a prompt, stores it and its mask, sends the mask; says which frame it went to. */
-  prompt(msg: AddPoints | AddBox | AddMask): Promise<{ frame: number; ptsUs: number }> {
+  /**
+   * Applies a prompt, stores it, its mask and its edit, sends the mask and the `prompts` message;
+   * says which frame it went to, the stored prompt's id and the resulting mask's area and score.
+   */
+  prompt(msg: AddPoints | AddBox | AddMask): Promise<{ frame: number; ptsUs: number; promptId: number; empty: boolean; objectScore: number }> {
     this.idle();
     let p: SinkPrompt;
     if (msg.type === 'addPoints') p = { kind: 'points', objectId: msg.objectId, frame: msg.frame, points: msg.points, clearOld: msg.clearOld ?? true };
@@ -220,10 +235,26 @@ export class RecordedSession {
     return this.serial(async () => {
       const out = await this.apply(this.tracker, p);
       this.steps.push(p);
-      await this.sink.putPrompt(this.sessionId, p);
-      await this.emitMasks([{ objectId: p.objectId, frame: p.frame, output: out }], 'prompt');
-      return { frame: p.frame, ptsUs: this.framePtsUs[p.frame] ?? 0 };
+      const promptId = await this.history.added(p, await this.sink.putPrompt(this.sessionId, p));
+      const [m] = await this.emitMasks([{ objectId: p.objectId, frame: p.frame, output: out }], 'prompt');
+      await this.history.send(msg.seq);
+      return { frame: p.frame, ptsUs: this.framePtsUs[p.frame] ?? 0, promptId, empty: m!.counts.every((c, i) => i % 2 === 0 || c === 0), objectScore: out.objectScore };
     });
+  }
+
+  /** removePrompt, clearFrame, undo, redo (prompt-history.ts): masks and `prompts` sent, then it resolves with what the ack names. */
+  edit(msg: RemovePrompt | ClearFrame | Undo | Redo): Promise<{ frame?: number; objectId?: number }> {
+    this.idle();
+    return this.serial(async () => {
+      const at = await this.history.edit(msg);
+      await this.history.send(msg.seq);
+      return at;
+    });
+  }
+
+  /** The `prompts` message as the session is now (sent after sessionStarted of openSession / resume). */
+  promptsMessage(seq: number | null): Promise<PromptsMessage> {
+    return this.history.message(seq);
   }
 
   /**
@@ -269,7 +300,7 @@ export class RecordedSession {
   private async runPropagation(msg: Propagate, state: { cancelled: boolean }): Promise<void> {
     let frames = 0;
     const dirs = msg.direction === 'both' ? [false, true] : [msg.direction === 'backward'];
-    const total = this.framesToVisit(msg);
+    const total = framesToVisit(this.steps, this.tracker.objectIds, msg, this.frames.numFrames);
     // Both ways: the reverse pass starts where the forward one did (an object with support only
     // would otherwise start it at the last frame and walk the whole clip twice).
     let startFrame = msg.startFrame;
@@ -303,27 +334,6 @@ export class RecordedSession {
     }
   }
 
-  /**
-   * How many frames a propagation visits (the progress bar's end): from its start frame (default the
-   * earliest prompted one; an object with support only counts as frame 0, or the last frame
-   * backward) to the clip's end, to frame 0, or both ways (the start frame twice), each at most
-   * maxFrames + 1 frames, as VideoTracker.propagate walks them.
-   */
-  private framesToVisit(msg: Propagate): number {
-    const n = this.frames.numFrames;
-    let start = msg.startFrame ?? Infinity;
-    if (msg.startFrame === undefined) {
-      for (const id of this.tracker.objectIds) {
-        const own = this.steps.filter((p): p is SinkPrompt => p.kind !== 'support' && p.objectId === id).map((p) => p.frame);
-        start = Math.min(start, ...(own.length ? own : [msg.direction === 'backward' ? n - 1 : 0]));
-      }
-    }
-    const max = msg.maxFrames ?? n;
-    const forward = Math.min(start + max, n - 1) - start + 1;
-    const backward = start > 0 ? start - Math.max(start - max, 0) + 1 : 0;
-    return msg.direction === 'both' ? forward + backward : msg.direction === 'backward' ? backward : forward;
-  }
-
   /** Asks a running propagation to stop after the frame in flight; resolves when it has. */
   async cancelPropagate(): Promise<boolean> {
     const p = this.propagation;
@@ -344,29 +354,23 @@ export class RecordedSession {
    * outputs, memories and pointers stay exactly as they are (no replay of their prompts). Its
    * prompts and support leave the log; the changes are stored before the tracker drops it.
    */
-  removeObject(objectId: number): Promise<void> {
+  removeObject(objectId: number, seq: number | null = null): Promise<void> {
     this.idle();
     return this.serial(async () => {
-      if (!this.tracker.objectIds.includes(objectId)) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `object ${objectId} has no prompt or support in this session`);
-      const keep: Step[] = [];
-      for (const s of this.steps) {
-        if (s.kind !== 'support') {
-          if (s.objectId !== objectId) keep.push(s);
-          continue;
-        }
-        const memories = s.memories.filter((m) => m.objectId !== objectId);
-        if (memories.length === 0) continue;
-        const objectIds = s.record.objectIds.filter((id) => memories.some((m) => m.supportObjectId === id));
-        keep.push(memories.length === s.memories.length ? s : { kind: 'support', record: { ...s.record, objectIds }, memories });
-      }
-      // A support step that changed (or went) is a new object in `keep`.
-      if (this.steps.some((s) => s.kind === 'support' && !keep.includes(s))) await this.sink.setSupport?.(this.sessionId, supportRecords(keep));
-      await this.sink.removeObject(this.sessionId, objectId);
-      // Support memories are filed under the object they serve, so they go with it.
-      this.tracker.removeObject(objectId);
-      this.steps.length = 0;
-      this.steps.push(...keep);
+      await this.history.removeObject(objectId);
+      await this.history.send(seq);
     });
+  }
+
+  /** removeObject's work, no history (an object without prompts left may be known to the history only). */
+  private async dropObject(objectId: number): Promise<void> {
+    const keep = withoutObject(this.steps, objectId);
+    if (this.steps.some((s) => s.kind === 'support' && !keep.includes(s))) await this.sink.setSupport?.(this.sessionId, supportRecords(keep));
+    await this.sink.removeObject(this.sessionId, objectId);
+    // Support memories are filed under the object they serve, so they go with it.
+    this.tracker.removeObject(objectId);
+    this.steps.length = 0;
+    this.steps.push(...keep);
   }
 
   /**
@@ -411,14 +415,17 @@ export class RecordedSession {
       await sink.setSupport!(this.sessionId, supportRecords([...this.steps, step]));
       this.tracker.addSupportMemories(memories);
       this.steps.push(step);
+      for (const id of targets) this.history.addObject(id);
       return targets.map((id) => ({ objectId: id, memories: counts.get(id)! }));
     });
   }
 
   /** Names an object (stored as its label; a propagation may be running). */
-  async renameObject(objectId: number, name: string): Promise<void> {
+  async renameObject(objectId: number, name: string, seq: number | null = null): Promise<void> {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'session was closed');
     await this.sink.labelObject(this.sessionId, objectId, name);
+    await this.history.renamed(objectId, name);
+    await this.history.send(seq);
   }
 
   /** Stops propagation, stores the session as closed and frees frames and tracker. Idempotent. */
@@ -441,38 +448,33 @@ export class RecordedSession {
   private async apply(t: VideoTracker, p: SinkPrompt): Promise<FrameOutput> {
     if (p.kind === 'points') return t.addPoints(p.frame, p.objectId, p.points, { clearOld: p.clearOld });
     if (p.kind === 'box') return t.addBox(p.frame, p.objectId, p.box, p.points);
-    const mask = new Uint8Array(this.width * this.height);
-    let pos = 0;
-    const H = this.height;
-    for (let i = 0; i < p.counts.length; i++) {
-      const c = p.counts[i]!;
-      if (i & 1) for (let k = pos; k < pos + c && k < mask.length; k++) mask[(k % H) * this.width + Math.floor(k / H)] = 1;
-      pos += c;
-    }
-    if (pos !== mask.length) throw new CinesegError(ErrorCode.E_RLE_INVALID, `mask RLE covers ${pos} pixels, expected ${mask.length}`);
-    return t.addMask(p.frame, p.objectId, mask);
+    return t.addMask(p.frame, p.objectId, decodeMask({ size: [this.height, this.width], counts: p.counts }));
   }
 
-  private async emitMasks(items: { objectId: number; frame: number; output: FrameOutput }[], origin: SinkMask['origin'], direction?: Propagate['direction']): Promise<void> {
-    const L = this.sessions.bundle.lowResMaskSize;
+  /** Stores, then sends masks (`output: null`: an empty one, the frame cleared); resolves with them once the viewer took them. */
+  private async emitMasks(items: { objectId: number; frame: number; output: FrameOutput | null }[], origin: SinkMask['origin'], direction?: Propagate['direction']): Promise<SinkMask[]> {
+    const { lowResMaskSize: L, memory } = this.sessions.bundle;
+    const stability = items.map((it) => (it.output ? stabilityScore(it.output.predMasks, memory.dynamicMultimaskStabilityDelta) : undefined));
     const masks: SinkMask[] = items.map((it) => ({
       objectId: it.objectId,
       frame: it.frame,
       ptsUs: this.framePtsUs[it.frame] ?? 0,
-      score: it.output.objectScore,
-      counts: logitsToRle(it.output.predMasks, L, L, this.height, this.width).counts,
+      score: it.output ? it.output.objectScore : NO_OBJ_SCORE,
+      counts: it.output ? logitsToRle(it.output.predMasks, L, L, this.height, this.width).counts : [this.width * this.height],
       origin,
       ...(direction ? { direction } : {}),
     }));
     // Durable first, visible second: a client never sees a mask the store could lose.
     await this.sink.putMasks(this.sessionId, masks);
     if (origin === 'propagate') this.hooks.frameTracked?.();
-    for (const m of masks) {
-      this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts }));
-    }
+    masks.forEach((m, i) => {
+      const st = stability[i];
+      this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts, ...(st === undefined ? {} : { stability: st }) }));
+    });
     // Backpressure: the next frame waits until the viewer took these (bounded; a detached output
     // or a viewer closed as too slow ends the wait, and the work goes on stored; socket-output.ts).
     await this.output.drained();
+    return masks;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -485,9 +487,4 @@ export class RecordedSession {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_TRACKER_DESTROYED, 'session was closed');
     if (this.propagation) throw new CinesegError(ErrorCode.E_SESSION_BUSY, 'propagation is running; cancel it first');
   }
-}
-
-/** The support records of a log, in order. */
-function supportRecords(steps: readonly Step[]): SinkSupport[] {
-  return steps.flatMap((s) => (s.kind === 'support' ? [s.record] : []));
 }

@@ -54,10 +54,26 @@ export class SessionManager {
     private readonly models: ModelSessions,
     private readonly sink: AnnotationSink,
     private readonly live: LivePipeline | null,
-    opts: { limits?: ServerLimits; hooks?: RecordedSessionHooks } = {},
+    opts: { limits?: ServerLimits; hooks?: RecordedSessionHooks; modelFor?: (id: string) => Promise<ModelSessions>; user?: string } = {},
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.hooks = opts.hooks ?? {};
+    this.modelFor = opts.modelFor ?? null;
+    this.user = opts.user ?? null;
+  }
+
+  /** A model id's sessions (server/model-catalog.ts); null: every session runs on `models`. */
+  private readonly modelFor: ((id: string) => Promise<ModelSessions>) | null;
+  /** Who the server's sessions are recorded as made by (GET /api/sessions createdBy). */
+  private readonly user: string | null;
+
+  /** The sessions of model `id` (undefined: the server's own). @throws CinesegError E_MODEL_UNKNOWN */
+  private async modelSessions(id: string | undefined): Promise<ModelSessions> {
+    if (id === undefined || !this.modelFor) {
+      if (id !== undefined && id !== 'default') throw new CinesegError(ErrorCode.E_MODEL_UNKNOWN, 'this server offers only its own model (see GET /api/models)');
+      return this.models;
+    }
+    return this.modelFor(id);
   }
 
   get size(): number {
@@ -71,12 +87,15 @@ export class SessionManager {
     return { recorded: this.sessions.size - live + this.settling.size, live };
   }
 
-  async startRecorded(owner: string, clipId: string, out: SessionOutput, sam?: SamOptions): Promise<RecordedSession> {
+  async startRecorded(owner: string, clipId: string, out: SessionOutput, sam?: SamOptions, model?: string): Promise<RecordedSession> {
     return this.admit(owner, async () => {
       const clip = await this.catalog.get(clipId);
+      const models = await this.modelSessions(model);
       // The session's own SAM 2 flags over the server's defaults.
-      const hooks = sam ? { ...this.hooks, sam: { ...this.hooks.sam, ...sam } } : this.hooks;
-      const s = await RecordedSession.open(randomUUID(), this.handle(), clip, this.models, this.sink, hooks);
+      const hooks0 = sam ? { ...this.hooks, sam: { ...this.hooks.sam, ...sam } } : this.hooks;
+      const sessionMeta = { ...(model !== undefined && model !== 'default' ? { model } : {}), ...(this.user ? { createdBy: this.user } : {}) };
+      const hooks = Object.keys(sessionMeta).length ? { ...hooks0, sessionMeta: { ...hooks0.sessionMeta, ...sessionMeta } } : hooks0;
+      const s = await RecordedSession.open(randomUUID(), this.handle(), clip, models, this.sink, hooks);
       s.output.attach(out);
       this.add(s, owner);
       return s;
@@ -92,7 +111,7 @@ export class SessionManager {
    * @throws CinesegError E_SESSION_UNKNOWN (no store, or no such session), E_SESSION_BUSY,
    *   E_SESSION_LIMIT, and loadForReopen's codes
    */
-  async reopenRecorded(owner: string, sessionId: string): Promise<ReopenedSession> {
+  async reopenRecorded(owner: string, sessionId: string, model?: string): Promise<ReopenedSession> {
     const sink = this.sink;
     if (!(sink instanceof StoreSink)) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no store (started with --no-store): there is no stored session to reopen');
     if (this.holds(sessionId)) {
@@ -102,12 +121,18 @@ export class SessionManager {
     try {
       return await this.admit(owner, async () => {
         const { clip, state, summary } = await loadForReopen(sink.store, this.catalog, sessionId);
+        // The model it ran on, unless the client asks for another (recorded in its meta then).
+        const stored = sink.store.getSession(sessionId)?.meta.model;
+        const modelId = model ?? (typeof stored === 'string' ? stored : undefined);
+        // A stored model since deleted falls back to the server's own; one the client names must exist.
+        const models = await this.modelSessions(modelId).catch((e: unknown) => (model === undefined ? this.models : Promise.reject(e)));
         await sink.resumeSession(sessionId);
+        if (model !== undefined && model !== stored) sink.store.updateSessionMeta(sessionId, { model: model === 'default' ? null : model });
         let s: RecordedSession;
         try {
           // The flags it was tracked with over today's defaults (a server restarted with other flags).
           const hooks = state.sam ? { ...this.hooks, sam: { ...this.hooks.sam, ...state.sam } } : this.hooks;
-          s = await RecordedSession.restore(sessionId, this.handle(), clip, this.models, sink, hooks, state);
+          s = await RecordedSession.restore(sessionId, this.handle(), clip, models, sink, hooks, state);
         } catch (e) {
           // Not taken up after all: closed again, so it stays reopenable.
           await sink.closeSession(sessionId).catch(() => undefined);

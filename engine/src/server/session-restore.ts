@@ -17,7 +17,8 @@
 import { CinesegError, ErrorCode } from '../errors.js';
 import { stringToCounts } from '../mask/rle.js';
 import { encodeMaskFrame, type RestoredSession, type ServerMessage } from '../protocol.js';
-import { hashFile, type MaskOrigin, type SessionRecord, type SessionStore } from '../store/session-store.js';
+import { hashClip } from '../store/register-clip.js';
+import type { MaskOrigin, SessionRecord, SessionStore } from '../store/session-store.js';
 import type { SinkPrompt, SinkSupport, StoredMask } from './annotation-sink.js';
 import type { SamOptions } from '../track/propagation.js';
 import type { CatalogClip, ClipCatalog } from './clip-catalog.js';
@@ -36,7 +37,12 @@ export const SERVE_TOOL = 'cineseg serve';
  * recorded-session.ts's RestoredState (structural: this file does not import the tracker).
  */
 export interface StoredSessionState {
+  /** In effect, with their stored ids. */
   prompts: SinkPrompt[];
+  /** The session's other prompts (taken back, or of removed objects): what undo / redo may put back. */
+  dormant?: SinkPrompt[];
+  /** Live objects with their labels. */
+  objects?: { objectId: number; label: string }[];
   masks: { objectId: number; frame: number; counts: readonly number[]; score: number; origin: 'prompt' | 'propagate' }[];
   labels?: Record<number, string>;
   support?: SinkSupport[];
@@ -72,7 +78,7 @@ export async function listStoredSessions(store: SessionStore, catalog: ClipCatal
     .slice(0, limit)
     .map((s) => {
       const live = s.meta.live === true || s.clipPath.includes('://') || s.clipPath === '-';
-      const clip = live ? null : (byPath.get(s.clipPath)?.id ?? null);
+      const clip = live ? null : storedClipId(byPath, s.clipPath);
       return {
         id: s.id,
         kind: live ? 'live' : 'recorded',
@@ -123,11 +129,11 @@ export async function loadForReopen(store: SessionStore, catalog: ClipCatalog, i
   if (session.meta.tool !== SERVE_TOOL) {
     throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" was made by ${String(session.meta.tool ?? 'another tool')}; only sessions of cineseg serve are reopened (export it instead)`);
   }
-  const clip = (await catalogByRealpath(catalog)).get(stored.path);
-  if (!clip) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `the clip of session "${id}" is in no media folder of this server`, { details: { sessionId: id } });
-  const real = await catalog.get(clip.id);
-  if ((await hashFile(real.path)) !== stored.contentHash) {
-    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `the clip of session "${id}" (${clip.id}) now holds other bytes than when the session was stored`);
+  const clipId = storedClipId(await catalogByRealpath(catalog), stored.path);
+  if (!clipId) throw new CinesegError(ErrorCode.E_CLIP_UNKNOWN, `the clip of session "${id}" is in no media folder of this server`, { details: { sessionId: id } });
+  const real = await catalog.get(clipId);
+  if ((await hashClip(real.path)) !== stored.contentHash) {
+    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `the clip of session "${id}" (${clipId}) now holds other bytes than when the session was stored`);
   }
   const state = storedSessionState(store, id);
   return { clip: real, state, summary: restoredSummary(store, id, state) };
@@ -142,11 +148,14 @@ export function storedSessionState(store: SessionStore, id: string): StoredSessi
   const removals = (session.meta.removals ?? {}) as Record<string, number>;
   const after = (objectId: number, version: number) => version > (removals[objectId] ?? 0);
   const prompts: SinkPrompt[] = [];
+  const dormant: SinkPrompt[] = [];
+  // Prompts taken back (removePrompt, clearFrame, an undone add) are not in effect either.
+  const takenBack = store.history.removedPromptIds(id);
   for (const p of store.listPrompts(id)) {
-    if (!live.has(p.objectId) || !after(p.objectId, p.version)) continue;
-    if (p.kind === 'points') prompts.push({ kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points.map(point), clearOld: p.clearOld !== false });
-    else if (p.kind === 'box') prompts.push({ kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: (p.points ?? []).map(point) });
-    else prompts.push({ kind: 'mask', objectId: p.objectId, frame: p.frame, counts: countsOf(p.mask.counts) });
+    const to = !live.has(p.objectId) || !after(p.objectId, p.version) || takenBack.has(p.id) ? dormant : prompts;
+    if (p.kind === 'points') to.push({ kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points.map(point), clearOld: p.clearOld !== false, promptId: p.id });
+    else if (p.kind === 'box') to.push({ kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: (p.points ?? []).map(point), promptId: p.id });
+    else to.push({ kind: 'mask', objectId: p.objectId, frame: p.frame, counts: countsOf(p.mask.counts), promptId: p.id });
   }
   const masks = store.currentMasks(id).filter((m) => after(m.objectId, m.promptVersion)).map((m) => ({
     objectId: m.objectId,
@@ -159,16 +168,19 @@ export function storedSessionState(store: SessionStore, id: string): StoredSessi
   for (const o of store.listObjects(id)) if (o.label !== 'object') labels[o.objectId] = o.label;
   const support = Array.isArray(session.meta.support) ? (session.meta.support as SinkSupport[]) : [];
   const sam = session.meta.sam && typeof session.meta.sam === 'object' ? (session.meta.sam as SamOptions) : undefined;
-  return { prompts, masks, labels, support, promptVersion: session.promptVersion, ...(sam ? { sam } : {}) };
+  const objects = store.listObjects(id).map((o) => ({ objectId: o.objectId, label: o.label }));
+  return { prompts, dormant, objects, masks, labels, support, promptVersion: session.promptVersion, ...(sam ? { sam } : {}) };
 }
 
 /** What the player is told in `sessionStarted.restored`. */
 export function restoredSummary(store: SessionStore, id: string, state: StoredSessionState): RestoredSession {
   return {
     objects: store.listObjects(id).map((o) => ({ objectId: o.objectId, label: o.label })),
-    prompts: state.prompts.flatMap((p) =>
-      p.kind === 'points' ? [{ objectId: p.objectId, frame: p.frame, points: p.points.map(point) }] : p.kind === 'box' ? [{ objectId: p.objectId, frame: p.frame, points: p.points.map(point), box: p.box }] : [],
-    ),
+    prompts: state.prompts.flatMap((p): RestoredSession['prompts'] => {
+      const promptId = p.promptId ?? 0;
+      if (p.kind === 'points') return [{ promptId, kind: 'points' as const, objectId: p.objectId, frame: p.frame, points: p.points.map(point) }];
+      return p.kind === 'box' ? [{ promptId, kind: 'box' as const, objectId: p.objectId, frame: p.frame, points: p.points.map(point), box: p.box }] : [];
+    }),
     masks: state.masks.length,
   };
 }
@@ -221,10 +233,24 @@ export async function deliverReopened(
 async function catalogByRealpath(catalog: ClipCatalog): Promise<Map<string, CatalogClip>> {
   const out = new Map<string, CatalogClip>();
   for (const c of await catalog.scan()) {
-    const real = await checkedRealpath(c.rootReal, c.path);
-    if (real !== null && !out.has(real)) out.set(real, { ...c, path: real });
+    const real = await checkedRealpath(c.rootReal, c.volumeFile ?? c.path);
+    if (real !== null && !out.has(real)) out.set(real, { ...c, path: c.volumeFile ? `${real}#axial` : real });
   }
   return out;
+}
+
+/**
+ * The catalog id of a stored clip path. A volume view is stored as `<file>#<plane>[:<window>]`
+ * (its own clip: other slices): found through its file, with the same view on the catalog's id.
+ */
+function storedClipId(byPath: Map<string, CatalogClip>, stored: string): string | null {
+  const direct = byPath.get(stored);
+  if (direct) return direct.id;
+  const at = stored.lastIndexOf('#');
+  if (at < 0) return null;
+  const base = byPath.get(stored.slice(0, at));
+  if (!base?.volumeFile) return null;
+  return `${base.id.slice(0, base.id.lastIndexOf('#'))}${stored.slice(at)}`;
 }
 
 function point(p: { x: number; y: number; label?: number }): { x: number; y: number; label: 0 | 1 } {

@@ -11,9 +11,10 @@
  */
 import { CinesegError, isCinesegError, ErrorCode } from '../errors.js';
 import { stringToCounts } from '../mask/rle.js';
-import { registerClipFile } from '../store/register-clip.js';
-import { hashFile, type PromptInput, type SessionStore } from '../store/session-store.js';
+import { hashClip, registerClipFile } from '../store/register-clip.js';
+import type { PromptInput, SessionStore } from '../store/session-store.js';
 import type { AnnotationSink, SinkMask, SinkPrompt, SinkSession, SinkSupport, StoredMask, SupportSource } from './annotation-sink.js';
+import { storeEditLog, type EditLog } from './prompt-history.js';
 
 /**
  * Runs a store write; what it throws becomes E_STORE_WRITE, except the codes that say the request
@@ -40,11 +41,16 @@ export class StoreSink implements AnnotationSink {
   /** Why a session's record could not be made (the writes' error says it). */
   private readonly failedStarts = new Map<string, string>();
 
+  /** Undo / redo and the prompts taken back, in the store (store/prompt-history-store.ts). */
+  readonly edits: EditLog;
+
   /** `owned`: destroy() closes the store. */
   constructor(
     readonly store: SessionStore,
     private readonly owned = false,
-  ) {}
+  ) {
+    this.edits = storeEditLog(store);
+  }
 
   async startSession(s: SinkSession): Promise<void> {
     if (s.kind === 'live') {
@@ -103,25 +109,50 @@ export class StoreSink implements AnnotationSink {
     return size;
   }
 
-  async putPrompt(sessionId: string, p: SinkPrompt): Promise<void> {
+  async putPrompt(sessionId: string, p: SinkPrompt): Promise<number> {
     const size = await this.started(sessionId, 'a prompt');
     let input: PromptInput;
     if (p.kind === 'points') input = { kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points, clearOld: p.clearOld };
     else if (p.kind === 'box') input = { kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: p.points };
     else input = { kind: 'mask', objectId: p.objectId, frame: p.frame, mask: { size, counts: p.counts } };
-    await write('a prompt', () => this.store.addPrompt(sessionId, input));
+    const rec = await write('a prompt', () => this.store.addPrompt(sessionId, input));
     const key = `${sessionId}:${p.objectId}`;
     const label = this.pendingLabels.get(key);
     if (label !== undefined) {
       await write('an object name', () => this.store.addObject(sessionId, p.objectId, label));
       this.pendingLabels.delete(key);
     }
+    return rec.id;
+  }
+
+  /** The session's removal mark of the object before a removal (meta `removals`; null: none). */
+  async removalMark(sessionId: string, objectId: number): Promise<unknown> {
+    await this.started(sessionId, 'a removal');
+    const removals = (this.store.requireSession(sessionId).meta.removals ?? {}) as Record<string, number>;
+    return removals[objectId] ?? null;
+  }
+
+  /** Undo of removeObject: the row in effect again, labelled, and meta `removals` as it was before. */
+  async reviveObject(sessionId: string, objectId: number, label: string, mark: unknown): Promise<void> {
+    await this.started(sessionId, 'an object brought back');
+    await write('an object brought back', () =>
+      this.store.atomic(() => {
+        const s = this.store.requireSession(sessionId);
+        this.store.addObject(sessionId, objectId, label);
+        this.store.history.setLabel(sessionId, objectId, label);
+        const removals = { ...((s.meta.removals ?? {}) as Record<string, number>) };
+        if (typeof mark === 'number') removals[objectId] = mark;
+        else delete removals[objectId];
+        this.store.updateSessionMeta(sessionId, { removals });
+      }),
+    );
   }
 
   async labelObject(sessionId: string, objectId: number, label: string): Promise<void> {
     await this.started(sessionId, 'an object name');
     // An object without a prompt has no row; one made now would be an empty object in exports.
-    if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) await write('an object name', () => this.store.addObject(sessionId, objectId, label));
+    // Set as given ('object' too: an undone first name); addObject would keep a name over 'object'.
+    if (this.store.listObjects(sessionId).some((o) => o.objectId === objectId)) await write('an object name', () => this.store.history.setLabel(sessionId, objectId, label));
     else this.pendingLabels.set(`${sessionId}:${objectId}`, label);
   }
 
@@ -130,10 +161,11 @@ export class StoreSink implements AnnotationSink {
    * still holds the stored bytes: masks laid on other pixels would make wrong memories silently.
    */
   async supportSource(sessionId: string): Promise<SupportSource> {
+    await this.recordReady(sessionId);
     const session = this.store.requireSession(sessionId);
     const clip = this.store.getClip(session.clipId)!;
     if (clip.contentHash.startsWith('live:')) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${sessionId}" is live: support needs a recorded clip`);
-    if ((await hashFile(clip.path)) !== clip.contentHash) {
+    if ((await hashClip(clip.path)) !== clip.contentHash) {
       throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `the clip of session "${sessionId}" is no longer at ${clip.path} (the file there has other bytes)`);
     }
     return { clip: clip.path, masks: this.store.toVisJson(sessionId), promptVersion: session.promptVersion };

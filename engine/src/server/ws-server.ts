@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type RestoredSession, type Resume } from '../protocol.js';
+import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type RestoredSession, type Resume, type ServerMessage } from '../protocol.js';
 import type { AccessControl } from './access-control.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import { StoreSink } from './store-sink.js';
@@ -31,6 +31,7 @@ import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { Counter, Gauge, type ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
 import { deliverReopened, restoredSummary, storedSessionState } from './session-restore.js';
+import type { SessionOutput } from './session-output.js';
 import { SocketOutput } from './socket-output.js';
 
 /** A server-initiated close is followed by terminate() after this long (a stalled peer never answers it). */
@@ -314,10 +315,11 @@ export class WsServer {
     const sink = this.opts.sink;
     if (s.kind !== 'recorded' || !sink?.currentMasks) {
       out.json(reply);
+      if (s.kind === 'recorded') out.json(await s.promptsMessage(msg.seq));
       if (stillMine()) s.output.attach(out);
       return;
     }
-    await deliverReopened(s, out, reply, () => sink.currentMasks!(s.sessionId), stillMine);
+    await deliverReopened(s, afterReply(out, await s.promptsMessage(msg.seq)), reply, () => sink.currentMasks!(s.sessionId), stillMine);
   }
 
   private async dispatch(owner: string, msg: ClientMessage, out: SocketOutput): Promise<void> {
@@ -328,7 +330,7 @@ export class WsServer {
         ack(null);
         return;
       case 'startSession': {
-        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, msg.clip!, out, msg.sam);
+        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, volumeView(msg.clip!, msg.plane, msg.window), out, msg.sam, msg.model);
         const resumeToken = randomBytes(18).toString('base64url');
         this.resumable.set(s.sessionId, { token: resumeToken, owner });
         out.json({ ...s.started(msg.seq), resumeToken });
@@ -350,10 +352,10 @@ export class WsServer {
           return;
         }
         // A stored session back from the store (session-restore.ts): reply, then its masks.
-        const r = await m.reopenRecorded(owner, msg.sessionId);
+        const r = await m.reopenRecorded(owner, msg.sessionId, msg.model);
         const resumeToken = randomBytes(18).toString('base64url');
         this.resumable.set(r.session.sessionId, { token: resumeToken, owner });
-        await r.deliver(out, { ...r.session.started(msg.seq), resumeToken, restored: r.summary }, () => this.resumable.get(msg.sessionId)?.owner === owner);
+        await r.deliver(afterReply(out, await r.session.promptsMessage(msg.seq)), { ...r.session.started(msg.seq), resumeToken, restored: r.summary }, () => this.resumable.get(msg.sessionId)?.owner === owner);
         return;
       }
       case 'addPoints':
@@ -362,7 +364,24 @@ export class WsServer {
         const s = m.get(owner, msg.sessionId);
         m.takePrompt(owner, msg.sessionId);
         const at = await s.prompt(msg);
-        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs, ...('objectId' in at ? { objectId: at.objectId as number } : {}) });
+        out.json({
+          v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs,
+          ...('objectId' in at ? { objectId: at.objectId as number } : {}),
+          // Recorded: the stored prompt, and whether its mask came out empty (its `prompts` message went first).
+          ...('promptId' in at ? { promptId: at.promptId, empty: at.empty, objectScore: at.objectScore } : {}),
+        });
+        return;
+      }
+      case 'removePrompt':
+      case 'clearFrame':
+      case 'undo':
+      case 'redo': {
+        const s = m.get(owner, msg.sessionId);
+        if (s.kind !== 'recorded') throw new CinesegError(ErrorCode.E_TRACKER_STATE, 'prompt history is kept for recorded clips; a live prompt is taken back with removeObject');
+        // Each runs the model on the frames it touches and is a committed write: a click's bucket.
+        m.takePrompt(owner, msg.sessionId);
+        const at = await s.edit(msg);
+        out.json({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, ...at });
         return;
       }
       case 'propagate': {
@@ -382,7 +401,7 @@ export class WsServer {
       }
       case 'removeObject': {
         const s = m.get(owner, msg.sessionId);
-        await s.removeObject(msg.objectId);
+        await (s.kind === 'recorded' ? s.removeObject(msg.objectId, msg.seq) : s.removeObject(msg.objectId));
         ack(msg.sessionId);
         return;
       }
@@ -390,7 +409,7 @@ export class WsServer {
         const s = m.get(owner, msg.sessionId);
         // A name is a committed write too: it draws on the session's prompt bucket.
         m.takePrompt(owner, msg.sessionId);
-        await s.renameObject(msg.objectId, msg.name);
+        await (s.kind === 'recorded' ? s.renameObject(msg.objectId, msg.name, msg.seq) : s.renameObject(msg.objectId, msg.name));
         ack(msg.sessionId);
         return;
       }
@@ -435,6 +454,39 @@ export class WsServer {
     for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
   }
+}
+
+/**
+ * `out` with `then` sent right after the first JSON message through it: a reopened or resumed
+ * recorded session's `prompts` message follows its sessionStarted, ahead of the stored masks.
+ */
+function afterReply(out: SocketOutput, then: ServerMessage): SessionOutput {
+  let sent = false;
+  return {
+    json: (msg) => {
+      out.json(msg);
+      if (!sent) {
+        sent = true;
+        out.json(then);
+      }
+    },
+    binary: (d) => out.binary(d),
+    drained: () => out.drained(),
+  };
+}
+
+/**
+ * A volume clip's id with the plane and window startSession asked for (`ct.nii.gz#axial` +
+ * coronal, lung → `ct.nii.gz#coronal:lung`; clip-catalog.ts reads it). Other clips are left as they
+ * are: the catalog refuses a suffix on a video with E_CLIP_UNKNOWN.
+ */
+function volumeView(clip: string, plane: string | undefined, window: string | undefined): string {
+  if (plane === undefined && window === undefined) return clip;
+  const at = clip.lastIndexOf('#');
+  const base = at >= 0 ? clip.slice(0, at) : clip;
+  const [ownPlane, ownWindow] = at >= 0 ? clip.slice(at + 1).split(':') : [];
+  const w = window ?? ownWindow;
+  return `${base}#${plane ?? ownPlane ?? 'axial'}${w ? `:${w}` : ''}`;
 }
 
 /** Compares resume tokens in constant time. */

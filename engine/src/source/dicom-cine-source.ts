@@ -152,7 +152,7 @@ function describe(path: string, ds: NaturalDataset, ts: string): DicomCineInfo {
     rateSource = 'RecommendedDisplayFrameRate';
   }
   if (vec && !frameTimeVectorMs && vec.length > 1) frameTimeVectorMs = vec;
-  const ps = ds.PixelSpacing ?? ds.ImagerPixelSpacing;
+  const ps = ds.PixelSpacing ?? ds.ImagerPixelSpacing ?? ultrasoundRegionSpacing(ds);
   const refs: ClipDicomRefs = {
     studyInstanceUid: uid(ds.StudyInstanceUID) ?? '',
     seriesInstanceUid: uid(ds.SeriesInstanceUID) ?? '',
@@ -176,6 +176,29 @@ function describe(path: string, ds: NaturalDataset, ts: string): DicomCineInfo {
     bitsAllocated: num(ds.BitsAllocated) ?? 8,
     refs,
   };
+}
+
+/** Physical Units X/Y Direction (0018,6024 / 0018,6026) value for centimetres (PS3.3 C.8.5.5.1.1). */
+const UNITS_CM = 3;
+
+/**
+ * Pixel spacing in mm [row, column] from the Sequence of Ultrasound Regions (0018,6011): an
+ * ultrasound cine rarely has Pixel Spacing, but its image region states Physical Delta X/Y
+ * (0018,602C / 0018,602E) in the units Physical Units X/Y Direction give — centimetres for a
+ * B-mode region. The first region in cm on both axes is taken (a Doppler strip's axes are time
+ * and velocity, not length); none: undefined.
+ */
+function ultrasoundRegionSpacing(ds: NaturalDataset): [number, number] | undefined {
+  const regions = (ds as Record<string, unknown>).SequenceOfUltrasoundRegions;
+  const list = Array.isArray(regions) ? regions : regions && typeof regions === 'object' ? [regions] : [];
+  for (const r of list as Record<string, unknown>[]) {
+    const dx = Number(r.PhysicalDeltaX);
+    const dy = Number(r.PhysicalDeltaY);
+    if (Number(r.PhysicalUnitsXDirection) !== UNITS_CM || Number(r.PhysicalUnitsYDirection) !== UNITS_CM) continue;
+    if (!(dx > 0) || !(dy > 0) || !Number.isFinite(dx) || !Number.isFinite(dy)) continue;
+    return [dy * 10, dx * 10];
+  }
+  return undefined;
 }
 
 async function readWhole(path: string): Promise<Buffer> {

@@ -8,6 +8,7 @@ import { extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { isDicomFile, stageDicomCine } from './dicom-cine-source.js';
+import { stageVolumeInput } from './volume-source.js';
 
 /** Where frames come from: a seekable file, a folder of still images, a network stream, or stdin. */
 export type InputKind = 'file' | 'image-folder' | 'live-url' | 'stdin';
@@ -69,6 +70,9 @@ export async function resolveInput(input: string, opts: { imageFps?: number } = 
   const noop = async (): Promise<void> => {};
   if (kind === 'stdin') return { input, kind, args: ['-i', 'pipe:0'], readsStdin: true, release: noop };
   if (kind === 'live-url') return { input, kind, args: ['-i', input], readsStdin: false, release: noop };
+  // A NIfTI file or DICOM series folder (optionally `#plane[:window]`) is staged as gray slices.
+  const volume = await stageVolumeInput(input);
+  if (volume) return volume;
   const path = input.startsWith('file://') ? fileURLToPath(input) : resolvePath(input);
   let st;
   try {

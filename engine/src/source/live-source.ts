@@ -16,6 +16,7 @@ import { Observable, type Subscription } from 'rxjs';
 import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
 import type { VideoInfo } from '../decode/probe.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { isDicomFile, readDicomCineInfo } from './dicom-cine-source.js';
 import { FrameSource } from './frame-source.js';
 import { retryWithBackoff } from './rx-live-flow.js';
 
@@ -87,8 +88,17 @@ export class LiveSource {
     // by the caller come after, so they can override it.
     const inputOptions = [...(loop ? ['-stream_loop', '-1', '-re'] : []), '-thread_type', 'slice', ...(opts.inputOptions ?? [])];
     const source = await FrameSource.open(target, { mode: 'latest', inputOptions });
-    return new LiveSource(input, source, opts);
+    const live = new LiveSource(input, source, opts);
+    // A looped DICOM cine states its pixel size (the player shows areas in mm²); a network stream does not.
+    if (loop && (await isDicomFile(target))) {
+      const ps = (await readDicomCineInfo(target).catch(() => null))?.refs.pixelSpacing;
+      if (ps) live.pixelSpacingMm = ps;
+    }
+    return live;
   }
+
+  /** Pixel size in mm [row, column], when the source states it (a looped DICOM cine); else null. */
+  pixelSpacingMm: [number, number] | null = null;
 
   private decoder: FrameDecoder | null = null;
   private destroyed = false;

@@ -38,9 +38,13 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { rleArea, rleToBbox, toCompressed, type CocoBbox, type CompressedRle, type Rle } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
 import type { Box, Point } from '../track/prompts.js';
+import { PROMPT_HISTORY_SCHEMA, PromptHistoryStore } from './prompt-history-store.js';
 
-/** Schema version written to the `meta` table; bumped on incompatible changes. */
-export const STORE_SCHEMA_VERSION = 1;
+/**
+ * Schema version written to the `meta` table; bumped on incompatible changes. A file of an older
+ * version is migrated on open: 2 added the prompt history's tables (prompt-history-store.ts).
+ */
+export const STORE_SCHEMA_VERSION = 2;
 
 /** Options of {@link SessionStore.open}. */
 export interface SessionStoreOptions {
@@ -398,8 +402,11 @@ export class SessionStore {
         db.pragma(`synchronous = ${(opts.synchronous ?? 'full').toUpperCase()}`);
         db.pragma('foreign_keys = ON');
         db.exec(SCHEMA);
+        db.exec(PROMPT_HISTORY_SCHEMA);
         const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
         if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(STORE_SCHEMA_VERSION));
+        // 1 → 2: the history tables, made just above (additive, nothing to copy).
+        else if (Number(v.value) < STORE_SCHEMA_VERSION) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STORE_SCHEMA_VERSION));
       }
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
       if (!v || Number(v.value) > STORE_SCHEMA_VERSION) {
@@ -426,12 +433,15 @@ export class SessionStore {
     insertMask: Database.Statement;
   };
   private destroyed = false;
+  /** Prompts taken back and the undo/redo list of each session (prompt-history-store.ts). */
+  readonly history: PromptHistoryStore;
 
   private constructor(
     private readonly db: Database.Database,
     /** Absolute path of the SQLite file. */
     readonly path: string,
   ) {
+    this.history = new PromptHistoryStore(db);
     const p = (sql: string) => db.prepare(sql);
     const ro = db.readonly;
     this.stmts = {
@@ -453,6 +463,12 @@ export class SessionStore {
             'INSERT INTO masks (session_id, object_id, frame, height, width, counts, area, bbox, score, prompt_version, origin, current, superseded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)',
           ),
     };
+  }
+
+  /** The SQLite handle, for store code kept in files of its own (e.g. store/session-review.ts). */
+  get database(): Database.Database {
+    this.alive();
+    return this.db;
   }
 
   // ---------------------------------------------------------------- clips
@@ -578,6 +594,7 @@ export class SessionStore {
     this.writable();
     this.requireSession(id);
     this.tx('deleteSession', () => {
+      this.history.deleteSession(id);
       for (const t of ['masks', 'prompts', 'objects']) this.db.prepare(`DELETE FROM ${t} WHERE session_id = ?`).run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
     });

@@ -48,6 +48,22 @@ function sigmoidInPlace(a: Float32Array, from: number, to: number): void {
 /** SAM2's NO_OBJ_SCORE. */
 export const NO_OBJ_SCORE = -1024;
 
+/**
+ * SAM 2's `_get_stability_scores` on one mask's low-res logits `[from, to)`: the area above
+ * +delta over the area above -delta (1 when nothing is above -delta). The decoder's dynamic
+ * multimask uses it (delta 0.05, threshold 0.98), and the server sends it with each mask.
+ */
+export function stabilityScore(logits: ArrayLike<number>, delta: number, from = 0, to = logits.length): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = from; i < to; i++) {
+    const v = logits[i]!;
+    if (v > delta) inter++;
+    if (v > -delta) union++;
+  }
+  return union > 0 ? inter / union : 1;
+}
+
 export interface EngineOptions {
   /**
    * Use memory attention (default true). False is an ablation: every non-prompted frame is
@@ -449,16 +465,7 @@ export class TrackingEngine {
     } else if (s.dynamicMultimaskViaStability) {
       // Stability of token 0: IoU of its masks thresholded at ±delta.
       const base = (b * 4) * LL;
-      const d = s.dynamicMultimaskStabilityDelta;
-      let inter = 0;
-      let union = 0;
-      for (let i = 0; i < LL; i++) {
-        const v = dec.lowRes[base + i]!;
-        if (v > d) inter++;
-        if (v > -d) union++;
-      }
-      const stability = union > 0 ? inter / union : 1;
-      if (stability < s.dynamicMultimaskStabilityThresh) maskTok = best;
+      if (stabilityScore(dec.lowRes, s.dynamicMultimaskStabilityDelta, base, base + LL) < s.dynamicMultimaskStabilityThresh) maskTok = best;
     }
     const raw = dec.lowRes.subarray((b * 4 + maskTok) * LL, (b * 4 + maskTok + 1) * LL);
     const predMasks = raw.slice();

@@ -94,6 +94,12 @@ export class StreamTracker {
   private readonly maxCond: number;
   /** The last `hold` pushed frame numbers, oldest first (the frames a prompt can land on). */
   private pushed: number[] = [];
+  /**
+   * Frames kept past the hold window because a viewer froze its picture on them (live freeze):
+   * their S x S picture, copied (the caller's buffers are reused), so a prompt can still land on
+   * them. Their image features are not kept: a prompt there encodes them once again.
+   */
+  private readonly pinned = new Map<number, Uint8Array>();
 
   constructor(
     sessions: ModelSessions,
@@ -106,7 +112,7 @@ export class StreamTracker {
     this.engine = new TrackingEngine(
       this.runner,
       async (i) => {
-        const rgb = this.rgbByFrame.get(i);
+        const rgb = this.rgbByFrame.get(i) ?? this.pinned.get(i);
         if (!rgb) throw new CinesegError(ErrorCode.E_FRAME_OUT_OF_RANGE, `frame ${i} is no longer held by the stream`);
         return rgb;
       },
@@ -130,7 +136,31 @@ export class StreamTracker {
 
   /** Whether `frame` can still take a prompt (one of the last `holdFrames` pushed frames). */
   holds(frame: number): boolean {
-    return this.pushed.includes(frame);
+    return this.pushed.includes(frame) || this.pinned.has(frame);
+  }
+
+  /**
+   * Keeps a held frame promptable after it leaves the hold window (until `unpin`): its picture is
+   * copied. Returns false when the frame is not held (any more). A prompt on a pinned frame that
+   * fell out of the window sees the conditioning frames and the memories still kept, not the
+   * non-conditioning ones around it that were freed since.
+   */
+  pin(frame: number): boolean {
+    if (this.pinned.has(frame)) return true;
+    const rgb = this.rgbByFrame.get(frame);
+    if (!rgb || !this.pushed.includes(frame)) return false;
+    this.pinned.set(frame, new Uint8Array(rgb));
+    return true;
+  }
+
+  /** Releases a pinned frame. */
+  unpin(frame: number): void {
+    this.pinned.delete(frame);
+  }
+
+  /** Frames pinned now (tests check the bound). */
+  get pinnedFrames(): number[] {
+    return [...this.pinned.keys()];
   }
 
   /** The frames that can still take a prompt, oldest first. */
@@ -293,6 +323,7 @@ export class StreamTracker {
     this.destroyed = true;
     this.objects.clear();
     this.rgbByFrame.clear();
+    this.pinned.clear();
     this.engine.cache.clear();
   }
 

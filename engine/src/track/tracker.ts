@@ -288,6 +288,37 @@ export class VideoTracker {
   }
 
   /**
+   * SAM 2's `clear_all_prompts_in_frame` for one object, output included: its clicks, box or mask
+   * on `frame` and every output it has there (pending, conditioning, tracked, packed, restored)
+   * go, and the frame counts as never tracked, so the next prompt there is an initial
+   * conditioning frame (decoded without memory) and the next propagation tracks it again. SAM 2
+   * keeps the cleared output as a non-conditioning one; a caller that replays the frame's other
+   * prompts next (server/prompt-history.ts) wants none. Other frames and objects are untouched.
+   * @returns whether the object existed
+   */
+  clearFrame(objectId: number, frame: number): boolean {
+    this.alive();
+    const o = this.objects.get(objectId);
+    if (!o) return false;
+    o.pointInputs.delete(frame);
+    o.maskInputs.delete(frame);
+    o.tempCond.delete(frame);
+    o.tempNonCond.delete(frame);
+    o.cond.delete(frame);
+    o.nonCond.delete(frame);
+    o.compact.delete(frame);
+    o.restoredCond.delete(frame);
+    o.framesTracked.delete(frame);
+    return true;
+  }
+
+  /** Whether an object has something a propagation can start from: a prompted frame (pending or restored) or support. */
+  hasConditioning(objectId: number): boolean {
+    const o = this.objects.get(objectId);
+    return !!o && o.cond.size + o.tempCond.size + o.restoredCond.size + o.support.length > 0;
+  }
+
+  /**
    * Brings back an object from stored masks without tracking again: prompted frames become
    * conditioning frames whose outputs are rebuilt from their stored masks when first needed, the
    * other frames are kept packed (memory-rehydration.ts) and marked tracked, so a click there is

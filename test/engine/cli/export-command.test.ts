@@ -93,12 +93,32 @@ describe('cineseg export', () => {
     expect(bare.stderr).toMatch(/^E_USAGE: /);
   });
 
+  it('--object and --frames: only those objects, and masks of those frames (png writes only those frames)', async () => {
+    const want = fixtureVis(N);
+    const ids = want.annotations.map((a) => a.object_id);
+    const r = await cineseg(['export', sid, '--format', 'vis', '--store', db, '--object', `${ids[0]},${ids[2]}`, '--frames', '1-3', '--out', join(dir, 'cut.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported 2 object\(s\)/);
+    const cut = readVisJson(join(dir, 'cut.json'));
+    expect(cut.annotations.map((a) => a.object_id)).toEqual([ids[0], ids[2]]);
+    for (const a of cut.annotations) a.segmentations.forEach((s, t) => expect(s !== null && (t < 1 || t > 3)).toBe(false));
+    expect(cut.annotations.some((a) => a.segmentations.slice(1, 4).some((s) => s !== null))).toBe(true);
+    const png = await cineseg(['export', sid, '--format', 'png', '--store', db, '--frames', '2-3', '--out', join(dir, 'cut-png')]);
+    expect(png.code, png.stderr).toBe(0);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(dir, 'cut-png')).sort()).toEqual(['frame_000002.png', 'frame_000003.png', 'labels.json']);
+    const bad = await cineseg(['export', sid, '--format', 'vis', '--store', db, '--object', '999', '--out', join(dir, 'x.json')]);
+    expect(bad.stderr).toMatch(/^E_EXPORT_FILTER: no object 999/m);
+    const badRange = await cineseg(['export', sid, '--format', 'vis', '--store', db, '--frames', '4-2', '--out', join(dir, 'x.json')]);
+    expect(badRange.stderr).toMatch(/^E_EXPORT_FILTER: /m);
+  });
+
   it('coded errors: unknown session, unknown format', async () => {
     const a = await cineseg(['export', 'no-such-session', '--format', 'vis', '--store', db, '--out', join(dir, 'x.json')]);
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/^E_SESSION_UNKNOWN: /);
     const b = await cineseg(['export', sid, '--format', 'tiff', '--store', db, '--out', join(dir, 'x.tif')]);
-    expect(b.code).toBe(2);
-    expect(b.stderr).toMatch(/^E_USAGE: unknown format "tiff"/);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/^E_EXPORT_FORMAT: unknown format "tiff"/);
   });
 });

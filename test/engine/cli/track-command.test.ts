@@ -53,7 +53,7 @@ describe('cineseg track: output', () => {
   let run: Awaited<ReturnType<typeof cineseg>>;
   beforeAll(async () => {
     run = await cineseg(
-      ['track', AQ, ...model, '--mask', `0:${AQ_MASK}`, '--object', '2', '--point', '0:400,180', '--box', '0:100,100,250,200', '--max-frames', '3', '--ep', 'cpu', '--out', out],
+      ['track', AQ, ...model, '--mask', `0:${AQ_MASK}`, '--object', '2', '--point', '0:400,180', '--box', '0:100,100,250,200', '--max-frames', '3', '--label', 'polyp', '--label', '2=instrument', '--ep', 'cpu', '--out', out],
       tmp,
     );
   }, 120_000);
@@ -62,6 +62,24 @@ describe('cineseg track: output', () => {
     expect(run.stderr).toMatch(/execution provider: cpu/);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/tracked 2 object\(s\) over 4 frames in [\d.]+ s: [\d.]+ fps on cpu/);
+  });
+
+  it('--label names the objects: their categories in the output', () => {
+    const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
+    expect(j.categories).toEqual([
+      { id: 1, name: 'polyp' },
+      { id: 2, name: 'instrument' },
+    ]);
+    expect(j.annotations.map((a) => [a.object_id, a.category_id])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+  });
+
+  it('--label: more names than objects is a usage error', async () => {
+    const r = await cineseg(['track', AQ, ...model, '--point', '0:1,1', '--label', 'a', '--label', 'b', '--out', join(tmp, 'x.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^E_USAGE: --label "b": more labels than prompted objects \(1\)/m);
   });
 
   it('writes YouTube-VIS JSON at the video resolution, null on frames not visited', () => {

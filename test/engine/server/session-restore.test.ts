@@ -78,8 +78,10 @@ describe('store → restored state', () => {
         ['box', 2, 3],
         ['points', 1, 0],
       ]);
-      expect(st.prompts[2]).toEqual({ kind: 'points', objectId: 1, frame: 0, points: [{ x: 10, y: 20, label: 1 }, { x: 40, y: 40, label: 0 }], clearOld: true });
-      expect(st.prompts[1]).toEqual({ kind: 'box', objectId: 2, frame: 3, box: [5, 5, 30, 30], points: [] });
+      expect(st.prompts[2]).toEqual({ kind: 'points', objectId: 1, frame: 0, points: [{ x: 10, y: 20, label: 1 }, { x: 40, y: 40, label: 0 }], clearOld: true, promptId: 4 });
+      expect(st.prompts[1]).toEqual({ kind: 'box', objectId: 2, frame: 3, box: [5, 5, 30, 30], points: [], promptId: 2 });
+      // The removed object's mask prompt is kept aside (an undone removal brings it back).
+      expect(st.dormant?.map((p) => [p.kind, p.objectId, p.promptId])).toEqual([['mask', 3, 3]]);
       expect(st.masks.map((m) => [m.objectId, m.frame, m.origin])).toEqual([
         [1, 0, 'prompt'],
         [1, 1, 'propagate'],
@@ -298,7 +300,10 @@ describe('server: session routes and openSession', () => {
     try {
       const r = await c2.request({ type: 'openSession', sessionId: sid });
       if (r.type !== 'sessionStarted') throw new Error(JSON.stringify(r));
-      expect(r.restored).toEqual({ objects: [{ objectId: 1, label: 'square' }], prompts: [{ objectId: 1, frame: 0, points: [{ x: 18, y: 22, label: 1 }] }], masks: 6 });
+      expect(r.restored).toEqual({ objects: [{ objectId: 1, label: 'square' }], prompts: [{ promptId: 1, kind: 'points', objectId: 1, frame: 0, points: [{ x: 18, y: 22, label: 1 }] }], masks: 6 });
+      // The prompts message comes right after the reply.
+      const pm = c2.messages[c2.messages.indexOf(r) + 1];
+      expect(pm).toMatchObject({ type: 'prompts', seq: r.seq, sessionId: sid, prompts: [{ promptId: 1, objectId: 1, frame: 0, kind: 'points' }], objects: [{ objectId: 1, label: 'square' }], canUndo: true, canRedo: false });
       expect(r.handle).toBeGreaterThan(0);
       await expect.poll(() => c2.masks.length, { timeout: 10_000 }).toBe(6);
       const back = new Map(c2.masks.map((m) => [`${m.objectId}:${m.frame}`, Array.from(m.counts).join(',')]));

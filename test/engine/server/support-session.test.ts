@@ -176,6 +176,8 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
 
   it('refuses bad addSupport requests with codes, changes nothing stored, and keeps serving', async () => {
     const { sid } = await startB();
+    // The session's record is made in the background (the clip hashed first): wait for it.
+    await expect.poll(() => JSON.parse(snapshotSession(dbPath, sid)).session.length, { timeout: 10_000 }).toBe(1);
     const before = snapshotSession(dbPath, sid);
     const bad: [Record<string, unknown>, string][] = [
       [{ type: 'addSupport', sessionId: sid }, 'E_PROTOCOL_INVALID'],
