@@ -16,7 +16,10 @@ describe('benchLiveLatency', () => {
     expect(r.frames).toBeGreaterThanOrEqual(60);
     expect(r.liveLatencyP50Ms).toBeGreaterThan(0);
     expect(r.liveLatencyP99Ms).toBeGreaterThanOrEqual(r.liveLatencyP50Ms);
-    expect(r.liveLatencyP99Ms).toBeLessThan(5000);
+    // A bound that means something on this 2-core box while other test files run beside it: quiet,
+    // p99 ≈ 40 ms (the bench's goal, measured there); with two other test files and a bench running,
+    // 134 ms. A stall of the live path (a blocked loop, a growing queue) is seconds.
+    expect(r.liveLatencyP99Ms).toBeLessThan(200);
     expect(r.drops).toBeGreaterThanOrEqual(0);
     // The two shares add up to the whole (medians of parts are close to the median of the sum).
     expect(r.serverP50Ms).toBeGreaterThan(0);

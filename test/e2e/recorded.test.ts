@@ -90,10 +90,9 @@ describe('e2e: recorded clip in Chromium', () => {
     expect([ov.width, ov.height]).toEqual([W, H]);
     const storedN = stored.masks.get(`1:${N}`)!;
     expect(ov.mask).toEqual(countsToMask(storedN.counts, W, H));
-    for (const f of near) {
-      const m = countsToMask(stored.masks.get(`1:${f}`)!.counts, W, H);
-      if (f !== N && iou(m, ov.mask) < 1) expect(iou(m, ov.mask)).toBeLessThan(1);
-    }
+    // ...and that tells frames apart: the neighbours' stored masks are not all the same as frame N's.
+    const neighbourIous = near.filter((f) => f !== N).map((f) => iou(countsToMask(stored.masks.get(`1:${f}`)!.counts, W, H), ov.mask));
+    expect(Math.min(...neighbourIous)).toBeLessThan(1);
 
     // The stored mask is exactly what offline tracking (`cineseg track`) gives for frame N with the
     // same click: server, protocol and player add no offset of their own.
@@ -106,13 +105,10 @@ describe('e2e: recorded clip in Chromium', () => {
     const offlineN = decodeMask(offline.json.annotations[0]!.segmentations[N] as CompressedRle);
     expect(ov.mask).toEqual(offlineN);
 
-    // Against the ground truth (only meaningful with trained weights): which frame's GT the overlay
-    // matches best is the tracker's own lag, the same as offline; the mask must still be good.
+    // Against the ground truth (only meaningful with trained weights): the mask must be good.
     const seg = gt.annotations.find((a) => a.object_id === 1)!.segmentations;
     const gtIous = near.map((f) => iou(ov.mask, decodeMask(seg[f]!)));
-    const offIous = near.map((f) => iou(offlineN, decodeMask(seg[f]!)));
     process.stderr.write(`e2e recorded: overlay IoU vs GT frames ${near.join(',')}: ${gtIous.map((x) => x.toFixed(3)).join(', ')}\n`);
-    expect(near[gtIous.indexOf(Math.max(...gtIous))]).toBe(near[offIous.indexOf(Math.max(...offIous))]);
     if (hasTrainedBundle) expect(gtIous[2]).toBeGreaterThan(0.5);
   });
 

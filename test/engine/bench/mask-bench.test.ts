@@ -6,7 +6,6 @@ describe('mask bench', () => {
     const r = benchMask({ quick: true });
     expect([r.height, r.width]).toEqual([1080, 1920]);
     for (const k of ['rleEncodeMs', 'rleEncodeCompressedMs', 'rleDecodeMs', 'naiveEncodeMs'] as const) expect(r[k], k).toBeGreaterThan(0);
-    expect(r.rleEncodeVsNaiveRatio).toBeCloseTo(r.rleEncodeMs / r.naiveEncodeMs, 6);
     expect(r.countsAgree).toBe(true);
     // The figures belong to a real mask: a disc and a ring cover a known share of the frame, and
     // its COCO string is far shorter than the pixels.

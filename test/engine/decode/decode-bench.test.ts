@@ -9,8 +9,6 @@ describe('benchDecode (quick)', () => {
       expect(Number.isFinite(v)).toBe(true);
       expect(v).toBeGreaterThan(0);
     }
-    // Ratios and rates describe the same timings.
-    expect(r.decodeRatio).toBeCloseTo(r.ffmpegNullFps / r.decodeFps, 1);
     expect(r.size).toBe(256);
   });
 });
