@@ -65,6 +65,11 @@ if [ "$with_python" = 1 ] && [ ! -f "$blas_dir/libblas.so.3" ] && [ "$(dpkg --pr
   rm -rf "$tmp_deb"
 fi
 
+# onnxruntime-node downloads its CUDA provider at install time unless told not to (that download
+# cannot work here; the CPU and WebGPU providers ship inside the package). Told through the
+# environment, not .npmrc, where npm warns about an unknown key on every `npx cineseg`. GPU users:
+# ONNXRUNTIME_NODE_INSTALL=cuda12 npm run setup.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 # npm ci when the lock file is there (reproducible), else npm install.
 if [ -f package-lock.json ]; then
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

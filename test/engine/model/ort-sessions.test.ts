@@ -24,7 +24,7 @@ describe('execution provider choice', () => {
 
   // What this install can run, read from onnxruntime-node's own files rather than from the code
   // under test: the CUDA and TensorRT providers are separate libraries that .npmrc's
-  // onnxruntime-node-install=skip leaves out.
+  // ONNXRUNTIME_NODE_INSTALL=skip (scripts/setup.sh) leaves out.
   const providerLib = (ep: string): boolean => {
     const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
     return readdirSync(bin).some((napi) => existsSync(join(bin, napi, process.platform, process.arch, `libonnxruntime_providers_${ep}.so`)));
