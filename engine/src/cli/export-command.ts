@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { checkOutputPath } from './output-path.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { readVisJson, type VisJson } from '../mask/vis-json.js';
 import { exportCoco } from '../export/coco.js';
@@ -154,6 +155,7 @@ export function registerExport(program: Command): void {
       }
       if (!session || !o.format || !o.out) throw new CinesegError(ErrorCode.E_USAGE, 'give a session id (or masks.json), --format and --out; or --list');
       if (o.iscrowd !== undefined && o.iscrowd !== '0' && o.iscrowd !== '1') throw new CinesegError(ErrorCode.E_USAGE, '--iscrowd must be 0 or 1');
+      checkOutputPath(o.out, '--out', o.format === 'png');
       const r = await exportMasks({
         source: session,
         format: o.format as ExportFormat,

@@ -4,7 +4,7 @@
  * Errors print as one line `E_CODE: message` (no stack trace) and exit non-zero; set
  * CINESEG_DEBUG=1 to see the stack.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { toCinesegError } from '../errors.js';
 import { registerProbe } from './probe-command.js';
 import { registerDecode } from './decode-command.js';
@@ -21,7 +21,10 @@ program
   .name('cineseg')
   .description('Segment and track objects in medical video (SAM2 memory attention)')
   .version('0.1.0')
-  .showHelpAfterError();
+  // Usage errors as one coded line like every other error (not the whole help page); the
+  // settings are inherited by the commands registered below.
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
 
 registerProbe(program);
 registerDecode(program);
@@ -34,6 +37,14 @@ registerServe(program);
 registerFinetune(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, having printed what was asked.
+    if (err.exitCode === 0) return;
+    const cmd = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
+    process.stderr.write(`E_USAGE: ${err.message.replace(/^error: /, '')} (see cineseg ${cmd ? `${cmd} ` : ''}--help)\n`);
+    process.exitCode = 2;
+    return;
+  }
   const e = toCinesegError(err);
   process.stderr.write(`${e.toLine()}\n`);
   if (process.env.CINESEG_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);

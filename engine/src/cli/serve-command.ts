@@ -1,6 +1,7 @@
 /**
  * `cineseg serve`: the player, clips over HLS, and the tracking protocol over a WebSocket.
  */
+import { existsSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
@@ -65,6 +66,10 @@ export function registerServe(program: Command): void {
         ['drainTimeout', 'drainTimeoutMs'],
       ];
       for (const [flag, key] of flags) if (o[flag] !== undefined) limits[key] = Number(o[flag]);
+      // A mistyped folder would otherwise serve an empty clip list without a word.
+      for (const dir of (o.media as string[] | undefined) ?? []) {
+        if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `--media ${dir}: no such folder`);
+      }
       const token = typeof o.token === 'string' ? o.token : process.env.CINESEG_TOKEN || undefined;
       const ls = String(o.liveStore);
       const liveStoreIntervalMs = ls === 'all' ? 0 : ls === 'none' ? -1 : Number(ls);

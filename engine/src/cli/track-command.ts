@@ -21,6 +21,7 @@ import { applyObjectLabels, parseObjectLabels } from '../export/object-labels.js
 import { exportNifti } from '../export/nifti.js';
 import { exportPng } from '../export/png.js';
 import { maskVolumePrompts, withVolumeView } from '../source/volume-slices.js';
+import { checkOutputPath } from './output-path.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 /** One prompt as given on the command line, in video pixels. */
@@ -354,6 +355,7 @@ export function registerTrack(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
     .requiredOption('--out <masks.json>', 'output file')
     .action(async (video: string, o: Record<string, unknown>) => {
+      checkOutputPath(String(o.out), '--out');
       const prompts = promptsFromEvents(events);
       const labels = parseObjectLabels((o.label as string[] | undefined) ?? [], [...new Set(prompts.map((p) => p.objectId))]);
       const maxFrames = o.maxFrames === undefined ? undefined : Number(o.maxFrames);
