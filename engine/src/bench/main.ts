@@ -19,6 +19,7 @@ import { benchEventLoop, type EventLoopBenchResult } from './event-loop-bench.js
 import { benchMask, type MaskBenchResult } from './mask-bench.js';
 import { benchRecordedMemory, type RecordedMemoryBenchResult } from './recorded-memory-bench.js';
 import { benchRestore, type RestoreBenchResult } from './restore-bench.js';
+import { benchCpuSpeed, type CpuSpeedBenchResult } from './cpu-speed-bench.js';
 import { benchLiveLatency, type LiveLatencyBenchResult } from './live-latency-bench.js';
 import { benchSoak, type SoakResult } from './soak-bench.js';
 import { benchTrack, type TrackBenchResult } from './track-bench.js';
@@ -82,6 +83,12 @@ export interface BenchResult {
   restoreLostMasks: number;
   /** Restart to every stored mask back on the reopened session's socket, s. */
   restoreSeconds: number;
+  /** Real sizes on the CPU (sam2.1_hiera_t, random weights; see cpu-speed-bench.ts). */
+  engineVsTorchCpuSpeedup: number;
+  msPerFrame512: number;
+  msPerFrame512Int8: number;
+  int8MaskIoU: number;
+  cpuSpeed: CpuSpeedBenchResult;
   /** Each goal of the issues that a bench figure answers: value, goal, met. */
   goals: Record<string, { value: number; goal: string; met: boolean }>;
   adaptation: AdaptationBenchResult;
@@ -97,7 +104,7 @@ export interface BenchResult {
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number; cpuSpeed: number };
   date: string;
 }
 
@@ -153,6 +160,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [eventLoop, eventLoopS] = await timed('event loop during propagation (inference worker vs inline)', () => benchEventLoop({ quick, log }));
   const [recordedMemory, recordedMemoryS] = await timed('recorded session memory (long clip vs 1 minute)', () => benchRecordedMemory({ quick, log }));
   const [restore, restoreS] = await timed('restore after kill -9', () => benchRestore({ quick, log }));
+  const [cpuSpeed, cpuSpeedS] = await timed('real sizes on the CPU (engine vs PyTorch, 512 px, int8)', () => benchCpuSpeed({ quick, log }));
   const a = adaptation;
   const after3 = a.siteShiftJfAfter['3'] ?? Math.max(...Object.values(a.siteShiftJfAfter));
   const zero = Math.max(...Object.values(a.zeroClickJf.base), ...Object.values(a.zeroClickJf.adapted));
@@ -166,6 +174,9 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     recordedSessionRssRatio: goal(recordedMemory.recordedSessionRssRatio, '<= 1.15 (long clip / 1-minute clip)', recordedMemory.recordedSessionRssRatio <= 1.15),
     restoreLostMasks: goal(restore.restoreLostMasks, '0 acked masks lost after kill -9', restore.restoreLostMasks === 0),
     liveLatencyP99Ms: goal(live.liveLatencyP99Ms, '<= 40 ms glass to glass', live.liveLatencyP99Ms <= 40),
+    engineVsTorchCpuSpeedup: goal(cpuSpeed.engineVsTorchCpuSpeedup, '>= 3 x the PyTorch predictor (sam2.1_hiera_t, 512 px, 2 threads)', cpuSpeed.engineVsTorchCpuSpeedup >= 3),
+    msPerFrame512: goal(Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8), '<= 1000 ms a frame at 512 px (fp32 or int8, 2 threads)', Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8) <= 1000),
+    int8MaskIoU: goal(cpuSpeed.int8MaskIoU, '>= 0.95 mean mask IoU int8 vs fp32', cpuSpeed.int8MaskIoU >= 0.95),
   };
   const cpu = cpus();
   return {
@@ -191,6 +202,11 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     recordedSessionRssRatio: recordedMemory.recordedSessionRssRatio,
     restoreLostMasks: restore.restoreLostMasks,
     restoreSeconds: restore.restoreSeconds,
+    engineVsTorchCpuSpeedup: cpuSpeed.engineVsTorchCpuSpeedup,
+    msPerFrame512: cpuSpeed.msPerFrame512,
+    msPerFrame512Int8: cpuSpeed.msPerFrame512Int8,
+    int8MaskIoU: cpuSpeed.int8MaskIoU,
+    cpuSpeed,
     goals,
     adaptation,
     eventLoop,
@@ -216,7 +232,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS, cpuSpeed: cpuSpeedS },
     date: new Date().toISOString(),
   };
 }
