@@ -28,6 +28,7 @@ import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { PROTOCOL_VERSION, type AddPoints, type Propagate } from '../protocol.js';
 import { RecordedSession } from '../server/recorded-session.js';
+import { serverArena } from '../server/http-server.js';
 import { StoreSink } from '../server/store-sink.js';
 import { SessionStore } from '../store/session-store.js';
 
@@ -125,7 +126,8 @@ function runChild(clip: string, store: string): Promise<RecordedMemoryRun> {
 
 /** The measured side: one session, one click, one forward pass over the whole clip. */
 async function childMain(clip: string, storePath: string): Promise<RecordedMemoryRun> {
-  const sessions = await ModelSessions.create(loadBundle(defaultBundleDir()), { ep: 'cpu' });
+  // The server's setting (serverArena): what a day of `cineseg serve` holds is what is measured.
+  const sessions = await ModelSessions.create(loadBundle(defaultBundleDir()), { ep: 'cpu', arena: serverArena() });
   const sink = new StoreSink(SessionStore.open(storePath), true);
   const catalogClip = { id: 'bench/clip', name: 'clip', path: clip, rootReal: dirname(clip) };
   const s = await RecordedSession.open('bench', 1, catalogClip, sessions, sink);

@@ -78,7 +78,7 @@ export interface ModelSessionOptions {
   /** Let ORT's idle threads spin (default false; CINESEG_ORT_SPIN=1 turns it on). */
   spin?: boolean;
   /**
-   * ORT's CPU memory arena (default true; CINESEG_ORT_ARENA=0 turns it off). The arena keeps what
+   * ORT's CPU memory arena (default: $CINESEG_ORT_ARENA=0/1, else on; `serve` turns it off unless CINESEG_ORT_ARENA=1, see http-server.ts serverArena). The arena keeps what
    * it once held; in the 50,000-frame soak, RSS crept by ≈ 0.2 kB per frame with it and showed no
    * clear trend without it over 12,000 frames (see docs/benchmarks.md).
    */

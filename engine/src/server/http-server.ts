@@ -172,6 +172,18 @@ const SECURITY_HEADERS: [string, string][] = [
 ];
 
 /**
+ * Whether the server's onnxruntime sessions use ORT's CPU memory arena: off unless
+ * CINESEG_ORT_ARENA=1. The arena keeps the largest buffers it ever held; over a working day of
+ * recorded sessions of every length that was what grew (RSS after a 20-minute clip over a 1-minute
+ * one: 1.181 with it, 1.002 without), while live latency showed no cost of going without (p50 / p99
+ * alternated in one run: 55 / 185 and 55 / 116 ms with, 46 / 87 and 58 / 176 ms without, under load;
+ * docs/benchmarks.md). `track` and `batch` keep it (one clip, one process).
+ */
+export function serverArena(): boolean {
+  return process.env.CINESEG_ORT_ARENA === '1';
+}
+
+/**
  * onnxruntime's intra-op threads for the server: on a machine with four cores or fewer, one core
  * is left to what runs beside the model on every live frame — ffmpeg decoding the source and
  * encoding the picture, and often the viewer's browser itself. On two cores, two model threads
@@ -209,7 +221,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const hls = new HlsCache(cacheDir);
   const models =
     opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }));
+    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }));
   const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
   const pictures = picturesDir === null ? null : new LivePictureStore({ dir: picturesDir, ...(opts.liveRecordMaxBytes === undefined ? {} : { maxBytes: opts.liveRecordMaxBytes }), log });
   const live = opts.live ? new LivePipeline({ input: opts.live, ...(pictures ? { pictures } : {}), ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
@@ -221,7 +233,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const modelCatalog = new ModelCatalog({
     defaultSessions: models,
     modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? defaultModelsDir(sink.store.path) : null),
-    create: (bundle) => ModelSessions.create(bundle, { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true }),
+    create: (bundle) => ModelSessions.create(bundle, { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }),
     redact,
   });
   const manager = new SessionManager(catalog, models, sink, live, { modelFor: (id) => modelCatalog.sessionsFor(id), user: serverUser(), limits, hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) } });
