@@ -1,11 +1,17 @@
 /**
- * The player: clip list, recorded or live view, objects, propagation and timeline. Prompts are
- * kept here per (object, frame) so a session can be rebuilt after the connection comes back
- * (the server may have restarted: the session is opened again and the prompts replayed).
+ * The player: clip list, recorded or live view, objects, propagation and timeline. App holds the
+ * state and wires the parts: sessions are opened, reopened and resumed by
+ * sessions/use-session-lifecycle.ts (which also keeps the replay copy of the prompts), binary
+ * messages go to overlay/mask-inbox.ts, a volume clip gets its plane and window picker
+ * (video/VolumeControls.tsx).
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type ClipInfo, type PromptsMessage, type ServerMessage, type SessionStarted } from '../../engine/src/protocol.js';
+import type { ClipInfo, PromptsMessage, ServerMessage, SessionStarted } from '../../engine/src/protocol.js';
 import { Connection, defaultWsUrl, type Request } from './connection.js';
+import { heldMasks, onSessionBinary } from './overlay/mask-inbox.js';
+import { useSessionLifecycle, type FramePrompt, type Source } from './sessions/use-session-lifecycle.js';
+import { VolumeControls } from './video/VolumeControls.js';
+import { displayAspect, hlsUrlOf, parseViewId, viewSpacing, type VolumeView } from './video/volume-view.js';
 import { countsArea, emptyMaskNotice, promptMapOf } from './edit/prompt-map.js';
 import { useEditing } from './edit/use-editing.js';
 import { useMaskStyle } from './edit/use-mask-style.js';
@@ -29,15 +35,6 @@ import { LiveObjectIds } from './video/live-prompts.js';
 import { requestLiveFreeze } from './live/live-freeze.js';
 import { LiveView, type LiveViewHandle } from './video/LiveView.js';
 import { RecordedView, type Prompt, type RecordedViewHandle } from './video/RecordedView.js';
-
-interface FramePrompt {
-  objectId: number;
-  frame: number;
-  points: { x: number; y: number; label: 0 | 1 }[];
-  box?: [number, number, number, number];
-}
-
-type Source = { kind: 'clip'; clip: ClipInfo } | { kind: 'live' };
 
 export function App() {
   const [clips, setClips] = useState<ClipInfo[]>([]);
@@ -116,25 +113,6 @@ export function App() {
     });
   }, []);
 
-  const sendPrompt = useCallback(async (sid: string, fp: FramePrompt) => {
-    const c = conn.current!;
-    const req: Request = fp.box
-      ? { type: 'addBox', sessionId: sid, frame: fp.frame, objectId: fp.objectId, box: fp.box, points: fp.points }
-      : { type: 'addPoints', sessionId: sid, frame: fp.frame, objectId: fp.objectId, points: fp.points, clearOld: true };
-    // Live: clicks add up on the server, which also gives new objects their ids (video/live-prompts.ts).
-    const renamed = (local: number, server: number) => {
-      setObjects((os) => (os.some((o) => o.id === server) ? os.filter((o) => o.id !== local) : os.map((o) => (o.id === local ? { ...o, id: server, name: o.name === `object ${local}` ? `object ${server}` : o.name } : o))));
-      setActive((a) => (a === local ? server : a));
-    };
-    const r = sessionRef.current?.kind === 'live' ? await liveIds.current.send(c, sid, fp.frame, fp.objectId, fp, liveKnown.current.has(fp.objectId), renamed) : await c.request(req);
-    // Live: the server says which frame the click landed on (the one on screen while it still holds it).
-    if (r.type === 'ack' && r.frame !== undefined && sessionRef.current?.kind === 'live') {
-      hooks.lastLivePrompt = { asked: fp.frame, applied: r.frame };
-      const id = r.objectId ?? fp.objectId;
-      setStatus(r.frame === fp.frame ? `object ${id}: prompt on frame ${r.frame}` : `object ${id}: frame ${fp.frame} had passed, prompt on frame ${r.frame}`);
-    }
-  }, []);
-
   const loadSessions = useCallback(() => {
     fetch('/api/sessions')
       .then((r) => (r.ok ? (r.json() as Promise<StoredSessionRow[]>) : []))
@@ -156,121 +134,11 @@ export function App() {
   );
   const panelsRef = useRef(panels);
   panelsRef.current = panels;
-
-  /**
-   * Reopens a stored session: its objects and prompts come in the reply, its masks right after it
-   * (keyed by the reply's handle). Resolves false when the server refused (`quiet`: say nothing then).
-   */
-  const reopen = useCallback(
-    async (sessionId: string, quiet = false, model?: string): Promise<boolean> => {
-      const c = conn.current;
-      if (!c || !c.connected) return false;
-      const old = sessionRef.current;
-      if (old && old.sessionId !== sessionId && !quiet) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
-      if (!quiet) setStatus('reopening the stored session…');
-      try {
-        // The clip list first: between the reply and setSession below nothing may await (a render
-        // in between would put the old session back into sessionRef and drop the masks that follow).
-        const clipList = clipsRef.current.length ? clipsRef.current : ((await (await fetch('/api/clips')).json()) as ClipInfo[]);
-        const r = await c.request({ type: 'openSession', sessionId, ...(model ? { model } : {}) });
-        if (r.type !== 'sessionStarted' || !r.restored) return false;
-        // Now, not at the next render: the masks follow this reply at once and are matched by its handle.
-        sessionRef.current = r;
-        masks.current.clear();
-        editingRef.current.reset();
-        liveKnown.current.clear();
-        prompts.current.clear();
-        hooks.masksReceived = 0;
-        hooks.restoredMasks = r.restored.masks;
-        hooks.sessionId = r.sessionId;
-        for (const p of r.restored.prompts) prompts.current.set(`${p.objectId}:${p.frame}`, { objectId: p.objectId, frame: p.frame, points: p.points, ...(p.box ? { box: p.box } : {}) });
-        const objs = r.restored.objects.map((o) => ({ id: o.objectId, name: o.label === 'object' ? `object ${o.objectId}` : o.label, hidden: false }));
-        const clip = clipList.find((k) => k.id === r.clip);
-        // Source and session change in one render: the view mounts with this session's clip.
-        if (clip) setSource({ kind: 'clip', clip });
-        setObjects(objs);
-        setActive(objs[0]?.id ?? 1);
-        setProgress(null);
-        setSession(r);
-        setStatus(`reopened: ${objs.length} object${objs.length === 1 ? '' : 's'}, ${r.restored.masks} masks`);
-        scheduleMaskRender();
-        loadSessions();
-        return true;
-      } catch (e) {
-        if (!quiet) setStatus((e as Error).message);
-        return false;
-      }
-    },
-    [loadSessions, scheduleMaskRender],
-  );
-
-  /** Takes a session back after a reconnect (`resume` with its token); false when the server no longer holds it. */
-  const resume = useCallback(
-    async (old: SessionStarted): Promise<boolean> => {
-      const c = conn.current;
-      if (!c || !c.connected || !old.resumeToken) return false;
-      try {
-        const r = await c.request({ type: 'resume', sessionId: old.sessionId, resumeToken: old.resumeToken });
-        if (r.type !== 'sessionStarted' || !r.resumed) return false;
-        // Now, not at the next render: the resent masks follow at once and are matched by the handle.
-        sessionRef.current = r;
-        setSession(r);
-        setStatus(r.propagating ? 'reconnected: propagation goes on' : 'reconnected');
-        scheduleMaskRender();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    [scheduleMaskRender],
-  );
-
-  const open = useCallback(
-    async (src: Source, replay: boolean) => {
-      const c = conn.current;
-      if (!c || !c.connected) return;
-      const old = sessionRef.current;
-      // Back after a brief drop: the server kept the session for its resume grace, so take it
-      // back (objects, memory and all; it resends the stored masks). After a restart (or a crash)
-      // of a server with a store: the stored session itself comes back, masks and all. Replaying
-      // the prompts into a new session is the last resort.
-      if (replay && old?.resumeToken && (await resume(old))) return;
-      if (replay && src.kind === 'clip' && old?.kind === 'recorded' && (await reopen(old.sessionId, true))) return;
-      // The list is read again once the close is done: that session is reopenable from then on.
-      if (old && !replay) void c.request({ type: 'closeSession', sessionId: old.sessionId }).then(loadSessions, () => undefined);
-      masks.current.clear();
-      if (!replay) editingRef.current.reset();
-      liveKnown.current.clear();
-      liveIds.current.clear();
-      if (!replay) {
-        prompts.current.clear();
-        setObjects([]);
-        setActive(1);
-      }
-      setProgress(null);
-      setSession(null);
-      setStatus(src.kind === 'clip' ? `opening ${src.clip.name}…` : 'connecting to the live source…');
-      try {
-        const r = await c.request(src.kind === 'clip' ? { type: 'startSession', clip: src.clip.id } : { type: 'startSession', live: true });
-        if (r.type !== 'sessionStarted') return;
-        hooks.masksReceived = 0;
-        setSession(r);
-        hooks.sessionId = r.sessionId;
-        hooks.restoredMasks = null;
-        setStatus('');
-        loadSessions();
-        // Live objects stay on the server (kept over a reload or a reconnect): replaying old clicks
-        // would put them on whatever anatomy is on screen now. Their masks simply come again.
-        if (replay && src.kind !== 'live') {
-          for (const fp of prompts.current.values()) await sendPrompt(r.sessionId, fp);
-          for (const o of objectsRef.current) if (o.name !== `object ${o.id}`) await c.request({ type: 'renameObject', sessionId: r.sessionId, objectId: o.id, name: o.name });
-        }
-      } catch (e) {
-        setStatus((e as Error).message);
-      }
-    },
-    [sendPrompt, resume, reopen, loadSessions],
-  );
+  const { sendPrompt, reopen, open } = useSessionLifecycle({
+    conn, sessionRef, clipsRef, objectsRef, masks, prompts, liveKnown, liveIds,
+    resetEditing: () => editingRef.current.reset(),
+    setSession, setSource, setObjects, setActive, setStatus, setProgress, scheduleMaskRender, loadSessions,
+  });
 
   useEffect(() => {
     const load = () => {
@@ -307,32 +175,7 @@ export function App() {
         } else if (m.type === 'error') setStatus(`${m.code}: ${m.message}`);
       },
       binary(data) {
-        const s = sessionRef.current;
-        const kind = binaryKind(data);
-        if (kind === 'mask') {
-          const m = decodeMaskFrame(data);
-          if (!s || m.handle !== s.handle) return;
-          hooks.masksReceived++;
-          if (s.kind === 'live') {
-            if (!liveKnown.current.has(m.objectId)) {
-              liveKnown.current.add(m.objectId);
-              ensureObject(m.objectId);
-            }
-            liveView.current?.onMask(m);
-            return;
-          }
-          let f = masks.current.get(m.frame);
-          if (!f) masks.current.set(m.frame, (f = new Map()));
-          const stability = (m as { stability?: number }).stability;
-          f.set(m.objectId, { objectId: m.objectId, counts: m.counts, score: m.score, ...(stability === undefined ? {} : { stability }) } as ObjectMask);
-          scheduleMaskRender();
-        } else if (kind === 'picture') {
-          const pic = decodeLivePicture(data);
-          if (s && pic.handle === s.handle) liveView.current?.onPicture(pic);
-        } else if (kind === 'frame') {
-          const f = decodeLiveFrame(data);
-          if (s && f.handle === s.handle) liveView.current?.onFrame(f);
-        }
+        onSessionBinary(data, sessionRef.current, { masks: masks.current, liveKnown: liveKnown.current, liveView: liveView.current, ensureObject, scheduleMaskRender });
       },
     });
     conn.current = c;
@@ -340,17 +183,7 @@ export function App() {
   }, [open, scheduleMaskRender, dropObject, ensureObject, loadSessions]);
 
   useEffect(() => {
-    hooks.masksHeld = () => {
-      const out: { objectId: number; frame: number; area: number; runs: number }[] = [];
-      for (const [frame, f] of masks.current) {
-        for (const m of f.values()) {
-          let area = 0;
-          for (let i = 1; i < m.counts.length; i += 2) area += m.counts[i]!;
-          out.push({ objectId: m.objectId, frame, area, runs: m.counts.length });
-        }
-      }
-      return out;
-    };
+    hooks.masksHeld = () => heldMasks(masks.current);
   }, []);
 
 
@@ -424,6 +257,15 @@ export function App() {
   });
 
   const clip = source?.kind === 'clip' ? source.clip : null;
+  // A volume clip: the view on screen (asked for, else the one the session shows) and its picture's aspect.
+  const volume = clip?.volume ?? null;
+  const view: VolumeView | null = volume ? ((source?.kind === 'clip' ? source.view : undefined) ?? (session?.clip ? parseViewId(session.clip)?.view : undefined) ?? { plane: volume.plane }) : null;
+  const openView = (v: VolumeView) => {
+    if (!clip) return;
+    const s: Source = { kind: 'clip', clip, view: v };
+    setSource(s);
+    void open(s, false);
+  };
   return (
     <div className="app">
       <header>
@@ -487,10 +329,12 @@ export function App() {
         {!session && <div className="hint">{source ? status || 'opening…' : 'Pick a clip on the left.'}</div>}
         {session && session.kind === 'recorded' && clip && (
           <>
+            {volume && view && <VolumeControls volume={volume} view={view} slices={session.numFrames ?? 0} onChange={openView} />}
             <RecordedView
               key={session.sessionId}
               handle={recordedView}
-              hlsUrl={clip.hlsUrl}
+              hlsUrl={hlsUrlOf(clip, session.clip)}
+              {...(volume && view ? { displayAspect: displayAspect(session.width, session.height, viewSpacing(volume, view.plane)), frameUnit: 'slice' as const } : {})}
               width={session.width}
               height={session.height}
               fps={session.fps}

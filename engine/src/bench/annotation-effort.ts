@@ -139,7 +139,7 @@ export interface RobotResult {
   history?: { perFrameJ: number[]; masks: CompressedRle[] }[];
 }
 
-interface GtTrack {
+export interface GtTrack {
   width: number;
   height: number;
   length: number;
@@ -147,7 +147,8 @@ interface GtTrack {
   masks: (Uint8Array | null)[];
 }
 
-function loadGt(gt: string | VisJson, objectId: number): GtTrack {
+/** One object's ground truth, decoded. */
+export function loadGt(gt: string | VisJson, objectId: number): GtTrack {
   const json = typeof gt === 'string' ? readVisJson(gt) : gt;
   const video = json.videos[0]!;
   const ann = json.annotations.find((a) => a.object_id === objectId && a.video_id === video.id);
@@ -159,6 +160,27 @@ function loadGt(gt: string | VisJson, objectId: number): GtTrack {
     return null;
   });
   return { width: video.width, height: video.height, length: video.length, masks };
+}
+
+/**
+ * The robot's corrective click on a frame (step 2 of the module comment): deepest inside the
+ * larger of the largest missed region (positive) and the largest false-positive region (negative).
+ * Shared with the protocol-path robot (annotation-effort-ws.ts), so both decide alike.
+ */
+export function correctiveClick(g: Uint8Array, p: Uint8Array, w: number, h: number): { label: 0 | 1; region: { area: number }; point: { x: number; y: number; distance: number } } {
+  const missed = new Uint8Array(w * h);
+  const falsePos = new Uint8Array(w * h);
+  for (let i = 0; i < missed.length; i++) {
+    missed[i] = g[i] && !p[i] ? 1 : 0;
+    falsePos[i] = p[i] && !g[i] ? 1 : 0;
+  }
+  const rm = largestRegion(missed, w, h);
+  const rf = largestRegion(falsePos, w, h);
+  // J < 1 means the masks differ somewhere, so at least one region exists. Ties go to the
+  // positive click, as a missed object is the worse error for a user.
+  const positive = rm !== null && (rf === null || rm.area >= rf.area);
+  const region = positive ? rm! : rf!;
+  return { label: positive ? 1 : 0, region, point: farthestInteriorPoint(region.mask, w, h)! };
 }
 
 function summarise(records: readonly ClickRecord[]): CorrectionSummary {
@@ -271,25 +293,11 @@ export async function runRobotAnnotator(opts: RobotOptions): Promise<RobotResult
     while (state.point.minJ < targetJ && clicks.length < maxClicks) {
       const k = clicks.length + 1;
       const f = state.point.worstFrame;
-      const g = gtAt(f);
-      const p = pred[f]!;
-      const missed = new Uint8Array(w * h);
-      const falsePos = new Uint8Array(w * h);
-      for (let i = 0; i < missed.length; i++) {
-        missed[i] = g[i] && !p[i] ? 1 : 0;
-        falsePos[i] = p[i] && !g[i] ? 1 : 0;
-      }
-      const rm = largestRegion(missed, w, h);
-      const rf = largestRegion(falsePos, w, h);
-      // J < 1 means the masks differ somewhere, so at least one region exists. Ties go to the
-      // positive click, as a missed object is the worse error for a user.
-      const positive = rm !== null && (rf === null || rm.area >= rf.area);
-      const region = positive ? rm! : rf!;
-      const pt = farthestInteriorPoint(region.mask, w, h)!;
+      const { label, region, point: pt } = correctiveClick(gtAt(f), pred[f]!, w, h);
+      const positive = label === 1;
       const followEnd = Math.min(n, f + 1 + followN);
       const jBefore = state.perFrameJ[f]!;
       const followBefore = meanRange(state.perFrameJ, f + 1, followEnd);
-      const label = positive ? 1 : 0;
       // Appended to the frame's earlier clicks: SAM2 keeps every click of a frame.
       await tracker.addPoints(f, id, [{ x: pt.x, y: pt.y, label }], { clearOld: false });
       const jAfterClick = frameJ(f);

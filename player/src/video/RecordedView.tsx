@@ -59,6 +59,10 @@ export interface RecordedViewProps {
   colorOf?: (objectId: number) => Rgb;
   /** A line under the video (an empty mask, an absent object). */
   notice?: string | null;
+  /** Width / height to draw the picture at (a volume's pixels stretched by their spacing; default width / height). */
+  displayAspect?: number;
+  /** 'slice': a volume's slices, labelled "slice k / n" (1-based) instead of "frame k / last". */
+  frameUnit?: 'frame' | 'slice';
 }
 
 const NO_PROMPTS: readonly PromptMark[] = [];
@@ -284,7 +288,8 @@ export function RecordedView(p: RecordedViewProps) {
     }
   };
 
-  const stageStyle = { '--ar': String(p.width / p.height), aspectRatio: `${p.width} / ${p.height}` } as CSSProperties;
+  const ar = p.displayAspect ?? p.width / p.height;
+  const stageStyle = { '--ar': String(ar), aspectRatio: String(ar) } as CSSProperties;
   return (
     <div className="viewer recorded">
       <div className="stage-box">
@@ -342,7 +347,7 @@ export function RecordedView(p: RecordedViewProps) {
         </button>
         <button onClick={() => seek(frame + 1)} title="next frame (.)">. ▶</button>
         <span className="frame-label" data-testid="frame-label">
-          frame {frame} / {p.framePtsUs.length - 1}
+          {p.frameUnit === 'slice' ? `slice ${frame + 1} / ${p.framePtsUs.length}` : `frame ${frame} / ${p.framePtsUs.length - 1}`}
         </span>
         {tool !== 'prompt' && (
           <span className="tool-label" data-testid="tool-label">
