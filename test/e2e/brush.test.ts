@@ -91,7 +91,7 @@ describe('e2e: brush, eraser, colours and layout', () => {
     const strokeArea = 80 * 2 * r;
     await expect.poll(() => storedArea(sid, '1:0'), { timeout: 30_000 }).toBeGreaterThan(a0 + 0.7 * strokeArea);
     const a1 = storedArea(sid, '1:0');
-    await expect.poll(() => heldArea(page), { timeout: 10_000 }).toBe(a1);
+    await expect.poll(() => heldArea(page), { timeout: 30_000 }).toBe(a1);
     const m = await overlayMask(page);
     expect(m.mask[300 * W + 60]).toBe(1);
     expect(await page.evaluate(() => window.__cineseg.promptList)).toMatchObject({ count: 2, canUndo: true });
@@ -104,7 +104,7 @@ describe('e2e: brush, eraser, colours and layout', () => {
     await page.waitForFunction((n) => window.__cineseg.maskEditsSent === n + 2, edits0);
     await expect.poll(() => storedArea(sid, '1:0'), { timeout: 30_000 }).toBeLessThan(a1 - 0.7 * strokeArea);
     const a2 = storedArea(sid, '1:0');
-    await expect.poll(() => heldArea(page), { timeout: 10_000 }).toBe(a2);
+    await expect.poll(() => heldArea(page), { timeout: 30_000 }).toBe(a2);
     await page.screenshot({ path: join(SCREENSHOTS, 'eraser-stroke.png') });
 
     // E again: back to prompting; Ctrl+Z takes the eraser stroke back.
@@ -112,7 +112,7 @@ describe('e2e: brush, eraser, colours and layout', () => {
     await expect.poll(() => page.evaluate(() => window.__cineseg.editTool)).toBe('prompt');
     await page.keyboard.press('Control+z');
     await expect.poll(() => storedArea(sid, '1:0'), { timeout: 30_000 }).toBe(a1);
-    await expect.poll(() => heldArea(page), { timeout: 10_000 }).toBe(a1);
+    await expect.poll(() => heldArea(page), { timeout: 30_000 }).toBe(a1);
 
     // `?` lists the editing keys with the others.
     await page.keyboard.press('?');

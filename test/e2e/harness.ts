@@ -12,6 +12,8 @@ import { decodeMask, type CompressedRle } from '../../engine/src/mask/rle.js';
 import { loadBundle } from '../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../engine/src/model/ort-sessions.js';
 import { MemorySink } from '../../engine/src/server/annotation-sink.js';
+import { StoreSink } from '../../engine/src/server/store-sink.js';
+import { SessionStore } from '../../engine/src/store/session-store.js';
 import { startServer, type CinesegServer, type ServeOptions } from '../../engine/src/server/http-server.js';
 import { REPO_ROOT, testBundleDir } from '../engine/model/test-bundle.js';
 
@@ -82,6 +84,28 @@ export async function startE2e(opts: Partial<ServeOptions> = {}): Promise<E2e> {
     },
   };
   return e;
+}
+
+
+export interface E2eWithStore extends E2e {
+  /** The real SQLite store every prompt and mask of the test goes to (in its own folder). */
+  store: SessionStore;
+}
+
+/** startE2e over a real SQLite store instead of the memory sink; destroy() closes and removes it. */
+export async function startE2eWithStore(opts: Partial<ServeOptions> = {}): Promise<E2eWithStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'cineseg-e2e-store-'));
+  const store = SessionStore.open(join(dir, 'cineseg.db'));
+  const e = await startE2e({ ...opts, sink: new StoreSink(store) });
+  const destroy = e.destroy.bind(e);
+  return Object.assign(e, {
+    store,
+    async destroy() {
+      await destroy();
+      store.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 }
 
 /**

@@ -81,11 +81,11 @@ describe('e2e: annotating the live view', () => {
     for (const [got, want] of box.map((v, i) => [v, prompts.objects[0]!.box[i]!])) expect(Math.abs(got! - want!)).toBeLessThan(3);
     await page.waitForFunction(() => window.__cineseg.lastLivePrompt !== null, undefined, { timeout: 30_000 });
     // The server gave the box's object its id, tracks it, and the page lists it with an area.
-    await expect.poll(() => server.live!.objectIds, { timeout: 10_000 }).toEqual([1]);
+    await expect.poll(() => server.live!.objectIds, { timeout: 30_000 }).toEqual([1]);
     await page.waitForFunction(() => window.__cinesegLive.areas.some((a) => a.objectId === 1 && a.pixels > 200), undefined, { timeout: 30_000 });
     expect(await page.locator('[data-object="1"]').count()).toBe(1);
     // An MP4 states no pixel size: the area is in pixels.
-    await expect.poll(() => page.locator('[data-testid="live-areas"]').textContent(), { timeout: 10_000 }).toMatch(/object 1: \d+ px/);
+    await expect.poll(() => page.locator('[data-testid="live-areas"]').textContent(), { timeout: 30_000 }).toMatch(/object 1: \d+ px/);
     await page.screenshot({ path: join(SCREENSHOTS, 'live-box.png') });
   });
 
@@ -93,7 +93,7 @@ describe('e2e: annotating the live view', () => {
     const { page, server } = e;
     const live = server.live!;
     await page.keyboard.press('f');
-    await page.waitForFunction(() => window.__cinesegLive.frozenFrame !== null, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__cinesegLive.frozenFrame !== null, undefined, { timeout: 30_000 });
     const h = await page.evaluate(() => ({ ...window.__cinesegLive }));
     const frozen = h.frozenFrame!;
     // The page froze on the frame it showed (the server still held it).
@@ -122,9 +122,9 @@ describe('e2e: annotating the live view', () => {
     expect(lp.asked).toBe(frozen);
     expect(lp.applied).toBe(frozen);
     expect(await page.locator('[data-testid="status"]').textContent()).toContain(`prompt on frame ${frozen}`);
-    await expect.poll(() => live.objectIds.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => live.objectIds.length, { timeout: 30_000 }).toBe(2);
     // Still frozen: the same picture, the new object's mask on it and its area listed.
-    await page.waitForFunction(() => window.__cinesegLive.areas.length === 2, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__cinesegLive.areas.length === 2, undefined, { timeout: 30_000 });
     expect(await pictureHash()).toBe(hash);
     expect(await page.locator('[data-testid="live-mark"]').count()).toBe(1);
     // Object 2's mask was made from the frozen picture: it lies on object 1 as shown there.
@@ -139,7 +139,7 @@ describe('e2e: annotating the live view', () => {
     await page.waitForFunction((p) => window.__cinesegLive.painted >= p + 10, h.painted, { timeout: 30_000 });
     expect(await page.evaluate(() => window.__cinesegLive.shownFrame)).toBeGreaterThan(frozen + HOLD);
     expect(await page.evaluate(() => window.__cinesegLive.frozenFrame)).toBeNull();
-    await expect.poll(() => live.frozenFrames, { timeout: 10_000 }).toEqual([]);
+    await expect.poll(() => live.frozenFrames, { timeout: 30_000 }).toEqual([]);
     expect(await pictureHash()).not.toBe(hash);
     expect(await page.locator('[data-testid="frozen-badge"]').count()).toBe(0);
   });
@@ -180,7 +180,7 @@ describe('e2e: live areas in mm² from a DICOM cine', () => {
     const a = (await page.evaluate(() => window.__cinesegLive.areas.find((x) => x.pixels > 0)))!;
     // One pixel is 0.2 mm × 0.25 mm = 0.05 mm².
     expect(a.mm2).toBeCloseTo(a.pixels * 0.05, 6);
-    await expect.poll(() => page.locator('[data-testid="live-areas"]').textContent(), { timeout: 10_000 }).toMatch(/[\d.]+ mm²/);
+    await expect.poll(() => page.locator('[data-testid="live-areas"]').textContent(), { timeout: 30_000 }).toMatch(/[\d.]+ mm²/);
     await page.screenshot({ path: join(SCREENSHOTS, 'live-mm2.png') });
   });
 });

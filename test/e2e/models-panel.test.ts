@@ -62,7 +62,7 @@ describe('e2e: Improve the model and the model picker', () => {
     await clickVideoPixel(page, meta.width, meta.height, x, y);
     await expect.poll(() => store.currentMasks(sid).length, { timeout: 30_000 }).toBe(1);
 
-    await expect.poll(() => page.locator('select[aria-label="model"] option').count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => page.locator('select[aria-label="model"] option').count(), { timeout: 30_000 }).toBe(2);
     await page.selectOption('select[aria-label="model"]', 'ft-e2e');
     const table = page.locator('[data-testid="validation"]');
     await expect.poll(() => table.textContent()).toContain('after.mean0.6250');
@@ -72,17 +72,17 @@ describe('e2e: Improve the model and the model picker', () => {
     await page.waitForFunction((s) => window.__cineseg.sessionId === s && window.__cineseg.restoredMasks === 1, sid, { timeout: 30_000 });
     expect((await rows()).find((r) => r.id === sid)?.status).toBe('open');
     // The reopened session kept its mask and answers prompts on the new model.
-    await expect.poll(() => page.evaluate(() => window.__cineseg.masksHeld().length), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.evaluate(() => window.__cineseg.masksHeld().length), { timeout: 30_000 }).toBe(1);
     await page.screenshot({ path: join(SCREENSHOTS, 'panels-models.png') });
   });
 
   it('shows the refusal with nothing approved, then a job to its end with its code', async () => {
     const { page } = e;
     await page.click('[data-testid="finetune"]');
-    await expect.poll(() => page.locator('[data-testid="finetune-error"]').textContent(), { timeout: 10_000 }).toContain('E_INPUT_EMPTY');
+    await expect.poll(() => page.locator('[data-testid="finetune-error"]').textContent(), { timeout: 30_000 }).toContain('E_INPUT_EMPTY');
     const sid = await page.evaluate(() => window.__cineseg.sessionId!);
     await page.click(`[data-session="${sid}"] [data-testid="approve"]`);
-    await expect.poll(async () => (await rows()).find((r) => r.id === sid)?.status, { timeout: 10_000 }).toBe('done');
+    await expect.poll(async () => (await rows()).find((r) => r.id === sid)?.status, { timeout: 30_000 }).toBe('done');
     // No Python to train with (and one mask is little to learn from): the job ends failed, and
     // the page says so with the job's message and code.
     process.env.CINESEG_PYTHON = join(tmp, 'no-python');

@@ -5,16 +5,14 @@
  * `?` lists every binding of the shortcut table; the export dialog downloads a COCO file with
  * annotations; approving in the sessions panel changes the row's status (and the store's).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMask, type CompressedRle } from '../../engine/src/mask/rle.js';
-import { StoreSink } from '../../engine/src/server/store-sink.js';
-import { SessionStore } from '../../engine/src/store/session-store.js';
+import type { SessionStore } from '../../engine/src/store/session-store.js';
 import { REPO_ROOT } from '../engine/model/test-bundle.js';
-import { clickVideoPixel, gtCentre, SCREENSHOTS, startE2e, type E2e } from './harness.js';
+import { clickVideoPixel, gtCentre, SCREENSHOTS, startE2eWithStore, type E2eWithStore } from './harness.js';
 
 const CLIP = 'endoscopy-2';
 const CLIP_DIR = join(REPO_ROOT, 'samples/generated', CLIP);
@@ -22,19 +20,13 @@ const meta = JSON.parse(readFileSync(join(CLIP_DIR, 'prompts.json'), 'utf8')) as
 const gt = JSON.parse(readFileSync(join(CLIP_DIR, 'gt.json'), 'utf8')) as { annotations: { object_id: number; segmentations: (CompressedRle | null)[] }[] };
 const { width: W, height: H, length: N } = meta;
 
-let e: E2e;
+let e: E2eWithStore;
 let store: SessionStore;
-let tmp: string;
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'cineseg-e2e-panels-'));
-  store = SessionStore.open(join(tmp, 'cineseg.db'));
-  e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], sink: new StoreSink(store) });
+  e = await startE2eWithStore({ media: [join(REPO_ROOT, 'samples', 'generated')] });
+  store = e.store;
 });
-afterAll(async () => {
-  await e?.destroy();
-  store?.destroy();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(async () => e?.destroy());
 
 const centre = (objectId: number, frame: number): [number, number] => gtCentre(gt, W, objectId, frame);
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
@@ -51,7 +43,7 @@ async function openClip(page: Page): Promise<string> {
 async function seekTimeline(page: Page, f: number): Promise<void> {
   const tl = (await page.locator('canvas.timeline').boundingBox())!;
   await page.mouse.click(tl.x + ((f + 0.5) / N) * tl.width, tl.y + 10);
-  await page.waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 10_000 });
+  await page.waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 30_000 });
 }
 
 /** The RGB of the timeline's track of the `row`th object at frame f (the middle of the track's bar). */
@@ -142,7 +134,7 @@ describe('e2e: timeline, review, keyboard, export and sessions panels', () => {
     }
     await page.keyboard.press('e');
     await expect.poll(() => store.getMask(sid, 1, 15)?.origin, { timeout: 20_000 }).toBe('prompt');
-    await expect.poll(() => page.locator('[data-flag-frame="15"]').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('[data-flag-frame="15"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await page.locator('[data-flag-frame="15"]').first().textContent()).toMatch(/(empty mask|absent \(score -?[\d.]+\)) between present frames|area changed by \d+ %/);
     const flagged = [...new Set((await page.locator('[data-flag-frame]').evaluateAll((li) => li.map((l) => Number(l.getAttribute('data-flag-frame'))))))].sort((a, b) => a - b);
     // The tiny test model may flag other frames of the propagated range too: n / p go to the nearest.
@@ -150,18 +142,18 @@ describe('e2e: timeline, review, keyboard, export and sessions panels', () => {
     expect(flagged.every((f) => f >= 10 && f <= 20)).toBe(true);
     await seekTimeline(page, 2);
     await page.keyboard.press('n');
-    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, flagged[0], { timeout: 10_000 });
+    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, flagged[0], { timeout: 30_000 });
     await page.screenshot({ path: join(SCREENSHOTS, 'panels-review.png') });
     await seekTimeline(page, 40);
     await page.keyboard.press('p');
-    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, flagged[flagged.length - 1], { timeout: 10_000 });
+    await page.waitForFunction((k) => window.__cineseg.presentedFrame === k, flagged[flagged.length - 1], { timeout: 30_000 });
     // Frame keys of the table: Home, +10 (PageDown), next prompted frame (Ctrl+→).
     await page.keyboard.press('Home');
-    await page.waitForFunction(() => window.__cineseg.presentedFrame === 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__cineseg.presentedFrame === 0, undefined, { timeout: 30_000 });
     await page.keyboard.press('PageDown');
-    await page.waitForFunction(() => window.__cineseg.presentedFrame === 10, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__cineseg.presentedFrame === 10, undefined, { timeout: 30_000 });
     await page.keyboard.press('Control+ArrowRight');
-    await page.waitForFunction(() => window.__cineseg.presentedFrame === 12, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__cineseg.presentedFrame === 12, undefined, { timeout: 30_000 });
   });
 
   it('after a correction, propagation starts at the corrected frame by default', async () => {
@@ -213,13 +205,13 @@ describe('e2e: timeline, review, keyboard, export and sessions panels', () => {
     // A second session: the first one is closed and listed with its counts.
     await openClip(page);
     const row = page.locator(`[data-session="${first}"]`);
-    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('closed');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('closed');
     await row.locator('[data-testid="approve"]').click();
-    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('done');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('done');
     expect(await row.locator('[data-testid="session-status"]').textContent()).toBe('approved');
     expect(store.requireSession(first).status).toBe('done');
     await page.screenshot({ path: join(SCREENSHOTS, 'panels-sessions.png') });
     await row.locator('[data-testid="unapprove"]').click();
-    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('closed');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('closed');
   });
 });

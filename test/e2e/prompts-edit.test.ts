@@ -78,7 +78,7 @@ describe('e2e: prompts drawn, selected, removed, undone', () => {
     const masksBefore = await page.evaluate(() => window.__cineseg.masksReceived);
     await page.mouse.click(...(await screenAt(page, nx + 0.5, py + 0.5)), { button: 'right' });
     await page.waitForFunction((n) => window.__cineseg.promptList?.count === 2 && window.__cineseg.masksReceived > n, masksBefore, { timeout: 30_000 });
-    await expect.poll(() => stored.prompts.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => stored.prompts.length, { timeout: 30_000 }).toBe(2);
     expect(stored.prompts[1]).toMatchObject({ kind: 'points', objectId: 1, frame: 0, clearOld: false, points: [{ label: 0 }] });
     drawn = await page.evaluate(() => window.__cineseg.drawnPrompts);
     expect(drawn.map((d) => d.points[0]!.label)).toEqual([1, 0]);

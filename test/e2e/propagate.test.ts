@@ -4,16 +4,14 @@
  * midway (bar gone, the frames done so far stay stored, the next one runs); two objects: one renamed
  * (the name stored as its label), hidden, shown, the other deleted.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompressedRle } from '../../engine/src/mask/rle.js';
-import { StoreSink } from '../../engine/src/server/store-sink.js';
-import { SessionStore } from '../../engine/src/store/session-store.js';
+import type { SessionStore } from '../../engine/src/store/session-store.js';
 import { REPO_ROOT } from '../engine/model/test-bundle.js';
-import { clickVideoPixel, gtCentre, SCREENSHOTS, startE2e, type E2e } from './harness.js';
+import { clickVideoPixel, gtCentre, SCREENSHOTS, startE2eWithStore, type E2eWithStore } from './harness.js';
 
 const CLIP = 'endoscopy-2';
 const CLIP_DIR = join(REPO_ROOT, 'samples/generated', CLIP);
@@ -22,19 +20,13 @@ const gt = JSON.parse(readFileSync(join(CLIP_DIR, 'gt.json'), 'utf8')) as { anno
 const { width: W, height: H, length: N } = meta;
 const MID = Math.floor(N / 2);
 
-let e: E2e;
+let e: E2eWithStore;
 let store: SessionStore;
-let tmp: string;
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'cineseg-e2e-store-'));
-  store = SessionStore.open(join(tmp, 'cineseg.db'));
-  e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], sink: new StoreSink(store) });
+  e = await startE2eWithStore({ media: [join(REPO_ROOT, 'samples', 'generated')] });
+  store = e.store;
 });
-afterAll(async () => {
-  await e?.destroy();
-  store?.destroy();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(async () => e?.destroy());
 
 const centre = (objectId: number, frame: number): [number, number] => gtCentre(gt, W, objectId, frame);
 const clickVideo = (page: Page, x: number, y: number): Promise<void> => clickVideoPixel(page, W, H, x, y);

@@ -15,14 +15,14 @@
  * logging is limited to errors while a file is parsed.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
 import { checkFrameSize } from '../decode/frame-limits.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ClipDicomRefs } from '../store/session-store.js';
 import type { ResolvedInput } from './input.js';
+import { stagingDir } from './staging-dir.js';
 
 const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
 const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -377,13 +377,7 @@ export async function readDicomCine(path: string): Promise<{ info: DicomCineInfo
  */
 export async function stageDicomCine(input: string, path: string): Promise<ResolvedInput & { dicom: DicomCineInfo }> {
   const { info, frames } = await readDicomCine(path);
-  const dir = await mkdtemp(join(tmpdir(), 'cineseg-dicom-'));
-  let released = false;
-  const release = async (): Promise<void> => {
-    if (released) return;
-    released = true;
-    await rm(dir, { recursive: true, force: true });
-  };
+  const { dir, release } = await stagingDir('cineseg-dicom-');
   try {
     const jpeg = info.encoding === 'jpeg-baseline';
     const rate = String(Math.round(info.fps * 1e6) / 1e6);

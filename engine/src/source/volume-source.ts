@@ -8,13 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ResolvedInput } from './input.js';
 import { openVolumeInput, renderSlice, VOLUME_FPS, windowsFor, type PlaneView, type VolumeClip, type WindowLevel } from './volume-slices.js';
 import { parseVolumeSpec, type Modality } from './volume.js';
+import { stagingDir } from './staging-dir.js';
 
 /** What a staged volume input shows (ClipInfo.volume is made from it). */
 export interface VolumeStageInfo {
@@ -40,13 +40,7 @@ export async function stageVolumeInput(input: string): Promise<(ResolvedInput & 
   const clip = openVolumeInput(input);
   if (!clip) return null;
   const { view } = clip;
-  const dir = await mkdtemp(join(tmpdir(), 'cineseg-volume-'));
-  let released = false;
-  const release = async (): Promise<void> => {
-    if (released) return;
-    released = true;
-    await rm(dir, { recursive: true, force: true });
-  };
+  const { dir, release } = await stagingDir('cineseg-volume-');
   try {
     const file = join(dir, 'slices.gray');
     await new Promise<void>((resolve, reject) => {
