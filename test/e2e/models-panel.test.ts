@@ -1,7 +1,8 @@
 /**
  * "Improve the model" and the model picker in Chromium over a real SQLite store: with nothing
  * approved the page shows the server's refusal; with an approved session the job runs and its
- * end (here a failure: no Python, one mask) is shown with its message and code; a fine-tuned bundle
+ * end (a failure: no Python, one mask) is shown with its message and code, and with a propagated
+ * session a real two-step job ends done and its model is offered; a fine-tuned bundle
  * in the models folder is offered with its validation table, and choosing it reopens the session
  * on screen with that model (the store records it).
  */
@@ -27,7 +28,8 @@ const python = process.env.CINESEG_PYTHON;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cineseg-e2e-models-'));
   store = SessionStore.open(join(tmp, 'site.db'));
-  e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], sink: new StoreSink(store) });
+  // The smallest training finetune supports (two steps; force: two steps need not beat the base).
+  e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated')], sink: new StoreSink(store), finetune: { steps: 2, minutes: 0, encoder: 'frozen', force: true } });
   // A bundle as a finetune job leaves it, with the validation table in its manifest.
   const dir = join(e.server.models.modelsDir!, 'ft-e2e');
   cpSync(testBundleDir(), dir, { recursive: true });
@@ -96,4 +98,31 @@ describe('e2e: Improve the model and the model picker', () => {
     expect(await page.locator('[data-testid="finetune-error"]').count()).toBe(0);
     await page.screenshot({ path: join(SCREENSHOTS, 'panels-finetune-failed.png') });
   });
+
+  it('improves the model from an approved, propagated session: the job ends done and its model is offered', async () => {
+    const { page } = e;
+    if (python === undefined) delete process.env.CINESEG_PYTHON;
+    else process.env.CINESEG_PYTHON = python;
+    // The one-mask session of the test before stays out of this training.
+    for (const r of await rows()) if (r.status === 'done') await fetch(`${e.server.url}api/sessions/${r.id}/unapprove`, { method: 'POST' });
+    await page.click(`[data-clip="generated/${CLIP}"]`);
+    await page.waitForFunction(() => window.__cineseg.sessionId !== null && window.__cineseg.presentedFrame === 0, undefined, { timeout: 60_000 });
+    const sid = await page.evaluate(() => window.__cineseg.sessionId!);
+    const [x, y] = gtCentre(gt, meta.width, 1, 0);
+    await clickVideoPixel(page, meta.width, meta.height, x, y);
+    await expect.poll(() => store.currentMasks(sid).length, { timeout: 30_000 }).toBe(1);
+    await page.click('[data-testid="propagate"]');
+    await expect.poll(() => store.currentMasks(sid).length, { timeout: 120_000 }).toBeGreaterThan(20);
+    await expect.poll(() => page.locator('[data-testid="progress"]').count(), { timeout: 120_000 }).toBe(0);
+    await page.click(`[data-session="${sid}"] [data-testid="approve"]`);
+    await expect.poll(async () => (await rows()).find((r) => r.id === sid)?.status, { timeout: 30_000 }).toBe('done');
+    await page.click('[data-testid="finetune"]');
+    const job = page.locator('[data-testid="job"]');
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 400_000, intervals: [1000] }).toMatch(/done|failed/);
+    const body = (await (await fetch(`${e.server.url}api/jobs`)).json()) as { jobs: { state: string; code?: string; message?: string; result?: { modelId: string } }[] };
+    expect(body.jobs[0], JSON.stringify(body.jobs[0])).toMatchObject({ state: 'done' });
+    const modelId = body.jobs[0]!.result!.modelId;
+    await expect.poll(() => page.locator(`select[aria-label="model"] option[value="${modelId}"]`).count(), { timeout: 30_000 }).toBe(1);
+    await page.screenshot({ path: join(SCREENSHOTS, 'panels-finetune-done.png') });
+  }, 600_000);
 });

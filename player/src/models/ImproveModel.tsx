@@ -34,6 +34,8 @@ export function validationRows(v: Record<string, unknown>, prefix = ''): [string
   for (const [k, x] of Object.entries(v)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (x !== null && typeof x === 'object' && !Array.isArray(x)) out.push(...validationRows(x as Record<string, unknown>, key));
+    // Per-clip rows (arrays of objects) are too wide for the panel: their count stands for them.
+    else if (Array.isArray(x) && x.some((e) => e !== null && typeof e === 'object')) out.push([key, `${x.length} per-clip rows`]);
     else out.push([key, typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : Array.isArray(x) ? x.map((e) => (typeof e === 'number' ? e.toFixed(3) : String(e))).join(', ') : String(x)]);
   }
   return out;

@@ -24,5 +24,6 @@ describe('clip progress, export URL and validation rows', () => {
       ['tuned.frames', '20'],
       ['clips', 'a, b'],
     ]);
+    expect(validationRows({ items: [{ clip: 'a', jf: 0.5 }, { clip: 'b', jf: 0.6 }] })).toEqual([['items', '2 per-clip rows']]);
   });
 });
