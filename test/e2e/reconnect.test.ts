@@ -72,8 +72,9 @@ describe('e2e: reconnect', () => {
     expect(await page.evaluate(() => window.__cineseg.sessionId)).toBe(first);
     expect(e.sink.sessions.size).toBe(sessionsBefore);
     expect(e.sink.sessions.get(first)!.prompts).toHaveLength(1);
-    // The resumed session still answers: a second click on it is stored in the same session.
-    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width + 3, box.y + (pt[1] / prompts.height) * box.height + 3);
+    // The resumed session still answers: a second click on it is stored in the same session (away
+    // from the first click's marker, which a click on would select instead).
+    await page.mouse.click(box.x + (pt[0] / prompts.width) * box.width + 20, box.y + (pt[1] / prompts.height) * box.height + 4);
     await expect.poll(() => e.sink.sessions.get(first)!.prompts.length, { timeout: 30_000 }).toBe(2);
   });
 });
