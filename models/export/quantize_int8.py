@@ -31,6 +31,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from models.export.to_fp16 import write_converted_manifest  # noqa: E402
+
 GRAPH_KEYS = ("imageEncoder", "memoryAttention", "maskDecoder", "memoryEncoder")
 # Weights smaller than this (K * N) stay float: the quantise / dequantise ops would cost more than
 # the integer product saves (e.g. the 2 x C point-embedding matrix).
@@ -175,11 +180,7 @@ def quantize_bundle(src: str, dst: str, graphs: Sequence[str], per_channel: bool
         "graphs": [k for k in GRAPH_KEYS if k in graphs],
         "nodes": nodes,
     }
-    man.pop("selftest", None)  # selftest vectors are fp32 references
-    man.setdefault("source", {})["convertedFrom"] = os.path.basename(os.path.normpath(src))
-    with open(os.path.join(dst, "manifest.json"), "w") as fh:
-        json.dump(man, fh, indent=2)
-    return man
+    return write_converted_manifest(man, src, dst)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

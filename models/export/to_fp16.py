@@ -31,7 +31,13 @@ def bundle_to_fp16(src: str, dst: str) -> dict:
                 e["dtype"] = "float16"
     man["precision"] = "fp16"
     man["name"] = man["name"] + "-fp16"
-    man.pop("selftest", None)  # selftest vectors are fp32 references
+    return write_converted_manifest(man, src, dst)
+
+
+def write_converted_manifest(man: dict, src: str, dst: str) -> dict:
+    """Writes the manifest of a bundle converted from `src` (fp16, int8): its fp32 selftest
+    vectors no longer apply, and it names the bundle it came from."""
+    man.pop("selftest", None)
     man.setdefault("source", {})["convertedFrom"] = os.path.basename(os.path.normpath(src))
     with open(os.path.join(dst, "manifest.json"), "w") as fh:
         json.dump(man, fh, indent=2)
