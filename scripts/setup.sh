@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine with Node 20 lacks, builds, and regenerates the sample clips.
 # Idempotent: every step checks first, so running it again is quick.
 # By default it installs everything the tests need too (README line 2 must pass after line 1):
-# Debian's python3-torch (exporter tests), chromium (browser tests), dcmtk + dicom3tools (DICOM SEG).
+# Debian's python3-torch (exporter tests), chromium (browser tests), dcmtk + dicom3tools (DICOM SEG),
+# redis-server + postgresql (queue, workers and the shared store).
 #   --minimal   only what running cineseg needs (ffmpeg, npm dependencies, build, samples)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +11,10 @@ cd "$(dirname "$0")/.."
 with_python=1
 with_browser=1
 with_dicom=1
+with_cluster=1
 for arg in "$@"; do
   case "$arg" in
-    --minimal) with_python=0; with_browser=0; with_dicom=0 ;;
+    --minimal) with_python=0; with_browser=0; with_dicom=0; with_cluster=0 ;;
     --ci) ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -33,6 +35,12 @@ fi
 if [ "$with_dicom" = 1 ]; then
   command -v dcmdump >/dev/null 2>&1 || apt_missing+=(dcmtk)
   command -v dciodvfy >/dev/null 2>&1 || apt_missing+=(dicom3tools)
+fi
+# The cluster's parts (issue 18): Redis for BullMQ's queue, PostgreSQL for the shared store. The tests
+# start throwaway servers of their own on loopback ports (never the machine's services).
+if [ "$with_cluster" = 1 ]; then
+  command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${apt_missing[*]}"

@@ -49,6 +49,12 @@ export const ErrorCode = {
   E_SESSION_UNKNOWN: 'E_SESSION_UNKNOWN',
   /** A write the server was about to acknowledge did not commit (store locked, read-only or full; or the session's record never started): the request fails instead of being acked and lost. */
   E_STORE_WRITE: 'E_STORE_WRITE',
+  E_STORE_UNAVAILABLE: 'E_STORE_UNAVAILABLE', // [503] the store cannot be reached or opened (PostgreSQL down, wrong URL or password)
+  E_STORE_VERSION: 'E_STORE_VERSION', // the store's schema is newer than this cineseg knows: upgrade cineseg, never downgrade the data
+  E_EDIT_CONFLICT: 'E_EDIT_CONFLICT', // [409] the object was changed by another editor since this one last read it (optimistic versioning): reload, then edit again
+  // queue/: BullMQ jobs on Redis (batch --queue, worker, queue status)
+  E_QUEUE_UNAVAILABLE: 'E_QUEUE_UNAVAILABLE', // Redis cannot be reached at the --queue URL
+  E_QUEUE_JOB_UNKNOWN: 'E_QUEUE_JOB_UNKNOWN', // queue retry named a job the queue does not hold
   // server/ and protocol.ts: the WebSocket protocol and HTTP serving
   E_PROTOCOL_JSON: 'E_PROTOCOL_JSON',
   E_PROTOCOL_INVALID: 'E_PROTOCOL_INVALID',
