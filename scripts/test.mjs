@@ -39,6 +39,19 @@ if (existsSync(report)) {
 } else {
   failed += 1;
 }
+// Under CI every precondition a test names (a clip, the trained bundle, the built CLI, PostgreSQL,
+// redis-server) is installed by the set-up: a test that skipped anyway hides a broken set-up, so
+// there it counts as failed, by name. On a developer's machine a skip stays a skip.
+if (process.env.CI === 'true' && skipped > 0 && existsSync(report)) {
+  const json = JSON.parse(readFileSync(report, 'utf8'));
+  for (const file of json.testResults ?? []) {
+    for (const t of file.assertionResults ?? []) {
+      if (t.status === 'pending' || t.status === 'skipped' || t.status === 'todo') console.log(`skipped under CI (counted as failed): ${t.fullName ?? t.title}`);
+    }
+  }
+  failed += skipped;
+  skipped = 0;
+}
 const code = run.status ?? 1;
 if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -10,9 +10,14 @@
  * This module must stay free of Node imports: the player bundles it for the browser.
  *
  * Over 500 lines on purpose: the project keeps the whole wire in this one file (schemas, types,
- * binary codecs), so a change to the protocol is one diff both sides see.
+ * binary codecs), so a change to the protocol is one diff both sides see. Helpers that are not
+ * the wire live elsewhere (the RLE codec of the mask payload: mask/rle.ts).
  */
 import { z } from 'zod';
+
+// The mask payload's codec lives in mask/rle.ts (the project's one COCO RLE codec, no Node
+// imports); the wire re-exports the decoders a receiver of mask messages needs.
+export { countsToMask, paintCounts } from './mask/rle.js';
 
 /** Protocol version; bumped on any incompatible change. */
 export const PROTOCOL_VERSION = 1;
@@ -558,15 +563,34 @@ export function encodeLivePicture(p: LivePicture): Uint8Array {
   return out;
 }
 
-/** Thrown by the binary decoders; `code` matches the server's error codes. */
+/**
+ * Thrown by the binary decoders; `code` matches the server's error codes: E_PROTOCOL_VERSION for a
+ * message of another protocol version (its layout may differ, so nothing after the version byte
+ * is read), E_PROTOCOL_BINARY for anything else that is not what its kind byte says.
+ */
 export class BinaryFrameError extends Error {
-  constructor(readonly code: 'E_PROTOCOL_BINARY', message: string) {
+  constructor(
+    readonly code: 'E_PROTOCOL_BINARY' | 'E_PROTOCOL_VERSION',
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function view(data: ArrayBuffer | ArrayBufferView): DataView {
   return data instanceof ArrayBuffer ? new DataView(data) : new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * The checks every binary decoder starts with: its kind, this protocol version, then a whole
+ * header. The version comes before the length: another version's header may be of another size,
+ * and "wrong version" is what the reader needs to hear (reload the page, update the server).
+ */
+function checkHead(dv: DataView, kind: number, headerBytes: number, name: string): void {
+  if (dv.byteLength < 2 || dv.getUint8(0) !== kind) throw new BinaryFrameError('E_PROTOCOL_BINARY', `not a ${name} message`);
+  const v = dv.getUint8(1);
+  if (v !== PROTOCOL_VERSION) throw new BinaryFrameError('E_PROTOCOL_VERSION', `${name} message version ${v}; this side speaks protocol version ${PROTOCOL_VERSION}`);
+  if (dv.byteLength < headerBytes) throw new BinaryFrameError('E_PROTOCOL_BINARY', `not a ${name} message: ${dv.byteLength} bytes, its header is ${headerBytes}`);
 }
 
 /** Which binary message this is (by its first byte), or null when unknown/empty. */
@@ -577,11 +601,13 @@ export function binaryKind(data: ArrayBuffer | ArrayBufferView): 'mask' | 'frame
   return k === BinaryKind.mask ? 'mask' : k === BinaryKind.frame ? 'frame' : k === BinaryKind.picture ? 'picture' : null;
 }
 
-/** Decodes a mask message; checks the header and that the counts add up to width x height. */
+/**
+ * Decodes a mask message; checks the header and that the counts add up to width x height.
+ * @throws BinaryFrameError E_PROTOCOL_VERSION, E_PROTOCOL_BINARY
+ */
 export function decodeMaskFrame(data: ArrayBuffer | ArrayBufferView): MaskFrame & { counts: Uint32Array } {
   const dv = view(data);
-  if (dv.byteLength < MASK_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.mask) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a mask message');
-  if (dv.getUint8(1) !== PROTOCOL_VERSION) throw new BinaryFrameError('E_PROTOCOL_BINARY', `mask message version ${dv.getUint8(1)}`);
+  checkHead(dv, BinaryKind.mask, MASK_HEADER_BYTES, 'mask');
   const n = dv.getUint32(36, true);
   if (dv.byteLength !== MASK_HEADER_BYTES + 4 * n) throw new BinaryFrameError('E_PROTOCOL_BINARY', `mask message is ${dv.byteLength} bytes, header says ${MASK_HEADER_BYTES + 4 * n}`);
   const width = dv.getUint32(24, true);
@@ -604,10 +630,13 @@ export function decodeMaskFrame(data: ArrayBuffer | ArrayBufferView): MaskFrame 
   };
 }
 
-/** Decodes a live frame message (the JPEG is a view into `data`). */
+/**
+ * Decodes a live frame message (the JPEG is a view into `data`).
+ * @throws BinaryFrameError E_PROTOCOL_VERSION (another protocol version), E_PROTOCOL_BINARY
+ */
 export function decodeLiveFrame(data: ArrayBuffer | ArrayBufferView): LiveFrame {
   const dv = view(data);
-  if (dv.byteLength < FRAME_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.frame) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a frame message');
+  checkHead(dv, BinaryKind.frame, FRAME_HEADER_BYTES, 'frame');
   return {
     handle: dv.getUint32(4, true),
     frame: dv.getUint32(8, true),
@@ -622,54 +651,16 @@ export function decodeLiveFrame(data: ArrayBuffer | ArrayBufferView): LiveFrame 
   };
 }
 
-/** Decodes a live picture message (the JPEG is a view into `data`). */
+/**
+ * Decodes a live picture message (the JPEG is a view into `data`).
+ * @throws BinaryFrameError E_PROTOCOL_VERSION, E_PROTOCOL_BINARY
+ */
 export function decodeLivePicture(data: ArrayBuffer | ArrayBufferView): LivePicture {
   const dv = view(data);
-  if (dv.byteLength < PICTURE_HEADER_BYTES || dv.getUint8(0) !== BinaryKind.picture) throw new BinaryFrameError('E_PROTOCOL_BINARY', 'not a picture message');
-  if (dv.getUint8(1) !== PROTOCOL_VERSION) throw new BinaryFrameError('E_PROTOCOL_BINARY', `picture message version ${dv.getUint8(1)}`);
+  checkHead(dv, BinaryKind.picture, PICTURE_HEADER_BYTES, 'picture');
   return {
     handle: dv.getUint32(4, true),
     frame: dv.getUint32(8, true),
     jpeg: new Uint8Array(dv.buffer, dv.byteOffset + PICTURE_HEADER_BYTES, dv.byteLength - PICTURE_HEADER_BYTES),
   };
-}
-
-/**
- * Paints COCO counts (column-major) into a row-major RGBA image: foreground pixels get `rgba`.
- * The player's overlay and the tests share this so both read masks the same way.
- */
-export function paintCounts(counts: ArrayLike<number>, width: number, height: number, rgba: Uint8ClampedArray | Uint8Array, color: readonly [number, number, number, number]): void {
-  let p = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i]!;
-    if (i & 1) {
-      for (let k = p; k < p + c; k++) {
-        const x = Math.floor(k / height);
-        const y = k - x * height;
-        const o = 4 * (y * width + x);
-        rgba[o] = color[0];
-        rgba[o + 1] = color[1];
-        rgba[o + 2] = color[2];
-        rgba[o + 3] = color[3];
-      }
-    }
-    p += c;
-  }
-}
-
-/** COCO counts → row-major 0/1 bytes. */
-export function countsToMask(counts: ArrayLike<number>, width: number, height: number): Uint8Array {
-  const m = new Uint8Array(width * height);
-  let p = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i]!;
-    if (i & 1) {
-      for (let k = p; k < p + c; k++) {
-        const x = Math.floor(k / height);
-        m[(k - x * height) * width + x] = 1;
-      }
-    }
-    p += c;
-  }
-  return m;
 }

@@ -35,6 +35,7 @@ import { LiveObjectIds } from './video/live-prompts.js';
 import { requestLiveFreeze } from './live/live-freeze.js';
 import { LiveView, type LiveViewHandle } from './video/LiveView.js';
 import { RecordedView, type Prompt, type RecordedViewHandle } from './video/RecordedView.js';
+import { errorLine } from './client-error.js';
 
 export function App() {
   const [clips, setClips] = useState<ClipInfo[]>([]);
@@ -65,7 +66,7 @@ export function App() {
   // Propagation panel, review queue, shortcuts, help, export, sessions and model panels (H5's
   // files under timeline/, review/, keyboard/, export/, sessions/, models/): App only wires them.
   const prop = usePropagation(conn, session, current, setStatus);
-  const { progress, setProgress } = prop;
+  const { setProgress } = prop;
   const propRef = useRef(prop);
   propRef.current = prop;
   const [overlayOn, setOverlayOn] = useState(true);
@@ -205,10 +206,10 @@ export function App() {
         // Recorded: each click is a prompt of its own on the server (drawn, removable, undoable);
         // clearOld false keeps the frame's earlier clicks, so consecutive clicks refine.
         const req: Request = p.kind === 'box' ? { type: 'addBox', sessionId: s.sessionId, frame: p.frame, objectId, box: p.box } : { type: 'addPoints', sessionId: s.sessionId, frame: p.frame, objectId, points: [{ x: p.x, y: p.y, label: p.label }], clearOld: false };
-        conn.current!.request(req).then((r) => r.type === 'ack' && editingRef.current.onPromptAck(r, objectId, p.frame), (e: Error) => setStatus(e.message));
+        conn.current!.request(req).then((r) => r.type === 'ack' && editingRef.current.onPromptAck(r, objectId, p.frame), (e: unknown) => setStatus(errorLine(e)));
         return;
       }
-      sendPrompt(s.sessionId, fp).catch((e: Error) => setStatus(e.message));
+      sendPrompt(s.sessionId, fp).catch((e: unknown) => setStatus(errorLine(e)));
     },
     [active, sendPrompt, ensureObject],
   );
@@ -218,7 +219,7 @@ export function App() {
     if (!window.confirm(`Delete ${objects.find((o) => o.id === id)?.name ?? `object ${id}`} with all its masks?`)) return;
     dropObject(id);
     scheduleMaskRender();
-    if (s) conn.current!.request({ type: 'removeObject', sessionId: s.sessionId, objectId: id }).catch((e: Error) => setStatus(e.message));
+    if (s) conn.current!.request({ type: 'removeObject', sessionId: s.sessionId, objectId: id }).catch((e: unknown) => setStatus(errorLine(e)));
   };
 
   const maskFrames = useMemo(() => {
@@ -227,9 +228,7 @@ export function App() {
     return set;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [maskVersion, session]); // a new session clears the masks without a new maskVersion
-  // Mask prompts (brush strokes) are in the server's list only, not in the replay copy.
-  const promptedFrames = useMemo(() => new Set([...[...prompts.current.values()].map((p) => p.frame), ...editing.prompts.map((p) => p.frame)]), [maskVersion, objects, editing.prompts]);
-
+  // Mask prompts (brush strokes) are in the server's list only, not in the replay copy: both go in.
   const analysis = useTrackAnalysis(masks.current, maskVersion, objects.map((o) => o.id), [...prompts.current.values(), ...editing.prompts], session?.numFrames ?? 0, session?.width ?? 1, session?.height ?? 1);
   prop.coverage.current = { firstPrompt: analysis.promptedFrames[0] ?? null, tracked: analysis.trackedFrames };
   const seekTo = (f: number) => recordedView.current?.seek(f);
@@ -387,7 +386,7 @@ export function App() {
           onRename={(id, name) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, name } : o)))}
           onRenameDone={(id, name) => {
             const s = sessionRef.current;
-            if (s && name.trim()) conn.current!.request({ type: 'renameObject', sessionId: s.sessionId, objectId: id, name: name.trim() }).catch((e: Error) => setStatus(e.message));
+            if (s && name.trim()) conn.current!.request({ type: 'renameObject', sessionId: s.sessionId, objectId: id, name: name.trim() }).catch((e: unknown) => setStatus(errorLine(e)));
           }}
           onToggleHidden={(id) => setObjects((os) => os.map((o) => (o.id === id ? { ...o, hidden: !o.hidden } : o)))}
           onDelete={removeObject}

@@ -4,6 +4,7 @@
  * re-opens its session and replays its prompts).
  */
 import { PROTOCOL_VERSION, WS_PATH, type ClientMessageInput, type ServerMessage } from '../../engine/src/protocol.js';
+import { notConnected, serverError } from './client-error.js';
 
 type Reply = Extract<ServerMessage, { type: 'ack' | 'sessionStarted' | 'error' }>;
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
@@ -47,12 +48,12 @@ export class Connection {
     this.connect();
   }
 
-  /** Sends a request; resolves with its ack/sessionStarted, rejects with the server's coded error. */
+  /** Sends a request; resolves with its ack/sessionStarted, rejects with a CinesegError (the server's code, or E_NOT_CONNECTED). */
   request(msg: Request): Promise<Reply> {
     const seq = this.seq++;
     return new Promise((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-        reject(Object.assign(new Error('not connected'), { code: 'E_NOT_CONNECTED' }));
+        reject(notConnected());
         return;
       }
       this.pending.set(seq, { req: msg, resolve, reject });
@@ -87,7 +88,7 @@ export class Connection {
         const p = this.pending.get(m.seq);
         if (p) {
           this.pending.delete(m.seq);
-          if (m.type === 'error') p.reject(Object.assign(new Error(`${m.code}: ${m.message}`), { code: m.code }));
+          if (m.type === 'error') p.reject(serverError(m.code, m.message));
           else {
             p.resolve(m);
             for (const l of replyListeners) l(p.req, m);
@@ -100,7 +101,7 @@ export class Connection {
     ws.onclose = () => {
       const was = this.connected;
       this.connected = false;
-      for (const p of this.pending.values()) p.reject(Object.assign(new Error('connection lost'), { code: 'E_NOT_CONNECTED' }));
+      for (const p of this.pending.values()) p.reject(notConnected('connection lost before the reply'));
       this.pending.clear();
       if (was) this.on.close();
       if (!this.destroyed) {

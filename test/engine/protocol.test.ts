@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMask } from '../../engine/src/mask/rle.js';
+import { countsToMask, encodeMask } from '../../engine/src/mask/rle.js';
 import {
+  BinaryFrameError,
+  FRAME_HEADER_BYTES,
   MAX_TEXT_MESSAGE_BYTES,
-  countsToMask,
   decodeLiveFrame,
   decodeLivePicture,
   encodeLivePicture,
@@ -107,6 +108,30 @@ describe('protocol: binary frames', () => {
     const f = decodeLiveFrame(bytes);
     expect(f).toMatchObject({ handle: 9, frame: 1234, drops: 17, ptsUs: 41_133_333, sourceMs: 1_790_000_000_123.25, width: 480, height: 360, objects: 2, serverUs: 41_250 });
     expect([...f.jpeg]).toEqual([...jpeg]);
+  });
+
+  it('refuses a live frame of another protocol version with E_PROTOCOL_VERSION, not garbage', () => {
+    const bytes = encodeLiveFrame({ handle: 9, frame: 12, drops: 0, ptsUs: 400_000, sourceMs: 1, width: 64, height: 48, objects: 1, serverUs: 10, jpeg: new Uint8Array([0xff, 0xd8]) });
+    const code = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(BinaryFrameError);
+        return `${(e as BinaryFrameError).code}: ${(e as Error).message}`;
+      }
+      return 'accepted';
+    };
+    const v2 = bytes.slice();
+    v2[1] = 2;
+    expect(code(() => decodeLiveFrame(v2))).toBe('E_PROTOCOL_VERSION: frame message version 2; this side speaks protocol version 1');
+    // Another version's header may be shorter: the version is still what is reported.
+    expect(code(() => decodeLiveFrame(v2.slice(0, 20)))).toMatch(/^E_PROTOCOL_VERSION: frame message version 2/);
+    expect(code(() => decodeLiveFrame(bytes.slice(0, FRAME_HEADER_BYTES - 1)))).toMatch(/^E_PROTOCOL_BINARY: not a frame message: 47 bytes/);
+    expect(code(() => decodeLiveFrame(encodeLivePicture({ handle: 1, frame: 1, jpeg: new Uint8Array(40) })))).toBe('E_PROTOCOL_BINARY: not a frame message');
+    // The mask decoder reports a foreign version the same way.
+    const mask = encodeMaskFrame({ handle: 1, frame: 0, objectId: 1, ptsUs: 0, width: 2, height: 2, score: 0, counts: [1, 2, 1] });
+    mask[1] = 0;
+    expect(code(() => decodeMaskFrame(mask))).toMatch(/^E_PROTOCOL_VERSION: mask message version 0/);
   });
 
   it('round-trips a live picture message and refuses a foreign version', () => {

@@ -3,7 +3,7 @@
  * error channel, so this reads its stderr; patterns are the messages of ffmpeg 5.1-7.x.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
-import { frameSizeAllowed, frameTooLarge, refusedPictureSize } from './frame-limits.js';
+import { frameSizeAllowed, frameTooLarge, refusedPictureSize } from '../source/frame-limits.js';
 
 /** [stderr pattern, code, what it means, applies to local files only]. */
 const RULES: Array<[RegExp, ErrorCode, string, boolean?]> = [
@@ -55,3 +55,16 @@ function suffix(stderr: string): string {
 
 /** Decoder complaints that mean a damaged bitstream: counted as decode errors, frames still flow. */
 export const DECODE_ERROR_LINE = /error while decoding|concealing \d+ (DC|AC|MV) errors|Invalid NAL unit|corrupt (decoded )?frame|decode_slice_header error|Packet corrupt|Invalid data found|partial file|Error splitting the input|missing picture|no frame!|Truncating packet|corrupt input packet/i;
+
+/**
+ * A decoder stderr line (not showinfo's) that ends the run: ffmpeg renders text or unknown bytes
+ * as ANSI art (tty, bin ... demuxers), which is never a clip, and a playlist saved as a file would
+ * decode the files it names (probe.ts refuses it too). Null for any other line.
+ */
+export function fatalDecoderLine(input: string, line: string, isFile: boolean): CinesegError | null {
+  if (/^Input #0, (tty|bin|xbin|adf|idf),/.test(line)) return new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${input}: a text file, not a video`);
+  if (isFile && /^Input #0, (hls|applehttp|concat|dash|imf|webm_dash_manifest)\b/.test(line)) {
+    return new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${input}: a playlist that refers to other files, not a video`);
+  }
+  return null;
+}

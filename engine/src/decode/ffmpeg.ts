@@ -3,31 +3,56 @@
  * archived fluent-ffmpeg wrapper can be swapped for plain child_process (or another backend)
  * in one place.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import ffmpegFactory from 'fluent-ffmpeg';
 import { CinesegError, ErrorCode } from '../errors.js';
+import { stderrSummary } from './ffmpeg-errors.js';
 
 export type FfmpegCommand = ffmpegFactory.FfmpegCommand;
 
 let checked: { ffmpeg: string; ffprobe: string } | undefined;
+
+/**
+ * Deadlines of the `-version` check, tried in turn: on a loaded machine (a parallel test run, a
+ * build) ffmpeg can take seconds just to load its libraries, and one 10 s try once reported a
+ * present ffmpeg as "not found". A later try only runs when the earlier one timed out.
+ */
+export const VERSION_CHECK_TIMEOUTS_MS: readonly number[] = [10_000, 60_000];
+
+/**
+ * Checks that `bin -version` runs, trying each deadline in turn while it times out.
+ * @throws CinesegError E_FFMPEG_MISSING whose message says what happened: not found, not
+ *   runnable, exited non-zero (with its stderr), or no answer within the deadlines
+ */
+export function checkRunnable(bin: string, timeoutsMs: readonly number[] = VERSION_CHECK_TIMEOUTS_MS): void {
+  const hint = "install Debian's ffmpeg (apt-get install ffmpeg) or set CINESEG_FFMPEG / CINESEG_FFPROBE";
+  for (let i = 0; i < timeoutsMs.length; i++) {
+    const r = spawnSync(bin, ['-version'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutsMs[i], killSignal: 'SIGKILL' });
+    const err = r.error as NodeJS.ErrnoException | undefined;
+    if (!err && r.status === 0) return;
+    if (err?.code === 'ETIMEDOUT') {
+      if (i + 1 < timeoutsMs.length) continue;
+      const tries = timeoutsMs.map((t) => `${t / 1000} s`).join(', then ');
+      throw new CinesegError(ErrorCode.E_FFMPEG_MISSING, `${bin} was found but gave no answer to -version within ${tries} (killed): the machine is overloaded or ${bin} hangs`, {
+        cause: err,
+        details: { reason: 'timeout', timeoutsMs: [...timeoutsMs] },
+      });
+    }
+    if (err?.code === 'ENOENT') throw new CinesegError(ErrorCode.E_FFMPEG_MISSING, `${bin} not found; ${hint}`, { cause: err, details: { reason: 'not-found' } });
+    if (err) throw new CinesegError(ErrorCode.E_FFMPEG_MISSING, `${bin} could not be run (${err.code ?? err.message}); ${hint}`, { cause: err, details: { reason: 'not-runnable' } });
+    const said = stderrSummary(r.stderr?.toString('utf8') ?? '');
+    const how = r.status === null ? `was killed by ${r.signal}` : `exited with ${r.status}`;
+    throw new CinesegError(ErrorCode.E_FFMPEG_MISSING, `${bin} -version ${how}${said ? ` (${said})` : ''}; ${hint}`, { details: { reason: 'exit', exitCode: r.status, signal: r.signal } });
+  }
+}
 
 /** Resolves the ffmpeg/ffprobe binaries once; CINESEG_FFMPEG / CINESEG_FFPROBE override PATH. */
 export function ffmpegBinaries(): { ffmpeg: string; ffprobe: string } {
   if (checked) return checked;
   const ffmpeg = process.env.CINESEG_FFMPEG ?? 'ffmpeg';
   const ffprobe = process.env.CINESEG_FFPROBE ?? 'ffprobe';
-  for (const bin of [ffmpeg, ffprobe]) {
-    try {
-      execFileSync(bin, ['-version'], { stdio: 'ignore', timeout: 10_000 });
-    } catch (cause) {
-      throw new CinesegError(
-        ErrorCode.E_FFMPEG_MISSING,
-        `${bin} not found or not runnable; install Debian's ffmpeg (apt-get install ffmpeg) or set CINESEG_FFMPEG`,
-        { cause },
-      );
-    }
-  }
+  for (const bin of [ffmpeg, ffprobe]) checkRunnable(bin);
   ffmpegFactory.setFfmpegPath(ffmpeg);
   ffmpegFactory.setFfprobePath(ffprobe);
   checked = { ffmpeg, ffprobe };
@@ -121,22 +146,50 @@ export function spawnFfmpeg(args: readonly string[], stdin: ChildStdin = 'ignore
 
 /** The result of a finished ffprobe run. */
 export interface FfprobeRun {
-  /** Exit code; null when ffprobe was killed (then `timedOut` says whether by us). */
+  /** Exit code; null when ffprobe was killed (then `timedOut` says whether by us, `signal` by what). */
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   /** Last few kB of stderr, for error classification. */
   stderr: string;
+  /** The last attempt ran past its deadline and was killed. */
   timedOut: boolean;
+  /** Deadline of each attempt in ms, in order; all but the last timed out. */
+  deadlinesMs: number[];
+}
+
+/** Options of {@link runFfprobe}. */
+export interface FfprobeRunOptions {
+  /** Deadline of the first attempt, after which ffprobe is killed. */
+  timeoutMs: number;
+  stdin?: ChildStdin;
+  /**
+   * Attempts after a timed-out one, each with twice the previous deadline (default 0). For local
+   * files: a timeout there means a loaded machine or a slow disk far more often than a broken
+   * file. Not for stdin (the first attempt consumed it) nor live sources (the deadline is theirs).
+   */
+  retries?: number;
 }
 
 /**
  * Runs ffprobe with `args` and collects its output. ffprobe on a network input can block forever
  * (a server that accepts and never sends), so every run has a deadline after which it is killed.
  */
-export function runFfprobe(args: readonly string[], opts: { timeoutMs: number; stdin?: ChildStdin }): Promise<FfprobeRun> {
+export async function runFfprobe(args: readonly string[], opts: FfprobeRunOptions): Promise<FfprobeRun> {
   const { ffprobe } = ffmpegBinaries();
+  const retries = opts.stdin === 'inherit' ? 0 : Math.max(0, Math.floor(opts.retries ?? 0));
+  const deadlinesMs: number[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const timeoutMs = opts.timeoutMs * 2 ** attempt;
+    deadlinesMs.push(timeoutMs);
+    const run = await runFfprobeOnce(ffprobe, args, timeoutMs, opts.stdin);
+    if (!run.timedOut || attempt >= retries) return { ...run, deadlinesMs };
+  }
+}
+
+function runFfprobeOnce(ffprobe: string, args: readonly string[], timeoutMs: number, stdin: ChildStdin | undefined): Promise<Omit<FfprobeRun, 'deadlinesMs'>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffprobe, args as string[], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(ffprobe, args as string[], { stdio: [stdin ?? 'ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     let timedOut = false;
@@ -147,14 +200,14 @@ export function runFfprobe(args: readonly string[], opts: { timeoutMs: number; s
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, opts.timeoutMs);
+    }, timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
       reject(new CinesegError(ErrorCode.E_FFMPEG_MISSING, `could not start ${ffprobe}: ${e.message}`, { cause: e }));
     });
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
     });
   });
 }

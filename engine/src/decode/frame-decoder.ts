@@ -1,129 +1,35 @@
 /**
- * Over 500 lines, for now: the child's lifecycle, the showinfo pairing and flow control are one
- * state machine over ~40 fields; issue 19 splits the pairing and the flow control out of it.
- *
  * One ffmpeg child that decodes an input into rgb24 frames with exact PTS and absolute indices.
  *
  * ffmpeg writes raw pixels to stdout and, through two `showinfo` filters, one log line per frame
- * to stderr: the first (head of the -vf chain, after autorotation) sees every decoded frame with its
- * absolute index and source size; the last sees exactly the frames that reach the pipe, in pipe
- * order, with their PTS. Frame i of the pipe is paired with the i-th line of the last showinfo, and
- * its index is that of the first showinfo line with the same PTS. `-fps_mode passthrough` keeps
- * ffmpeg from duplicating or dropping frames, and `-copyts` keeps PTS on the stream's own clock, so
- * they equal what `ffprobe -show_frames` prints.
+ * to stderr (the command line: decoder-args.ts). frame-cutter.ts cuts stdout into frames,
+ * showinfo-pairing.ts turns the log lines into each frame's index and PTS, and this class joins
+ * the two in pipe order and hands frames on. `-fps_mode passthrough` keeps ffmpeg from
+ * duplicating or dropping frames, and `-copyts` keeps PTS on the stream's own clock, so they equal
+ * what `ffprobe -show_frames` prints. How a finished run is judged: decode-outcome.ts.
  *
- * Flow control: in `backpressure` mode stdout is paused once `readAhead` frames wait unconsumed, so
- * ffmpeg blocks on its pipe write and memory stays bounded whatever the consumer's speed. In
- * `latest` mode (live) stdout always flows and only the newest frame is kept; older ones are
- * counted as dropped.
+ * Flow control (here): in `backpressure` mode stdout is paused once `readAhead` frames wait
+ * unconsumed, so ffmpeg blocks on its pipe write and memory stays bounded whatever the consumer's
+ * speed. In `latest` mode (live) stdout always flows and only the newest frame is kept; older
+ * ones are counted as dropped.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { resolveInput, type ResolvedInput } from '../source/input.js';
+import { frameSizeAllowed, frameTooLarge } from '../source/frame-limits.js';
 import { killChild, spawnFfmpeg } from './ffmpeg.js';
-import { classifyFfmpegFailure, DECODE_ERROR_LINE } from './ffmpeg-errors.js';
-import { frameSizeAllowed, frameTooLarge, MAX_FRAME_PIXELS, refusedPictureSize } from './frame-limits.js';
-import { indexOfPts, lowerBound } from './frame-times.js';
-import { LineSplitter, parseShowinfoLine, type ShowinfoFrame } from './showinfo.js';
+import { DECODE_ERROR_LINE, fatalDecoderLine } from './ffmpeg-errors.js';
+import { decoderArgs } from './decoder-args.js';
+import { decodeRunError, tailWarning } from './decode-outcome.js';
+import { FrameCutter } from './frame-cutter.js';
+import type { DecodeStats, DeliveryMode, Frame, FrameDecoderOptions } from './frame-decoder-types.js';
+import { ShowinfoPairing, type FrameMeta } from './showinfo-pairing.js';
+import { LineSplitter, parseShowinfoLine } from './showinfo.js';
 
-/** One decoded picture. `rgb` is rgb24, row-major, `width * height * 3` bytes, owned by the receiver. */
-export interface Frame {
-  /** Absolute index in the input's decoded frame sequence (0 = first frame), also after a seek. */
-  index: number;
-  /** Presentation time in microseconds on the stream's clock (equals ffprobe's pts_time * 1e6). */
-  ptsUs: number;
-  width: number;
-  height: number;
-  rgb: Uint8Array;
-  /** Size of the decoded picture after rotation, before scaling. */
-  sourceWidth: number;
-  sourceHeight: number;
-}
-
-/** `backpressure`: every frame, ffmpeg waits for the consumer. `latest`: newest frame wins, drops counted. */
-export type DeliveryMode = 'backpressure' | 'latest';
-
-/** Options of {@link FrameDecoder}. Sizes are output sizes; omit both for the source size. */
-export interface FrameDecoderOptions {
-  /** Output width; with `height`, frames are scaled to exactly width x height (aspect not kept). */
-  width?: number;
-  height?: number;
-  /** swscale flags for the resize (default `bicubic`). */
-  scaleFlags?: string;
-  /**
-   * First frame to deliver, by absolute index. Frames before it are decoded and discarded: from the
-   * start, or from the keyframe before it when `frameTimesUs` is given.
-   */
-  startFrame?: number;
-  /** First frame to deliver: the first with ptsUs >= startTimeUs. */
-  startTimeUs?: number;
-  /** Stop after this many delivered frames. */
-  maxFrames?: number;
-  /** Default: `latest` for network URLs, `backpressure` for files, folders and stdin. */
-  mode?: DeliveryMode;
-  /**
-   * Frames decoded ahead of the consumer before ffmpeg is paused (backpressure mode; default 2).
-   * The bound is readAhead frames plus what the pipe read in flight completes (64 KiB at most).
-   */
-  readAhead?: number;
-  /** Time allowed until the first frame arrives (default 10 s for network URLs; 0 = none). */
-  connectTimeoutMs?: number;
-  /** Longest gap between frames once started, while not paused by us (default 5 s for network URLs; 0 = none). */
-  stallTimeoutMs?: number;
-  /** Stream to feed ffmpeg when the input is `-` (default: this process's stdin). */
-  stdin?: Readable;
-  /** Extra ffmpeg input options placed before `-i` (e.g. ['-rtsp_transport', 'tcp']). */
-  inputOptions?: string[];
-  /**
-   * Every frame's PTS in order (from `scanFrameTimes`). With it, a seek far into a file jumps to the
-   * keyframe before the target instead of decoding from the start; indices stay absolute (looked
-   * up by PTS). {@link FrameSource} fills it in for seeks.
-   */
-  frameTimesUs?: readonly number[];
-}
-
-/** Seeks to fewer frames than this decode from the start: the jump would save little. */
-const FAST_SEEK_MIN_FRAMES = 90;
-/** The keyframe jump aims this far before the target, so rounding can never land after it. */
-const FAST_SEEK_PREROLL_S = 1;
-
-/** Counters of a decoder, for progress, tests and the "dropped frames" badge of live views. */
-export interface DecodeStats {
-  /** Frames that came out of ffmpeg complete (pixels + PTS). */
-  framesDecoded: number;
-  framesDelivered: number;
-  /** Frames discarded by latest-frame-wins (always 0 in backpressure mode). */
-  framesDropped: number;
-  /** Frames decoded but not yet taken by the consumer, and their bytes (plus partial pipe data). */
-  bufferedFrames: number;
-  bufferedBytes: number;
-  maxBufferedFrames: number;
-  maxBufferedBytes: number;
-  /** Decoder complaints about damaged data (frames may still have been delivered). */
-  decodeErrors: number;
-  /** First few warnings, one line each. */
-  warnings: string[];
-  /** Times stdout was paused because the consumer was behind. */
-  pauses: number;
-  /** ffmpeg's exit code once it ended (null while running or when killed). */
-  exitCode: number | null;
-}
+export type { DecodeStats, DeliveryMode, Frame, FrameDecoderOptions } from './frame-decoder-types.js';
 
 const MAX_WARNINGS = 20;
-/** Recycled frame buffers kept for reuse (a live consumer holds at most two or three at once). */
-const MAX_SPARE_FRAMES = 4;
-const MAX_PENDING_BEFORE = 200_000;
 const MAX_HEADER_BYTES = 256 * 1024 * 1024;
-
-interface Meta {
-  index: number;
-  ptsUs: number;
-  width: number;
-  height: number;
-  sourceWidth: number;
-  sourceHeight: number;
-}
 
 interface Waiter {
   resolve: (f: Frame | null) => void;
@@ -152,27 +58,14 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   private error: CinesegError | null = null;
   private readonly waiters: Waiter[] = [];
   private readonly ready: Frame[] = [];
-  private readonly raw: Uint8Array[] = [];
-  private readonly metas: Meta[] = [];
-  private readonly befores: ShowinfoFrame[] = [];
-  private headerChunks: Buffer[] = [];
-  private headerBytes = 0;
-  private cur: Uint8Array | null = null;
-  private curFill = 0;
-  private frameBytes: number;
-  /** Frame buffers handed back by the consumer (see recycle), reused before allocating. */
-  private readonly spare: Uint8Array[] = [];
-  private tb: Array<{ num: number; den: number } | undefined> = [];
-  /** Per showinfo: frames it counted before the filter graph was last rebuilt, and the next index. */
-  private nBase: number[] = [];
-  private nNext: number[] = [];
+  private readonly cutter: FrameCutter;
+  private readonly metas: FrameMeta[] = [];
+  private readonly pairing: ShowinfoPairing;
   private lastShowinfo = 0;
   private fastSeekFrom: number | null = null;
-  private lastPtsUs = -1;
   private stderrTail = '';
   private splitter = new LineSplitter();
   private noJump = false;
-  private firstBefore = true;
   private pausedByUs = false;
   private gotData = false;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -216,7 +109,8 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     if ((opts.startFrame !== undefined || opts.startTimeUs !== undefined) && resolved.kind !== 'file' && resolved.kind !== 'image-folder') {
       throw new CinesegError(ErrorCode.E_USAGE, 'seeking needs a file or image folder, not a live input');
     }
-    this.frameBytes = hasW ? opts.width! * opts.height! * 3 : 0;
+    this.cutter = new FrameCutter(hasW ? opts.width! * opts.height! * 3 : 0);
+    this.pairing = new ShowinfoPairing(0, null, opts.frameTimesUs, opts.startFrame ?? 0, (l) => this.warn(l));
   }
 
   /** A snapshot of the counters. */
@@ -236,56 +130,10 @@ export class FrameDecoder implements AsyncIterable<Frame> {
 
   /** The ffmpeg arguments this decoder runs (for logs and tests). */
   ffmpegArgs(): string[] {
-    const o = this.opts;
-    const chain: string[] = ['showinfo=checksum=0'];
-    let conds: string[] = [];
-    if (o.startFrame !== undefined && o.startFrame > 0) conds.push(`gte(n,${Math.floor(o.startFrame)})`);
-    // Half a microsecond of slack: ptsUs is rounded, `t` is pts*timebase in floating point.
-    if (o.startTimeUs !== undefined && o.startTimeUs > 0) conds.push(`gte(t,${((o.startTimeUs - 0.5) / 1e6).toFixed(7)})`);
-    const seekArgs: string[] = [];
-    const target = this.fastSeekTarget();
-    if (target !== null) {
-      const times = o.frameTimesUs!;
-      // -ss counts from the file's start; -noaccurate_seek: no trimming by ffmpeg, select is exact.
-      const pre = (times[target]! - times[0]!) / 1e6 - FAST_SEEK_PREROLL_S;
-      seekArgs.push('-noaccurate_seek', '-ss', pre.toFixed(6));
-      conds = [`gte(t,${((times[target]! - 0.5) / 1e6).toFixed(7)})`];
-      this.fastSeekFrom = target;
-    }
-    if (conds.length) chain.push(`select='${conds.join('*')}'`);
-    if (o.width !== undefined && o.height !== undefined) chain.push(`scale=${o.width}:${o.height}:flags=${o.scaleFlags ?? 'bicubic'}`);
-    chain.push('showinfo=checksum=0');
-    this.lastShowinfo = chain.length - 1;
-    const live = this.resolved.kind === 'live-url';
-    return [
-      '-hide_banner',
-      '-nostats',
-      // repeat: ffmpeg must never fold log lines into "Last message repeated"; verbose: time bases.
-      '-loglevel', 'repeat+verbose',
-      ...(this.resolved.readsStdin ? [] : ['-nostdin']),
-      // Live: 1 s of stream analysis instead of 5 s, so the first frame comes quickly and a
-      // stream that stops early still yields what it sent. Not `-fflags nobuffer`: it discards
-      // the packets read during analysis (the first second of frames).
-      ...(live ? ['-analyzeduration', '1000000'] : []),
-      // ffmpeg's decoder refuses pictures over the limit before allocating them (hostile headers).
-      '-max_pixels', String(MAX_FRAME_PIXELS),
-      ...(o.inputOptions ?? []),
-      ...seekArgs,
-      ...this.resolved.args,
-      '-map', '0:v:0',
-      '-an', '-sn', '-dn',
-      '-copyts',
-      '-vf', chain.join(','),
-      '-fps_mode', 'passthrough',
-      ...(o.maxFrames !== undefined ? ['-frames:v', String(Math.floor(o.maxFrames))] : []),
-      // One encoder thread: with ffmpeg's default frame threading the rawvideo "encoder" holds
-      // every frame until the next one arrives — one frame interval of delay on a live stream
-      // (34 ms at 30 fps, measured on a raw TCP feed; 1.3 ms with this).
-      '-threads', '1',
-      '-f', 'rawvideo',
-      '-pix_fmt', 'rgb24',
-      'pipe:1',
-    ];
+    const d = decoderArgs(this.resolved, this.opts, this.noJump);
+    this.lastShowinfo = d.lastShowinfo;
+    this.fastSeekFrom = d.fastSeekFrom;
+    return d.args;
   }
 
   /** Kills a run whose keyframe jump overshot and starts over decoding from the start. */
@@ -297,37 +145,15 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     this.warn('keyframe seek landed after the target; decoding from the start instead');
     this.noJump = true;
     this.fastSeekFrom = null;
-    this.firstBefore = true;
     this.splitter = new LineSplitter();
-    this.headerChunks = [];
-    this.headerBytes = 0;
-    this.cur = null;
-    this.curFill = 0;
-    this.raw.length = 0;
+    this.cutter.reset();
     this.metas.length = 0;
-    this.befores.length = 0;
-    this.tb = [];
-    this.nBase = [];
-    this.nNext = [];
+    this.pairing.reset(this.lastShowinfo, null);
     this.pausedByUs = false;
     this.gotData = false;
     this.clearTimers();
     this.started = false;
     this.start();
-  }
-
-  /** Index of the first frame to deliver when a keyframe jump applies, else null. */
-  private fastSeekTarget(): number | null {
-    const o = this.opts;
-    const times = o.frameTimesUs;
-    if (this.noJump || !times || times.length === 0 || this.resolved.kind !== 'file') return null;
-    let t = -Infinity;
-    if (o.startFrame !== undefined && o.startFrame > 0) t = times[Math.floor(o.startFrame)] ?? Infinity;
-    if (o.startTimeUs !== undefined && o.startTimeUs > 0) t = Math.max(t, o.startTimeUs);
-    const k = lowerBound(times, t - 0.5);
-    if (k < FAST_SEEK_MIN_FRAMES || k >= times.length) return null;
-    if ((times[k]! - times[0]!) / 1e6 <= FAST_SEEK_PREROLL_S) return null;
-    return k;
   }
 
   /** Starts ffmpeg; called by the first `next()`. */
@@ -339,6 +165,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     const args = this.ffmpegArgs();
+    this.pairing.reset(this.lastShowinfo, this.fastSeekFrom);
     const stdinMode = this.resolved.readsStdin ? (this.opts.stdin ? 'pipe' : 'inherit') : 'ignore';
     let child: ChildProcess;
     try {
@@ -382,7 +209,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
    * collected.
    */
   recycle(frame: Pick<Frame, 'rgb'>): void {
-    if (frame.rgb.length === this.frameBytes && this.spare.length < MAX_SPARE_FRAMES && !this.spare.includes(frame.rgb)) this.spare.push(frame.rgb);
+    this.cutter.recycle(frame.rgb);
   }
 
   /** The next frame in order, or null once the input ended (or the decoder was destroyed). */
@@ -425,7 +252,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       this.clearTimers();
       for (const w of this.waiters.splice(0)) w.resolve(null);
       this.ready.length = 0;
-      this.raw.length = 0;
+      this.cutter.frames.length = 0;
       if (this.opts.stdin && this.child?.stdin) this.opts.stdin.unpipe(this.child.stdin);
       // Drain (and ignore) stdout so a paused pipe cannot keep ffmpeg blocked in a write.
       this.child?.stdout?.resume();
@@ -443,49 +270,22 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       this.connectTimer = null;
     }
     this.armStall();
-    if (this.frameBytes === 0) {
-      // Size not known yet (source size, stderr behind stdout): hold the bytes until it is.
-      this.headerChunks.push(chunk);
-      this.headerBytes += chunk.length;
-      if (this.headerBytes > MAX_HEADER_BYTES) this.fail(new CinesegError(ErrorCode.E_DECODE_FAILED, `${this.resolved.input}: no frame size reported by ffmpeg`));
+    this.cutter.push(chunk);
+    if (this.cutter.frameBytes === 0) {
+      // Size not known yet (source size, stderr behind stdout): the cutter holds the bytes until it is.
+      if (this.cutter.heldBytes > MAX_HEADER_BYTES) this.fail(new CinesegError(ErrorCode.E_DECODE_FAILED, `${this.resolved.input}: no frame size reported by ffmpeg`));
       this.flow();
       return;
     }
-    this.cut(chunk);
     this.pair();
-  }
-
-  /** Cuts pipe bytes into frames of frameBytes. */
-  private cut(chunk: Buffer): void {
-    let off = 0;
-    while (off < chunk.length) {
-      if (!this.cur) {
-        this.cur = this.spare.pop() ?? new Uint8Array(this.frameBytes);
-        this.curFill = 0;
-      }
-      const n = Math.min(this.frameBytes - this.curFill, chunk.length - off);
-      this.cur.set(chunk.subarray(off, off + n), this.curFill);
-      this.curFill += n;
-      off += n;
-      if (this.curFill === this.frameBytes) {
-        this.raw.push(this.cur);
-        this.cur = null;
-        this.curFill = 0;
-      }
-    }
   }
 
   private onLine(line: string): void {
     const rec = parseShowinfoLine(line);
     if (!rec) {
-      // ffmpeg renders text/unknown bytes as ANSI art (tty, bin ... demuxers); that is never a clip.
-      if (/^Input #0, (tty|bin|xbin|adf|idf),/.test(line)) {
-        this.fail(new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: a text file, not a video`));
-        return;
-      }
-      // A playlist saved as a file would decode the files it names (probe.ts refuses it too).
-      if (this.resolved.kind === 'file' && /^Input #0, (hls|applehttp|concat|dash|imf|webm_dash_manifest)\b/.test(line)) {
-        this.fail(new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${this.resolved.input}: a playlist that refers to other files, not a video`));
+      const fatal = fatalDecoderLine(this.resolved.input, line, this.resolved.kind === 'file');
+      if (fatal) {
+        this.fail(fatal);
         return;
       }
       if (DECODE_ERROR_LINE.test(line)) {
@@ -496,89 +296,27 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     if ('num' in rec) {
-      this.tb[rec.filter] = { num: rec.num, den: rec.den };
+      this.pairing.timeBase(rec);
       return;
     }
     if (this.destroyed) return;
-    // A mid-stream size or format change makes ffmpeg rebuild the filter graph, and every showinfo
-    // starts counting from 0 again: keep counting from where the previous graph stopped.
-    const f = rec.filter;
-    if (rec.n === 0 && (this.nNext[f] ?? 0) > 0) this.nBase[f] = this.nNext[f]!;
-    rec.n += this.nBase[f] ?? 0;
-    this.nNext[f] = rec.n + 1;
-    if (!frameSizeAllowed(rec.width, rec.height)) {
-      // Unprobed inputs (live, stdin) learn their size here, before a buffer of it exists.
-      this.fail(frameTooLarge(this.resolved.input, rec.width, rec.height));
-      return;
+    const step = this.pairing.push(rec);
+    if (step.kind === 'too-large') {
+      this.fail(frameTooLarge(this.resolved.input, step.width, step.height));
+    } else if (step.kind === 'restart') {
+      this.restartWithoutJump();
+    } else if (step.kind === 'meta') {
+      if (this.cutter.frameBytes === 0) this.cutter.setFrameBytes(step.meta.width * step.meta.height * 3);
+      this.metas.push(step.meta);
+      this.pair();
     }
-    if (rec.filter === 0 && this.firstBefore) {
-      this.firstBefore = false;
-      // Some demuxers (MPEG-TS) can land a keyframe jump after the target; then decode from the start.
-      const tb = this.tb[0];
-      if (this.fastSeekFrom !== null && rec.pts !== null && tb && tb.den > 0) {
-        const firstUs = Math.round((rec.pts * 1e6 * tb.num) / tb.den);
-        if (firstUs > this.opts.frameTimesUs![this.fastSeekFrom]! + 1) {
-          this.restartWithoutJump();
-          return;
-        }
-      }
-    }
-    if (rec.filter === 0 && this.lastShowinfo !== 0) {
-      this.befores.push(rec);
-      if (this.befores.length > MAX_PENDING_BEFORE) this.befores.shift();
-      return;
-    }
-    if (rec.filter !== this.lastShowinfo) return;
-    // Match with the head showinfo's record of the same frame: select only removes frames, so
-    // records before the match were frames that did not reach the pipe.
-    let before: ShowinfoFrame | undefined;
-    while (this.befores.length) {
-      const b = this.befores.shift()!;
-      if (b.pts === rec.pts) {
-        before = b;
-        break;
-      }
-    }
-    if (this.frameBytes === 0) {
-      this.frameBytes = rec.width * rec.height * 3;
-      const held = this.headerChunks;
-      this.headerChunks = [];
-      this.headerBytes = 0;
-      for (const c of held) this.cut(c);
-    }
-    const ptsUs = this.toUs(rec);
-    let index = before ? before.n : (this.opts.startFrame ?? 0) + rec.n;
-    if (this.fastSeekFrom !== null) {
-      // After a keyframe jump ffmpeg counts from the keyframe: the absolute index comes from the PTS.
-      const i = indexOfPts(this.opts.frameTimesUs!, ptsUs);
-      index = i >= 0 ? i : this.fastSeekFrom + rec.n;
-      if (i < 0) this.warn(`frame at ${ptsUs} us is not in the packet index; its index is estimated`);
-    }
-    this.metas.push({
-      index,
-      ptsUs,
-      width: rec.width,
-      height: rec.height,
-      sourceWidth: before?.width ?? rec.width,
-      sourceHeight: before?.height ?? rec.height,
-    });
-    this.pair();
-  }
-
-  private toUs(rec: ShowinfoFrame): number {
-    const tb = this.tb[rec.filter];
-    let us: number;
-    if (rec.pts !== null && tb && tb.den > 0) us = Math.round((rec.pts * 1e6 * tb.num) / tb.den);
-    else if (rec.ptsTime !== null) us = Math.round(rec.ptsTime * 1e6);
-    else us = this.lastPtsUs + 1; // no timestamp at all: keep order, never go back
-    this.lastPtsUs = us;
-    return us;
   }
 
   /** Joins pixels with their metadata and hands frames on. */
   private pair(): void {
-    while (this.raw.length && this.metas.length) {
-      const rgb = this.raw.shift()!;
+    const raw = this.cutter.frames;
+    while (raw.length && this.metas.length) {
+      const rgb = raw.shift()!;
       const m = this.metas.shift()!;
       if (m.width * m.height * 3 !== rgb.length) {
         this.fail(new CinesegError(ErrorCode.E_DECODE_FAILED, `${this.resolved.input}: frame size changed mid-stream (${m.width}x${m.height}); request an output size`));
@@ -610,8 +348,9 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     if (!out || this.destroyed) return;
     // In latest mode only a stderr lag can make frames pile up; wait for it rather than grow.
     const limit = this.mode === 'backpressure' ? this.readAhead : 16;
-    const backlog = this.mode === 'backpressure' ? this.ready.length + this.raw.length : this.raw.length;
-    const held = this.frameBytes === 0 && this.headerBytes > 0;
+    const raw = this.cutter.frames.length;
+    const backlog = this.mode === 'backpressure' ? this.ready.length + raw : raw;
+    const held = this.cutter.frameBytes === 0 && this.cutter.heldBytes > 0;
     if ((backlog >= limit || held) && !this.pausedByUs) {
       this.pausedByUs = true;
       this.s.pauses++;
@@ -626,8 +365,9 @@ export class FrameDecoder implements AsyncIterable<Frame> {
   }
 
   private updateBuffered(): void {
-    const frames = this.ready.length + this.raw.length;
-    const bytes = frames * this.frameBytes + this.curFill + this.headerBytes + (this.child?.stdout?.readableLength ?? 0);
+    const c = this.cutter;
+    const frames = this.ready.length + c.frames.length;
+    const bytes = frames * c.frameBytes + c.fill + c.heldBytes + (this.child?.stdout?.readableLength ?? 0);
     this.s.bufferedFrames = frames;
     this.s.bufferedBytes = bytes;
     if (frames > this.s.maxBufferedFrames) this.s.maxBufferedFrames = frames;
@@ -673,36 +413,27 @@ export class FrameDecoder implements AsyncIterable<Frame> {
       return;
     }
     this.pair();
-    if (this.curFill > 0) this.warn(`trailing ${this.curFill} bytes of an incomplete frame dropped`);
-    if (this.raw.length) this.warn(`${this.raw.length} frame(s) without timing information dropped`);
-    this.raw.length = 0;
+    if (this.cutter.fill > 0) this.warn(`trailing ${this.cutter.fill} bytes of an incomplete frame dropped`);
+    if (this.cutter.frames.length) this.warn(`${this.cutter.frames.length} frame(s) without timing information dropped`);
+    this.cutter.frames.length = 0;
     this.ended = true;
     if (!this.error) {
-      const seek = (this.opts.startFrame ?? 0) > 0 || (this.opts.startTimeUs ?? 0) > 0;
-      if (this.s.framesDecoded === 0) {
-        if (code === 0 && seek) {
-          this.error = new CinesegError(ErrorCode.E_SEEK_OUT_OF_RANGE, `${this.resolved.input}: no frame at or after the requested start`, {
-            details: { startFrame: this.opts.startFrame, startTimeUs: this.opts.startTimeUs },
-          });
-        } else if (code === 0) {
-          // Some decoders refuse an oversized picture per frame and let ffmpeg end "successfully".
-          const refused = refusedPictureSize(this.stderrTail);
-          this.error =
-            refused && !frameSizeAllowed(refused.width, refused.height)
-              ? frameTooLarge(this.resolved.input, refused.width, refused.height)
-              : new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: no frame could be decoded`);
-        } else {
-          const err = classifyFfmpegFailure(this.resolved.input, this.stderrTail, ErrorCode.E_DECODE_FAILED, { exitCode: code, signal });
-          // Nothing ffmpeg recognised, but its decoder complained about every packet: damaged data.
-          this.error =
-            err.code === ErrorCode.E_DECODE_FAILED && this.s.decodeErrors > 0
-              ? new CinesegError(ErrorCode.E_DECODE_CORRUPT, `${this.resolved.input}: no frame could be decoded (${this.s.decodeErrors} decode errors, first: ${this.s.warnings[0] ?? '?'})`, { details: err.details ?? {} })
-              : err;
-        }
-      } else if (code !== 0) {
-        // Frames were delivered: a damaged tail is a warning, not a failure.
-        this.warn(`ffmpeg exited with ${code ?? signal} after ${this.s.framesDecoded} frames`);
-      }
+      const o = this.opts;
+      const end = {
+        input: this.resolved.input,
+        code,
+        signal,
+        framesDecoded: this.s.framesDecoded,
+        seek: (o.startFrame ?? 0) > 0 || (o.startTimeUs ?? 0) > 0,
+        ...(o.startFrame === undefined ? {} : { startFrame: o.startFrame }),
+        ...(o.startTimeUs === undefined ? {} : { startTimeUs: o.startTimeUs }),
+        stderrTail: this.stderrTail,
+        decodeErrors: this.s.decodeErrors,
+        ...(this.s.warnings[0] === undefined ? {} : { firstWarning: this.s.warnings[0] }),
+      };
+      this.error = decodeRunError(end);
+      const tail = tailWarning(end);
+      if (tail) this.warn(tail);
     }
     if (this.error) for (const w of this.waiters.splice(0)) w.reject(this.error);
     else for (const w of this.waiters.splice(0)) w.resolve(null);

@@ -12,7 +12,8 @@ import { runFfprobe } from './ffmpeg.js';
  */
 export async function scanFrameTimes(resolved: ResolvedInput, timeoutMs = 120_000): Promise<number[] | null> {
   if (resolved.kind !== 'file') return null;
-  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', ...resolved.args], { timeoutMs });
+  // One more attempt with twice the deadline: a timeout on a local file is mostly a loaded machine.
+  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', ...resolved.args], { timeoutMs, retries: 1 });
   if (run.code !== 0) return null;
   const times: number[] = [];
   for (const line of run.stdout.split('\n')) {

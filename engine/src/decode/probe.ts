@@ -5,9 +5,9 @@
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { resolveInput, type ResolvedInput } from '../source/input.js';
-import { runFfprobe } from './ffmpeg.js';
-import { classifyFfmpegFailure } from './ffmpeg-errors.js';
-import { checkFrameSize, frameTooLarge, refusedPictureSize } from './frame-limits.js';
+import { runFfprobe, type FfprobeRun } from './ffmpeg.js';
+import { classifyFfmpegFailure, stderrSummary } from './ffmpeg-errors.js';
+import { checkFrameSize, frameTooLarge, refusedPictureSize } from '../source/frame-limits.js';
 
 /** What cineseg knows about a video input. Times are integer microseconds. */
 export interface VideoInfo {
@@ -54,8 +54,14 @@ export interface VideoInfo {
 export interface ProbeOptions {
   /** Frame rate given to an image folder (default 30). */
   imageFps?: number;
-  /** Deadline for live inputs to answer (default 10 s), then E_LIVE_CONNECT_TIMEOUT. */
+  /**
+   * Deadline for ffprobe to answer. Live inputs and stdin: default 10 s, then E_LIVE_CONNECT_TIMEOUT.
+   * Files and image folders: default 60 s for the first attempt, then one more with twice that
+   * (a loaded machine or a slow disk, far more often than a broken file), then E_DECODE_PROBE_FAILED.
+   */
   timeoutMs?: number;
+  /** Attempts after a timed-out one, each with twice the deadline (default 1 for files, 0 for live and stdin). */
+  retries?: number;
   /** Count packets when the container stores no frame count (default: files up to 2 GiB). */
   countFrames?: boolean;
 }
@@ -121,10 +127,12 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   const isLive = resolved.kind === 'live-url' || resolved.kind === 'stdin';
   const timeoutMs = isLive ? (opts.timeoutMs ?? 10_000) : (opts.timeoutMs ?? FILE_PROBE_TIMEOUT_MS);
   const stdin = resolved.readsStdin ? 'inherit' : 'ignore';
-  const run = await runFfprobe(['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...resolved.args], { timeoutMs, stdin });
-  if (run.timedOut) {
-    const code = isLive ? ErrorCode.E_LIVE_CONNECT_TIMEOUT : ErrorCode.E_DECODE_PROBE_FAILED;
-    throw new CinesegError(code, `${input}: no answer within ${timeoutMs} ms`, { details: { timeoutMs } });
+  const retries = opts.retries ?? (isLive ? 0 : 1);
+  const run = await runFfprobe(['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...resolved.args], { timeoutMs, stdin, retries });
+  if (run.timedOut) throw probeTimeout(input, isLive, run);
+  if (run.code === null) {
+    // Killed, and not by us (the OOM killer, a supervisor): say so rather than guess from stderr.
+    throw new CinesegError(ErrorCode.E_DECODE_PROBE_FAILED, `${input}: ffprobe was killed by ${run.signal ?? 'a signal'}${said(run.stderr)}`, { details: { signal: run.signal, stderr: run.stderr.slice(-2000) } });
   }
   if (run.code !== 0) throw classifyFfmpegFailure(input, run.stderr, ErrorCode.E_DECODE_PROBE_FAILED, { exitCode: run.code });
   let json: FfprobeJson;
@@ -166,7 +174,7 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   // read the packet timestamps (demux only, no decoding) to count frames and judge the rate.
   const cheap = (resolved.sizeBytes ?? Infinity) <= COUNT_MAX_BYTES;
   if ((frameCount === null || avg === 0) && resolved.kind === 'file' && (opts.countFrames ?? cheap)) {
-    const pk = await packetTimes(resolved, timeoutMs);
+    const pk = await packetTimes(resolved, timeoutMs, retries);
     if (pk) {
       frameCount ??= pk.count;
       if (avg === 0 && pk.avgFps > 0) avg = pk.avgFps;
@@ -196,6 +204,34 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   };
 }
 
+/** ` (ffprobe: <its last lines>)`, or nothing when it printed nothing. */
+function said(stderr: string): string {
+  const s = stderrSummary(stderr);
+  return s ? ` (ffprobe: ${s})` : '';
+}
+
+/** Seconds for a message: "60 s", "0.25 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toPrecision(3))} s`;
+}
+
+/**
+ * The error of a probe that ran out of time: that it timed out, after how long and how many
+ * attempts, and what ffprobe had printed by then, so a loaded machine is not mistaken for a
+ * broken file (nor the reverse).
+ */
+function probeTimeout(input: string, isLive: boolean, run: FfprobeRun): CinesegError {
+  const after = run.deadlinesMs.map(seconds).join(', then ');
+  const details = { timedOut: true, timeoutMs: run.deadlinesMs[run.deadlinesMs.length - 1], deadlinesMs: run.deadlinesMs, stderr: run.stderr.slice(-2000) };
+  if (isLive) return new CinesegError(ErrorCode.E_LIVE_CONNECT_TIMEOUT, `${input}: no answer within ${after}${said(run.stderr)}`, { details });
+  const tries = run.deadlinesMs.length > 1 ? `${run.deadlinesMs.length} attempts, killed after ${after}` : `killed after ${after}`;
+  return new CinesegError(
+    ErrorCode.E_DECODE_PROBE_FAILED,
+    `${input}: ffprobe timed out (${tries}) without an answer${said(run.stderr)}: the machine may be overloaded or the file on a stalled disk; a longer timeout may help`,
+    { details },
+  );
+}
+
 /**
  * Clockwise display rotation. ffprobe reports the display matrix angle counter-clockwise (ffmpeg's
  * autorotate turns the picture by its negation); old muxers wrote a clockwise `rotate` tag instead.
@@ -213,8 +249,8 @@ function streamRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
  * Demuxes the whole file (no decoding) and reads each video packet's PTS: one packet per frame.
  * Gives the frame count, the average rate, and a VFR verdict from the spread of frame intervals.
  */
-async function packetTimes(resolved: ResolvedInput, timeoutMs: number): Promise<{ count: number; avgFps: number; variable: boolean } | null> {
-  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...resolved.args], { timeoutMs });
+async function packetTimes(resolved: ResolvedInput, timeoutMs: number, retries: number): Promise<{ count: number; avgFps: number; variable: boolean } | null> {
+  const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...resolved.args], { timeoutMs, retries });
   if (run.code !== 0) return null;
   const lines = run.stdout.split('\n').filter((l) => l.trim() !== '');
   const pts = lines.map(Number).filter(Number.isFinite).sort((a, b) => a - b);

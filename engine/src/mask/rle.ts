@@ -11,6 +11,10 @@
  * column). Those are found by comparing consecutive rows in row-major order (cache friendly,
  * four bytes at a time where alignment allows), then bucketed by column. The cost is one pass over
  * the bytes plus work proportional to the number of boundaries, never an object per pixel.
+ *
+ * This is the one codec of the project: the engine, the player (overlay, brush) and the wire
+ * (protocol.ts re-exports the count decoders) all read and write masks through it. No Node imports:
+ * the player bundles it for the browser.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 
@@ -151,6 +155,64 @@ function checkCounts(rle: RleCounts): void {
   }
 }
 
+// Column segments scratch, (x, y0, n) triples, reused between calls like the encoder's.
+let segScratch = new Uint32Array(3 * 1024);
+
+/**
+ * The one walk over COCO counts: the column segments of every foreground run, as `n` triples
+ * (x, y0, length) in `segs` (pixels (x, y0) .. (x, y0 + length - 1)), in column-major order.
+ * `segs` is shared scratch, valid until the next call. Segments past the last column are left
+ * out, so counts that claim more pixels than the mask holds write nothing out of bounds; callers
+ * that must refuse such counts check them first (see decodeMask). Triples in an array rather than
+ * a callback per segment: every consumer's loop stays monomorphic (the live overlay paints with it).
+ */
+export function foregroundSegments(counts: ArrayLike<number>, height: number, width: number): { segs: Uint32Array; n: number } {
+  let segs = segScratch;
+  let n = 0;
+  if (height <= 0) return { segs, n };
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (i % 2 === 1 && c > 0) {
+      let x = Math.floor(pos / height);
+      let y = pos - x * height;
+      let left = c;
+      while (left > 0 && x < width) {
+        const take = Math.min(left, height - y);
+        if (3 * n + 3 > segs.length) {
+          const grown = new Uint32Array(segs.length * 2);
+          grown.set(segs);
+          segScratch = segs = grown;
+        }
+        segs[3 * n] = x;
+        segs[3 * n + 1] = y;
+        segs[3 * n + 2] = take;
+        n++;
+        left -= take;
+        x++;
+        y = 0;
+      }
+    }
+    pos += c;
+  }
+  return { segs, n };
+}
+
+/** {@link foregroundSegments} as a callback per segment, for consumers that are not hot loops. */
+export function forEachForegroundSegment(counts: ArrayLike<number>, height: number, width: number, visit: (x: number, y0: number, n: number) => void): void {
+  const { segs, n } = foregroundSegments(counts, height, width);
+  const copy = segs.slice(0, 3 * n); // visit may decode another mask (the scratch is shared)
+  for (let i = 0; i < 3 * n; i += 3) visit(copy[i]!, copy[i + 1]!, copy[i + 2]!);
+}
+
+/** Writes 1 into a row-major mask for every foreground pixel of the counts (the mask is not cleared). */
+function fillCounts(counts: ArrayLike<number>, height: number, width: number, mask: Uint8Array): void {
+  const { segs, n } = foregroundSegments(counts, height, width);
+  for (let s = 0; s < 3 * n; s += 3) {
+    for (let idx = segs[s + 1]! * width + segs[s]!, end = idx + segs[s + 2]! * width; idx < end; idx += width) mask[idx] = 1;
+  }
+}
+
 /**
  * Decodes COCO RLE (either form) into a row-major mask of 0/1 bytes. Throws E_RLE_INVALID when
  * the counts do not cover exactly height * width pixels.
@@ -162,26 +224,45 @@ export function decodeMask(rle: Rle, out?: Uint8Array): Uint8Array {
   const mask = out ?? new Uint8Array(h * w);
   if (mask.length !== h * w) throw new CinesegError(ErrorCode.E_MASK_INVALID, `output buffer has ${mask.length} bytes, expected ${h * w}`);
   if (out) mask.fill(0);
-  let pos = 0;
-  const counts = r.counts;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i]!;
-    if (i % 2 === 1 && c > 0) {
-      // Foreground run in column-major order: walk it column by column.
-      let x = Math.floor(pos / h);
-      let y = pos - x * h;
-      let left = c;
-      while (left > 0) {
-        const take = Math.min(left, h - y);
-        for (let yy = y, idx = y * w + x; yy < y + take; yy++, idx += w) mask[idx] = 1;
-        left -= take;
-        x++;
-        y = 0;
-      }
-    }
-    pos += c;
-  }
+  fillCounts(r.counts, h, w, mask);
   return mask;
+}
+
+/**
+ * Counts already checked (a decoded mask message: decodeMaskFrame verifies they cover the mask)
+ * to a row-major 0/1 mask of width x height, without decodeMask's validation pass. Note the
+ * (width, height) order of the wire, unlike COCO's [height, width].
+ */
+export function countsToMask(counts: ArrayLike<number>, width: number, height: number): Uint8Array {
+  const m = new Uint8Array(width * height);
+  fillCounts(counts, height, width, m);
+  return m;
+}
+
+/**
+ * Paints COCO counts into a row-major RGBA image of width x height: every foreground pixel gets
+ * `color`. The player's overlay fills masks with it (30 times a second on a live view, so it
+ * writes the pixels directly rather than decoding a mask first).
+ */
+export function paintCounts(counts: ArrayLike<number>, width: number, height: number, rgba: Uint8ClampedArray | Uint8Array, color: readonly [number, number, number, number]): void {
+  const [r, g, b, a] = color;
+  const stride = 4 * width;
+  const { segs, n } = foregroundSegments(counts, height, width);
+  for (let s = 0; s < 3 * n; s += 3) {
+    for (let o = 4 * (segs[s + 1]! * width + segs[s]!), end = o + segs[s + 2]! * stride; o < end; o += stride) {
+      rgba[o] = r;
+      rgba[o + 1] = g;
+      rgba[o + 2] = b;
+      rgba[o + 3] = a;
+    }
+  }
+}
+
+/** Foreground pixels of COCO counts: the sum of the odd (foreground) runs. */
+export function countsArea(counts: ArrayLike<number>): number {
+  let a = 0;
+  for (let i = 1; i < counts.length; i += 2) a += counts[i]!;
+  return a;
 }
 
 /**
@@ -216,7 +297,6 @@ export function stringToCounts(s: string): number[] {
   let p = 0;
   while (p < s.length) {
     let x = 0;
-    let k = 0;
     let more = true;
     let scale = 1;
     while (more) {
@@ -227,7 +307,6 @@ export function stringToCounts(s: string): number[] {
       scale *= 32;
       more = (c & 0x20) !== 0;
       p++;
-      k++;
       if (!more && (c & 0x10) !== 0) x -= scale; // sign-extend
     }
     const m = counts.length;
@@ -258,10 +337,7 @@ export function encodeMaskCompressed(mask: Uint8Array, height: number, width: nu
 
 /** Foreground pixel count (pycocotools `area`). */
 export function rleArea(rle: Rle): number {
-  const { counts } = toCounts(rle);
-  let a = 0;
-  for (let i = 1; i < counts.length; i += 2) a += counts[i]!;
-  return a;
+  return countsArea(toCounts(rle).counts);
 }
 
 /**

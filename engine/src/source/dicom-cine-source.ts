@@ -18,10 +18,9 @@ import { createWriteStream } from 'node:fs';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
-import { checkFrameSize } from '../decode/frame-limits.js';
+import { checkFrameSize } from './frame-limits.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import type { ClipDicomRefs } from '../store/session-store.js';
-import type { ResolvedInput } from './input.js';
+import type { ResolvedInput } from './resolved-input.js';
 import { stagingDir } from './staging-dir.js';
 
 const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -32,6 +31,20 @@ const TS_RLE = '1.2.840.10008.1.2.5';
 const TS_JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
 
 export type DicomPixelEncoding = 'native' | 'rle' | 'jpeg-baseline';
+
+/**
+ * DICOM identifiers of a clip that came from a DICOM file (never patient identifiers). Defined here,
+ * where they are read; the store keeps them with the clip (source/ imports nothing from store/).
+ */
+export interface ClipDicomRefs {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  frameOfReferenceUid?: string;
+  /** Pixel spacing in mm [row, column], when the file states it. */
+  pixelSpacing?: [number, number];
+}
 
 /** What a DICOM cine holds, without patient data. */
 export interface DicomCineInfo {

@@ -8,10 +8,10 @@ import { extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { isDicomFile, stageDicomCine } from './dicom-cine-source.js';
+import type { InputKind, ResolvedInput } from './resolved-input.js';
 import { stageVolumeInput } from './volume-source.js';
 
-/** Where frames come from: a seekable file, a folder of still images, a network stream, or stdin. */
-export type InputKind = 'file' | 'image-folder' | 'live-url' | 'stdin';
+export type { InputKind, ResolvedInput } from './resolved-input.js';
 
 /** URL schemes ffmpeg can read as live streams. */
 const LIVE_SCHEMES = new Set(['rtsp', 'rtsps', 'rtmp', 'rtmps', 'srt', 'udp', 'tcp', 'rtp', 'http', 'https', 'mms', 'rist']);
@@ -32,23 +32,6 @@ export function classifyInput(input: string): InputKind | 'path' {
     throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `unsupported URL scheme "${scheme}://" (use a file, a folder of images, ${[...LIVE_SCHEMES].join('/')} or -)`);
   }
   return 'path';
-}
-
-/** An input ready to hand to ffmpeg or ffprobe. Call `release()` when done with it. */
-export interface ResolvedInput {
-  /** The input as the user gave it. */
-  input: string;
-  kind: InputKind;
-  /** Arguments that open the input, ending with `-i <target>`; valid for ffmpeg and ffprobe alike. */
-  args: string[];
-  /** Whether the child must read our stdin. */
-  readsStdin: boolean;
-  /** Image folders: the natural-sorted file names, and the rate given to them. */
-  images?: { files: string[]; fps: number };
-  /** Size in bytes of a file input. */
-  sizeBytes?: number;
-  /** Removes anything staged for this input (the image folder's link directory). Idempotent. */
-  release(): Promise<void>;
 }
 
 const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });

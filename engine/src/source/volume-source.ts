@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
-import type { ResolvedInput } from './input.js';
+import type { ResolvedInput } from './resolved-input.js';
 import { openVolumeInput, renderSlice, VOLUME_FPS, windowsFor, type PlaneView, type VolumeClip, type WindowLevel } from './volume-slices.js';
 import { parseVolumeSpec, type Modality } from './volume.js';
 import { stagingDir } from './staging-dir.js';

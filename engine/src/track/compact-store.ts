@@ -7,7 +7,24 @@
  * CompactOutput view when asked (rarely: a correction or a pass starting near a packed frame).
  * Restored frames (a closure over the store's counts, no bytes) sit in a side map.
  */
-import type { CompactOutput } from './object-state.js';
+
+/**
+ * What a bounded tracker keeps of a tracked frame once no propagation step can select it: the
+ * mask (low-res, packed: compact-mask.ts) and the score, not the logits, pointer and memory.
+ * It is enough to show the mask, to know the frame was tracked (a click there is a correction)
+ * and to rebuild memory and pointer from the mask when a correction or a later pass needs them
+ * (memory-rehydration.ts).
+ */
+export interface CompactOutput {
+  /** predMasks > 0, lowRes x lowRes, packed; null for a restored frame (see videoMask). */
+  lowRes: Uint8Array | null;
+  objectScore: number;
+  /**
+   * A restored frame: its stored mask at video size, decoded on demand from what the caller
+   * holds anyway (the store's counts), so restoring an hour of masks costs no decoding up front.
+   */
+  videoMask?: () => Uint8Array;
+}
 
 const NONE = -1;
 

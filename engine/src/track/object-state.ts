@@ -18,23 +18,8 @@ export interface FrameOutput {
   maskmem: Float32Array | null;
 }
 
-/**
- * What a bounded tracker keeps of a tracked frame once no propagation step can select it: the
- * mask (low-res, packed: compact-mask.ts) and the score, not the logits, pointer and memory.
- * It is enough to show the mask, to know the frame was tracked (a click there is a correction)
- * and to rebuild memory and pointer from the mask when a correction or a later pass needs them
- * (memory-rehydration.ts).
- */
-export interface CompactOutput {
-  /** predMasks > 0, lowRes x lowRes, packed; null for a restored frame (see videoMask). */
-  lowRes: Uint8Array | null;
-  objectScore: number;
-  /**
-   * A restored frame: its stored mask at video size, decoded on demand from what the caller
-   * holds anyway (the store's counts), so restoring an hour of masks costs no decoding up front.
-   */
-  videoMask?: () => Uint8Array;
-}
+// CompactOutput lives in compact-store.ts, the store of them (it imported the type from here: a ring).
+export type { CompactOutput } from './compact-store.js';
 
 /** Point prompt in the model's S x S frame. Labels: 1 pos, 0 neg, 2/3 box corners. */
 export interface PointInputs {

@@ -14,7 +14,7 @@
 import type { Observable } from 'rxjs';
 import type { Frame } from '../decode/frame-decoder.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import type { FrameSource } from '../source/frame-source.js';
+import type { FrameSource } from '../decode/frame-source.js';
 import { resizeBilinearToMask } from '../mask/upsample.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import { memorySlotFrame } from './memory-bank.js';

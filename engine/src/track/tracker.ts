@@ -17,13 +17,11 @@ import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
 import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
 import { SamRunner } from './sam-runner.js';
+import type { FrameProvider } from './video-frames.js';
 import { buildSupportSet, type SupportMemory, type SupportSetOptions, type SupportSpec } from './support-set.js';
 
-/** Frames at the model's S x S, rgb24, by index. */
-export interface FrameProvider {
-  readonly numFrames: number;
-  getFrame(index: number): Promise<Uint8Array>;
-}
+// FrameProvider lives in video-frames.ts (its implementation there imported it from here: a ring).
+export type { FrameProvider } from './video-frames.js';
 
 export interface VideoTrackerOptions extends EngineOptions {
   /** Encode frame t+1 while frame t is tracked (default true). */

@@ -17,10 +17,15 @@
 import type { FrameDecoder } from '../decode/frame-decoder.js';
 import { scanFrameTimes } from '../decode/frame-times.js';
 import { probe, type VideoInfo } from '../decode/probe.js';
+import { FrameSource } from '../decode/frame-source.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { FrameSource } from '../source/frame-source.js';
 import { resolveInput } from '../source/input.js';
-import type { FrameProvider } from './tracker.js';
+
+/** Frames at the model's S x S, rgb24, by index. */
+export interface FrameProvider {
+  readonly numFrames: number;
+  getFrame(index: number): Promise<Uint8Array>;
+}
 
 export interface DecodedFramesOptions {
   /** Frames the tracker may see (the video's length when omitted). */

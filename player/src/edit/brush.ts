@@ -1,11 +1,10 @@
 /**
  * Brush and eraser on one object's mask of one frame: a row-major 0/1 mask at the video's size,
  * started from the object's current mask, painted with discs along the pointer's path, and turned
- * back into column-major COCO counts (the engine's own encoder, engine/src/mask/rle.ts, which has
- * no Node imports) for an `addMask` prompt.
+ * back into column-major COCO counts for an `addMask` prompt; both ways through the engine's own
+ * codec (engine/src/mask/rle.ts, which has no Node imports).
  */
-import { encodeMask, type RleCounts } from '../../../engine/src/mask/rle.js';
-import { countsToMask } from '../../../engine/src/protocol.js';
+import { countsToMask, encodeMask, type RleCounts } from '../../../engine/src/mask/rle.js';
 
 export type EditTool = 'prompt' | 'brush' | 'eraser';
 

@@ -4,6 +4,7 @@
  * prompts carry no pixels in the list, so they are not replayed (a restored session keeps them).
  * Also: which objects lack a mask on a frame, for the notice under the video.
  */
+import { countsArea } from '../../../engine/src/mask/rle.js';
 import type { PromptInfo } from '../../../engine/src/protocol.js';
 
 export interface FramePrompt {
@@ -27,12 +28,8 @@ export function promptMapOf(list: readonly PromptInfo[]): Map<string, FramePromp
   return out;
 }
 
-/** Foreground pixels of COCO counts (the odd runs). */
-export function countsArea(counts: ArrayLike<number>): number {
-  let a = 0;
-  for (let i = 1; i < counts.length; i += 2) a += counts[i]!;
-  return a;
-}
+/** Foreground pixels of COCO counts (the odd runs): the engine codec's own count. */
+export { countsArea };
 
 /**
  * The notice for frame f: objects (visible ones) whose mask there came back empty, e.g.

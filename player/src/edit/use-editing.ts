@@ -14,6 +14,7 @@ import type { Connection } from '../connection.js';
 import { hooks } from '../test-hooks.js';
 import { useShortcuts } from '../keyboard/shortcuts.js';
 import { defaultRadius, stepRadius, type EditTool } from './brush.js';
+import { errorLine } from '../client-error.js';
 
 export interface Editing {
   prompts: readonly PromptInfo[];
@@ -71,7 +72,7 @@ export function useEditing(o: EditingOptions): Editing {
   const send = useCallback((msg: Parameters<Connection['request']>[0]) => {
     const c = opts.current.conn.current;
     if (!c) return;
-    c.request(msg).catch((e: Error) => opts.current.onError?.(e.message));
+    c.request(msg).catch((e: unknown) => opts.current.onError?.(errorLine(e)));
   }, []);
   const sid = () => {
     const s = opts.current.session.current;

@@ -4,11 +4,12 @@
  * frame it keeps — the one asked for, or its newest when this viewer had fallen further behind
  * than the server holds. `unfreezeLive` releases it.
  */
+import { notConnected } from '../client-error.js';
 import type { Connection } from '../connection.js';
 
 /** Freezes on `frame` (resolves with the frame the server keeps) or, with null, unfreezes (resolves null). */
 export async function requestLiveFreeze(c: Connection | null, sessionId: string, frame: number | null): Promise<number | null> {
-  if (!c) throw new Error('not connected');
+  if (!c) throw notConnected();
   if (frame === null) {
     await c.request({ type: 'unfreezeLive', sessionId });
     return null;

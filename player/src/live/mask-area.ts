@@ -4,10 +4,10 @@
  * is row spacing × column spacing mm², so the area is exact for the mask as sent (no contour
  * fitting). Shown beside each object in the live view.
  */
+import { countsArea } from '../../../engine/src/mask/rle.js';
+
 export function maskPixels(counts: ArrayLike<number>): number {
-  let n = 0;
-  for (let i = 1; i < counts.length; i += 2) n += counts[i]!;
-  return n;
+  return countsArea(counts);
 }
 
 /** mm² of `pixels` at `spacing`; null without a spacing. */

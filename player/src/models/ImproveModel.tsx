@@ -5,6 +5,7 @@
  * for the session on screen reopens it with that model (`onUseModel`).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { errorLine, fetchOrFail, httpError } from '../client-error.js';
 
 export interface ModelRow {
   id: string;
@@ -39,11 +40,6 @@ export function validationRows(v: Record<string, unknown>, prefix = ''): [string
     else out.push([key, typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : Array.isArray(x) ? x.map((e) => (typeof e === 'number' ? e.toFixed(3) : String(e))).join(', ') : String(x)]);
   }
   return out;
-}
-
-async function readError(r: Response): Promise<string> {
-  const b = (await r.json().catch(() => ({}))) as { code?: string; message?: string };
-  return b.message ? `${b.code ? `${b.code}: ` : ''}${b.message}` : `HTTP ${r.status}`;
 }
 
 export interface ImproveModelProps {
@@ -86,8 +82,8 @@ export function ImproveModel(p: ImproveModelProps) {
     (id: string) => {
       const tick = async () => {
         try {
-          const r = await fetch(`/api/jobs/${encodeURIComponent(id)}`);
-          if (!r.ok) throw new Error(await readError(r));
+          const r = await fetchOrFail(`/api/jobs/${encodeURIComponent(id)}`);
+          if (!r.ok) throw await httpError(r, 'GET /api/jobs');
           const j = (await r.json()) as JobRow;
           setJob(j);
           if (j.state === 'done') {
@@ -96,7 +92,7 @@ export function ImproveModel(p: ImproveModelProps) {
           }
           if (j.state === 'failed' || j.state === 'cancelled') return;
         } catch (e) {
-          setError((e as Error).message);
+          setError(errorLine(e));
           return;
         }
         timer.current = setTimeout(() => void tick(), POLL_MS);
@@ -109,13 +105,13 @@ export function ImproveModel(p: ImproveModelProps) {
   const start = async () => {
     setError('');
     try {
-      const r = await fetch('/api/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      if (!r.ok) throw new Error(await readError(r));
+      const r = await fetchOrFail('/api/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      if (!r.ok) throw await httpError(r, 'POST /api/finetune');
       const { jobId } = (await r.json()) as { jobId: string };
       setJob({ jobId, state: 'queued', progress: 0 });
       poll(jobId);
     } catch (e) {
-      setError((e as Error).message);
+      setError(errorLine(e));
     }
   };
   const cancel = () => {

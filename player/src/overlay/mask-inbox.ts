@@ -4,16 +4,26 @@
  * viewer made joins the list), live pictures and live frames. Messages of another session's
  * handle are dropped: after a switch the old session's last masks may still be on their way.
  */
-import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type SessionStarted } from '../../../engine/src/protocol.js';
+import { binaryKind, decodeLiveFrame, decodeLivePicture, decodeMaskFrame, type LiveFrame, type LivePicture, type MaskFrame, type SessionStarted } from '../../../engine/src/protocol.js';
+import { countsArea } from '../../../engine/src/mask/rle.js';
 import { hooks } from '../test-hooks.js';
-import type { LiveViewHandle } from '../video/LiveView.js';
 import type { ObjectMask } from './paint.js';
+
+/**
+ * What the inbox hands live messages to: the live view's handle. Declared here, by the side that
+ * calls it, so overlay/ does not import video/ (video/ imports overlay/ to paint).
+ */
+export interface LiveFrameTarget {
+  onPicture(p: LivePicture): void;
+  onMask(m: MaskFrame & { counts: Uint32Array }): void;
+  onFrame(f: LiveFrame): void;
+}
 
 export interface MaskInbox {
   masks: Map<number, Map<number, ObjectMask>>;
   /** Objects with a mask in this live session. */
   liveKnown: Set<number>;
-  liveView: LiveViewHandle | null;
+  liveView: LiveFrameTarget | null;
   ensureObject(id: number): void;
   scheduleMaskRender(): void;
 }
@@ -50,11 +60,7 @@ export function onSessionBinary(data: ArrayBuffer, s: SessionStarted | null, d: 
 export function heldMasks(masks: ReadonlyMap<number, ReadonlyMap<number, ObjectMask>>): { objectId: number; frame: number; area: number; runs: number }[] {
   const out: { objectId: number; frame: number; area: number; runs: number }[] = [];
   for (const [frame, f] of masks) {
-    for (const m of f.values()) {
-      let area = 0;
-      for (let i = 1; i < m.counts.length; i += 2) area += m.counts[i]!;
-      out.push({ objectId: m.objectId, frame, area, runs: m.counts.length });
-    }
+    for (const m of f.values()) out.push({ objectId: m.objectId, frame, area: countsArea(m.counts), runs: m.counts.length });
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * filled or as an outline, on an ImageData at the video's size. Filling is one pass over the
  * foreground runs; an outline decodes the mask and keeps the pixels that touch background.
  */
-import { countsToMask, paintCounts } from '../../../engine/src/protocol.js';
+import { countsToMask, paintCounts } from '../../../engine/src/mask/rle.js';
 import { objectColor, type Rgb } from './colors.js';
 
 export interface ObjectMask {

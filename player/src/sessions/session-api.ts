@@ -1,14 +1,13 @@
 /**
  * The HTTP side of the sessions panel (engine/src/server/session-routes.ts): close, approve,
- * unapprove, delete. Each resolves on success and rejects with the server's message.
+ * unapprove, delete. Each resolves on success and rejects with the server's coded error (or
+ * E_HTTP_FAILED: client-error.ts).
  */
+import { fetchOrFail, httpError } from '../client-error.js';
 
 async function call(method: 'POST' | 'DELETE', path: string): Promise<void> {
-  const r = await fetch(path, { method });
-  if (!r.ok) {
-    const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string };
-    throw new Error(body.message ? `${body.code ? `${body.code}: ` : ''}${body.message}` : `${method} ${path} failed (${r.status})`);
-  }
+  const r = await fetchOrFail(path, { method });
+  if (!r.ok) throw await httpError(r, `${method} ${path}`);
 }
 
 const base = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;

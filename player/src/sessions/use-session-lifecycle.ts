@@ -13,6 +13,7 @@ import type { ObjectMask } from '../overlay/paint.js';
 import { hooks } from '../test-hooks.js';
 import type { LiveObjectIds } from '../video/live-prompts.js';
 import { listedClipOf, type VolumeView } from '../video/volume-view.js';
+import { errorLine } from '../client-error.js';
 
 export interface FramePrompt {
   objectId: number;
@@ -116,7 +117,7 @@ export function useSessionLifecycle(d: LifecycleDeps) {
         loadSessions();
         return true;
       } catch (e) {
-        if (!quiet) setStatus((e as Error).message);
+        if (!quiet) setStatus(errorLine(e));
         return false;
       }
     },
@@ -187,7 +188,7 @@ export function useSessionLifecycle(d: LifecycleDeps) {
           for (const o of d.objectsRef.current!) if (o.name !== `object ${o.id}`) await c.request({ type: 'renameObject', sessionId: r.sessionId, objectId: o.id, name: o.name });
         }
       } catch (e) {
-        setStatus((e as Error).message);
+        setStatus(errorLine(e));
       }
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps

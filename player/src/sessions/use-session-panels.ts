@@ -8,6 +8,7 @@ import type { ServerMessage } from '../../../engine/src/protocol.js';
 import { clipProgressText } from './clip-progress.js';
 import { sessionApi } from './session-api.js';
 import type { SessionAction } from './SessionList.js';
+import { errorLine } from '../client-error.js';
 
 /**
  * `closedHere(id, action)`: a close or an approval went through (the server closes a session it
@@ -20,7 +21,7 @@ export function useSessionPanels(loadSessions: () => void, setStatus: (s: string
       const run = action === 'delete' ? sessionApi.remove : sessionApi[action];
       run(id)
         .then(() => (action === 'close' || action === 'approve') && closedHere(id, action))
-        .catch((e: Error) => setStatus(e.message))
+        .catch((e: unknown) => setStatus(errorLine(e)))
         .finally(loadSessions);
     },
     [loadSessions, setStatus, closedHere],

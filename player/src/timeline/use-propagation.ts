@@ -9,6 +9,7 @@ import type { PropagateDirection, ServerMessage, SessionStarted } from '../../..
 import { onReply, type Connection } from '../connection.js';
 import { hooks } from '../test-hooks.js';
 import { planPropagation, type PropagateMode, type PropagateStep } from './propagation-plan.js';
+import { errorLine } from '../client-error.js';
 
 export interface PropagationProgress {
   seq: number;
@@ -57,10 +58,10 @@ export function usePropagation(conn: React.RefObject<Connection | null>, session
       if (!c || !step) return;
       r.seq = c.nextSeq;
       setProgress({ seq: r.seq, done: r.doneBefore, total: r.doneBefore });
-      c.request({ type: 'propagate', sessionId: r.sessionId, ...step }).catch((e: Error) => {
+      c.request({ type: 'propagate', sessionId: r.sessionId, ...step }).catch((e: unknown) => {
         run.current = null;
         setProgress(null);
-        setStatus(e.message);
+        setStatus(errorLine(e));
       });
     },
     [conn, setStatus],

@@ -15,18 +15,17 @@
  * size (live/mask-area.ts).
  */
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type PointerEvent as ReactPointerEvent, type Ref } from 'react';
-import { createWallClock, type LiveFrame, type LivePicture, type MaskFrame } from '../../../engine/src/protocol.js';
+import { createWallClock, type LiveFrame } from '../../../engine/src/protocol.js';
 import { liveHooks } from '../live/live-hooks.js';
 import { areaMm2, formatArea, maskPixels } from '../live/mask-area.js';
+import type { LiveFrameTarget } from '../overlay/mask-inbox.js';
 import { colorOf, rasterizeMasks, type MaskStyle, type ObjectMask } from '../overlay/paint.js';
 import { hooks, recordLivePaint } from '../test-hooks.js';
 import type { Prompt } from './RecordedView.js';
+import { errorLine } from '../client-error.js';
 
-export interface LiveViewHandle {
-  onPicture(p: LivePicture): void;
-  onMask(m: MaskFrame & { counts: Uint32Array }): void;
-  onFrame(f: LiveFrame): void;
-}
+/** What App (through overlay/mask-inbox.ts) calls on the live view with each live message. */
+export type LiveViewHandle = LiveFrameTarget;
 
 export interface LiveViewProps {
   width: number;
@@ -228,7 +227,7 @@ export function LiveView(p: LiveViewProps) {
         frozen.current = null;
         liveHooks.frozenFrame = null;
         setFrozenAt(null);
-        setFreezeNote(`freeze failed: ${(e as Error).message}`);
+        setFreezeNote(`freeze failed: ${errorLine(e)}`);
       }
       return;
     }
@@ -238,7 +237,7 @@ export function LiveView(p: LiveViewProps) {
     setFrozenAt(null);
     setMarks([]);
     setFreezeNote('');
-    await p.onFreeze(null).catch((e: Error) => setFreezeNote(`resume: ${e.message}`));
+    await p.onFreeze(null).catch((e: unknown) => setFreezeNote(`resume: ${errorLine(e)}`));
   }, [p.onFreeze]);
 
   useEffect(() => {

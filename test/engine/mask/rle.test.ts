@@ -11,6 +11,7 @@ import {
   rleToBbox,
   stringToCounts,
 } from 'cineseg';
+import { countsArea, countsToMask, forEachForegroundSegment, paintCounts } from '../../../engine/src/mask/rle.js';
 
 /** Row-major H x W mask with the rectangle rows [r0, r1) x cols [c0, c1) set. */
 function rect(h: number, w: number, r0: number, r1: number, c0: number, c1: number): Uint8Array {
@@ -199,5 +200,61 @@ describe('COCO RLE: round trips and set operations', () => {
     const rle = encodeMaskCompressed(m, h, w);
     expect(rle.size).toEqual([h, w]);
     expect(Array.from(decodeMask(rle))).toEqual(Array.from(m));
+  });
+});
+
+/**
+ * Independent reference decoder (on purpose not the codec's walk): visit pixels in column-major
+ * order, toggling at each count; pixels past the mask are never written.
+ */
+function naiveDecode(counts: ArrayLike<number>, h: number, w: number): Uint8Array {
+  const m = new Uint8Array(h * w);
+  let k = 0;
+  for (let i = 0; i < counts.length; i++) {
+    for (let j = 0; j < counts[i]!; j++, k++) {
+      if (k >= h * w) return m;
+      if (i % 2 === 1) m[(k % h) * w + Math.floor(k / h)] = 1;
+    }
+  }
+  return m;
+}
+
+describe('COCO RLE: the one decoder every consumer uses', () => {
+  it('decodeMask, countsToMask, paintCounts and countsArea agree with a per-pixel reference', () => {
+    const rnd = lcg(19);
+    for (let trial = 0; trial < 40; trial++) {
+      const h = 1 + Math.floor(rnd() * 33);
+      const w = 1 + Math.floor(rnd() * 33);
+      const m = new Uint8Array(h * w);
+      let v = rnd() < 0.5 ? 1 : 0;
+      for (let i = 0; i < m.length; i++) {
+        if (rnd() < 0.1) v = 1 - v;
+        m[i] = v;
+      }
+      const { counts } = encodeMask(m, h, w);
+      const ref = naiveDecode(counts, h, w);
+      expect(Array.from(ref)).toEqual(Array.from(m)); // the reference itself reads masks right
+      expect(Array.from(decodeMask({ size: [h, w], counts }))).toEqual(Array.from(ref));
+      expect(Array.from(countsToMask(Uint32Array.from(counts), w, h))).toEqual(Array.from(ref));
+      const rgba = new Uint8ClampedArray(4 * w * h);
+      paintCounts(counts, w, h, rgba, [1, 2, 3, 200]);
+      for (let i = 0; i < w * h; i++) expect([rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2], rgba[4 * i + 3]]).toEqual(ref[i] ? [1, 2, 3, 200] : [0, 0, 0, 0]);
+      expect(countsArea(counts)).toBe(m.reduce((a, b) => a + b, 0));
+      // A reused output buffer is cleared first.
+      const out = new Uint8Array(h * w).fill(1);
+      expect(Array.from(decodeMask({ size: [h, w], counts }, out))).toEqual(Array.from(ref));
+    }
+  });
+
+  it('counts that claim more pixels than the mask never write outside it (nor wrap into the next row)', () => {
+    // 2x2: background 3, then a run of 3 that starts on the last pixel (x=1, y=1) and runs past
+    // the end. A walk without the bound would wrap pixel 4 onto (x=2, y=0) = row-major index 2.
+    expect(Array.from(countsToMask([3, 3], 2, 2))).toEqual([0, 0, 0, 1]);
+    const rgba = new Uint8Array(16);
+    paintCounts([3, 3], 2, 2, rgba, [9, 9, 9, 9]);
+    expect(Array.from(rgba)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9]);
+    const seen: Array<[number, number, number]> = [];
+    forEachForegroundSegment([1, 4, 10], 3, 2, (x, y0, n) => seen.push([x, y0, n]));
+    expect(seen).toEqual([[0, 1, 2], [1, 0, 2]]);
   });
 });

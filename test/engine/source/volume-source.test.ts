@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { probe } from '../../../engine/src/decode/probe.js';
-import { FrameSource } from '../../../engine/src/source/frame-source.js';
+import { FrameSource } from '../../../engine/src/decode/frame-source.js';
 import { readNiftiVolume } from '../../../engine/src/source/nifti-volume.js';
 import { planeView, renderSlice, resolveWindow, VOLUME_FPS } from '../../../engine/src/source/volume-slices.js';
 import { ctFixture } from './volume-fixture.js';

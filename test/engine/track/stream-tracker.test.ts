@@ -184,7 +184,7 @@ describe('StreamTracker', () => {
 
 describe('trackSource', () => {
   it('tracks a source frame by frame with backpressure and prompts on the first frame', async () => {
-    const { FrameSource } = await import('../../../engine/src/source/frame-source.js');
+    const { FrameSource } = await import('../../../engine/src/decode/frame-source.js');
     const { trackSource } = await import('../../../engine/src/track/stream-tracker.js');
     const { firstValueFrom, take, toArray } = await import('rxjs');
     const { AQUARIUM } = await import('./fixtures.js');

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMask } from '../../../engine/src/mask/rle.js';
-import { paintCounts } from '../../../engine/src/protocol.js';
+import { encodeMask, paintCounts } from '../../../engine/src/mask/rle.js';
 import { alphaOf, contourOf, rasterizeMasks } from '../../../player/src/overlay/paint.js';
 
 describe('overlay painting', () => {

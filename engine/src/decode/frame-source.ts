@@ -15,11 +15,11 @@
  * others are counted in `stats.framesDropped`.
  */
 import { Observable } from 'rxjs';
-import { FrameDecoder, type DecodeStats, type Frame, type FrameDecoderOptions } from '../decode/frame-decoder.js';
-import { scanFrameTimes } from '../decode/frame-times.js';
-import { probeResolved, type VideoInfo } from '../decode/probe.js';
+import { FrameDecoder, type DecodeStats, type Frame, type FrameDecoderOptions } from './frame-decoder.js';
+import { scanFrameTimes } from './frame-times.js';
+import { probeResolved, type VideoInfo } from './probe.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { resolveInput, type InputKind, type ResolvedInput } from './input.js';
+import { resolveInput, type InputKind, type ResolvedInput } from '../source/input.js';
 
 /** Options of {@link FrameSource.open}: decoder options for every run, plus opening options. */
 export interface FrameSourceOptions extends FrameDecoderOptions {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, map, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CinesegError, FrameSource, frameSource, mapFrames, type FrameDecoder } from 'cineseg';
-import { ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip } from '../decode/media-fixtures.js';
+import { ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip } from './media-fixtures.js';
 
 const tmp = makeTmp('cineseg-src-');
 const T = (name: string): string => join(tmp.dir, name);

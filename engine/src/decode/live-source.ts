@@ -13,12 +13,12 @@
  * `loop:<file>` plays a file as if it were live (ffmpeg `-stream_loop -1 -re`).
  */
 import { Observable, type Subscription } from 'rxjs';
-import type { Frame, FrameDecoder } from '../decode/frame-decoder.js';
-import type { VideoInfo } from '../decode/probe.js';
+import type { Frame, FrameDecoder } from './frame-decoder.js';
+import type { VideoInfo } from './probe.js';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { isDicomFile, readDicomCineInfo } from './dicom-cine-source.js';
+import { isDicomFile, readDicomCineInfo } from '../source/dicom-cine-source.js';
 import { FrameSource } from './frame-source.js';
-import { retryWithBackoff } from './rx-live-flow.js';
+import { retryWithBackoff } from '../source/rx-live-flow.js';
 
 /** A running connection ended after it had delivered frames: retried (the first connection's own error is not). */
 class Outage {

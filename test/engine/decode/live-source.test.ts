@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childProcesses, isOwnFfmpeg } from '../../../engine/src/bench/process-stats.js';
 import type { Frame } from '../../../engine/src/decode/frame-decoder.js';
 import { isCinesegError } from '../../../engine/src/errors.js';
-import { LiveSource, redactInput } from '../../../engine/src/source/live-source.js';
+import { LiveSource, redactInput } from '../../../engine/src/decode/live-source.js';
 import { REPO_ROOT } from '../model/test-bundle.js';
 
 let tmp: string;
