@@ -23,7 +23,7 @@ export {
 } from './mask/rle.js';
 export { probe, type VideoInfo, type ProbeOptions } from './decode/probe.js';
 export { FrameDecoder, type Frame, type FrameDecoderOptions, type DecodeStats, type DeliveryMode } from './decode/frame-decoder.js';
-export { FrameSource, frameSource, mapFrames, type FrameSourceOptions, type FrameWork, type RunOptions } from './source/frame-source.js';
+export { FrameSource, frameSource, mapFrames, type FrameSourceOptions, type FrameWork, type RunOptions } from './decode/frame-source.js';
 export { classifyInput, listImageSequence, resolveInput, DEFAULT_IMAGE_FPS, type InputKind, type ResolvedInput } from './source/input.js';
 export { loadBundle, defaultBundleDir, type Bundle, type MemorySettings, type BundleConstants, type GraphKey } from './model/bundle.js';
 export { ModelSessions, EXECUTION_PROVIDERS, type ExecutionProvider, type ExecutionProviderRequest, type EpChoice, type ModelSessionOptions } from './model/ort-sessions.js';
@@ -42,7 +42,6 @@ export { trackVideo, type TrackVideoOptions, type TrackVideoResult, type CliProm
 export { benchTrack, type TrackBenchOptions, type TrackBenchResult } from './bench/track-bench.js';
 export {
   SessionStore,
-  MaskWriter,
   hashFile,
   STORE_SCHEMA_VERSION,
   type SessionStoreOptions,
@@ -58,9 +57,14 @@ export {
   type MaskRecord,
   type MaskOrigin,
   type LoadedSession,
-  type MaskWriterOptions,
 } from './store/session-store.js';
 export { defaultStorePath } from './store/session-store.js';
+export { MaskWriter, type MaskWriterOptions } from './store/mask-writer.js';
+export { SqliteStore } from './store/sqlite-store.js';
+// Types only: `pg` is loaded when a postgres:// store is opened (openStore), never by importing cineseg.
+export type { PostgresStore, PostgresStoreOptions } from './store/postgres-store.js';
+export { openStore, defaultStoreSpec, isPostgresSpec, asAnnotationStore } from './store/open-store.js';
+export type { AnnotationStore, EditOptions, ObjectVersions, PromptHistory, SessionSummary, StoreKind } from './store/annotation-store.js';
 export { trackSessionToStore, type TrackToStoreOptions, type TrackToStoreResult } from './store/track-to-store.js';
 export { exportVis, normalizeVis } from './export/vis.js';
 export { exportCoco, visToCoco, type CocoJson, type CocoImage, type CocoAnnotation, type CocoExportOptions } from './export/coco.js';
@@ -69,7 +73,8 @@ export { exportNifti, niftiHeader, type NiftiExportOptions, type NiftiExportResu
 export { exportDicomSeg, SEGMENTATION_SOP_CLASS, type DicomSegOptions, type DicomSegResult } from './export/dicom-seg.js';
 export { planLabels, type LabelEntry, type LabelPlan } from './export/label-map.js';
 export { isDicomFile, readDicomCineInfo, readDicomCine, type DicomCineInfo, type DicomPixelEncoding } from './source/dicom-cine-source.js';
-export { exportMasks, EXPORT_FORMATS, type ExportFormat, type ExportMasksOptions, type ExportMasksResult } from './cli/export-command.js';
+export { exportMasks, EXPORT_FORMATS, type ExportFormat, type ExportMasksOptions, type ExportMasksResult } from './export/export-session.js';
+export { storedSessionList, formatSessionList, type StoredSessionRow } from './cli/export-command.js';
 export { runBatch, readBatchPrompts, findBatchClips, formatBatchTable, type BatchOptions, type BatchRow, type BatchPromptEntry, type BatchClip, type BatchStatus } from './cli/batch-command.js';
 export { registerClipFile } from './store/register-clip.js';
 export * as protocol from './protocol.js';

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
 import { finetune, type EncoderMode, type FinetuneMode } from './finetune.js';
 import type { TrainerEvent } from './trainer-process.js';
 import { storedSessionInputs } from './training-data.js';
@@ -55,7 +55,8 @@ export interface FinetuneJobSettings {
 }
 
 export interface FinetuneJobsOptions {
-  store: SessionStore;
+  /** The server's store (SQLite or PostgreSQL): the sessions are read from it when a job starts. */
+  store: AnnotationStore;
   /** Where bundles are written, one folder per job id. */
   modelsDir: string;
   /** The base bundle (the server's model). */
@@ -73,6 +74,8 @@ const KEEP_ENDED = 50;
 export class FinetuneJobs {
   private readonly jobs = new Map<string, JobInfo>();
   private running: { id: string; abort: AbortController; cancelled: boolean; done: Promise<void> } | null = null;
+  /** A start() reading its sessions from the store: a second start meanwhile is E_JOB_BUSY too. */
+  private starting = false;
   private destroyed = false;
 
   constructor(private readonly opts: FinetuneJobsOptions) {}
@@ -82,14 +85,24 @@ export class FinetuneJobs {
    * the sessions exist and are not open (their masks could still change), there is at least one.
    * @throws CinesegError E_JOB_BUSY, E_SESSION_UNKNOWN, E_SESSION_BUSY, E_INPUT_EMPTY
    */
-  start(req: { sessions?: readonly string[]; steps?: number } = {}): JobInfo {
+  async start(req: { sessions?: readonly string[]; steps?: number } = {}): Promise<JobInfo> {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_JOB_BUSY, 'the server is shutting down');
     if (this.running) throw new CinesegError(ErrorCode.E_JOB_BUSY, `job ${this.running.id} is still running; wait for it or cancel it (DELETE /api/jobs/${this.running.id})`, { details: { jobId: this.running.id } });
-    const inputs = storedSessionInputs(this.opts.store, req.sessions);
-    const ids = inputs.map((i) => i.origin!.slice('session:'.length));
-    for (const id of ids) {
-      if (this.opts.store.requireSession(id).status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open; close or approve it first`, { details: { sessionId: id } });
+    if (this.starting) throw new CinesegError(ErrorCode.E_JOB_BUSY, 'a job is being started; wait for it');
+    // Taken before the first await: two requests at once must not both pass the check above.
+    this.starting = true;
+    let inputs: Awaited<ReturnType<typeof storedSessionInputs>>;
+    let ids: string[];
+    try {
+      inputs = await storedSessionInputs(this.opts.store, req.sessions);
+      ids = inputs.map((i) => i.origin!.slice('session:'.length));
+      for (const id of ids) {
+        if ((await this.opts.store.requireSession(id)).status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open; close or approve it first`, { details: { sessionId: id } });
+      }
+    } finally {
+      this.starting = false;
     }
+    if (this.destroyed) throw new CinesegError(ErrorCode.E_JOB_BUSY, 'the server is shutting down');
     const jobId = `ft-${randomUUID().slice(0, 8)}`;
     const job: JobInfo = { jobId, kind: 'finetune', state: 'queued', progress: 0, sessions: ids, createdAt: new Date().toISOString() };
     this.jobs.set(jobId, job);
@@ -117,7 +130,7 @@ export class FinetuneJobs {
 
   /** Cancels a queued or running job (an ended one stays as it ended). @throws CinesegError E_JOB_UNKNOWN */
   cancel(id: string): JobInfo {
-    const j = this.get(id);
+    this.get(id); // E_JOB_UNKNOWN for an id never seen
     if (this.running?.id === id && !this.running.cancelled) {
       this.running.cancelled = true;
       this.running.abort.abort();
@@ -151,7 +164,7 @@ export class FinetuneJobs {
     for (const j of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED))) this.jobs.delete(j.jobId);
   }
 
-  private async run(job: JobInfo, inputs: ReturnType<typeof storedSessionInputs>, steps: number | undefined, entry: { abort: AbortController; cancelled: boolean }): Promise<void> {
+  private async run(job: JobInfo, inputs: Awaited<ReturnType<typeof storedSessionInputs>>, steps: number | undefined, entry: { abort: AbortController; cancelled: boolean }): Promise<void> {
     const id = job.jobId;
     const log = this.opts.log ?? (() => undefined);
     const redact = this.opts.redact ?? ((s: string) => s);

@@ -12,10 +12,10 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { decodeMask, type Rle } from '../mask/rle.js';
 import { readVisJson, type VisJson } from '../mask/vis-json.js';
-import { hashFileSha256 } from '../server/hls.js';
 import { maskToModel } from '../track/prompts.js';
 import { approvedSessions } from '../store/session-review.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
+import { hashFile } from '../store/session-store.js';
 import { DecodedFrames } from '../track/video-frames.js';
 
 /** One `--data <clip>:<masks.json>` (or a stored session, already turned into VIS JSON). */
@@ -56,13 +56,19 @@ export interface AnnotatedClip {
  * a model learns from by default.
  * @throws CinesegError E_SESSION_UNKNOWN, E_INPUT_EMPTY (no ids given and none approved)
  */
-export function storedSessionInputs(store: SessionStore, ids?: readonly string[]): AnnotatedClipInput[] {
-  const chosen = ids && ids.length > 0 ? [...new Set(ids)] : approvedSessions(store).map((s) => s.id);
-  if (chosen.length === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `no approved session in ${basename(store.path)} to learn from: approve sessions first (or name them)`);
-  return chosen.map((id) => {
-    const { clip } = store.loadSession(id);
-    return { clip: clip.path, masks: store.toVisJson(id), origin: `session:${id}` };
-  });
+export async function storedSessionInputs(store: AnnotationStore, ids?: readonly string[]): Promise<AnnotatedClipInput[]> {
+  const chosen = ids && ids.length > 0 ? [...new Set(ids)] : (await approvedSessions(store)).map((s) => s.id);
+  // A file by its name (as before); a database by its URL without the password.
+  const where = store.kind === 'sqlite' ? basename(store.location) : store.location;
+  if (chosen.length === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `no approved session in ${where} to learn from: approve sessions first (or name them)`);
+  const out: AnnotatedClipInput[] = [];
+  for (const id of chosen) {
+    const { clip } = await store.loadSession(id);
+    // The clip is read from its stored path: on another machine than the one that tracked it, a
+    // shared path (readAnnotatedClip names it when it is missing).
+    out.push({ clip: clip.path, masks: await store.toVisJson(id), origin: `session:${id}` });
+  }
+  return out;
 }
 
 /** Parses `<clip>:<masks.json>`, or `<masks.json>` alone (the clip from videos[0].file). */
@@ -129,7 +135,8 @@ export async function readAnnotatedClip(input: AnnotatedClipInput, probeSize: (c
     objects.push({ objectId: a.object_id, label: cats.get(a.category_id) ?? 'object', masks });
   }
   if (annotated.size === 0) fail(ErrorCode.E_INPUT_EMPTY, `${where}: every mask is empty; nothing to learn from`);
-  const contentHash = await hashFileSha256(clip);
+  // The store's hash (memoised per file): a clip trained on again is not read again.
+  const contentHash = await hashFile(clip);
   return {
     name: basename(dirname(clip)) === '.' ? basename(clip) : `${basename(dirname(clip))}/${basename(clip)}`,
     clip,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnFfmpeg } from '../decode/ffmpeg.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { Preprocessor } from '../model/preprocess.js';
-import { FrameSource } from '../source/frame-source.js';
+import { FrameSource } from '../decode/frame-source.js';
 
 /** Result of {@link benchDecode}. Ratios are our wall time / ffmpeg's null-output wall time (lower is better). */
 export interface DecodeBenchResult {

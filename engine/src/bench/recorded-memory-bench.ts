@@ -30,7 +30,7 @@ import { PROTOCOL_VERSION, type AddPoints, type Propagate } from '../protocol.js
 import { RecordedSession } from '../server/recorded-session.js';
 import { serverArena } from '../server/http-server.js';
 import { StoreSink } from '../server/store-sink.js';
-import { SessionStore } from '../store/session-store.js';
+import { openStore } from '../store/open-store.js';
 
 const FPS = 30;
 const W = 160;
@@ -128,7 +128,7 @@ function runChild(clip: string, store: string): Promise<RecordedMemoryRun> {
 async function childMain(clip: string, storePath: string): Promise<RecordedMemoryRun> {
   // The server's setting (serverArena): what a day of `cineseg serve` holds is what is measured.
   const sessions = await ModelSessions.create(loadBundle(defaultBundleDir()), { ep: 'cpu', arena: serverArena() });
-  const sink = new StoreSink(SessionStore.open(storePath), true);
+  const sink = new StoreSink(await openStore(storePath), true);
   const catalogClip = { id: 'bench/clip', name: 'clip', path: clip, rootReal: dirname(clip) };
   const s = await RecordedSession.open('bench', 1, catalogClip, sessions, sink);
   const sid = s.sessionId;

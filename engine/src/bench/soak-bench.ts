@@ -22,7 +22,7 @@ import { binaryKind, decodeMaskFrame, PROTOCOL_VERSION, type AddPoints } from '.
 import { LivePipeline, LiveSession } from '../server/live-session.js';
 import type { SessionOutput } from '../server/session-output.js';
 import { StoreSink } from '../server/store-sink.js';
-import { SessionStore } from '../store/session-store.js';
+import { openStore } from '../store/open-store.js';
 import { childProcesses, openFdCount, openFdKinds, rssAfterGc } from './process-stats.js';
 import { printResult } from './print-result.js';
 
@@ -119,7 +119,7 @@ export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
   // database under ~/.cache/Microsoft, a /tmp/mat-debug-<pid>.log) and keeps them to the end.
   const fdBefore = openFdCount();
   const fdKindsBefore = openFdKinds();
-  const sink = new StoreSink(SessionStore.open(join(tmp, 'soak.db')), true);
+  const sink = new StoreSink(await openStore(join(tmp, 'soak.db')), true);
   const pipeline = new LivePipeline({ input: `loop:${clip}`, sessions, sink, log, ...(opts.storeIntervalMs === undefined ? {} : { storeIntervalMs: opts.storeIntervalMs }) });
   const session = new LiveSession('soak', 1, pipeline);
   // What a client would receive, counted and dropped (a real socket would queue it).

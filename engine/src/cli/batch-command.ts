@@ -1,64 +1,35 @@
 /**
- * `cineseg batch <folder> --prompts <file> --out <dir>`: tracks every clip of a folder into the
- * session store and exports each, resumably — a second run after a crash skips finished clips and
- * continues partial ones from the store (store/track-to-store.ts).
+ * `cineseg batch <folder|list-file> --prompts <file> --out <dir>`: tracks every clip of a folder
+ * (or a list file) into the annotation store and exports each, resumably — a second run after a
+ * crash skips finished clips and continues partial ones from the store (store/track-to-store.ts).
+ * Clips and the prompts file: see batch-inputs.ts.
  *
- * Clips: video files (mp4, mov, mkv, webm, avi, m4v) and DICOM files (by their "DICM" preamble,
- * any extension) directly in the folder, named by their file name without extension; and
- * sub-folders holding a `clip.*` video (the samples layout), named by the sub-folder.
- *
- * Prompts file (JSON): clip name → list of prompts in video pixels, `"*"` for every clip without
- * its own entry:
- * ```json
- * { "ultrasound-1": [ { "object": 1, "frame": 0, "point": [213, 181] },
- *                     { "object": 1, "frame": 0, "point": [230, 190], "label": 0 },
- *                     { "object": 2, "frame": 0, "box": [120, 80, 170, 130] },
- *                     { "object": 3, "frame": 5, "mask": "masks/obj3-f5.png" } ] }
- * ```
- * Points (label 1 positive, default; 0 negative) and a box on the same object and frame form one
- * prompt; a mask (PNG at video size, nonzero = object; path relative to the prompts file) stands
- * alone. Without `--prompts` (or for a clip it does not name), a clip folder's own `prompts.json`
- * in the samples' format (`objects[]` with `point`, `box`, `mask`) is used, taking the kind named
- * by `--sample-prompt` (default box).
+ * With `--queue redis://…` the clips are not tracked here: each becomes one BullMQ job that
+ * `cineseg worker` processes, on this machine or others, into the shared store (`--store
+ * postgres://…`); batch then follows the jobs to their end with the same bars and table, or with
+ * `--no-wait` returns once they are queued (queue-batch.ts).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { readPngMask } from '../mask/png-mask.js';
-import { encodeMaskCompressed } from '../mask/rle.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
-import { isDicomFile } from '../source/dicom-cine-source.js';
-import { defaultStorePath, SessionStore, type MaskRecord, type PromptInput, type SessionRecord } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
+import { defaultStoreSpec, openStore } from '../store/open-store.js';
 import { registerClipFile } from '../store/register-clip.js';
+import type { MaskRecord, SessionRecord } from '../store/store-records.js';
 import { trackSessionToStore } from '../store/track-to-store.js';
-import type { Box, Point } from '../track/prompts.js';
-import { EXPORT_FORMATS, exportMasks, type ExportFormat } from './export-command.js';
+import { clipPromptEntries, findBatchInputs, readBatchPrompts, toStorePrompts, type BatchClip, type BatchPromptEntry, type SamplePromptKind } from './batch-inputs.js';
+import { batchProgress, exportBatchSession, formatBatchTable, type BatchRow, type BatchStatus } from './batch-report.js';
+import { EXPORT_FORMATS, type ExportFormat } from './export-command.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
+import { runQueuedBatch } from './queue-batch.js';
+import { STORE_SPEC_HELP } from './store-option.js';
 
-const VIDEO_EXTS = new Set(['.mp4', '.mov', '.mkv', '.webm', '.avi', '.m4v']);
-
-/** One clip found in the batch folder. */
-export interface BatchClip {
-  name: string;
-  path: string;
-  /** The clip's own folder (samples layout), where a prompts.json may live. */
-  folder?: string;
-}
-
-/** One prompt of the batch prompts file. */
-export interface BatchPromptEntry {
-  object: number;
-  frame: number;
-  point?: [number, number];
-  label?: 0 | 1;
-  box?: Box;
-  mask?: string;
-}
-
-export type SamplePromptKind = 'point' | 'box' | 'mask';
+// The inputs moved to batch-inputs.ts; they stay importable from here.
+export { clipPromptEntries, findBatchClips, findBatchInputs, readBatchList, readBatchPrompts, samplePrompts, toStorePrompts } from './batch-inputs.js';
+export type { BatchClip, BatchPromptEntry, SamplePromptKind } from './batch-inputs.js';
 
 export interface BatchOptions {
   folder: string;
@@ -83,121 +54,8 @@ export interface BatchOptions {
   log?: (line: string) => void;
 }
 
-export type BatchStatus = 'done' | 'resumed' | 'skipped' | 'failed';
-
-/** One line of the summary table. */
-export interface BatchRow {
-  clip: string;
-  status: BatchStatus;
-  sessionId: string | null;
-  frames: number;
-  objects: number;
-  framesWritten: number;
-  seconds: number;
-  error?: string;
-}
-
-/** Finds the clips of a batch folder (see the module comment), sorted by name. */
-export async function findBatchClips(folder: string): Promise<BatchClip[]> {
-  let entries;
-  try {
-    entries = readdirSync(folder, { withFileTypes: true });
-  } catch (cause) {
-    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `batch folder not found: ${folder}`, { cause });
-  }
-  const clips: BatchClip[] = [];
-  for (const e of entries) {
-    const p = join(folder, e.name);
-    // Follow links, so a batch folder can be a set of links to clips kept elsewhere.
-    const st = e.isSymbolicLink() ? statSync(p, { throwIfNoEntry: false }) : e;
-    if (!st) continue;
-    if (st.isFile()) {
-      if (VIDEO_EXTS.has(extname(e.name).toLowerCase()) || (await isDicomFile(p))) clips.push({ name: basename(e.name, extname(e.name)), path: p });
-    } else if (st.isDirectory()) {
-      const inner = readdirSync(p).find((f) => /^clip\./i.test(f) && (VIDEO_EXTS.has(extname(f).toLowerCase()) || f.toLowerCase().endsWith('.dcm')));
-      if (inner) clips.push({ name: e.name, path: join(p, inner), folder: p });
-    }
-  }
-  clips.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-  const seen = new Set<string>();
-  for (const c of clips) {
-    if (seen.has(c.name)) throw new CinesegError(ErrorCode.E_USAGE, `two clips are named "${c.name}" in ${folder}`);
-    seen.add(c.name);
-  }
-  return clips;
-}
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.E_INPUT_NOT_FOUND : ErrorCode.E_USAGE;
-    throw new CinesegError(code, `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-}
-
-/** Reads the batch prompts file: clip name → entries (mask paths made absolute). */
-export function readBatchPrompts(path: string): Map<string, BatchPromptEntry[]> {
-  const raw = readJson(path);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CinesegError(ErrorCode.E_USAGE, `${path}: expected an object mapping clip names to prompt lists`);
-  const out = new Map<string, BatchPromptEntry[]>();
-  for (const [clip, list] of Object.entries(raw as Record<string, unknown>)) {
-    if (!Array.isArray(list)) throw new CinesegError(ErrorCode.E_USAGE, `${path}: "${clip}" must map to a list of prompts`);
-    out.set(
-      clip,
-      list.map((e: BatchPromptEntry, i) => {
-        const where = `${path}: ${clip}[${i}]`;
-        if (!Number.isInteger(e.object) || e.object < 0) throw new CinesegError(ErrorCode.E_USAGE, `${where}: "object" must be a non-negative integer`);
-        if (!Number.isInteger(e.frame) || e.frame < 0) throw new CinesegError(ErrorCode.E_USAGE, `${where}: "frame" must be a non-negative integer`);
-        const kinds = [e.point, e.box, e.mask].filter((x) => x !== undefined).length;
-        if (kinds !== 1) throw new CinesegError(ErrorCode.E_USAGE, `${where}: give exactly one of "point", "box" or "mask"`);
-        return e.mask === undefined ? e : { ...e, mask: resolve(dirname(path), e.mask) };
-      }),
-    );
-  }
-  return out;
-}
-
-/** A samples-format prompts.json (objects[] with point, box and mask) as batch entries of one kind. */
-export function samplePrompts(folder: string, kind: SamplePromptKind): BatchPromptEntry[] | null {
-  const p = join(folder, 'prompts.json');
-  if (!existsSync(p)) return null;
-  const j = readJson(p) as { objects?: { object_id: number; frame: number; point?: [number, number]; box?: Box; mask?: string }[] };
-  if (!Array.isArray(j.objects)) throw new CinesegError(ErrorCode.E_USAGE, `${p}: no "objects" list`);
-  return j.objects.map((o) => {
-    const base = { object: o.object_id, frame: o.frame };
-    if (kind === 'point' && o.point) return { ...base, point: o.point };
-    if (kind === 'mask' && o.mask) return { ...base, mask: resolve(folder, o.mask) };
-    if (kind === 'box' && o.box) return { ...base, box: o.box };
-    throw new CinesegError(ErrorCode.E_USAGE, `${p}: object ${o.object_id} has no ${kind}`);
-  });
-}
-
-/** Groups entries per (object, frame) into store prompts: clicks + box together, masks alone. */
-export function toStorePrompts(entries: readonly BatchPromptEntry[], width: number, height: number): PromptInput[] {
-  const groups = new Map<string, { object: number; frame: number; points: Point[]; box?: Box; mask?: string }>();
-  for (const e of entries) {
-    const k = `${e.object}:${e.frame}`;
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = { object: e.object, frame: e.frame, points: [] }));
-    if (e.point) g.points.push({ x: e.point[0], y: e.point[1], label: e.label ?? 1 });
-    if (e.box) {
-      if (g.box) throw new CinesegError(ErrorCode.E_USAGE, `object ${e.object} has two boxes on frame ${e.frame}`);
-      g.box = e.box;
-    }
-    if (e.mask) g.mask = e.mask;
-  }
-  return [...groups.values()].map((g): PromptInput => {
-    if (g.mask) {
-      if (g.points.length || g.box) throw new CinesegError(ErrorCode.E_USAGE, `object ${g.object} frame ${g.frame}: a mask cannot be combined with points or a box`);
-      const m = readPngMask(g.mask);
-      if (m.width !== width || m.height !== height) throw new CinesegError(ErrorCode.E_MASK_INVALID, `${g.mask} is ${m.width}x${m.height}, the clip is ${width}x${height}`);
-      return { objectId: g.object, frame: g.frame, kind: 'mask', mask: encodeMaskCompressed(m.mask, height, width) };
-    }
-    if (g.box && g.points.length === 0) return { objectId: g.object, frame: g.frame, kind: 'box', box: g.box };
-    return { objectId: g.object, frame: g.frame, kind: 'points', points: g.points, ...(g.box ? { box: g.box } : {}) };
-  });
-}
+export type { BatchRow, BatchStatus } from './batch-report.js';
+export { formatBatchTable } from './batch-report.js';
 
 /**
  * Runs a batch (see the module comment) and returns one summary row per clip. Clips fail alone:
@@ -205,73 +63,32 @@ export function toStorePrompts(entries: readonly BatchPromptEntry[], width: numb
  */
 export async function runBatch(opts: BatchOptions): Promise<BatchRow[]> {
   const log = opts.log ?? (() => undefined);
-  const clips = await findBatchClips(opts.folder);
+  const clips = await findBatchInputs(opts.folder);
   if (clips.length === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `no clips in ${opts.folder}`);
+  const url = clips.find((c) => /^https?:\/\//i.test(c.path));
+  if (url) throw new CinesegError(ErrorCode.E_USAGE, `${url.path}: clips at URLs are read by queue workers only (batch --queue)`);
   const fileprompts = opts.prompts ? readBatchPrompts(opts.prompts) : null;
   const formats = opts.formats ?? ['vis'];
   const outDir = resolve(opts.out);
   const batchKey = outDir;
-  const store = SessionStore.open(opts.store ?? defaultStorePath());
-  const sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
-    ep: opts.ep ?? 'auto',
-    ...(opts.strictEp ? { strictEp: true } : {}),
-    ...(opts.verbose ? { verbose: true } : {}),
-    log,
-    ...(opts.threads ? { threads: opts.threads } : {}),
-  });
+  const store = await openStore(opts.store ?? defaultStoreSpec());
+  let sessions: ModelSessions | null = null;
   const rows: BatchRow[] = new Array(clips.length);
   try {
+    sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
+      ep: opts.ep ?? 'auto',
+      ...(opts.strictEp ? { strictEp: true } : {}),
+      ...(opts.verbose ? { verbose: true } : {}),
+      log,
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
+    const models = sessions;
     let next = 0;
     const worker = async () => {
       for (;;) {
         const i = next++;
         if (i >= clips.length) return;
-        const clip = clips[i]!;
-        const t0 = performance.now();
-        let session: SessionRecord | null = null;
-        try {
-          const rec = await registerClipFile(store, clip.path);
-          session = store.listSessions({ clipId: rec.id }).find((s) => s.meta.batch === batchKey) ?? null;
-          const finish = async (status: BatchStatus, framesWritten: number): Promise<BatchRow> => {
-            for (const f of formats) {
-              const out = f === 'png' ? join(outDir, clip.name, 'png') : join(outDir, clip.name, `masks.${f === 'vis' ? 'json' : f === 'coco' ? 'coco.json' : f === 'nifti' ? 'nii.gz' : 'seg.dcm'}`);
-              await exportMasks({ source: session!.id, format: f, out, store: store.path });
-            }
-            return { clip: clip.name, status, sessionId: session!.id, frames: rec.numFrames, objects: store.listObjects(session!.id).length, framesWritten, seconds: (performance.now() - t0) / 1000 };
-          };
-          if (session?.status === 'done') {
-            rows[i] = await finish('skipped', 0);
-          } else {
-            const resumed = session !== null;
-            if (!session) {
-              const entries = fileprompts?.get(clip.name) ?? fileprompts?.get('*') ?? (clip.folder ? samplePrompts(clip.folder, opts.samplePrompt ?? 'box') : null);
-              if (!entries || entries.length === 0) throw new CinesegError(ErrorCode.E_USAGE, `no prompts for clip "${clip.name}"`);
-              const prompts = toStorePrompts(entries, rec.width, rec.height);
-              // Session and prompts commit together: a crash leaves either nothing or all of it.
-              session = store.atomic(() => {
-                const s = store.createSession(rec.id, { meta: { batch: batchKey, clip: clip.name, model: sessions.bundle.name } });
-                for (const p of prompts) store.addPrompt(s.id, p);
-                return s;
-              });
-            }
-            const sid = session.id;
-            const r = await trackSessionToStore({
-              store,
-              sessionId: sid,
-              video: clip.path,
-              sessions,
-              ...(opts.onCommit ? { onCommit: (recs: MaskRecord[]) => opts.onCommit!(clip.name, recs) } : {}),
-              onProgress: (d, t) => opts.onClipProgress?.(clip.name, d, t),
-            });
-            if (!r.complete) throw new CinesegError(ErrorCode.E_INTERNAL, `clip "${clip.name}" ended with frames missing`);
-            store.setSessionStatus(sid, 'done');
-            rows[i] = await finish(resumed ? 'resumed' : 'done', r.framesWritten);
-          }
-        } catch (err) {
-          const e = toCinesegError(err);
-          log(`${clip.name}: ${e.toLine()}`);
-          rows[i] = { clip: clip.name, status: 'failed', sessionId: session?.id ?? null, frames: 0, objects: 0, framesWritten: 0, seconds: (performance.now() - t0) / 1000, error: e.toLine() };
-        }
+        rows[i] = await trackClip(store, models, clips[i]!, { ...opts, fileprompts, formats, outDir, batchKey, log });
         opts.onClipEnd?.(rows[i]!);
       }
     };
@@ -279,87 +96,114 @@ export async function runBatch(opts: BatchOptions): Promise<BatchRow[]> {
     await Promise.all(Array.from({ length: n }, worker));
     return rows;
   } finally {
-    await sessions.destroy();
-    store.destroy();
+    await sessions?.destroy();
+    await store.destroy();
   }
 }
 
-/** The summary table printed at the end of a batch. */
-export function formatBatchTable(rows: readonly BatchRow[]): string {
-  const head = ['clip', 'status', 'frames', 'objects', 'written', 'seconds', 'session / error'];
-  const body = rows.map((r) => [r.clip, r.status, String(r.frames), String(r.objects), String(r.framesWritten), r.seconds.toFixed(1), r.error ?? r.sessionId ?? '']);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
-  const line = (cells: string[]) => cells.map((x, c) => (c >= 2 && c <= 5 ? x.padStart(widths[c]!) : x.padEnd(widths[c]!))).join('  ').trimEnd();
-  const counts = (['done', 'resumed', 'skipped', 'failed'] as const).map((s) => `${rows.filter((r) => r.status === s).length} ${s}`).join(', ');
-  return [line(head), ...body.map(line), `${rows.length} clip(s): ${counts}`].join('\n');
-}
-
-/** Overall and per-clip progress on one terminal line (stderr, TTY only). */
-function batchProgress(total: number): { clip: (name: string, done: number, of: number) => void; clipEnd: () => void; end: () => void } {
-  if (!process.stderr.isTTY) return { clip: () => undefined, clipEnd: () => undefined, end: () => undefined };
-  const active = new Map<string, [number, number]>();
-  let finished = 0;
-  let last = 0;
-  const bar = (d: number, t: number, w: number) => {
-    const f = Math.round((w * d) / Math.max(1, t));
-    return `[${'#'.repeat(f)}${'.'.repeat(w - f)}]`;
-  };
-  const draw = (force = false) => {
-    const now = Date.now();
-    if (!force && now - last < 100) return;
-    last = now;
-    const parts = [...active].map(([n, [d, t]]) => `${n} ${bar(d, t, 12)} ${d}/${t}`);
-    const line = `clips ${bar(finished, total, 20)} ${finished}/${total}  ${parts.join('  ')}`;
-    // A pseudo-terminal can report 0 columns: treat that as unknown.
-    const cols = process.stderr.columns || 120;
-    process.stderr.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
-  };
-  return {
-    clip(name, d, t) {
-      active.set(name, [d, t]);
-      draw();
-    },
-    clipEnd() {
-      finished++;
-      active.clear();
-      draw(true);
-    },
-    end() {
-      process.stderr.write('\n');
-    },
-  };
+/** One clip of {@link runBatch}: skipped when its session is done, else tracked (or resumed) and exported. */
+async function trackClip(
+  store: AnnotationStore,
+  sessions: ModelSessions,
+  clip: BatchClip,
+  o: BatchOptions & { fileprompts: Map<string, BatchPromptEntry[]> | null; formats: readonly ExportFormat[]; outDir: string; batchKey: string; log: (l: string) => void },
+): Promise<BatchRow> {
+  const t0 = performance.now();
+  let session: SessionRecord | null = null;
+  try {
+    const rec = await registerClipFile(store, clip.path);
+    session = (await store.listSessions({ clipId: rec.id })).find((s) => s.meta.batch === o.batchKey) ?? null;
+    const finish = async (sid: string, status: BatchStatus, framesWritten: number): Promise<BatchRow> => {
+      await exportBatchSession(store, sid, o.outDir, clip.name, o.formats);
+      return { clip: clip.name, status, sessionId: sid, frames: rec.numFrames, objects: (await store.listObjects(sid)).length, framesWritten, seconds: (performance.now() - t0) / 1000 };
+    };
+    if (session?.status === 'done') return await finish(session.id, 'skipped', 0);
+    const resumed = session !== null;
+    if (!session) {
+      const entries = clipPromptEntries(clip, o.fileprompts, o.samplePrompt);
+      if (!entries || entries.length === 0) throw new CinesegError(ErrorCode.E_USAGE, `no prompts for clip "${clip.name}"`);
+      const prompts = toStorePrompts(entries, rec.width, rec.height);
+      // Session and prompts commit together: a crash leaves either nothing or all of it.
+      session = await store.transaction(async (tx) => {
+        const s = await tx.createSession(rec.id, { meta: { batch: o.batchKey, clip: clip.name, model: sessions.bundle.name } });
+        for (const p of prompts) await tx.addPrompt(s.id, p);
+        return s;
+      });
+    }
+    const sid = session.id;
+    const r = await trackSessionToStore({
+      store,
+      sessionId: sid,
+      video: clip.path,
+      sessions,
+      ...(o.onCommit ? { onCommit: (recs: MaskRecord[]) => o.onCommit!(clip.name, recs) } : {}),
+      onProgress: (d, t) => o.onClipProgress?.(clip.name, d, t),
+    });
+    if (!r.complete) throw new CinesegError(ErrorCode.E_INTERNAL, `clip "${clip.name}" ended with frames missing`);
+    await store.setSessionStatus(sid, 'done');
+    return await finish(sid, resumed ? 'resumed' : 'done', r.framesWritten);
+  } catch (err) {
+    const e = toCinesegError(err);
+    o.log(`${clip.name}: ${e.toLine()}`);
+    return { clip: clip.name, status: 'failed', sessionId: session?.id ?? null, frames: 0, objects: 0, framesWritten: 0, seconds: (performance.now() - t0) / 1000, error: e.toLine() };
+  }
 }
 
 export function registerBatch(program: Command): void {
   program
     .command('batch')
-    .description('Track every clip of a folder into the session store and export each; resumable after a crash')
-    .argument('<folder>', 'folder of clips (video or DICOM files, or sub-folders with clip.* and prompts.json)')
+    .description('Track every clip of a folder (or list file) into the store and export each; resumable after a crash; with --queue, as jobs for workers')
+    .argument('<folder|list>', 'folder of clips (video or DICOM files, or sub-folders with clip.* and prompts.json), or a file listing one clip path (or, with --queue, URL) per line')
     .option('--prompts <file>', 'JSON: clip name → [{object, frame, point|box|mask}] ("*" for all clips)')
     .option('--sample-prompt <kind>', "without --prompts: which prompt of a clip folder's prompts.json to use (point, box, mask)", 'box')
-    .requiredOption('--out <dir>', 'output folder (one sub-folder per clip)')
-    .option('--store <db>', 'session store (default: $CINESEG_STORE or ./cineseg.db)')
-    .option('--concurrency <n>', 'clips tracked at once', '1')
+    .option('--out <dir>', 'output folder (one sub-folder per clip); required without --queue')
+    .option('--store <spec>', `where sessions and masks go: ${STORE_SPEC_HELP}`)
+    .option('--concurrency <n>', 'clips tracked at once (without --queue)', '1')
     .option('--format <list>', `export formats, comma-separated (${EXPORT_FORMATS.join(', ')})`, 'vis')
-    .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle)')
+    .option('--model <bundle>', 'model bundle folder (default: the shipped tiny bundle); with --queue, workers must run a bundle of the same name')
     .option('--ep <provider>', EP_HELP, 'auto')
     .option('--strict-ep', STRICT_EP_HELP)
     .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--print-acks', 'print one line per committed mask on stdout: ack <clip> <object> <frame> <mask id> <counts sha1>')
+    .option('--queue <url>', 'put one job per clip on the BullMQ queue in this Redis (redis://host:port) for `cineseg worker`s, instead of tracking here')
+    .option('--no-wait', 'with --queue: return once the jobs are queued, instead of following them to the end')
+    .option('--batch-key <key>', "with --queue: the batch's name in the store and in job ids (default: the --out folder, else the folder or list file)")
     .action(async (folder: string, o: Record<string, string | boolean | undefined>) => {
-      const concurrency = Number(o.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new CinesegError(ErrorCode.E_USAGE, '--concurrency must be a positive integer');
       const kind = String(o.samplePrompt);
       if (!['point', 'box', 'mask'].includes(kind)) throw new CinesegError(ErrorCode.E_USAGE, '--sample-prompt must be point, box or mask');
-      const formats = String(o.format).split(',').map((f) => f.trim()) as ExportFormat[];
+      const formats = String(o.format)
+        .split(',')
+        .map((f) => f.trim()) as ExportFormat[];
       for (const f of formats) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new CinesegError(ErrorCode.E_USAGE, `unknown format "${f}"; choose from ${EXPORT_FORMATS.join(', ')}`);
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      if (typeof o.queue === 'string') {
+        const code = await runQueuedBatch({
+          input: folder,
+          queueUrl: o.queue,
+          store: typeof o.store === 'string' ? o.store : defaultStoreSpec(),
+          ...(o.prompts ? { prompts: String(o.prompts) } : {}),
+          samplePrompt: kind as SamplePromptKind,
+          ...(typeof o.out === 'string' ? { out: o.out } : {}),
+          formats,
+          ...(typeof o.model === 'string' ? { model: o.model } : {}),
+          ...(typeof o.batchKey === 'string' ? { batchKey: o.batchKey } : {}),
+          wait: o.wait !== false,
+          log,
+        });
+        process.exitCode = code;
+        return;
+      }
+      if (o.wait === false || o.batchKey !== undefined) throw new CinesegError(ErrorCode.E_USAGE, '--no-wait and --batch-key go with --queue');
+      if (typeof o.out !== 'string') throw new CinesegError(ErrorCode.E_USAGE, "required option '--out <dir>' not specified (or give --queue)");
+      const concurrency = Number(o.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new CinesegError(ErrorCode.E_USAGE, '--concurrency must be a positive integer');
       const { createHash } = await import('node:crypto');
-      const clips = await findBatchClips(folder);
+      const clips = await findBatchInputs(folder);
       const progress = batchProgress(clips.length);
       const rows = await runBatch({
         folder,
-        out: String(o.out),
+        out: o.out,
         ...(o.prompts ? { prompts: String(o.prompts) } : {}),
         samplePrompt: kind as SamplePromptKind,
         ...(o.store ? { store: String(o.store) } : {}),
@@ -378,8 +222,8 @@ export function registerBatch(program: Command): void {
             }
           : {}),
         onClipProgress: progress.clip,
-        onClipEnd: progress.clipEnd,
-        log: (l) => process.stderr.write(`${l}\n`),
+        onClipEnd: () => progress.clipEnd(),
+        log,
       });
       progress.end();
       process.stdout.write(`${formatBatchTable(rows)}\n`);

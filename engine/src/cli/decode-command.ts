@@ -5,7 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { FrameSource } from '../source/frame-source.js';
+import { FrameSource } from '../decode/frame-source.js';
 import { positiveNumber, type Write } from './probe-command.js';
 
 function size(value: string): { width: number; height: number } {

@@ -14,7 +14,7 @@ import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { trackVideo, type CliPrompt } from './track-command.js';
 import { startServer } from '../server/http-server.js';
-import { defaultStorePath } from '../store/session-store.js';
+import { defaultStoreSpec } from '../store/open-store.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -119,7 +119,7 @@ export function registerDemo(program: Command): void {
         port,
         ...(o.model ? { model: o.model } : {}),
         ...epFlags(o),
-        store: defaultStorePath(),
+        store: defaultStoreSpec(),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(`player: open ${server.url} (Ctrl-C to stop)\n`);

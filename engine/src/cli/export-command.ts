@@ -1,138 +1,79 @@
 /**
  * `cineseg export <session-id|masks.json> --format vis|coco|png|nifti|dicom-seg --out … [--object 1,3] [--frames 10-40]`: writes a
- * stored session (or a `cineseg track` result) in a standard format. The work is in
- * `exportMasks` so tests and the batch command run what the CLI runs.
+ * stored session (or a `cineseg track` result) in a standard format (export/export-session.ts);
+ * `cineseg export --list [--json]` lists the stored sessions (`storedSessionList`). `--store` is a
+ * SQLite file or a postgres:// URL, so both work from any machine that reaches the database; what
+ * the clip file is still needed for is said in export/export-session.ts.
  */
-import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { checkOutputPath } from './output-path.js';
+import { STORE_SPEC_HELP, withStoreReadonly } from './store-option.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { readVisJson, type VisJson } from '../mask/vis-json.js';
-import { exportCoco } from '../export/coco.js';
-import { exportDicomSeg } from '../export/dicom-seg.js';
-import { exportNifti } from '../export/nifti.js';
-import { exportPng } from '../export/png.js';
-import { exportVis } from '../export/vis.js';
-import { filterVis, parseFrameRange, parseObjectList } from '../export/filter.js';
-import { defaultStorePath, SessionStore, type ClipDicomRefs } from '../store/session-store.js';
+import { EXPORT_FORMATS, exportMasks, type ExportFormat } from '../export/export-session.js';
+import { parseFrameRange, parseObjectList } from '../export/filter.js';
+import type { SessionSummary } from '../store/annotation-store.js';
+import { defaultStoreSpec } from '../store/open-store.js';
+import { isApproved } from '../store/session-review.js';
 
-export const EXPORT_FORMATS = ['vis', 'coco', 'png', 'nifti', 'dicom-seg'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+// Where they were before export-session.ts held them (batch-command, index.ts).
+export { EXPORT_FORMATS, exportMasks, type ExportFormat, type ExportMasksOptions, type ExportMasksResult } from '../export/export-session.js';
 
-export interface ExportMasksOptions {
-  /** A session id in the store, or a path to a YouTube-VIS JSON file. */
-  source: string;
-  format: ExportFormat;
-  /** Output file (vis, coco, nifti, dicom-seg) or folder (png). */
-  out: string;
-  /** Store file for session ids (default: {@link defaultStorePath}). */
-  store?: string;
-  /** Source DICOM file, when the clip came from one and the masks come from a JSON file. */
-  sourceDicom?: string;
-  /** COCO iscrowd (default 1). */
-  iscrowd?: 0 | 1;
-  /** Only these objects (`--object`, see export/filter.ts). */
-  objects?: readonly number[];
-  /** Only masks of these frames, both ends included (`--frames`). */
-  frames?: readonly [number, number];
-  /** A store already open in this process (the server's), used instead of opening `store`. */
-  openStore?: SessionStore;
-}
-
-/** What an export wrote. */
-export interface ExportMasksResult {
-  format: ExportFormat;
-  out: string;
+/** One stored session as `cineseg export --list` shows it (`--json`: an array of these). */
+export interface StoredSessionRow {
+  id: string;
+  status: SessionSummary['status'];
+  /** The clip's path as stored (on the machine that registered it). */
+  clip: string;
   objects: number;
-  frames: number;
-  /** Frame-masks exported (non-null segmentations). */
-  masks: number;
+  /** Frames with at least one current mask, of `numFrames`. */
+  maskedFrames: number;
+  numFrames: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Who made it: the server's user (meta `createdBy`), `batch:<out folder>` or `worker:<id>` for batch sessions, else null. */
+  createdBy: string | null;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  /** The model it ran on (meta `model`), when recorded. */
+  model: string | null;
 }
 
-interface Loaded {
-  vis: VisJson;
-  dicom?: ClipDicomRefs;
-  sourcePath?: string;
-  frameTimeMs?: number;
-}
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
-function load(opts: ExportMasksOptions): Loaded {
-  // With the server's open store the source is always a session id (never a file of its working folder).
-  const looksLikeFile = !opts.openStore && (opts.source.endsWith('.json') || existsSync(opts.source));
-  if (looksLikeFile) {
-    const vis = readVisJson(opts.source);
-    return { vis, ...(opts.sourceDicom ? { sourcePath: opts.sourceDicom } : {}) };
-  }
-  const storePath = opts.store ?? defaultStorePath();
-  if (!opts.openStore && !existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `"${opts.source}" is not a file, and there is no store at ${storePath} (use --store)`);
-  const store = opts.openStore ?? SessionStore.open(storePath, { readonly: true });
-  try {
-    const { clip } = store.loadSession(opts.source);
-    const vis = store.toVisJson(opts.source);
-    const isDicom = clip.dicom !== undefined;
-    return {
-      vis,
-      ...(clip.dicom ? { dicom: clip.dicom } : {}),
-      ...(opts.sourceDicom ? { sourcePath: opts.sourceDicom } : isDicom ? { sourcePath: clip.path } : {}),
-      ...(clip.frameTimeMs === undefined ? {} : { frameTimeMs: clip.frameTimeMs }),
-    };
-  } finally {
-    if (!opts.openStore) store.destroy();
-  }
-}
-
-/** Exports a session or a masks file in one format. */
-export async function exportMasks(opts: ExportMasksOptions): Promise<ExportMasksResult> {
-  if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
-    throw new CinesegError(ErrorCode.E_EXPORT_FORMAT, `unknown format "${opts.format}"; choose one of ${EXPORT_FORMATS.join(', ')}`);
-  }
-  const loaded = load(opts);
-  const { dicom, sourcePath, frameTimeMs } = loaded;
-  const vis = filterVis(loaded.vis, { ...(opts.objects ? { objects: opts.objects } : {}), ...(opts.frames ? { frames: opts.frames } : {}) });
-  switch (opts.format) {
-    case 'vis':
-      exportVis(vis, opts.out);
-      break;
-    case 'coco':
-      exportCoco(vis, opts.out, opts.iscrowd === undefined ? {} : { iscrowd: opts.iscrowd });
-      break;
-    case 'png':
-      exportPng(vis, opts.out);
-      break;
-    case 'nifti':
-      exportNifti(vis, opts.out, {
-        ...(dicom?.pixelSpacing ? { pixelSpacing: dicom.pixelSpacing } : {}),
-        ...(frameTimeMs === undefined ? {} : { frameTimeMs }),
-      });
-      break;
-    case 'dicom-seg':
-      await exportDicomSeg(vis, opts.out, { ...(sourcePath ? { sourceDicom: sourcePath } : {}) });
-      break;
-  }
-  const v = vis.videos[0]!;
-  const anns = vis.annotations.filter((a) => a.video_id === v.id);
+function rowOf(s: SessionSummary): StoredSessionRow {
+  const m = s.meta;
+  const approved = isApproved(s);
+  const worker = str(m.worker);
+  const batch = str(m.batch);
   return {
-    format: opts.format,
-    out: opts.out,
-    objects: anns.length,
-    frames: v.length,
-    masks: anns.reduce((n, a) => n + a.segmentations.filter((s) => s !== null).length, 0),
+    id: s.id,
+    status: s.status,
+    clip: s.clipPath,
+    objects: s.objects,
+    maskedFrames: s.maskedFrames,
+    numFrames: s.numFrames,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    createdBy: str(m.createdBy) ?? (worker ? `worker:${worker}` : batch ? `batch:${basename(batch)}` : null),
+    approvedBy: approved ? (str(m.approvedBy) ?? 'unknown') : null,
+    approvedAt: approved ? (m.approvedAt as string) : null,
+    model: str(m.model),
   };
 }
 
-/** The `--list` table: one line per session, newest first. */
-export function listSessions(storePath: string): string {
-  if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `no store at ${storePath} (use --store)`);
-  const store = SessionStore.open(storePath, { readonly: true });
-  try {
-    const rows = store.sessionSummaries().map((s) => [s.id, s.status, `${s.maskedFrames}/${s.numFrames}`, String(s.objects), s.updatedAt, basename(s.clipPath)]);
-    const head = ['session', 'status', 'frames', 'objects', 'updated', 'clip'];
-    const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-    return [head, ...rows].map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
-  } finally {
-    store.destroy();
-  }
+/** The stored sessions of a store (a path or a postgres:// URL), newest first. */
+export async function storedSessionList(spec: string = defaultStoreSpec()): Promise<StoredSessionRow[]> {
+  return withStoreReadonly(spec, (at) => `no store at ${at} (use --store)`, async (store) => (await store.sessionSummaries()).map(rowOf));
+}
+
+/** The `--list` table: one line per session, newest first; `who` is its maker, then its approver. */
+export function formatSessionList(rows: readonly StoredSessionRow[]): string {
+  const who = (r: StoredSessionRow) => [r.createdBy ?? '-', ...(r.approvedBy ? [`approved by ${r.approvedBy}`] : [])].join(', ');
+  const cells = rows.map((r) => [r.id, r.status, `${r.maskedFrames}/${r.numFrames}`, String(r.objects), r.updatedAt, who(r), basename(r.clip)]);
+  const head = ['session', 'status', 'frames', 'objects', 'updated', 'who', 'clip'];
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c]!.length)));
+  return [head, ...cells].map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 export function registerExport(program: Command): void {
@@ -142,15 +83,17 @@ export function registerExport(program: Command): void {
     .argument('[session]', 'session id in the store, or a YouTube-VIS masks.json (cineseg track output)')
     .option('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
     .option('--out <path>', 'output file (folder for png)')
-    .option('--list', 'list the sessions in the store instead (id, status, clip, frames with masks)')
-    .option('--store <db>', 'session store (default: $CINESEG_STORE or ./cineseg.db)')
-    .option('--source-dicom <file>', 'dicom-seg: the source DICOM the masks were made on (a stored DICOM clip finds its own)')
+    .option('--list', 'list the sessions in the store instead (id, status, frames with masks, objects, updated, who, clip)')
+    .option('--json', '--list: one JSON array of sessions instead of the table')
+    .option('--store <file|url>', `session store: ${STORE_SPEC_HELP}`)
+    .option('--source-dicom <file>', 'dicom-seg: the source DICOM the masks were made on (a stored DICOM clip finds its own when its path is on this machine)')
     .option('--iscrowd <0|1>', 'coco: iscrowd of every annotation (default 1, as COCO pairs RLE with crowd)')
     .option('--object <ids>', 'only these objects, ids separated by commas (e.g. 1,3)')
     .option('--frames <a-b>', 'only masks of frames a to b (0-based, both included); png and coco write only those frames')
-    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean; object?: string; frames?: string }) => {
+    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean; json?: boolean; object?: string; frames?: string }) => {
       if (o.list) {
-        process.stdout.write(`${listSessions(o.store ?? defaultStorePath())}\n`);
+        const rows = await storedSessionList(o.store ?? defaultStoreSpec());
+        process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatSessionList(rows)}\n`);
         return;
       }
       if (!session || !o.format || !o.out) throw new CinesegError(ErrorCode.E_USAGE, 'give a session id (or masks.json), --format and --out; or --list');

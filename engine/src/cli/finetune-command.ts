@@ -5,13 +5,13 @@
  * Progress is a bar on a terminal (step, loss, ETA) and one line every 25 steps otherwise;
  * Ctrl-C leaves a resumable checkpoint (`--resume` goes on from it).
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FINETUNE_DEFAULTS, finetune, type EncoderMode, type FinetuneMode, type FinetuneResult } from '../adapt/finetune.js';
 import type { TrainerEvent } from '../adapt/trainer-process.js';
 import { parseDataArg, storedSessionInputs, type AnnotatedClipInput } from '../adapt/training-data.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { defaultStorePath, SessionStore } from '../store/session-store.js';
+import { defaultStoreSpec } from '../store/open-store.js';
+import { STORE_SPEC_HELP, withStoreReadonly } from './store-option.js';
 
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
@@ -28,15 +28,9 @@ function num(v: unknown, name: string, integer: boolean): number | undefined {
  * Stored sessions as training inputs: their current masks (corrections included) as VIS JSON;
  * with no ids, every approved session of the store (training-data.ts storedSessionInputs).
  */
-export function sessionInputs(ids: readonly string[] | 'approved', storePath: string): AnnotatedClipInput[] {
+export async function sessionInputs(ids: readonly string[] | 'approved', storeSpec: string): Promise<AnnotatedClipInput[]> {
   if (ids !== 'approved' && ids.length === 0) return [];
-  if (!existsSync(storePath)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `no store at ${storePath} (use --store)`);
-  const store = SessionStore.open(storePath, { readonly: true });
-  try {
-    return storedSessionInputs(store, ids === 'approved' ? undefined : ids);
-  } finally {
-    store.destroy();
-  }
+  return withStoreReadonly(storeSpec, (at) => `no store at ${at} (use --store)`, (store) => storedSessionInputs(store, ids === 'approved' ? undefined : ids));
 }
 
 function fmtTime(s: number): string {
@@ -96,7 +90,7 @@ export function registerFinetune(program: Command): void {
     .description("adapt a model to a site: train on its annotated clips or stored sessions, validate against the base, write a new bundle")
     .option('--data <clip:masks.json>', 'a clip and its YouTube-VIS masks (COCO RLE); masks.json alone uses videos[0].file (repeatable)', collect)
     .option('--session <id>', 'a stored session: its current masks, corrections included (repeatable); with neither --data nor --session, every approved session of --store', collect)
-    .option('--store <file>', 'session store for --session (default: $CINESEG_STORE or ./cineseg.db)')
+    .option('--store <file|url>', `session store for --session and the approved sessions: ${STORE_SPEC_HELP}`)
     .option('--base <bundle>', 'bundle to start from (default: the shipped tiny bundle)')
     .option('--checkpoint <file.pt>', "the base bundle's source weights (default: found beside it, checked by sha256)")
     .option('--out <bundle-dir>', 'folder for the new bundle (never the base)')
@@ -118,7 +112,7 @@ export function registerFinetune(program: Command): void {
       const data = ((o.data as string[] | undefined) ?? []).map(parseDataArg);
       const sessions = (o.session as string[] | undefined) ?? [];
       // Nothing named: what people approved in the store (GET /api/sessions/:id/approve, the player's "done").
-      data.push(...sessionInputs(data.length === 0 && sessions.length === 0 ? 'approved' : sessions, String(o.store ?? defaultStorePath())));
+      data.push(...(await sessionInputs(data.length === 0 && sessions.length === 0 ? 'approved' : sessions, String(o.store ?? defaultStoreSpec()))));
       const ac = new AbortController();
       const onSig = () => {
         process.stderr.write('\nfinetune: stopping after this step (a resumable checkpoint is kept)…\n');

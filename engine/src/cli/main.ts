@@ -15,6 +15,8 @@ import { registerExport } from './export-command.js';
 import { registerBatch } from './batch-command.js';
 import { registerServe } from './serve-command.js';
 import { registerFinetune } from './finetune-command.js';
+import { registerWorker } from './worker-command.js';
+import { registerQueue } from './queue-command.js';
 
 const program = new Command();
 program
@@ -35,6 +37,8 @@ registerExport(program);
 registerBatch(program);
 registerServe(program);
 registerFinetune(program);
+registerWorker(program);
+registerQueue(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

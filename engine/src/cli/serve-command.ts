@@ -5,11 +5,10 @@ import { existsSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import type { ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { startServer, type CinesegServer } from '../server/http-server.js';
 import type { ServerLimits } from '../server/limits.js';
 import { installProcessGuards } from '../server/process-guards.js';
-import { defaultStorePath } from '../store/session-store.js';
+import { defaultStoreSpec } from '../store/open-store.js';
 import type { SamOptions } from '../track/propagation.js';
 import { parseBoolOption } from './track-command.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
@@ -29,7 +28,7 @@ export function registerServe(program: Command): void {
     .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
     .option('--no-ort-worker', 'run the ONNX graphs on the main thread (default: in a worker thread, so they never block the event loop; also CINESEG_ORT_WORKER=0)')
-    .option('--store <file>', 'SQLite store for prompts and masks (default: $CINESEG_STORE, else ./cineseg.db)')
+    .option('--store <path|url>', 'store for prompts and masks: a SQLite file, or postgres://user:pass@host/db shared by several servers (default: $CINESEG_STORE, else ./cineseg.db)')
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
     .option('--live-record-pictures [dir]', 'live: keep each tracked frame\'s JPEG with the masks for review (GET /api/live-records; default folder: live-pictures beside the store; ≈ 2–3 GB per hour at 480p)')
@@ -86,7 +85,7 @@ export function registerServe(program: Command): void {
         ...epFlags(o),
         ...(o.threads ? { threads: Number(o.threads) } : {}),
         ...(o.ortWorker === false ? { worker: false } : {}),
-        ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStorePath() }),
+        ...(o.store === false ? {} : { store: typeof o.store === 'string' ? o.store : defaultStoreSpec() }),
         ...(token === undefined ? {} : { token }),
         ...(o.allowOrigin ? { allowOrigins: o.allowOrigin as string[] } : {}),
         limits,

@@ -9,7 +9,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import type { Rle } from '../mask/rle.js';
 import type { VisAnnotation, VisJson } from '../mask/vis-json.js';
 import type { PropagateDirection } from '../protocol.js';
-import type { EditLog } from './prompt-history.js';
+import type { EditLog } from './edit-log.js';
 
 export interface SinkSession {
   sessionId: string;

@@ -14,11 +14,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
-import { EXPORT_FORMATS, exportMasks, type ExportFormat } from '../cli/export-command.js';
+import { EXPORT_FORMATS, exportMasks, type ExportFormat } from '../export/export-session.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { parseFrameRange, parseObjectList } from '../export/filter.js';
 import { zipStore } from '../export/zip.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
 
 const FILES: Record<ExportFormat, { ext: string; type: string }> = {
   vis: { ext: '.vis.json', type: 'application/json' },
@@ -39,7 +39,7 @@ export interface ExportDownload {
  * The session's export for a request's query.
  * @throws CinesegError E_EXPORT_FORMAT, E_EXPORT_FILTER, E_SESSION_UNKNOWN and the exporters' codes
  */
-export async function exportDownload(store: SessionStore, sessionId: string, query: URLSearchParams): Promise<ExportDownload> {
+export async function exportDownload(store: AnnotationStore, sessionId: string, query: URLSearchParams): Promise<ExportDownload> {
   const format = query.get('format') ?? 'vis';
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     throw new CinesegError(ErrorCode.E_EXPORT_FORMAT, `unknown format ${JSON.stringify(format.slice(0, 32))}; choose one of ${EXPORT_FORMATS.join(', ')}`);
@@ -49,7 +49,7 @@ export async function exportDownload(store: SessionStore, sessionId: string, que
   const framesQ = query.get('frames');
   const objects = objectsQ ? parseObjectList(objectsQ) : undefined;
   const frames = framesQ ? parseFrameRange(framesQ) : undefined;
-  const { clip } = store.loadSession(sessionId);
+  const clip = (await store.getClip((await store.requireSession(sessionId)).clipId))!;
   const dir = mkdtempSync(join(tmpdir(), 'cineseg-export-'));
   try {
     const out = join(dir, f === 'png' ? 'png' : `out${FILES[f].ext}`);

@@ -10,14 +10,16 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
+import { CinesegError, ErrorCode, httpStatusOf, toCinesegError } from '../errors.js';
 import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions, workerModeFromEnv, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
+import { isPostgresSpec, openStore } from '../store/open-store.js';
 import { SessionStore } from '../store/session-store.js';
 import { AccessControl } from './access-control.js';
 import { MemorySink, type AnnotationSink } from './annotation-sink.js';
@@ -31,7 +33,7 @@ import { HlsCache } from './hls.js';
 import { LivePipeline } from './live-session.js';
 import { LivePictureStore } from './live-picture-store.js';
 import { handleLiveRecords, LIVE_RECORDS_PATH } from './live-record-routes.js';
-import type { ReconnectOptions } from '../source/live-source.js';
+import type { ReconnectOptions } from '../decode/live-source.js';
 import { SessionManager } from './session-manager.js';
 import { sessionRoutes } from './session-routes.js';
 import { FinetuneJobs, type FinetuneJobSettings } from '../adapt/finetune-jobs.js';
@@ -54,7 +56,7 @@ export interface ServeOptions {
   liveInputOptions?: readonly string[];
   /** Live: store tracked masks at most every this many ms (0: every frame, negative: prompts only); see live-session.ts. */
   liveStoreIntervalMs?: number;
-  /** Live: how the source reconnects after its stream stopped (attempts, backoff; see source/live-source.ts). */
+  /** Live: how the source reconnects after its stream stopped (attempts, backoff; see decode/live-source.ts). */
   liveReconnect?: ReconnectOptions;
   /** Live: how long the source, tracker and objects outlive the last viewer, ms (default LIVE_GRACE_MS, 30 s; 0: stop with it). */
   liveGraceMs?: number;
@@ -86,8 +88,12 @@ export interface ServeOptions {
   cacheDir?: string;
   /** Where prompts and masks are stored before they are acknowledged (default: `store`, else in memory). */
   sink?: AnnotationSink;
-  /** SQLite store file (see store/session-store.ts) used when no `sink` is given. */
-  store?: string;
+  /**
+   * The store used when no `sink` is given: a SQLite file path or a postgres:// URL
+   * (store/open-store.ts; opened here and closed by destroy()), or a store the caller opened
+   * (wrapped once; left open by destroy()).
+   */
+  store?: string | SessionStore | AnnotationStore;
   /** Reuse model sessions (tests); they are not released by destroy() then. */
   sessions?: ModelSessions;
   /**
@@ -145,23 +151,6 @@ const TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
   '.ts': 'video/mp2t',
   '.map': 'application/json',
-};
-
-/** Codes that are the client's doing, with their HTTP status; any other code is a 500. */
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.E_CLIP_UNKNOWN]: 404,
-  [ErrorCode.E_SESSION_UNKNOWN]: 404,
-  [ErrorCode.E_SESSION_BUSY]: 409,
-  [ErrorCode.E_INPUT_NOT_FOUND]: 404,
-  [ErrorCode.E_PATH_FORBIDDEN]: 403,
-  [ErrorCode.E_JOB_BUSY]: 409,
-  [ErrorCode.E_JOB_UNKNOWN]: 404,
-  [ErrorCode.E_MODEL_UNKNOWN]: 404,
-  [ErrorCode.E_EXPORT_FORMAT]: 400,
-  [ErrorCode.E_EXPORT_FILTER]: 400,
-  [ErrorCode.E_LABELS_INVALID]: 400,
-  [ErrorCode.E_PROTOCOL_INVALID]: 400,
-  [ErrorCode.E_INPUT_EMPTY]: 400,
 };
 
 /** Sent with every response: no sniffing, no framing, and the token-carrying URL never leaves as a Referer. */
@@ -222,17 +211,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const models =
     opts.sessions ??
     (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }));
-  const sink = opts.sink ?? (opts.store ? new StoreSink(SessionStore.open(opts.store), true) : new MemorySink());
+  const sink = opts.sink ?? (typeof opts.store === 'string' ? new StoreSink(await openStore(opts.store), true) : opts.store ? new StoreSink(opts.store) : new MemorySink());
   const pictures = picturesDir === null ? null : new LivePictureStore({ dir: picturesDir, ...(opts.liveRecordMaxBytes === undefined ? {} : { maxBytes: opts.liveRecordMaxBytes }), log });
   const live = opts.live ? new LivePipeline({ input: opts.live, ...(pictures ? { pictures } : {}), ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
   // Sessions a killed server left open are closed (reopenable) before anyone can ask for them.
   if (sink instanceof StoreSink) {
-    const orphans = closeOrphans(sink.store);
+    const orphans = await closeOrphans(sink.store);
     if (orphans.length) log(`store: ${orphans.length} session(s) left open by an earlier server marked closed (reopenable)`);
   }
   const modelCatalog = new ModelCatalog({
     defaultSessions: models,
-    modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? defaultModelsDir(sink.store.path) : null),
+    modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? storeModelsDir(sink.store) : null),
     create: (bundle) => ModelSessions.create(bundle, { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }),
     redact,
   });
@@ -242,7 +231,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
     handle(req, res).catch((e: unknown) => {
       const err = toCinesegError(e);
-      const status = STATUS[err.code] ?? 500;
+      // One table for every code's status: errors.ts ERROR_INFO (docs/errors.md is generated from it).
+      const status = httpStatusOf(err.code);
       metrics.error(err.code);
       if (status >= 500) log(`http ${req.method ?? '?'} answered ${status}: ${err.toLine()}`);
       sendError(res, status, err.code, redact(err.message));
@@ -358,8 +348,18 @@ function livePicturesDir(opts: ServeOptions): string | null {
   const want = opts.liveRecordPictures;
   if (!want || !opts.live) return null;
   if (typeof want === 'string') return resolve(want);
-  if (opts.store) return join(dirname(resolve(opts.store)), 'live-pictures');
-  throw new CinesegError(ErrorCode.E_USAGE, '--live-record-pictures needs a folder or a --store (the pictures go beside it)');
+  const st = opts.store;
+  const file = typeof st === 'string' ? (isPostgresSpec(st) ? null : st) : st instanceof SessionStore ? st.path : st?.kind === 'sqlite' ? st.location : null;
+  if (file) return join(dirname(resolve(file)), 'live-pictures');
+  throw new CinesegError(ErrorCode.E_USAGE, '--live-record-pictures needs a folder or a SQLite --store (the pictures go beside it)');
+}
+
+/**
+ * Where a store's fine-tuned bundles go: beside a SQLite file; for PostgreSQL, whose data has no
+ * folder, `cineseg.models/` in the working folder (where `cineseg.db` would be).
+ */
+function storeModelsDir(store: AnnotationStore): string {
+  return store.kind === 'sqlite' ? defaultModelsDir(store.location) : resolve('cineseg.models');
 }
 
 /** Fine-tuned bundles of a store: `cineseg.db` → `cineseg.models/` beside it (never a repository's models/). */

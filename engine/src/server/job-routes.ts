@@ -57,7 +57,7 @@ export function jobRoutes(deps: { jobs: FinetuneJobs | null; models: ModelCatalo
         const r = FinetuneRequestSchema.safeParse(body);
         if (!r.success) throw new CinesegError(ErrorCode.E_PROTOCOL_INVALID, `POST /api/finetune takes {sessions?: string[], steps?: number}: ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).slice(0, 3).join('; ')}`);
         if (!deps.jobs) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no store (started with --no-store): there are no sessions to learn from');
-        const job = deps.jobs.start({ ...(r.data.sessions ? { sessions: r.data.sessions } : {}), ...(r.data.steps === undefined ? {} : { steps: r.data.steps }) });
+        const job = await deps.jobs.start({ ...(r.data.sessions ? { sessions: r.data.sessions } : {}), ...(r.data.steps === undefined ? {} : { steps: r.data.steps }) });
         res.setHeader('location', `/api/jobs/${job.jobId}`);
         json(res, 202, { jobId: job.jobId, state: job.state, sessions: job.sessions });
         return true;

@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CinesegError, ErrorCode } from '../errors.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
 import type { ClipCatalog } from './clip-catalog.js';
 import { checkedRealpath, isInside } from './path-jail.js';
 
@@ -63,7 +63,7 @@ export interface LabelRoutes {
   handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void>;
 }
 
-export function labelRoutes(deps: { catalog: ClipCatalog; store: SessionStore | null; log: (line: string) => void }): LabelRoutes {
+export function labelRoutes(deps: { catalog: ClipCatalog; store: AnnotationStore | null; log: (line: string) => void }): LabelRoutes {
   /** The folders from the clip's up to its media folder (realpaths), nearest first. */
   async function folders(clipId: string): Promise<{ chain: string[]; root: string }> {
     const clip = await deps.catalog.get(clipId);
@@ -84,10 +84,10 @@ export function labelRoutes(deps: { catalog: ClipCatalog; store: SessionStore | 
     return null;
   }
 
-  function sessionLabels(id: string | null): Label[] | null {
+  async function sessionLabels(id: string | null): Promise<Label[] | null> {
     if (!id || !deps.store) return null;
     if (!SESSION_RE.test(id)) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'no such session');
-    const s = deps.store.getSession(id);
+    const s = await deps.store.getSession(id);
     if (!s) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, `no stored session "${id}"`, { details: { sessionId: id } });
     return Array.isArray(s.meta.labels) ? parseLabelSet({ labels: s.meta.labels }, `session ${id}`) : null;
   }
@@ -113,7 +113,7 @@ export function labelRoutes(deps: { catalog: ClipCatalog; store: SessionStore | 
           }
         }
         if (!reply) {
-          const fromSession = sessionLabels(sessionId);
+          const fromSession = await sessionLabels(sessionId);
           if (fromSession) reply = { source: 'session', labels: fromSession };
         }
         reply ??= { source: 'default', labels: DEFAULT_LABELS.map((l) => ({ ...l })) };
@@ -141,8 +141,8 @@ export function labelRoutes(deps: { catalog: ClipCatalog; store: SessionStore | 
         return;
       }
       if (sessionId && deps.store) {
-        sessionLabels(sessionId);
-        deps.store.updateSessionMeta(sessionId, { labels });
+        await sessionLabels(sessionId);
+        await deps.store.updateSessionMeta(sessionId, { labels });
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
         res.end(JSON.stringify({ source: 'session', labels } satisfies LabelSetReply));
         return;

@@ -31,7 +31,7 @@
  * objects on the current anatomy; old clicks are never replayed. After the grace period the run is
  * torn down; the next viewer starts a new one (new record).
  *
- * Faults do not end the view: the source reconnects by itself (see source/live-source.ts) and the
+ * Faults do not end the view: the source reconnects by itself (see decode/live-source.ts) and the
  * tracker goes on across the gap; a frame the model or the JPEG encoder fails on still goes out
  * (picture only) and the error is told once, not with every frame. Only a source lost for good
  * ends the run, with E_LIVE_SOURCE_LOST to everyone watching.
@@ -47,8 +47,9 @@ import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import { resizeRgb } from '../mask/rgb-resize.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
+import { decodeMask } from '../mask/rle.js';
 import { encodeLiveFrame, encodeLivePicture, encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type ServerMessage } from '../protocol.js';
-import { LiveSource, type LiveSourceStats, type ReconnectOptions } from '../source/live-source.js';
+import { LiveSource, type LiveSourceStats, type ReconnectOptions } from '../decode/live-source.js';
 import { latestWhenIdle, shareWithGrace, usingAsync } from '../source/rx-live-flow.js';
 import type { FrameOutput } from '../track/object-state.js';
 import type { SamOptions } from '../track/propagation.js';
@@ -106,7 +107,7 @@ export interface LivePipelineOptions {
   storeIntervalMs?: number;
   /** Tracked frames, drops and server-side latency are reported here (GET /metrics). */
   metrics?: ServerMetrics;
-  /** How the source reconnects after its stream stopped (see source/live-source.ts). */
+  /** How the source reconnects after its stream stopped (see decode/live-source.ts). */
   reconnect?: ReconnectOptions;
   /** Where each tracked frame's JPEG is kept for review (`serve --live-record-pictures`; see live-picture-store.ts). */
   pictures?: LivePictureStore;
@@ -344,13 +345,13 @@ export class LivePipeline {
     else {
       const [h, w] = msg.rle.size;
       if (h !== this.height || w !== this.width) return Promise.reject(new CinesegError(ErrorCode.E_MASK_INVALID, `mask is ${w}x${h}, the live video is ${this.width}x${this.height}`));
-      const mask = new Uint8Array(w * h);
-      let pos = 0;
-      msg.rle.counts.forEach((c, i) => {
-        if (i & 1) for (let k = pos; k < pos + c && k < mask.length; k++) mask[(k % h) * w + Math.floor(k / h)] = 1;
-        pos += c;
-      });
-      if (pos !== mask.length) return Promise.reject(new CinesegError(ErrorCode.E_RLE_INVALID, `mask RLE covers ${pos} pixels, expected ${mask.length}`));
+      let mask: Uint8Array;
+      try {
+        // The one COCO RLE decoder (mask/rle.ts): E_RLE_INVALID unless the counts cover h x w.
+        mask = decodeMask({ size: [h, w], counts: msg.rle.counts });
+      } catch (e) {
+        return Promise.reject(e);
+      }
       prompt = { objectId, mask };
     }
     return new Promise((resolve, reject) => {

@@ -283,7 +283,7 @@ export class ServerMetrics {
     r.add(new Gauge('cineseg_tracked_frames_per_second', `Frames tracked per second over the last ${this.window.windowS} s, all sessions.`, () => this.window.rate()));
     this.liveLatency = r.add(new Histogram('cineseg_live_latency_seconds', 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.', LATENCY_BUCKETS_S));
     this.liveDropped = r.add(new Counter('cineseg_live_frames_dropped_total', 'Live frames dropped because tracking was busy with a newer one.'));
-    this.liveReconnects = r.add(new Counter('cineseg_live_reconnect_attempts_total', 'Attempts to reconnect the live source after its stream stopped (see source/live-source.ts).'));
+    this.liveReconnects = r.add(new Counter('cineseg_live_reconnect_attempts_total', 'Attempts to reconnect the live source after its stream stopped (see decode/live-source.ts).'));
     r.add(
       new Gauge('cineseg_sessions_open', 'Annotation sessions open, by kind.', () => {
         const s = this.gauges.sessions();

@@ -25,31 +25,13 @@
 import { CinesegError, ErrorCode } from '../errors.js';
 import { decodeMask } from '../mask/rle.js';
 import { PROTOCOL_VERSION, type ClearFrame, type PromptInfo, type PromptsMessage, type Redo, type RemovePrompt, type Undo } from '../protocol.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
 import type { FrameOutput } from '../track/object-state.js';
 import type { VideoTracker } from '../track/tracker.js';
 import type { AnnotationSink, SinkPrompt, StoredMask } from './annotation-sink.js';
+import type { Edit, EditLog } from './edit-log.js';
 
-/** One edit of a session's history (payloads as stored, JSON). */
-export type Edit =
-  | { kind: 'add'; promptIds: number[] }
-  | { kind: 'remove'; promptIds: number[] }
-  | { kind: 'rename'; objectId: number; before: string; after: string }
-  /** `mark`: what the sink needs to undo the removal (AnnotationSink.removalMark), as read before it. */
-  | { kind: 'removeObject'; objectId: number; promptIds: number[]; label: string; mark: unknown };
-
-/** Where a session's edits are kept, with the prompts taken back. */
-export interface EditLog {
-  /** Stores a new edit; drops the redo branch. */
-  push(sessionId: string, edit: Edit): Promise<void>;
-  /** The edit an undo takes back / a redo does again, or null. */
-  peek(sessionId: string, which: 'undo' | 'redo'): Promise<{ id: number; edit: Edit } | null>;
-  /** After an undo (`undone`) or a redo: the edit crosses the cursor. */
-  mark(sessionId: string, id: number, undone: boolean): Promise<void>;
-  state(sessionId: string): Promise<{ canUndo: boolean; canRedo: boolean }>;
-  /** Prompts taken back (`removed`) or in effect again. */
-  setPromptsRemoved(sessionId: string, promptIds: readonly number[], removed: boolean): Promise<void>;
-}
+export type { Edit, EditLog } from './edit-log.js';
 
 /** An {@link EditLog} in memory (a sink without a store). */
 export class MemoryEditLog implements EditLog {
@@ -90,25 +72,25 @@ export class MemoryEditLog implements EditLog {
 }
 
 /** The store's {@link EditLog} (store/prompt-history-store.ts); a write that did not commit is E_STORE_WRITE, as StoreSink's. */
-export function storeEditLog(store: SessionStore): EditLog {
+export function storeEditLog(store: AnnotationStore): EditLog {
   const h = store.history;
-  const write = <T>(what: string, fn: () => T): T => {
+  const write = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
-      return fn();
+      return await fn();
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new CinesegError(ErrorCode.E_STORE_WRITE, `storing ${what} failed, nothing of it was acknowledged: ${why}`, { cause: e });
     }
   };
   return {
-    push: async (sid, edit) => void write('an edit', () => h.pushEdit(sid, edit.kind, edit)),
+    push: async (sid, edit) => void (await write('an edit', () => h.pushEdit(sid, edit.kind, edit))),
     peek: async (sid, which) => {
-      const e = h.peekEdit(sid, which);
+      const e = await h.peekEdit(sid, which);
       return e ? { id: e.id, edit: e.data as Edit } : null;
     },
-    mark: async (sid, id, undone) => write('an undo or redo', () => h.markEdit(sid, id, undone)),
-    state: async (sid) => h.editState(sid),
-    setPromptsRemoved: async (sid, ids, removed) => write('prompts taken back', () => h.setPromptsRemoved(sid, ids, removed)),
+    mark: (sid, id, undone) => write('an undo or redo', () => h.markEdit(sid, id, undone)),
+    state: (sid) => h.editState(sid),
+    setPromptsRemoved: (sid, ids, removed) => write('prompts taken back', () => h.setPromptsRemoved(sid, ids, removed)),
   };
 }
 

@@ -122,12 +122,12 @@ export class SessionManager {
       return await this.admit(owner, async () => {
         const { clip, state, summary } = await loadForReopen(sink.store, this.catalog, sessionId);
         // The model it ran on, unless the client asks for another (recorded in its meta then).
-        const stored = sink.store.getSession(sessionId)?.meta.model;
+        const stored = (await sink.store.getSession(sessionId))?.meta.model;
         const modelId = model ?? (typeof stored === 'string' ? stored : undefined);
         // A stored model since deleted falls back to the server's own; one the client names must exist.
         const models = await this.modelSessions(modelId).catch((e: unknown) => (model === undefined ? this.models : Promise.reject(e)));
         await sink.resumeSession(sessionId);
-        if (model !== undefined && model !== stored) sink.store.updateSessionMeta(sessionId, { model: model === 'default' ? null : model });
+        if (model !== undefined && model !== stored) await sink.store.updateSessionMeta(sessionId, { model: model === 'default' ? null : model });
         let s: RecordedSession;
         try {
           // The flags it was tracked with over today's defaults (a server restarted with other flags).

@@ -1,7 +1,7 @@
 /**
  * Stored sessions coming back to a server: what GET /api/sessions lists, what `openSession`
  * rebuilds a {@link RecordedSession} from, and what a server does at start with the sessions a
- * crashed run left open. Everything is read from the SQLite store (session-store.ts); the tracker
+ * crashed run left open. Everything is read from the store (store/annotation-store.ts); the tracker
  * side (memory rebuilt from the stored masks, lazily) is RecordedSession.restore.
  *
  * Status model of a session made by `cineseg serve` (the store's status column):
@@ -14,11 +14,13 @@
  *   listed but not reopened here (a later batch run decides from their status what to redo).
  * Live records (clip hash `live:<id>`) are listed but not reopened: their pictures were not kept.
  */
+import { ownerAlive } from './session-owner.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { stringToCounts } from '../mask/rle.js';
 import { encodeMaskFrame, type RestoredSession, type ServerMessage } from '../protocol.js';
 import { hashClip } from '../store/register-clip.js';
-import type { MaskOrigin, SessionRecord, SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
+import type { MaskOrigin, SessionRecord } from '../store/session-store.js';
 import type { SinkPrompt, SinkSupport, StoredMask } from './annotation-sink.js';
 import type { SamOptions } from '../track/propagation.js';
 import type { CatalogClip, ClipCatalog } from './clip-catalog.js';
@@ -71,10 +73,9 @@ export interface StoredSessionInfo {
 }
 
 /** The newest stored sessions first (at most `limit`), with the clip ids this server knows them by. */
-export async function listStoredSessions(store: SessionStore, catalog: ClipCatalog, limit = 500): Promise<StoredSessionInfo[]> {
+export async function listStoredSessions(store: AnnotationStore, catalog: ClipCatalog, limit = 500): Promise<StoredSessionInfo[]> {
   const byPath = await catalogByRealpath(catalog);
-  return store
-    .sessionSummaries()
+  return (await store.sessionSummaries())
     .slice(0, limit)
     .map((s) => {
       const live = s.meta.live === true || s.clipPath.includes('://') || s.clipPath === '-';
@@ -91,24 +92,26 @@ export async function listStoredSessions(store: SessionStore, catalog: ClipCatal
         promptVersion: s.promptVersion,
         createdAt: s.createdAt,
         updatedAt: s.updatedAt,
-        reopenable: !live && clip !== null && s.status === 'closed' && s.meta.tool === SERVE_TOOL,
+        reopenable: !live && clip !== null && s.meta.tool === SERVE_TOOL && (s.status === 'closed' || (s.status === 'open' && !ownerAlive(s.meta))),
       } satisfies StoredSessionInfo;
     });
 }
 
 /**
- * Marks the sessions a previous server left `open` as `closed` (see the status model): no process
- * holds them any more, since this one has only just started. Sessions of other tools stay as they
- * are (a batch may be running beside the server). Returns the ids closed.
+ * Marks the sessions a previous server left `open` as `closed` (see the status model): those whose
+ * server is gone (session-owner.ts: its process is dead, or its heartbeat stale). Sessions another
+ * live server holds on the same store stay open, and so do sessions of other tools (a batch may be
+ * running beside the server). Returns the ids closed.
  */
-export function closeOrphans(store: SessionStore): string[] {
+export async function closeOrphans(store: AnnotationStore): Promise<string[]> {
   const out: string[] = [];
   const at = new Date().toISOString();
-  for (const s of store.openSessions()) {
-    if (s.meta.tool !== SERVE_TOOL) continue;
-    store.atomic(() => {
-      store.updateSessionMeta(s.id, { orphanedAt: at });
-      store.setSessionStatus(s.id, 'closed');
+  for (const s of await store.openSessions()) {
+    // A session another live server holds (one store shared by several servers) is theirs.
+    if (s.meta.tool !== SERVE_TOOL || ownerAlive(s.meta)) continue;
+    await store.transaction(async (tx) => {
+      await tx.updateSessionMeta(s.id, { orphanedAt: at });
+      await tx.setSessionStatus(s.id, 'closed');
     });
     out.push(s.id);
   }
@@ -122,9 +125,15 @@ export function closeOrphans(store: SessionStore): string[] {
  * @throws CinesegError E_SESSION_UNKNOWN, E_SESSION_BUSY (open), E_TRACKER_STATE (live, or not a
  *   server session), E_CLIP_UNKNOWN (its clip is in no media folder), E_INPUT_NOT_FOUND (changed)
  */
-export async function loadForReopen(store: SessionStore, catalog: ClipCatalog, id: string): Promise<{ clip: CatalogClip; state: StoredSessionState; summary: RestoredSession }> {
-  const { session, clip: stored } = store.loadSession(id);
-  if (session.status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open elsewhere (another connection or process holds it)`, { details: { sessionId: id } });
+export async function loadForReopen(store: AnnotationStore, catalog: ClipCatalog, id: string): Promise<{ clip: CatalogClip; state: StoredSessionState; summary: RestoredSession }> {
+  const session = await store.requireSession(id);
+  const stored = (await store.getClip(session.clipId))!;
+  // Open and held by a live server, or by another tool (a batch running): busy. A server session
+  // whose server is gone (killed, its machine lost) is reopened here at once, not after that
+  // server's next start.
+  if (session.status === 'open' && (session.meta.tool !== SERVE_TOOL || ownerAlive(session.meta))) {
+    throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open elsewhere (another connection or server holds it)`, { details: { sessionId: id } });
+  }
   if (stored.contentHash.startsWith('live:')) throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" is a live record: its pictures were not kept, so it cannot be reopened (export it instead)`);
   if (session.meta.tool !== SERVE_TOOL) {
     throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" was made by ${String(session.meta.tool ?? 'another tool')}; only sessions of cineseg serve are reopened (export it instead)`);
@@ -135,14 +144,15 @@ export async function loadForReopen(store: SessionStore, catalog: ClipCatalog, i
   if ((await hashClip(real.path)) !== stored.contentHash) {
     throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `the clip of session "${id}" (${clipId}) now holds other bytes than when the session was stored`);
   }
-  const state = storedSessionState(store, id);
-  return { clip: real, state, summary: restoredSummary(store, id, state) };
+  const state = await storedSessionState(store, id);
+  return { clip: real, state, summary: await restoredSummary(store, id, state) };
 }
 
 /** Reads a stored session into {@link StoredSessionState} (no checks; see {@link loadForReopen}). */
-export function storedSessionState(store: SessionStore, id: string): StoredSessionState {
-  const session = store.requireSession(id);
-  const live = new Set(store.listObjects(id).map((o) => o.objectId));
+export async function storedSessionState(store: AnnotationStore, id: string): Promise<StoredSessionState> {
+  const session = await store.requireSession(id);
+  const liveObjects = await store.listObjects(id);
+  const live = new Set(liveObjects.map((o) => o.objectId));
   // A removed object's prompts and masks are left out, as RecordedSession.removeObject drops them;
   // an id used again after its removal keeps only what came after (store meta `removals`).
   const removals = (session.meta.removals ?? {}) as Record<string, number>;
@@ -150,14 +160,14 @@ export function storedSessionState(store: SessionStore, id: string): StoredSessi
   const prompts: SinkPrompt[] = [];
   const dormant: SinkPrompt[] = [];
   // Prompts taken back (removePrompt, clearFrame, an undone add) are not in effect either.
-  const takenBack = store.history.removedPromptIds(id);
-  for (const p of store.listPrompts(id)) {
+  const takenBack = await store.history.removedPromptIds(id);
+  for (const p of await store.listPrompts(id)) {
     const to = !live.has(p.objectId) || !after(p.objectId, p.version) || takenBack.has(p.id) ? dormant : prompts;
     if (p.kind === 'points') to.push({ kind: 'points', objectId: p.objectId, frame: p.frame, points: p.points.map(point), clearOld: p.clearOld !== false, promptId: p.id });
     else if (p.kind === 'box') to.push({ kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: (p.points ?? []).map(point), promptId: p.id });
     else to.push({ kind: 'mask', objectId: p.objectId, frame: p.frame, counts: countsOf(p.mask.counts), promptId: p.id });
   }
-  const masks = store.currentMasks(id).filter((m) => after(m.objectId, m.promptVersion)).map((m) => ({
+  const masks = (await store.currentMasks(id)).filter((m) => after(m.objectId, m.promptVersion)).map((m) => ({
     objectId: m.objectId,
     frame: m.frame,
     counts: countsOf(m.rle.counts),
@@ -165,17 +175,17 @@ export function storedSessionState(store: SessionStore, id: string): StoredSessi
     origin: originOnWire(m.origin),
   }));
   const labels: Record<number, string> = {};
-  for (const o of store.listObjects(id)) if (o.label !== 'object') labels[o.objectId] = o.label;
+  for (const o of liveObjects) if (o.label !== 'object') labels[o.objectId] = o.label;
   const support = Array.isArray(session.meta.support) ? (session.meta.support as SinkSupport[]) : [];
   const sam = session.meta.sam && typeof session.meta.sam === 'object' ? (session.meta.sam as SamOptions) : undefined;
-  const objects = store.listObjects(id).map((o) => ({ objectId: o.objectId, label: o.label }));
+  const objects = liveObjects.map((o) => ({ objectId: o.objectId, label: o.label }));
   return { prompts, dormant, objects, masks, labels, support, promptVersion: session.promptVersion, ...(sam ? { sam } : {}) };
 }
 
 /** What the player is told in `sessionStarted.restored`. */
-export function restoredSummary(store: SessionStore, id: string, state: StoredSessionState): RestoredSession {
+export async function restoredSummary(store: AnnotationStore, id: string, state: StoredSessionState): Promise<RestoredSession> {
   return {
-    objects: store.listObjects(id).map((o) => ({ objectId: o.objectId, label: o.label })),
+    objects: (await store.listObjects(id)).map((o) => ({ objectId: o.objectId, label: o.label })),
     prompts: state.prompts.flatMap((p): RestoredSession['prompts'] => {
       const promptId = p.promptId ?? 0;
       if (p.kind === 'points') return [{ promptId, kind: 'points' as const, objectId: p.objectId, frame: p.frame, points: p.points.map(point) }];

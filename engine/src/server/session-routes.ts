@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { approveSession, isApproved, sessionCounts, unapproveSession } from '../store/session-review.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { AnnotationStore } from '../store/annotation-store.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import type { ClipCatalog } from './clip-catalog.js';
 import { exportDownload, sendDownload } from './export-routes.js';
@@ -49,10 +49,10 @@ export interface SessionRoutes {
 }
 
 /** The rows of GET /api/sessions. */
-export async function sessionRows(store: SessionStore, catalog: ClipCatalog, fallbackUser: string): Promise<SessionRow[]> {
+export async function sessionRows(store: AnnotationStore, catalog: ClipCatalog, fallbackUser: string): Promise<SessionRow[]> {
   const list = await listStoredSessions(store, catalog);
-  const counts = sessionCounts(store);
-  const meta = new Map(store.listSessions().map((s) => [s.id, s]));
+  const counts = await sessionCounts(store);
+  const meta = new Map((await store.listSessions()).map((s) => [s.id, s]));
   return list.map((row) => {
     const c = counts.get(row.id) ?? { objects: [], maskCount: 0, promptCount: 0 };
     const s = meta.get(row.id);
@@ -94,22 +94,22 @@ export function sessionRoutes(deps: { sink: AnnotationSink; catalog: ClipCatalog
       const action = m[2];
       if (action === '/export') {
         if (method !== 'GET' && method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
-        if (!store?.getSession(id)) throw unknown(id);
+        if (!store || !(await store.getSession(id))) throw unknown(id);
         const query = new URLSearchParams((req.url ?? '').split('?')[1]?.split('#')[0] ?? '');
         sendDownload(res, await exportDownload(store, id, query), method === 'HEAD');
         return;
       }
       if (action === '/approve' || action === '/unapprove') {
         if (method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
-        if (!store?.getSession(id)) throw unknown(id);
+        if (!store || !(await store.getSession(id))) throw unknown(id);
         if (action === '/approve') {
           // Approved means finished: a session held here is closed first (its propagation stops after the frame in flight).
           if (deps.manager.holds(id)) await deps.manager.closeById(id);
-          if (store.getSession(id)!.status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open in another process; close it there first`);
-          approveSession(store, id, user);
+          if ((await store.requireSession(id)).status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open in another process; close it there first`);
+          await approveSession(store, id, user);
           deps.log(`session ${id} approved over HTTP`);
         } else {
-          unapproveSession(store, id);
+          await unapproveSession(store, id);
           deps.log(`session ${id} unapproved over HTTP`);
         }
         json(res, await row(id));
@@ -117,22 +117,23 @@ export function sessionRoutes(deps: { sink: AnnotationSink; catalog: ClipCatalog
       }
       if (action === '/close') {
         if (method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
-        if (!store?.getSession(id)) throw unknown(id);
+        if (!store || !(await store.getSession(id))) throw unknown(id);
         const held = await deps.manager.closeById(id);
         // Not held here: a crashed server's orphan is closed at start already; one of another process is left to it.
-        if (!held && store.getSession(id)!.status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open in another process`);
+        if (!held && (await store.requireSession(id)).status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open in another process`);
         deps.log(`session ${id} closed over HTTP`);
         return void res.writeHead(204).end();
       }
       if (method !== 'DELETE') return void res.writeHead(405, { allow: 'DELETE' }).end();
-      if (!store?.getSession(id)) throw unknown(id);
-      if (deps.manager.holds(id) || store.getSession(id)!.status === 'open') {
+      const stored = store ? await store.getSession(id) : undefined;
+      if (!store || !stored) throw unknown(id);
+      if (deps.manager.holds(id) || stored.status === 'open') {
         throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open; close it first (POST /api/sessions/${id}/close)`);
       }
       // Another session's support memories come from this one: a reopen of that one rebuilds them from here.
-      const user2 = store.listSessions().find((s) => s.id !== id && Array.isArray(s.meta.support) && (s.meta.support as { fromSession?: string }[]).some((r) => r.fromSession === id));
+      const user2 = (await store.listSessions()).find((s) => s.id !== id && Array.isArray(s.meta.support) && (s.meta.support as { fromSession?: string }[]).some((r) => r.fromSession === id));
       if (user2) throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is support of session "${user2.id}"; delete that one first`);
-      store.deleteSession(id);
+      await store.deleteSession(id);
       deps.log(`session ${id} deleted over HTTP`);
       res.writeHead(204).end();
     },

@@ -293,7 +293,7 @@ export class WsServer {
    * those the session sent meanwhile (they are as new or newer), so the client ends with the
    * current state. @throws CinesegError E_SESSION_UNKNOWN (unknown, closed, released, other token)
    */
-  private async resume(owner: string, msg: Resume, out: SocketOutput, restored?: () => RestoredSession): Promise<void> {
+  private async resume(owner: string, msg: Resume, out: SocketOutput, restored?: () => Promise<RestoredSession>): Promise<void> {
     const r = this.resumable.get(msg.sessionId);
     // `restored`: an openSession of a session whose client left and is still in its grace (see dispatch).
     if (!r || (restored ? !this.grace.has(r.owner) : !sameToken(r.token, msg.resumeToken))) {
@@ -308,7 +308,7 @@ export class WsServer {
       resumeToken: r.token,
       resumed: true,
       ...(s.kind === 'recorded' ? { propagating: s.propagating } : {}),
-      ...(restored ? { restored: restored() } : {}),
+      ...(restored ? { restored: await restored() } : {}),
     };
     // The session may have been taken again meanwhile (another resume): leave that one's output.
     const stillMine = (): boolean => this.resumable.get(msg.sessionId)?.owner === owner;
@@ -348,7 +348,7 @@ export class WsServer {
         const sink = this.opts.sink;
         if (held && this.grace.has(held.owner) && sink instanceof StoreSink && this.manager.get(held.owner, msg.sessionId).kind === 'recorded') {
           const store = sink.store;
-          await this.resume(owner, { ...msg, type: 'resume', resumeToken: '' }, out, () => restoredSummary(store, msg.sessionId, storedSessionState(store, msg.sessionId)));
+          await this.resume(owner, { ...msg, type: 'resume', resumeToken: '' }, out, async () => restoredSummary(store, msg.sessionId, await storedSessionState(store, msg.sessionId)));
           return;
         }
         // A stored session back from the store (session-restore.ts): reply, then its masks.

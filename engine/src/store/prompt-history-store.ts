@@ -1,5 +1,6 @@
 /**
- * The prompt history of a session in the SQLite store (schema version 2): which stored prompts are
+ * The prompt history of a session in the SQLite store (schema version 2; the tables are in
+ * sqlite-schema.ts): which stored prompts are
  * taken back (removePrompt, clearFrame, an undone add) and the session's list of edits with its
  * undo cursor. Everything in the session's own file, so that undo still works after a restart.
  *
@@ -15,25 +16,7 @@
  */
 import type Database from 'better-sqlite3';
 import { CinesegError, ErrorCode } from '../errors.js';
-
-/** Tables of the prompt history; CREATE IF NOT EXISTS, so a version-1 file gains them on open. */
-export const PROMPT_HISTORY_SCHEMA = `
-CREATE TABLE IF NOT EXISTS prompt_removals (
-  prompt_id INTEGER PRIMARY KEY,
-  session_id TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS prompt_removals_session ON prompt_removals(session_id);
-CREATE TABLE IF NOT EXISTS edits (
-  id INTEGER PRIMARY KEY,
-  session_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  data TEXT NOT NULL,
-  undone INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS edits_session ON edits(session_id, undone, id);
-`;
+import { checkObjectVersions, type VersionCheck } from './sqlite-schema.js';
 
 /** One stored edit: its row id, kind and payload (opaque here). */
 export interface StoredEdit {
@@ -106,10 +89,14 @@ export class PromptHistoryStore {
 
   /**
    * Sets an object's label as given, 'object' included (SessionStore.addObject keeps a name when
-   * given 'object'): an undone first rename goes back to no name. Returns whether the object exists.
+   * given 'object'): an undone first rename goes back to no name. The object's version goes up;
+   * `opts.ifVersions` as in SessionStore (E_EDIT_CONFLICT). Returns whether the object exists.
    */
-  setLabel(sessionId: string, objectId: number, label: string): boolean {
-    return this.tx('setLabel', () => this.db.prepare('UPDATE objects SET label = ? WHERE session_id = ? AND object_id = ?').run(label, sessionId, objectId).changes > 0);
+  setLabel(sessionId: string, objectId: number, label: string, opts?: VersionCheck): boolean {
+    return this.tx('setLabel', () => {
+      checkObjectVersions(this.db, sessionId, [objectId], opts);
+      return this.db.prepare('UPDATE objects SET label = ?, version = version + 1 WHERE session_id = ? AND object_id = ?').run(label, sessionId, objectId).changes > 0;
+    });
   }
 
   /** Deletes the session's history (SessionStore.deleteSession calls it inside its transaction). */

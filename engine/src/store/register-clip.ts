@@ -9,7 +9,8 @@ import { probe } from '../decode/probe.js';
 import { isDicomFile, readDicomCineInfo } from '../source/dicom-cine-source.js';
 import { parseVolumeSpec } from '../source/volume.js';
 import { volumeContentHash } from '../source/volume-source.js';
-import { hashFile, type ClipRecord, type SessionStore } from './session-store.js';
+import type { AnnotationStore } from './annotation-store.js';
+import { hashFile, type ClipRecord } from './session-store.js';
 
 /**
  * A clip's identity in the store: the hash of its bytes, or for a volume view
@@ -21,10 +22,10 @@ export async function hashClip(path: string): Promise<string> {
 }
 
 /** Hashes, probes and registers `path` (or returns the clip already stored with its hash). */
-export async function registerClipFile(store: SessionStore, path: string): Promise<ClipRecord> {
+export async function registerClipFile(store: AnnotationStore, path: string): Promise<ClipRecord> {
   const abs = resolve(path);
   const contentHash = await hashClip(abs);
-  const known = store.getClip(contentHash);
+  const known = await store.getClip(contentHash);
   if (known) return known.path === abs ? known : store.upsertClip({ ...known, path: abs });
   const info = await probe(abs);
   // A volume is not a DICOM cine (a series folder is read slice by slice in source/dicom-series.ts).

@@ -8,7 +8,9 @@
  * (adapt/training-data.ts). Unapproving takes both back (status `closed`: reopenable again).
  */
 import { CinesegError, ErrorCode } from '../errors.js';
+import type { AnnotationStore } from './annotation-store.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
+import { SqliteStore } from './sqlite-store.js';
 
 /** Whether a person approved the session (meta `approvedAt`). */
 export function isApproved(s: SessionRecord): boolean {
@@ -20,30 +22,30 @@ export function isApproved(s: SessionRecord): boolean {
  * first approval. The caller makes sure no one holds it open.
  * @throws CinesegError E_SESSION_UNKNOWN
  */
-export function approveSession(store: SessionStore, id: string, by: string, at = new Date()): SessionRecord {
-  const s = store.requireSession(id);
+export async function approveSession(store: AnnotationStore, id: string, by: string, at = new Date()): Promise<SessionRecord> {
+  const s = await store.requireSession(id);
   if (isApproved(s) && s.status === 'done') return s;
-  store.atomic(() => {
-    store.updateSessionMeta(id, { approvedAt: at.toISOString(), approvedBy: by });
-    store.setSessionStatus(id, 'done');
+  await store.transaction(async (tx) => {
+    await tx.updateSessionMeta(id, { approvedAt: at.toISOString(), approvedBy: by });
+    await tx.setSessionStatus(id, 'done');
   });
   return store.requireSession(id);
 }
 
 /** Takes an approval back: status `closed`, the approval kept as `unapprovedAt` only. @throws CinesegError E_SESSION_UNKNOWN, E_SESSION_BUSY (open) */
-export function unapproveSession(store: SessionStore, id: string, at = new Date()): SessionRecord {
-  const s = store.requireSession(id);
+export async function unapproveSession(store: AnnotationStore, id: string, at = new Date()): Promise<SessionRecord> {
+  const s = await store.requireSession(id);
   if (s.status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open, so it is not approved`);
-  store.atomic(() => {
-    store.updateSessionMeta(id, { approvedAt: null, approvedBy: null, ...(isApproved(s) ? { unapprovedAt: at.toISOString() } : {}) });
-    if (s.status === 'done') store.setSessionStatus(id, 'closed');
+  await store.transaction(async (tx) => {
+    await tx.updateSessionMeta(id, { approvedAt: null, approvedBy: null, ...(isApproved(s) ? { unapprovedAt: at.toISOString() } : {}) });
+    if (s.status === 'done') await tx.setSessionStatus(id, 'closed');
   });
   return store.requireSession(id);
 }
 
 /** Approved sessions, newest first. */
-export function approvedSessions(store: SessionStore): SessionRecord[] {
-  return store.listSessions({ status: 'done' }).filter(isApproved);
+export async function approvedSessions(store: AnnotationStore): Promise<SessionRecord[]> {
+  return (await store.listSessions({ status: 'done' })).filter(isApproved);
 }
 
 /** Per session: its live objects with their labels, current masks (of live objects) and prompts given. */
@@ -53,8 +55,21 @@ export interface SessionCounts {
   promptCount: number;
 }
 
-/** {@link SessionCounts} of every session, in three queries whatever the number of sessions. */
-export function sessionCounts(store: SessionStore): Map<string, SessionCounts> {
+/**
+ * {@link SessionCounts} of every session. On SQLite three queries whatever the number of sessions;
+ * elsewhere from the sessions' summaries and loads (the interface has no bulk count).
+ */
+export async function sessionCounts(store: AnnotationStore): Promise<Map<string, SessionCounts>> {
+  if (store instanceof SqliteStore) return sqliteSessionCounts(store.sync);
+  const out = new Map<string, SessionCounts>();
+  for (const s of await store.listSessions()) {
+    const objects = (await store.listObjects(s.id)).map((o) => ({ objectId: o.objectId, label: o.label }));
+    out.set(s.id, { objects, maskCount: (await store.currentMasks(s.id)).length, promptCount: (await store.listPrompts(s.id)).length });
+  }
+  return out;
+}
+
+function sqliteSessionCounts(store: SessionStore): Map<string, SessionCounts> {
   const db = store.database;
   const out = new Map<string, SessionCounts>();
   const get = (id: string): SessionCounts => {

@@ -1,8 +1,9 @@
 /**
- * Over 500 lines, for now: schema and migrations, the store, the mask writer and the VIS view live
- * here; issue 19 moves the schema, MaskWriter and toVisJson to files of their own.
+ * Over 500 lines, for now: the store and its VIS view live here (the schema and migrations are in
+ * sqlite-schema.ts, the mask writer in mask-writer.ts); issue 19 moves toVisJson out too.
  *
- * The annotation store: one SQLite file (better-sqlite3, WAL journal) holding clips, sessions,
+ * The synchronous SQLite annotation store (sqlite-store.ts gives it the async AnnotationStore
+ * interface the rest of cineseg uses): one SQLite file (better-sqlite3, WAL journal) holding clips, sessions,
  * objects, every prompt, and every frame's mask with the prompt version that produced it.
  *
  * Durability contract — what "confirmed" means:
@@ -14,7 +15,7 @@
  *   {@link MaskWriter.flush}) has returned for it. Never ack before: an un-committed mask can vanish.
  * - Writes are batched by the caller: one `putMasks` call is one transaction however many masks it
  *   holds, so propagation (a mask per frame per object) should hand a frame's masks — or a few
- *   frames' — in one call, or use {@link MaskWriter}, which batches and reports what committed.
+ *   frames' — in one call, or use MaskWriter (mask-writer.ts), which batches and reports what committed.
  *
  * History is never deleted: a correction (a new prompt, or a re-propagation) adds new mask rows and
  * marks the earlier row of the same (session, object, frame) as superseded. Only the newest row is
@@ -26,6 +27,10 @@
  * returning everything needed to rebuild one (clip, objects, prompts, current masks); a server
  * reopens them through server/session-restore.ts (which also says what each status means there).
  *
+ * Objects carry a version (schema 3): every write that touches an object adds one to it in the
+ * same transaction, and a write given `ifVersions` fails with E_EDIT_CONFLICT, nothing written,
+ * when a touched object's stored version differs (annotation-store.ts says why).
+ *
  * One store object per process and file. SQLite serializes writers across processes, and a
  * second process blocks up to `busyTimeoutMs` on a lock held by another.
  */
@@ -35,16 +40,16 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { rleArea, rleToBbox, toCompressed, type CocoBbox, type CompressedRle, type Rle } from '../mask/rle.js';
+import { rleArea, rleToBbox, toCompressed, type CompressedRle } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
-import type { Box, Point } from '../track/prompts.js';
-import { PROMPT_HISTORY_SCHEMA, PromptHistoryStore } from './prompt-history-store.js';
+import { PromptHistoryStore } from './prompt-history-store.js';
+import { checkObjectVersions, hasObjectVersions, prepareSqliteSchema, STORE_SCHEMA_VERSION, type VersionCheck } from './sqlite-schema.js';
 
-/**
- * Schema version written to the `meta` table; bumped on incompatible changes. A file of an older
- * version is migrated on open: 2 added the prompt history's tables (prompt-history-store.ts).
- */
-export const STORE_SCHEMA_VERSION = 2;
+import type { ClipInput, ClipRecord, LoadedSession, MaskInput, MaskRecord, ObjectRecord, PromptInput, PromptRecord, SessionRecord, SessionStatus } from './store-records.js';
+import { clipFromRow, maskFromRow, now, objectFromRow, promptFromRow, sessionFromRow, type ClipRow, type MaskRow, type ObjectRow, type PromptRow, type SessionRow } from './sqlite-rows.js';
+
+export { STORE_SCHEMA_VERSION, type VersionCheck };
+export type * from './store-records.js';
 
 /** Options of {@link SessionStore.open}. */
 export interface SessionStoreOptions {
@@ -58,112 +63,6 @@ export interface SessionStoreOptions {
   synchronous?: 'full' | 'normal';
   /** How long a write waits for another process's lock before failing (default 5000 ms). */
   busyTimeoutMs?: number;
-}
-
-/** DICOM identifiers of a clip that came from a DICOM file (never patient identifiers). */
-export interface ClipDicomRefs {
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  frameOfReferenceUid?: string;
-  /** Pixel spacing in mm [row, column], when the file states it. */
-  pixelSpacing?: [number, number];
-}
-
-/** What is known about a clip when it is registered. */
-export interface ClipInput {
-  /** Path as given (kept for exports and for re-opening; the hash is the identity). */
-  path: string;
-  /** sha256 hex of the file's bytes; see {@link hashFile}. */
-  contentHash: string;
-  width: number;
-  height: number;
-  numFrames: number;
-  fps: number;
-  /** Frame duration in ms when the source states it (DICOM Frame Time). */
-  frameTimeMs?: number;
-  dicom?: ClipDicomRefs;
-}
-
-export interface ClipRecord extends ClipInput {
-  id: number;
-  createdAt: string;
-}
-
-export type SessionStatus = 'open' | 'closed' | 'done';
-
-export interface SessionRecord {
-  id: string;
-  clipId: number;
-  status: SessionStatus;
-  /** Free-form facts (model name, execution provider, batch name). */
-  meta: Record<string, unknown>;
-  /** The session's prompt version: the number of prompts recorded so far (0 = none). */
-  promptVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ObjectRecord {
-  sessionId: string;
-  objectId: number;
-  label: string;
-  removed: boolean;
-  createdAt: string;
-}
-
-/** A prompt as the tracker takes it, in video pixels. */
-export type PromptInput =
-  | { objectId: number; frame: number; kind: 'points'; points: Point[]; box?: Box; clearOld?: boolean }
-  | { objectId: number; frame: number; kind: 'box'; box: Box; points?: Point[] }
-  | { objectId: number; frame: number; kind: 'mask'; mask: Rle };
-
-/** A recorded prompt; `version` is the session's prompt version right after it (1, 2, …). */
-export type PromptRecord = PromptInput & { id: number; sessionId: string; version: number; createdAt: string };
-
-/** How a mask came to be. */
-export type MaskOrigin = 'prompt' | 'propagate' | 'import' | 'edit';
-
-/** One object's mask on one frame, at the clip's size. */
-export interface MaskInput {
-  objectId: number;
-  frame: number;
-  rle: Rle;
-  /** Probability the object is present (sigmoid of the object score), if known. */
-  score?: number | null;
-  /** The prompt version that produced it (default: the session's current version). */
-  promptVersion?: number;
-  origin?: MaskOrigin;
-}
-
-export interface MaskRecord {
-  /** Row id; increases with every write, so it orders corrections. */
-  id: number;
-  sessionId: string;
-  objectId: number;
-  frame: number;
-  rle: CompressedRle;
-  area: number;
-  bbox: CocoBbox;
-  score: number | null;
-  promptVersion: number;
-  origin: MaskOrigin;
-  /** True for the newest mask of its (object, frame). */
-  current: boolean;
-  /** Row id of the mask that replaced this one, or null while current. */
-  supersededBy: number | null;
-  createdAt: string;
-}
-
-/** Everything needed to rebuild a session after a restart. */
-export interface LoadedSession {
-  session: SessionRecord;
-  clip: ClipRecord;
-  objects: ObjectRecord[];
-  prompts: PromptRecord[];
-  /** Current masks, ordered by object then frame. */
-  masks: MaskRecord[];
 }
 
 /** The store a CLI uses when none is named: `$CINESEG_STORE`, else `cineseg.db` in the working folder. */
@@ -201,181 +100,6 @@ export async function hashFile(path: string): Promise<string> {
   return hash;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS clips (
-  id INTEGER PRIMARY KEY,
-  path TEXT NOT NULL,
-  content_hash TEXT NOT NULL UNIQUE,
-  width INTEGER NOT NULL, height INTEGER NOT NULL,
-  num_frames INTEGER NOT NULL, fps REAL NOT NULL, frame_time_ms REAL,
-  dicom TEXT,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY,
-  clip_id INTEGER NOT NULL REFERENCES clips(id),
-  status TEXT NOT NULL CHECK (status IN ('open','closed','done')),
-  meta TEXT NOT NULL DEFAULT '{}',
-  prompt_version INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
-CREATE TABLE IF NOT EXISTS objects (
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  object_id INTEGER NOT NULL,
-  label TEXT NOT NULL DEFAULT 'object',
-  removed INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL,
-  PRIMARY KEY (session_id, object_id)
-);
-CREATE TABLE IF NOT EXISTS prompts (
-  id INTEGER PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  object_id INTEGER NOT NULL,
-  frame INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  data TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS prompts_session ON prompts(session_id, version);
-CREATE TABLE IF NOT EXISTS masks (
-  id INTEGER PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  object_id INTEGER NOT NULL,
-  frame INTEGER NOT NULL,
-  height INTEGER NOT NULL, width INTEGER NOT NULL,
-  counts TEXT NOT NULL,
-  area INTEGER NOT NULL,
-  bbox TEXT NOT NULL,
-  score REAL,
-  prompt_version INTEGER NOT NULL,
-  origin TEXT NOT NULL,
-  current INTEGER NOT NULL,
-  superseded_by INTEGER,
-  created_at TEXT NOT NULL
-);
--- At most one current mask per (session, object, frame); the partial index also makes the
--- "current masks of a session" read an index range scan.
-CREATE UNIQUE INDEX IF NOT EXISTS masks_current ON masks(session_id, object_id, frame) WHERE current = 1;
-CREATE INDEX IF NOT EXISTS masks_history ON masks(session_id, object_id, frame, id);
-`;
-
-interface ClipRow {
-  id: number;
-  path: string;
-  content_hash: string;
-  width: number;
-  height: number;
-  num_frames: number;
-  fps: number;
-  frame_time_ms: number | null;
-  dicom: string | null;
-  created_at: string;
-}
-interface SessionRow {
-  id: string;
-  clip_id: number;
-  status: SessionStatus;
-  meta: string;
-  prompt_version: number;
-  created_at: string;
-  updated_at: string;
-}
-interface ObjectRow {
-  session_id: string;
-  object_id: number;
-  label: string;
-  removed: number;
-  created_at: string;
-}
-interface PromptRow {
-  id: number;
-  session_id: string;
-  object_id: number;
-  frame: number;
-  kind: string;
-  data: string;
-  version: number;
-  created_at: string;
-}
-interface MaskRow {
-  id: number;
-  session_id: string;
-  object_id: number;
-  frame: number;
-  height: number;
-  width: number;
-  counts: string;
-  area: number;
-  bbox: string;
-  score: number | null;
-  prompt_version: number;
-  origin: MaskOrigin;
-  current: number;
-  superseded_by: number | null;
-  created_at: string;
-}
-
-function now(): string {
-  return new Date().toISOString();
-}
-
-function clipFromRow(r: ClipRow): ClipRecord {
-  return {
-    id: r.id,
-    path: r.path,
-    contentHash: r.content_hash,
-    width: r.width,
-    height: r.height,
-    numFrames: r.num_frames,
-    fps: r.fps,
-    ...(r.frame_time_ms === null ? {} : { frameTimeMs: r.frame_time_ms }),
-    ...(r.dicom === null ? {} : { dicom: JSON.parse(r.dicom) as ClipDicomRefs }),
-    createdAt: r.created_at,
-  };
-}
-
-function sessionFromRow(r: SessionRow): SessionRecord {
-  return {
-    id: r.id,
-    clipId: r.clip_id,
-    status: r.status,
-    meta: JSON.parse(r.meta) as Record<string, unknown>,
-    promptVersion: r.prompt_version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function objectFromRow(r: ObjectRow): ObjectRecord {
-  return { sessionId: r.session_id, objectId: r.object_id, label: r.label, removed: r.removed !== 0, createdAt: r.created_at };
-}
-
-function promptFromRow(r: PromptRow): PromptRecord {
-  const data = JSON.parse(r.data) as Omit<PromptInput, 'objectId' | 'frame'>;
-  return { ...data, objectId: r.object_id, frame: r.frame, id: r.id, sessionId: r.session_id, version: r.version, createdAt: r.created_at } as PromptRecord;
-}
-
-function maskFromRow(r: MaskRow): MaskRecord {
-  return {
-    id: r.id,
-    sessionId: r.session_id,
-    objectId: r.object_id,
-    frame: r.frame,
-    rle: { size: [r.height, r.width], counts: r.counts },
-    area: r.area,
-    bbox: JSON.parse(r.bbox) as CocoBbox,
-    score: r.score,
-    promptVersion: r.prompt_version,
-    origin: r.origin,
-    current: r.current !== 0,
-    supersededBy: r.superseded_by,
-    createdAt: r.created_at,
-  };
-}
-
 function storeError(what: string, cause: unknown): CinesegError {
   return new CinesegError(ErrorCode.E_STORE, `store: ${what}: ${(cause as Error).message}`, { cause });
 }
@@ -384,7 +108,7 @@ function storeError(what: string, cause: unknown): CinesegError {
 export class SessionStore {
   /**
    * Opens (creating when needed) the store at `path`, switches it to WAL, and creates the schema.
-   * Fails with E_STORE when the file is not a cineseg store or is from a newer schema.
+   * Fails with E_STORE when the file is not a cineseg store, E_STORE_VERSION when its schema is newer.
    */
   static open(path: string, opts: SessionStoreOptions = {}): SessionStore {
     const abs = resolve(path);
@@ -401,19 +125,11 @@ export class SessionStore {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${(opts.synchronous ?? 'full').toUpperCase()}`);
         db.pragma('foreign_keys = ON');
-        db.exec(SCHEMA);
-        db.exec(PROMPT_HISTORY_SCHEMA);
-        const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
-        if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(STORE_SCHEMA_VERSION));
-        // 1 → 2: the history tables, made just above (additive, nothing to copy).
-        else if (Number(v.value) < STORE_SCHEMA_VERSION) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STORE_SCHEMA_VERSION));
       }
-      const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-      if (!v || Number(v.value) > STORE_SCHEMA_VERSION) {
-        throw new Error(v ? `schema version ${v.value} is newer than this cineseg (${STORE_SCHEMA_VERSION})` : 'no schema version (not a cineseg store)');
-      }
+      prepareSqliteSchema(db, path);
     } catch (cause) {
       db.close();
+      if (cause instanceof CinesegError) throw cause;
       throw storeError(`cannot use ${path}`, cause);
     }
     return new SessionStore(db, abs);
@@ -428,11 +144,14 @@ export class SessionStore {
     touchSession: Database.Statement;
     bumpVersion: Database.Statement;
     upsertObject: Database.Statement;
+    object: Database.Statement;
     currentMask: Database.Statement;
     supersede: Database.Statement;
     insertMask: Database.Statement;
   };
   private destroyed = false;
+  /** False for a version-2 file opened read-only (no `objects.version`: every object reads as 0). */
+  private readonly versioned: boolean;
   /** Prompts taken back and the undo/redo list of each session (prompt-history-store.ts). */
   readonly history: PromptHistoryStore;
 
@@ -442,6 +161,7 @@ export class SessionStore {
     readonly path: string,
   ) {
     this.history = new PromptHistoryStore(db);
+    this.versioned = hasObjectVersions(db);
     const p = (sql: string) => db.prepare(sql);
     const ro = db.readonly;
     this.stmts = {
@@ -454,7 +174,11 @@ export class SessionStore {
       bumpVersion: ro ? p('SELECT 1') : p('UPDATE sessions SET prompt_version = prompt_version + 1, updated_at = ? WHERE id = ? RETURNING prompt_version'),
       upsertObject: ro
         ? p('SELECT 1')
-        : p("INSERT INTO objects (session_id, object_id, label, removed, created_at) VALUES (?, ?, ?, 0, ?) ON CONFLICT (session_id, object_id) DO UPDATE SET removed = 0, label = CASE WHEN excluded.label = 'object' THEN objects.label ELSE excluded.label END"),
+        : // Every write through it touches the object: its version goes up by one (a new object is at 1).
+          p(
+            "INSERT INTO objects (session_id, object_id, label, removed, created_at, version) VALUES (?, ?, ?, 0, ?, 1) ON CONFLICT (session_id, object_id) DO UPDATE SET removed = 0, version = objects.version + 1, label = CASE WHEN excluded.label = 'object' THEN objects.label ELSE excluded.label END",
+          ),
+      object: p('SELECT * FROM objects WHERE session_id = ? AND object_id = ?'),
       currentMask: p('SELECT * FROM masks WHERE session_id = ? AND object_id = ? AND frame = ? AND current = 1'),
       supersede: ro ? p('SELECT 1') : p('UPDATE masks SET current = 0, superseded_by = ? WHERE id = ?'),
       insertMask: ro
@@ -616,29 +340,39 @@ export class SessionStore {
 
   // ---------------------------------------------------------------- objects
 
-  /** Adds an object (or revives a removed one). Prompts and masks add their object by themselves. */
-  addObject(sessionId: string, objectId: number, label = 'object'): ObjectRecord {
+  /**
+   * Adds an object (or revives a removed one, or renames it when `label` is not 'object'); its
+   * version goes up when it is made or changed, and a call that changes nothing writes nothing.
+   * Prompts and masks add their object by themselves.
+   */
+  addObject(sessionId: string, objectId: number, label = 'object', opts?: VersionCheck): ObjectRecord {
     this.writable();
     this.requireSession(sessionId);
     checkObjectId(objectId);
     this.tx('addObject', () => {
+      const old = this.stmts.object.get(sessionId, objectId) as ObjectRow | undefined;
+      if (old && old.removed === 0 && (label === 'object' || label === old.label)) return;
+      checkObjectVersions(this.db, sessionId, [objectId], opts);
       this.stmts.upsertObject.run(sessionId, objectId, label, now());
       this.stmts.touchSession.run(now(), sessionId);
     });
-    return this.listObjects(sessionId, { includeRemoved: true }).find((o) => o.objectId === objectId)!;
+    return objectFromRow(this.stmts.object.get(sessionId, objectId) as ObjectRow);
   }
 
   /**
-   * Marks an object removed; its prompts and masks stay in history and leave exports. The prompt
-   * version at the removal is kept in session meta `removals` (object id → version): an object id
-   * used again later starts afresh, so a restore leaves out what came before (session-restore.ts).
+   * Marks an object removed (its version goes up); its prompts and masks stay in history and leave
+   * exports. The prompt version at the removal is kept in session meta `removals` (object id →
+   * version): an object id used again later starts afresh, so a restore leaves out what came
+   * before (session-restore.ts).
    */
-  removeObject(sessionId: string, objectId: number): void {
+  removeObject(sessionId: string, objectId: number, opts?: VersionCheck): void {
     this.writable();
-    const s = this.requireSession(sessionId);
     const r = this.tx('removeObject', () => {
+      // Read inside the transaction: another process's write to the meta cannot slip in between.
+      const s = this.requireSession(sessionId);
+      checkObjectVersions(this.db, sessionId, [objectId], opts);
       this.stmts.touchSession.run(now(), sessionId);
-      const changed = this.db.prepare('UPDATE objects SET removed = 1 WHERE session_id = ? AND object_id = ?').run(sessionId, objectId);
+      const changed = this.db.prepare('UPDATE objects SET removed = 1, version = version + 1 WHERE session_id = ? AND object_id = ?').run(sessionId, objectId);
       if (changed.changes > 0) {
         const removals = { ...((s.meta.removals as Record<string, number> | undefined) ?? {}), [objectId]: s.promptVersion };
         this.db.prepare('UPDATE sessions SET meta = ? WHERE id = ?').run(JSON.stringify({ ...s.meta, removals }), sessionId);
@@ -646,6 +380,15 @@ export class SessionStore {
       return changed;
     });
     if (r.changes === 0) throw new CinesegError(ErrorCode.E_OBJECT_UNKNOWN, `session has no object ${objectId}`, { details: { objectId } });
+  }
+
+  /** Each object's version now, removed objects included. */
+  objectVersions(sessionId: string): Record<number, number> {
+    this.alive();
+    const sql = this.versioned ? 'SELECT object_id, version FROM objects WHERE session_id = ?' : 'SELECT object_id, 0 AS version FROM objects WHERE session_id = ?';
+    const out: Record<number, number> = {};
+    for (const r of this.db.prepare(sql).all(sessionId) as { object_id: number; version: number }[]) out[r.object_id] = r.version;
+    return out;
   }
 
   /** A session's objects by id (removed ones only when asked). */
@@ -661,7 +404,7 @@ export class SessionStore {
    * Records a prompt (adding its object) and bumps the session's prompt version; returns the record,
    * whose `version` is the new version. Committed on return.
    */
-  addPrompt(sessionId: string, prompt: PromptInput): PromptRecord {
+  addPrompt(sessionId: string, prompt: PromptInput, opts?: VersionCheck): PromptRecord {
     this.writable();
     this.requireSession(sessionId);
     checkObjectId(prompt.objectId);
@@ -669,6 +412,7 @@ export class SessionStore {
     const { objectId, frame, ...data } = prompt;
     const stored = data.kind === 'mask' ? { ...data, mask: toCompressed(data.mask) } : data;
     const id = this.tx('addPrompt', () => {
+      checkObjectVersions(this.db, sessionId, [objectId], opts);
       const t = now();
       this.stmts.upsertObject.run(sessionId, objectId, 'object', t);
       const { prompt_version: version } = this.stmts.bumpVersion.get(t, sessionId) as { prompt_version: number };
@@ -694,10 +438,10 @@ export class SessionStore {
   /**
    * Writes masks in ONE transaction and returns their records after the commit: only now may they
    * be acknowledged. Each mask becomes the current one of its (object, frame); the one it replaces
-   * is kept, marked superseded. The masks' objects are added when new. Masks must be at the clip's
-   * size and frames inside the clip.
+   * is kept, marked superseded. The masks' objects are added when new; each touched object's
+   * version goes up by one. Masks must be at the clip's size and frames inside the clip.
    */
-  putMasks(sessionId: string, masks: readonly MaskInput[]): MaskRecord[] {
+  putMasks(sessionId: string, masks: readonly MaskInput[], opts?: VersionCheck): MaskRecord[] {
     this.writable();
     if (masks.length === 0) return [];
     const session = this.requireSession(sessionId);
@@ -717,6 +461,7 @@ export class SessionStore {
       return { m, rle, area: rleArea(rle), bbox: JSON.stringify(rleToBbox(rle)) };
     });
     const ids = this.tx('putMasks', () => {
+      checkObjectVersions(this.db, sessionId, new Set(masks.map((m) => m.objectId)), opts);
       const t = now();
       const out: number[] = [];
       const seen = new Set<number>();
@@ -743,8 +488,8 @@ export class SessionStore {
   }
 
   /** One mask; see {@link putMasks}. */
-  putMask(sessionId: string, mask: MaskInput): MaskRecord {
-    return this.putMasks(sessionId, [mask])[0]!;
+  putMask(sessionId: string, mask: MaskInput, opts?: VersionCheck): MaskRecord {
+    return this.putMasks(sessionId, [mask], opts)[0]!;
   }
 
   /** The current mask of an object on a frame, or undefined. */
@@ -874,82 +619,4 @@ export class SessionStore {
 
 function checkObjectId(id: number): void {
   if (!Number.isInteger(id) || id < 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object id must be a non-negative integer, got ${id}`);
-}
-
-/** Options of {@link MaskWriter}. */
-export interface MaskWriterOptions {
-  /** Commit when this many masks wait (default 64). */
-  maxBatch?: number;
-  /** Commit when the oldest waiting mask is this old (default 50 ms). */
-  maxDelayMs?: number;
-  /** Called after each commit with the committed records: the moment to acknowledge them. */
-  onCommit?: (records: MaskRecord[]) => void;
-  /** Called when a timed commit fails (explicit `flush()` throws instead). */
-  onError?: (err: CinesegError) => void;
-}
-
-/**
- * Batches masks of one session into few transactions (propagation writes a mask per frame per
- * object) while keeping the contract: `onCommit` fires, and `flush()` returns, only after the
- * masks are committed. Holds a timer, so call `destroy()` (which flushes) when done.
- */
-export class MaskWriter {
-  private pending: MaskInput[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private destroyed = false;
-
-  constructor(
-    private readonly store: SessionStore,
-    readonly sessionId: string,
-    private readonly opts: MaskWriterOptions = {},
-  ) {}
-
-  /** Masks waiting for a commit. */
-  get pendingCount(): number {
-    return this.pending.length;
-  }
-
-  /** Queues masks; commits at once when the batch is full, else within `maxDelayMs`. */
-  add(...masks: MaskInput[]): void {
-    if (this.destroyed) throw new CinesegError(ErrorCode.E_STORE, 'mask writer was destroyed');
-    this.pending.push(...masks);
-    if (this.pending.length >= (this.opts.maxBatch ?? 64)) {
-      this.flush();
-      return;
-    }
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        try {
-          this.flush();
-        } catch (e) {
-          this.opts.onError?.(e as CinesegError);
-        }
-      }, this.opts.maxDelayMs ?? 50);
-    }
-  }
-
-  /** Commits what waits; returns the committed records (after `onCommit` saw them). */
-  flush(): MaskRecord[] {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.pending.length === 0) return [];
-    const batch = this.pending;
-    this.pending = [];
-    const recs = this.store.putMasks(this.sessionId, batch);
-    this.opts.onCommit?.(recs);
-    return recs;
-  }
-
-  /** Flushes and stops the timer. Idempotent. */
-  destroy(): void {
-    if (this.destroyed) return;
-    try {
-      this.flush();
-    } finally {
-      this.destroyed = true;
-    }
-  }
 }

@@ -16,10 +16,12 @@ import { countsToString, decodeMask } from '../mask/rle.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
 import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
 import { DecodedFrames } from '../track/video-frames.js';
-import { MaskWriter, type MaskInput, type MaskRecord, type SessionStore } from './session-store.js';
+import type { AnnotationStore } from './annotation-store.js';
+import { MaskWriter } from './mask-writer.js';
+import type { MaskInput, MaskRecord } from './store-records.js';
 
 export interface TrackToStoreOptions {
-  store: SessionStore;
+  store: AnnotationStore;
   sessionId: string;
   /** The clip to decode (default: the stored clip's path). */
   video?: string;
@@ -44,9 +46,9 @@ export interface TrackToStoreResult {
 }
 
 /** Replays the session's prompts (in order) on a tracker. */
-async function replayPrompts(store: SessionStore, sessionId: string, tracker: VideoTracker): Promise<number[]> {
-  const prompts = store.listPrompts(sessionId);
-  const live = new Set(store.listObjects(sessionId).map((o) => o.objectId));
+async function replayPrompts(store: AnnotationStore, sessionId: string, tracker: VideoTracker): Promise<number[]> {
+  const prompts = await store.listPrompts(sessionId);
+  const live = new Set((await store.listObjects(sessionId)).map((o) => o.objectId));
   const frames: number[] = [];
   for (const p of prompts) {
     if (!live.has(p.objectId)) continue;
@@ -62,11 +64,14 @@ async function replayPrompts(store: SessionStore, sessionId: string, tracker: Vi
 /** Runs (or resumes) the session's propagation into the store. See the module comment. */
 export async function trackSessionToStore(opts: TrackToStoreOptions): Promise<TrackToStoreResult> {
   const { store, sessionId, sessions } = opts;
-  const { clip } = store.loadSession(sessionId);
+  const clip = await store.getClip((await store.requireSession(sessionId)).clipId).then((c) => c!);
   const t0 = performance.now();
   const frames = await DecodedFrames.open(opts.video ?? clip.path, sessions.bundle.imageSize);
   let tracker: VideoTracker | null = null;
-  const writer = new MaskWriter(store, sessionId, { maxBatch: opts.maxBatch ?? 64, maxDelayMs: 1e9, ...(opts.onCommit ? { onCommit: opts.onCommit } : {}) });
+  const maxBatch = opts.maxBatch ?? 64;
+  // The run commits a batch itself when it is full (and waits for it: the tracker never runs far
+  // ahead of the store), so the writer's own size and timer triggers are out of reach.
+  const writer = new MaskWriter(store, sessionId, { maxBatch: Number.MAX_SAFE_INTEGER, maxDelayMs: 2 ** 31 - 1, ...(opts.onCommit ? { onCommit: opts.onCommit } : {}) });
   try {
     const { width, height } = frames.info;
     if (width !== clip.width || height !== clip.height) {
@@ -77,24 +82,24 @@ export async function trackSessionToStore(opts: TrackToStoreOptions): Promise<Tr
     const promptFrames = await replayPrompts(store, sessionId, tracker);
     const first = Math.min(...promptFrames);
     const lastPrompt = Math.max(...promptFrames);
-    const complete = new Set(store.completeFrames(sessionId));
+    const complete = new Set(await store.completeFrames(sessionId));
     let r = first - 1;
     while (complete.has(r + 1)) r++;
-    const objects = store.listObjects(sessionId).map((o) => o.objectId);
+    const objects = (await store.listObjects(sessionId)).map((o) => o.objectId);
     let resumedAfter: number | null = null;
     let start = first;
     if (r >= first && r > lastPrompt) {
       resumedAfter = r;
       if (r < n - 1) {
-        for (const id of objects) await tracker.addMask(r, id, decodeMask(store.getMask(sessionId, id, r)!.rle));
+        for (const id of objects) await tracker.addMask(r, id, decodeMask((await store.getMask(sessionId, id, r))!.rle));
         start = r;
       }
     }
     const L = sessions.bundle.lowResMaskSize;
-    const version = store.requireSession(sessionId).promptVersion;
+    const version = (await store.requireSession(sessionId)).promptVersion;
     let written = 0;
     let done = complete.size;
-    const write = (tf: TrackedFrame) => {
+    const write = async (tf: TrackedFrame): Promise<void> => {
       const masks: MaskInput[] = tf.objects.map((o) => {
         const { counts } = logitsToRle(o.output.predMasks, L, L, height, width);
         return {
@@ -107,38 +112,41 @@ export async function trackSessionToStore(opts: TrackToStoreOptions): Promise<Tr
         };
       });
       writer.add(...masks);
+      if (writer.pendingCount >= maxBatch) await writer.flush();
       written++;
       done++;
       opts.onProgress?.(Math.min(done, n), n);
     };
-    const skipUpTo = resumedAfter ?? -1;
+    // Frames up to r are stored complete, also when r does not pass the last prompt (the run then
+    // restarts from the prompts): never rewrite them, or a re-run would add a second row to each.
+    const skipUpTo = resumedAfter ?? r;
     if (!(resumedAfter !== null && resumedAfter >= n - 1)) {
       for await (const tf of tracker.propagate({ startFrame: start })) {
         if (opts.cancelled?.()) break;
         // Pixels of tracked frames can go unless a reverse pass will want them.
         if (first === 0) frames.releaseBefore(tf.frame);
         if (tf.frame <= skipUpTo) continue;
-        write(tf);
+        await write(tf);
       }
     }
     // Frames before the first prompt: a reverse pass, writing only frames still incomplete.
     if (first > 0 && !opts.cancelled?.()) {
-      writer.flush();
-      const have = new Set(store.completeFrames(sessionId));
+      await writer.flush();
+      const have = new Set(await store.completeFrames(sessionId));
       if ([...Array(first).keys()].some((f) => !have.has(f))) {
         for await (const tf of tracker.propagate({ startFrame: first, reverse: true })) {
           if (opts.cancelled?.()) break;
           if (tf.frame === first || have.has(tf.frame)) continue;
-          write(tf);
+          await write(tf);
         }
       }
     }
-    writer.flush();
-    return { framesWritten: written, resumedAfter, seconds: (performance.now() - t0) / 1000, complete: store.completeFrames(sessionId).length >= n };
+    await writer.flush();
+    return { framesWritten: written, resumedAfter, seconds: (performance.now() - t0) / 1000, complete: (await store.completeFrames(sessionId)).length >= n };
   } finally {
     // Whatever was tracked before an error is committed (and acknowledged) before leaving.
     try {
-      writer.destroy();
+      await writer.destroy();
     } finally {
       tracker?.destroy();
       await frames.destroy();

@@ -14,7 +14,7 @@ import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { registerClipFile } from '../../../engine/src/store/register-clip.js';
-import { SessionStore } from '../../../engine/src/store/session-store.js';
+import { openStore } from '../../../engine/src/store/open-store.js';
 import { writeClip } from '../../../samples/src/clip-writer.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { TestClient } from '../server/ws-client.js';
@@ -30,15 +30,15 @@ let server: CinesegServer;
 beforeAll(async () => {
   await writeClip({ kind: 'ultrasound', seed: 7110, width: 160, height: 120, fps: 30, frames: 16 }, media, { skipExisting: false });
   const gt = JSON.parse(readFileSync(join(CLIP, 'gt.json'), 'utf8')) as { annotations: { object_id: number; segmentations: (Rle | null)[] }[] };
-  const store = SessionStore.open(dbPath);
+  const store = await openStore(dbPath);
   try {
     const clip = await registerClipFile(store, join(CLIP, 'clip.mp4'));
-    const sid = store.createSession(clip.id, { id: 'annotated', meta: { tool: 'cineseg serve' } }).id;
-    store.putMasks(sid, gt.annotations.flatMap((a) => a.segmentations.flatMap((s, t) => (s ? [{ objectId: a.object_id, frame: t, rle: s, origin: 'edit' as const }] : []))));
-    store.addObject(sid, gt.annotations[0]!.object_id, 'lesion');
-    store.setSessionStatus(sid, 'closed');
+    const sid = (await store.createSession(clip.id, { id: 'annotated', meta: { tool: 'cineseg serve' } })).id;
+    await store.putMasks(sid, gt.annotations.flatMap((a) => a.segmentations.flatMap((s, t) => (s ? [{ objectId: a.object_id, frame: t, rle: s, origin: 'edit' as const }] : []))));
+    await store.addObject(sid, gt.annotations[0]!.object_id, 'lesion');
+    await store.setSessionStatus(sid, 'closed');
   } finally {
-    store.destroy();
+    await store.destroy();
   }
   sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
   server = await startServer({

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVisJson } from 'cineseg';
-import { findBatchClips, formatBatchTable, readBatchPrompts, runBatch, samplePrompts, toStorePrompts } from '../../../engine/src/cli/batch-command.js';
+import { findBatchClips, findBatchInputs, formatBatchTable, readBatchList, readBatchPrompts, runBatch, samplePrompts, toStorePrompts } from '../../../engine/src/cli/batch-command.js';
 import { SessionStore } from '../../../engine/src/store/session-store.js';
 import { clipFrames, writeUsCine, type UsCineFixture } from '../../fixtures/dicom/make-us-cine.js';
 import { GENERATED_DIR } from '../../global-setup.js';
@@ -33,12 +33,52 @@ describe('batch prompts and clips', () => {
     expect((await findBatchClips(clips)).map((c) => c.name)).toEqual(['ultrasound-1', 'us-cine']);
   });
 
+  it('reads a list file: paths relative to it, sample folders by their name, URLs as given', async () => {
+    const list = join(dir, 'list.txt');
+    writeFileSync(list, `# clips of the study\nclips/ultrasound-1/clip.mp4\n\n${dcm.path}\nhttps://media.example/api/media/endo%20scope.mp4?token=abc\n`);
+    expect(readBatchList(list)).toEqual([
+      { name: 'ultrasound-1', path: join(clips, 'ultrasound-1', 'clip.mp4'), folder: join(clips, 'ultrasound-1') },
+      { name: 'us-cine', path: dcm.path },
+      { name: 'endo scope', path: 'https://media.example/api/media/endo%20scope.mp4?token=abc' },
+    ]);
+    expect((await findBatchInputs(list)).map((c) => c.name)).toEqual(['ultrasound-1', 'us-cine', 'endo scope']);
+    // Clips at URLs are for queue workers; a batch here says so before loading anything.
+    await expect(runBatch({ folder: list, out: join(dir, 'list-out'), store: join(dir, 'list.db'), model: testBundleDir() })).rejects.toMatchObject({ code: 'E_USAGE' });
+    writeFileSync(list, 'clips/missing.mp4\n');
+    expect(() => readBatchList(list)).toThrow(expect.objectContaining({ code: 'E_INPUT_NOT_FOUND' }));
+    // Without --queue, --out is required and the queue's options are refused.
+    const noOut = await cineseg(['batch', clips]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/^E_USAGE: .*--out <dir>/);
+    const noWait = await cineseg(['batch', clips, '--out', join(dir, 'x'), '--no-wait']);
+    expect(noWait.stderr).toMatch(/^E_USAGE: --no-wait and --batch-key go with --queue/);
+  });
+
   it('reads the prompts file format and the samples prompts.json', () => {
     const f = join(dir, 'p.json');
-    writeFileSync(f, JSON.stringify({ a: [{ object: 1, frame: 0, point: [5, 6] }, { object: 1, frame: 0, point: [9, 9], label: 0 }, { object: 1, frame: 0, box: [1, 2, 30, 40] }, { object: 2, frame: 3, box: [0, 0, 4, 4] }] }));
+    writeFileSync(
+      f,
+      JSON.stringify({
+        a: [
+          { object: 1, frame: 0, point: [5, 6] },
+          { object: 1, frame: 0, point: [9, 9], label: 0 },
+          { object: 1, frame: 0, box: [1, 2, 30, 40] },
+          { object: 2, frame: 3, box: [0, 0, 4, 4] },
+        ],
+      }),
+    );
     const p = readBatchPrompts(f).get('a')!;
     expect(toStorePrompts(p, 64, 48)).toEqual([
-      { objectId: 1, frame: 0, kind: 'points', points: [{ x: 5, y: 6, label: 1 }, { x: 9, y: 9, label: 0 }], box: [1, 2, 30, 40] },
+      {
+        objectId: 1,
+        frame: 0,
+        kind: 'points',
+        points: [
+          { x: 5, y: 6, label: 1 },
+          { x: 9, y: 9, label: 0 },
+        ],
+        box: [1, 2, 30, 40],
+      },
       { objectId: 2, frame: 3, kind: 'box', box: [0, 0, 4, 4] },
     ]);
     writeFileSync(f, JSON.stringify({ a: [{ object: 1, frame: 0, point: [5, 6], box: [1, 1, 2, 2] }] }));

@@ -19,6 +19,7 @@ import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { registerClipFile } from '../../../engine/src/store/register-clip.js';
+import { SqliteStore } from '../../../engine/src/store/sqlite-store.js';
 import { SessionStore } from '../../../engine/src/store/session-store.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { writeTinyClip } from './tiny-clip.js';
@@ -44,7 +45,7 @@ function square(frame: number, x0 = 8): Uint8Array {
 async function seed(): Promise<{ a: string; b: string }> {
   const store = SessionStore.open(dbPath);
   try {
-    const clip = await registerClipFile(store, join(media, 'square', 'clip.mp4'));
+    const clip = await registerClipFile(SqliteStore.wrap(store), join(media, 'square', 'clip.mp4'));
     const a = store.createSession(clip.id, { id: 'sess-a', meta: { tool: 'cineseg serve', createdBy: 'alice' } }).id;
     store.addPrompt(a, { objectId: 1, frame: 0, kind: 'points', points: [{ x: 16, y: 20, label: 1 }] });
     store.addPrompt(a, { objectId: 2, frame: 0, kind: 'box', box: [30, 30, 50, 46] });
@@ -121,7 +122,7 @@ describe('approve / unapprove', () => {
     // Nothing approved yet: training by default has nothing.
     const s0 = store();
     try {
-      expect(() => storedSessionInputs(s0)).toThrow(/no approved session/);
+      await expect(storedSessionInputs(SqliteStore.wrap(s0))).rejects.toThrow(/no approved session/);
     } finally {
       s0.destroy();
     }
@@ -132,7 +133,7 @@ describe('approve / unapprove', () => {
     expect(typeof r.body.approvedBy).toBe('string');
     const s1 = store();
     try {
-      const inputs = storedSessionInputs(s1);
+      const inputs = await storedSessionInputs(SqliteStore.wrap(s1));
       expect(inputs.map((i) => i.origin)).toEqual([`session:${ids.a}`]);
       // The input is the session's masks with its labels as categories.
       const vis = inputs[0]!.masks as { categories: { name: string }[] };
@@ -144,7 +145,7 @@ describe('approve / unapprove', () => {
     const w = SessionStore.open(dbPath);
     try {
       w.setSessionStatus(ids.b, 'done');
-      expect(storedSessionInputs(w).map((i) => i.origin)).toEqual([`session:${ids.a}`]);
+      expect((await storedSessionInputs(SqliteStore.wrap(w))).map((i) => i.origin)).toEqual([`session:${ids.a}`]);
       w.setSessionStatus(ids.b, 'closed');
     } finally {
       w.destroy();

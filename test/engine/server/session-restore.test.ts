@@ -17,6 +17,7 @@ import { ClipCatalog } from '../../../engine/src/server/clip-catalog.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { closeOrphans, listStoredSessions, loadForReopen, storedSessionState } from '../../../engine/src/server/session-restore.js';
 import { registerClipFile } from '../../../engine/src/store/register-clip.js';
+import { SqliteStore } from '../../../engine/src/store/sqlite-store.js';
 import { SessionStore } from '../../../engine/src/store/session-store.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { errorCode, rawGet } from './http-client.js';
@@ -49,7 +50,7 @@ function squareMask(frame: number): Uint8Array {
 /** A store with one server session on the clip: prompts of three objects (one removed), masks, a label, support. */
 async function seededStore(name: string): Promise<{ store: SessionStore; sid: string }> {
   const store = SessionStore.open(join(tmp, `${name}.db`));
-  const clip = await registerClipFile(store, clipPath);
+  const clip = await registerClipFile(SqliteStore.wrap(store), clipPath);
   const sid = `s-${name}`;
   store.createSession(clip.id, { id: sid, meta: { tool: 'cineseg serve' } });
   store.addPrompt(sid, { objectId: 1, frame: 0, kind: 'points', points: [{ x: 10, y: 20, label: 1 }] });
@@ -72,7 +73,7 @@ describe('store → restored state', () => {
   it('keeps prompt order and kinds, leaves removed objects out, turns scores back into logits', async () => {
     const { store, sid } = await seededStore('state');
     try {
-      const st = storedSessionState(store, sid);
+      const st = (await storedSessionState(SqliteStore.wrap(store), sid));
       expect(st.prompts.map((p) => [p.kind, p.objectId, p.frame])).toEqual([
         ['points', 1, 0],
         ['box', 2, 3],
@@ -105,7 +106,7 @@ describe('store → restored state', () => {
     const { store, sid } = await seededStore('maskprompt');
     try {
       store.addPrompt(sid, { objectId: 3, frame: 2, kind: 'mask', mask: encodeMask(squareMask(2), H, W) });
-      const p = storedSessionState(store, sid).prompts.find((q) => q.kind === 'mask')!;
+      const p = (await storedSessionState(SqliteStore.wrap(store), sid)).prompts.find((q) => q.kind === 'mask')!;
       expect(p).toMatchObject({ kind: 'mask', objectId: 3, frame: 2 });
       if (p.kind !== 'mask') throw new Error('not a mask prompt');
       expect(p.counts).toEqual(encodeMask(squareMask(2), H, W).counts);
@@ -122,25 +123,25 @@ describe('orphans and the list', () => {
       const clip = store.getClip(store.requireSession(sid).clipId)!;
       const batch = store.createSession(clip.id, { meta: { tool: 'cineseg batch' } });
       expect(store.requireSession(sid).status).toBe('open');
-      expect(closeOrphans(store)).toEqual([sid]);
+      expect((await closeOrphans(SqliteStore.wrap(store)))).toEqual([sid]);
       expect(store.requireSession(sid).status).toBe('closed');
       expect(typeof store.requireSession(sid).meta.orphanedAt).toBe('string');
       expect(store.requireSession(batch.id).status).toBe('open');
-      expect(closeOrphans(store)).toEqual([]);
+      expect((await closeOrphans(SqliteStore.wrap(store)))).toEqual([]);
 
-      const list = await listStoredSessions(store, new ClipCatalog([media]));
+      const list = await listStoredSessions(SqliteStore.wrap(store), new ClipCatalog([media]));
       const mine = list.find((s) => s.id === sid)!;
       expect(mine).toMatchObject({ kind: 'recorded', clip: 'media/square', clipName: 'square/clip.mp4', status: 'closed', objects: 2, numFrames: N, reopenable: true });
       expect(mine.maskedFrames).toBeGreaterThanOrEqual(3);
       // A batch session is listed but not offered; nor is one whose clip no media folder of the server holds.
       expect(list.find((s) => s.id === batch.id)).toMatchObject({ reopenable: false });
-      const elsewhere = await listStoredSessions(store, new ClipCatalog([join(tmp, 'nothing-here')]));
+      const elsewhere = await listStoredSessions(SqliteStore.wrap(store), new ClipCatalog([join(tmp, 'nothing-here')]));
       expect(elsewhere.find((s) => s.id === sid)).toMatchObject({ clip: null, reopenable: false });
-      await expect(loadForReopen(store, new ClipCatalog([join(tmp, 'nothing-here')]), sid)).rejects.toMatchObject({ code: 'E_CLIP_UNKNOWN' });
-      await expect(loadForReopen(store, new ClipCatalog([media]), batch.id)).rejects.toMatchObject({ code: 'E_SESSION_BUSY' });
+      await expect(loadForReopen(SqliteStore.wrap(store), new ClipCatalog([join(tmp, 'nothing-here')]), sid)).rejects.toMatchObject({ code: 'E_CLIP_UNKNOWN' });
+      await expect(loadForReopen(SqliteStore.wrap(store), new ClipCatalog([media]), batch.id)).rejects.toMatchObject({ code: 'E_SESSION_BUSY' });
       store.setSessionStatus(batch.id, 'done');
-      await expect(loadForReopen(store, new ClipCatalog([media]), batch.id)).rejects.toMatchObject({ code: 'E_TRACKER_STATE' });
-      const ok = await loadForReopen(store, new ClipCatalog([media]), sid);
+      await expect(loadForReopen(SqliteStore.wrap(store), new ClipCatalog([media]), batch.id)).rejects.toMatchObject({ code: 'E_TRACKER_STATE' });
+      const ok = await loadForReopen(SqliteStore.wrap(store), new ClipCatalog([media]), sid);
       expect(ok.summary).toMatchObject({ masks: 3, objects: [{ objectId: 1, label: 'object' }, { objectId: 2, label: 'polyp' }] });
       expect(ok.summary.prompts).toHaveLength(3);
     } finally {
@@ -154,11 +155,11 @@ describe('orphans and the list', () => {
     copyFileSync(clipPath, join(other, 'square', 'clip.mp4'));
     const store = SessionStore.open(join(tmp, 'changed.db'));
     try {
-      const clip = await registerClipFile(store, join(other, 'square', 'clip.mp4'));
+      const clip = await registerClipFile(SqliteStore.wrap(store), join(other, 'square', 'clip.mp4'));
       const s = store.createSession(clip.id, { meta: { tool: 'cineseg serve' } });
       store.setSessionStatus(s.id, 'closed');
       await writeTinyClip(join(other, 'square', 'clip.mp4'), { width: W, height: H, frames: N + 2 });
-      await expect(loadForReopen(store, new ClipCatalog([other]), s.id)).rejects.toMatchObject({ code: 'E_INPUT_NOT_FOUND' });
+      await expect(loadForReopen(SqliteStore.wrap(store), new ClipCatalog([other]), s.id)).rejects.toMatchObject({ code: 'E_INPUT_NOT_FOUND' });
     } finally {
       store.destroy();
     }
@@ -272,7 +273,7 @@ describe('server: session routes and openSession', () => {
     try {
       expect(ro.listPrompts(sid)).toHaveLength(2);
       // The flags it was tracked with, as a reopen after a restart will use them.
-      expect(storedSessionState(ro, sid).sam).toEqual({ nonOverlapMasks: true, addAllFramesToCorrectAsCond: false });
+      expect((await storedSessionState(SqliteStore.wrap(ro), sid)).sam).toEqual({ nonOverlapMasks: true, addAllFramesToCorrectAsCond: false });
     } finally {
       ro.destroy();
     }

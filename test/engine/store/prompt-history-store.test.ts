@@ -78,7 +78,7 @@ describe('PromptHistoryStore', () => {
     again.destroy();
   });
 
-  it('migrates a version-1 file to 2 and keeps its data; read-only on version 1 reads no history', () => {
+  it('migrates a version-1 file to the current version and keeps its data; read-only on version 1 reads no history', () => {
     const path = join(dir, 'v1.db');
     const { store, sid } = seeded(path);
     store.addPrompt(sid, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
@@ -96,13 +96,13 @@ describe('PromptHistoryStore', () => {
     ro.destroy();
 
     const rw = SessionStore.open(path);
-    expect(STORE_SCHEMA_VERSION).toBe(2);
+    expect(STORE_SCHEMA_VERSION).toBe(3);
     rw.history.pushEdit(sid, 'add', { promptIds: [1] });
     expect(rw.history.editState(sid).canUndo).toBe(true);
     expect(rw.listPrompts(sid)).toHaveLength(1);
     rw.destroy();
     const check = new Database(path, { readonly: true });
-    expect((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe('2');
+    expect((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe('3');
     check.close();
   });
 });

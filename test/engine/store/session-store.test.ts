@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeMask, encodeMask, readVisJson, type RleCounts } from 'cineseg';
-import { hashFile, MaskWriter, SessionStore, type ClipInput } from '../../../engine/src/store/session-store.js';
+import { MaskWriter } from '../../../engine/src/store/mask-writer.js';
+import { hashFile, SessionStore, type ClipInput } from '../../../engine/src/store/session-store.js';
+import { SqliteStore } from '../../../engine/src/store/sqlite-store.js';
 
 const W = 64;
 const H = 48;
@@ -159,18 +161,26 @@ describe('SessionStore', () => {
     store = SessionStore.open(join(dir, 'f.db'));
     const s = store.createSession(store.upsertClip(clipInput()).id);
     const committed: number[][] = [];
-    const w = new MaskWriter(store, s.id, { maxBatch: 4, maxDelayMs: 20, onCommit: (r) => committed.push(r.map((x) => x.frame)) });
+    const w = new MaskWriter(SqliteStore.wrap(store), s.id, { maxBatch: 4, maxDelayMs: 20, onCommit: (r) => committed.push(r.map((x) => x.frame)) });
     for (let f = 0; f < 6; f++) w.add({ objectId: 1, frame: f, rle: encodeMask(rect(f, 0, f + 2, 3), H, W) });
-    expect(committed).toEqual([[0, 1, 2, 3]]);
     expect(w.pendingCount).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(committed).toEqual([[0, 1, 2, 3]]);
     // A second connection sees exactly what was reported, nothing more.
     const other = SessionStore.open(store.path, { readonly: true });
     expect(other.currentMasks(s.id).map((m) => m.frame)).toEqual([0, 1, 2, 3]);
     await new Promise((r) => setTimeout(r, 60));
     expect(committed).toEqual([[0, 1, 2, 3], [4, 5]]);
     expect(other.currentMasks(s.id).map((m) => m.frame)).toEqual([0, 1, 2, 3, 4, 5]);
+    // flush() resolves after the commit with its own records; a failed background batch is not lost.
+    w.add({ objectId: 1, frame: 7, rle: encodeMask(rect(0, 0, 2, 3), H, W) });
+    expect((await w.flush()).map((r) => r.frame)).toEqual([7]);
+    w.add({ objectId: 1, frame: 99, rle: encodeMask(rect(0, 0, 2, 3), H, W) });
+    await new Promise((r) => setTimeout(r, 60));
+    await expect(w.flush()).rejects.toMatchObject({ code: 'E_FRAME_OUT_OF_RANGE' });
+    expect(await w.flush()).toEqual([]);
     other.destroy();
-    w.destroy();
+    await w.destroy();
   });
 
   it('read-only stores refuse writes; a missing file is E_INPUT_NOT_FOUND', () => {
@@ -185,7 +195,16 @@ describe('SessionStore', () => {
     const raw = new Database(p);
     raw.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '99')");
     raw.close();
-    expect(() => SessionStore.open(p)).toThrow(expect.objectContaining({ code: 'E_STORE' }));
+    // A newer cineseg's file is left untouched: no table of ours added to it.
+    expect(() => SessionStore.open(p)).toThrow(expect.objectContaining({ code: 'E_STORE_VERSION' }));
+    const check = new Database(p, { readonly: true });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: 'meta' }]);
+    check.close();
+    const notOurs = join(dir, 'not-ours.db');
+    const raw2 = new Database(notOurs);
+    raw2.exec('CREATE TABLE t (x)');
+    raw2.close();
+    expect(() => SessionStore.open(notOurs, { readonly: true })).toThrow(expect.objectContaining({ code: 'E_STORE' }));
   });
 
   it('atomic(): a session and its prompts commit together or not at all', () => {
@@ -240,5 +259,74 @@ describe('SessionStore', () => {
     store.addPrompt(s.id, { objectId: 2, frame: 1, kind: 'points', points: [{ x: 5, y: 5, label: 1 }] });
     store.removeObject(s.id, 2);
     expect(store.requireSession(s.id).meta.removals).toEqual({ 2: 3 });
+  });
+
+  it('every write that touches an object adds one to its version, in the same transaction', () => {
+    store = SessionStore.open(join(dir, 'ver.db'));
+    const s = store.createSession(store.upsertClip(clipInput()).id);
+    expect(store.addObject(s.id, 1).version).toBe(1);
+    // A call that changes nothing writes nothing.
+    expect(store.addObject(s.id, 1).version).toBe(1);
+    expect(store.addObject(s.id, 1, 'polyp').version).toBe(2);
+    store.addPrompt(s.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+    store.putMasks(s.id, [
+      { objectId: 1, frame: 0, rle: encodeMask(rect(1, 1, 5, 5), H, W) },
+      { objectId: 1, frame: 1, rle: encodeMask(rect(1, 1, 5, 5), H, W) },
+      { objectId: 2, frame: 1, rle: encodeMask(rect(1, 1, 5, 5), H, W) },
+    ]);
+    expect(store.objectVersions(s.id)).toEqual({ 1: 4, 2: 1 });
+    store.history.setLabel(s.id, 2, 'tool');
+    store.removeObject(s.id, 2);
+    expect(store.objectVersions(s.id)).toEqual({ 1: 4, 2: 3 });
+    expect(store.listObjects(s.id, { includeRemoved: true }).map((o) => [o.objectId, o.version])).toEqual([[1, 4], [2, 3]]);
+  });
+
+  it('ifVersions: a touched object at another version is E_EDIT_CONFLICT with nothing written', () => {
+    store = SessionStore.open(join(dir, 'conflict.db'));
+    const s = store.createSession(store.upsertClip(clipInput()).id);
+    store.addPrompt(s.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+    store.addPrompt(s.id, { objectId: 2, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+    const seen = store.objectVersions(s.id);
+    // Another editor corrects object 1 meanwhile.
+    store.putMask(s.id, { objectId: 1, frame: 3, rle: encodeMask(rect(0, 0, 4, 4), H, W) });
+    const before = { versions: store.objectVersions(s.id), masks: store.currentMasks(s.id).length, prompts: store.listPrompts(s.id).length, meta: store.requireSession(s.id).meta };
+    const conflict = expect.objectContaining({ code: 'E_EDIT_CONFLICT', message: expect.stringMatching(/session "[^"]+" object 1 .*stored version 2, this edit expected 1/) });
+    const opts = { ifVersions: seen };
+    expect(() => store!.putMasks(s.id, [{ objectId: 2, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }, { objectId: 1, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }], opts)).toThrow(conflict);
+    expect(() => store!.addPrompt(s.id, { objectId: 1, frame: 2, kind: 'box', box: [1, 1, 5, 5] }, opts)).toThrow(conflict);
+    expect(() => store!.removeObject(s.id, 1, opts)).toThrow(conflict);
+    expect(() => store!.addObject(s.id, 1, 'renamed', opts)).toThrow(conflict);
+    expect(() => store!.history.setLabel(s.id, 1, 'renamed', opts)).toThrow(conflict);
+    expect({ versions: store.objectVersions(s.id), masks: store.currentMasks(s.id).length, prompts: store.listPrompts(s.id).length, meta: store.requireSession(s.id).meta }).toEqual(before);
+    expect(store.listObjects(s.id).map((o) => o.label)).toEqual(['object', 'object']);
+    // Objects not named, or at the version named, go through.
+    expect(store.putMask(s.id, { objectId: 2, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }, opts).objectId).toBe(2);
+    expect(store.putMask(s.id, { objectId: 3, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }, opts).objectId).toBe(3);
+    store.removeObject(s.id, 1, { ifVersions: { 1: 2 } });
+    expect(store.objectVersions(s.id)).toEqual({ 1: 3, 2: 2, 3: 1 });
+  });
+
+  it('migrates a version-2 file to 3: objects gain version 0, then count up', () => {
+    const path = join(dir, 'v2.db');
+    store = SessionStore.open(path);
+    const s = store.createSession(store.upsertClip(clipInput()).id);
+    store.addPrompt(s.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
+    store.destroy();
+    const raw = new Database(path);
+    raw.exec("ALTER TABLE objects DROP COLUMN version; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    raw.close();
+    // Read-only: nothing migrated, every object reads as version 0.
+    store = SessionStore.open(path, { readonly: true });
+    expect(store.objectVersions(s.id)).toEqual({ 1: 0 });
+    expect(store.listObjects(s.id)[0]!.version).toBe(0);
+    store.destroy();
+    store = SessionStore.open(path);
+    expect(store.objectVersions(s.id)).toEqual({ 1: 0 });
+    store.addPrompt(s.id, { objectId: 1, frame: 1, kind: 'box', box: [1, 1, 5, 5] }, { ifVersions: { 1: 0 } });
+    expect(store.objectVersions(s.id)).toEqual({ 1: 1 });
+    expect(store.integrityCheck()).toBe('ok');
+    const check = new Database(path, { readonly: true });
+    expect((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe('3');
+    check.close();
   });
 });
