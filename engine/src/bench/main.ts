@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
 import { benchAdaptation, type AdaptationBenchResult } from './adaptation-bench.js';
 import { benchAnnotationEffort, type EffortSummary } from './annotation-effort.js';
+import { benchCluster, type ClusterBenchResult } from './cluster-bench.js';
 import { benchDecode, type DecodeBenchResult } from './decode-bench.js';
 import { benchEventLoop, type EventLoopBenchResult } from './event-loop-bench.js';
 import { benchMask, type MaskBenchResult } from './mask-bench.js';
@@ -89,6 +90,14 @@ export interface BenchResult {
   msPerFrame512Int8: number;
   int8MaskIoU: number;
   cpuSpeed: CpuSpeedBenchResult;
+  /** Mask inserts per second into PostgreSQL (batches of 64, fsync on; SQLite's beside it in `cluster`). */
+  postgresMaskInsertsPerSecond: number;
+  /** Clips per minute with 1 and 2 `cineseg worker` processes (see cluster.workers). */
+  workerClipsPerMinute: Record<string, number>;
+  /** Acked masks missing / (object, frame) rows written twice after a worker was SIGKILLed mid-clip. */
+  workerKillLostMasks: number;
+  workerKillDuplicateMasks: number;
+  cluster: ClusterBenchResult;
   /** Each goal of the issues that a bench figure answers: value, goal, met. */
   goals: Record<string, { value: number; goal: string; met: boolean }>;
   adaptation: AdaptationBenchResult;
@@ -104,7 +113,7 @@ export interface BenchResult {
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number; cpuSpeed: number };
+  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number; cpuSpeed: number; cluster: number };
   date: string;
 }
 
@@ -161,6 +170,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
   const [recordedMemory, recordedMemoryS] = await timed('recorded session memory (long clip vs 1 minute)', () => benchRecordedMemory({ quick, log }));
   const [restore, restoreS] = await timed('restore after kill -9', () => benchRestore({ quick, log }));
   const [cpuSpeed, cpuSpeedS] = await timed('real sizes on the CPU (engine vs PyTorch, 512 px, int8)', () => benchCpuSpeed({ quick, log }));
+  const [cluster, clusterS] = await timed('cluster: PostgreSQL inserts, queue workers, a worker killed', () => benchCluster({ quick, log }));
   const a = adaptation;
   const after3 = a.siteShiftJfAfter['3'] ?? Math.max(...Object.values(a.siteShiftJfAfter));
   const zero = Math.max(...Object.values(a.zeroClickJf.base), ...Object.values(a.zeroClickJf.adapted));
@@ -177,6 +187,8 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     engineVsTorchCpuSpeedup: goal(cpuSpeed.engineVsTorchCpuSpeedup, '>= 3 x the PyTorch predictor (sam2.1_hiera_t, 512 px, 2 threads)', cpuSpeed.engineVsTorchCpuSpeedup >= 3),
     msPerFrame512: goal(Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8), '<= 1000 ms a frame at 512 px (fp32 or int8, 2 threads)', Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8) <= 1000),
     int8MaskIoU: goal(cpuSpeed.int8MaskIoU, '>= 0.95 mean mask IoU int8 vs fp32', cpuSpeed.int8MaskIoU >= 0.95),
+    workerKillLostMasks: goal(cluster.workerKillLostMasks, '0 acked masks lost when a worker is SIGKILLed mid-clip', cluster.workerKillLostMasks === 0),
+    workerKillDuplicateMasks: goal(cluster.workerKillDuplicateMasks, '0 frames written twice after a worker is SIGKILLed mid-clip', cluster.workerKillDuplicateMasks === 0),
   };
   const cpu = cpus();
   return {
@@ -207,6 +219,11 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     msPerFrame512Int8: cpuSpeed.msPerFrame512Int8,
     int8MaskIoU: cpuSpeed.int8MaskIoU,
     cpuSpeed,
+    postgresMaskInsertsPerSecond: cluster.postgresMaskInsertsPerSecond,
+    workerClipsPerMinute: cluster.workerClipsPerMinute,
+    workerKillLostMasks: cluster.workerKillLostMasks,
+    workerKillDuplicateMasks: cluster.workerKillDuplicateMasks,
+    cluster,
     goals,
     adaptation,
     eventLoop,
@@ -232,7 +249,7 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS, cpuSpeed: cpuSpeedS },
+    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS, cpuSpeed: cpuSpeedS, cluster: clusterS },
     date: new Date().toISOString(),
   };
 }
