@@ -272,6 +272,14 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     if (path === '/api/clips') return json(res, await catalog.list());
     if (path === LIVE_RECORDS_PATH || path.startsWith(`${LIVE_RECORDS_PATH}/`)) return handleLiveRecords(pictures, req, res, path);
     if (path === '/api/info') return json(res, { live: live !== null, model: models.bundle.name, ep: models.ep.ep });
+    if (path.startsWith('/media/')) {
+      // /media/<clip id>: the clip file's bytes, for `cineseg worker`s that read clips from this
+      // server (batch --queue with a media URL and the token) instead of a shared mount. The same
+      // access check as every route (the token off loopback); a volume view is no file of its own.
+      const clip = await catalog.get(decodeURIComponent(path.slice('/media/'.length)));
+      if (clip.volumeFile !== undefined) throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `clip ${clip.id} is a view of a volume, not one file: workers take video and DICOM cine files`);
+      return sendFile(res, clip.path, req.method === 'HEAD', 'no-cache');
+    }
     if (path.startsWith('/hls/')) {
       // /hls/<clip id, which may hold slashes>/<file>
       const rest = path.slice(5);

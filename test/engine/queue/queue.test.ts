@@ -3,13 +3,12 @@
  * with its code and retried, and the CLI's queue commands. The worker here runs in-process on a
  * SQLite store (the multi-process kill test, worker-kill.test.ts, uses PostgreSQL).
  */
-import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type LocalRedis } from '../../../engine/src/bench/local-redis.js';
+import { startServer } from '../../../engine/src/server/http-server.js';
 import { queueBatch } from '../../../engine/src/cli/queue-batch.js';
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
@@ -132,24 +131,18 @@ describe('batch --queue and cineseg queue', () => {
     expect(r.stdout).toMatch(/2 clip\(s\): 2 done, 0 resumed, 0 skipped, 0 failed/);
   });
 
-  it('a worker downloads a clip given by URL with its token, and a wrong token fails at once', async () => {
-    const file = join(dir, 'spare', 'bad', 'clip.mp4');
-    const http = createServer((req, res) => {
-      const u = new URL(req.url ?? '/', 'http://x');
-      if (u.searchParams.get('token') !== 's3cret') return void res.writeHead(401).end();
-      res.writeHead(200, { 'content-type': 'video/mp4' });
-      createReadStream(file).pipe(res);
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  it("a worker downloads a clip from a cineseg server's /media URL with its token, and a wrong token fails at once", async () => {
+    // The real server, its token required, serving two media folders; the worker reads through it.
+    const server = await startServer({ port: 0, sessions, store: join(dir, 'server.db'), token: 'worker-token-0123456789', media: [join(dir, 'spare'), clips], cacheDir: join(dir, 'hls'), playerDir: join(dir, 'no-player') });
     try {
-      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/media`;
+      const base = `${server.url}media/spare/bad`;
       const list = join(dir, 'urls.txt');
-      writeFileSync(list, `${base}/remote.mp4?token=s3cret\n${base}/denied.mp4?token=wrong\n`);
+      writeFileSync(list, `${base}?token=worker-token-0123456789\n${server.url}media/clips/good?token=wrong\n`);
       const prompts = join(dir, 'url-prompts.json');
       writeFileSync(prompts, JSON.stringify({ '*': [{ object: 1, frame: 0, box: [150, 100, 300, 250] }] }));
       const { jobs } = await queueBatch({ input: list, queueUrl: redis.url, store: storePath, prompts, wait: false });
       // The token is not part of the clip's identity (it changes, and is secret).
-      expect(jobs[0]!.id).toBe(clipJobId(list, `${base}/remote.mp4`));
+      expect(jobs[0]!.id).toBe(clipJobId(list, base));
       const [ok, denied] = await queue.follow(
         jobs.map((j) => j.id),
         {},
@@ -162,7 +155,7 @@ describe('batch --queue and cineseg queue', () => {
       const s = await store.loadSession(ok!.result.sessionId);
       expect(s.clip.path).toBe(join(clips, 'bad', 'clip.mp4'));
     } finally {
-      await new Promise((r) => http.close(r));
+      await server.destroy();
     }
   });
 
