@@ -45,7 +45,7 @@ export const RleSchema = z.object({
 const base = { v: z.literal(PROTOCOL_VERSION), seq };
 
 /**
- * SAM 2 predictor flags of a recorded session (EngineOptions in track/propagation.ts): unset ones
+ * SAM 2 predictor flags of a recorded session (EngineOptions in track/tracking-engine.ts): unset ones
  * take the server's (`serve` flags). Defaults: addAllFramesToCorrectAsCond true (Meta's: false),
  * nonOverlapMasks and nonOverlapMasksForMemEnc false (as Meta's). Ignored for live: the live
  * tracker is shared by every viewer and takes the server's flags.

@@ -37,7 +37,7 @@ if (!a.video && !a['frames-u8']) throw new Error('--video or --frames-u8 is requ
 const dist = process.env.CINESEG_ENGINE_DIST ?? ROOT + 'engine/dist/';
 const { loadBundle } = await import(dist + 'model/bundle.js');
 const { ModelSessions } = await import(dist + 'model/ort-sessions.js');
-const { VideoTracker } = await import(dist + 'track/tracker.js');
+const { VideoTracker } = await import(dist + 'track/video-tracker.js');
 const { readPngMask } = await import(dist + 'mask/png-mask.js');
 
 /** Frames from a raw file, for machines without ffmpeg (the decoder modules need it). */
@@ -65,7 +65,7 @@ const L = bundle.lowResMaskSize;
 const sessions = await ModelSessions.create(bundle, { ep: a.ep, threads: Number(a.threads), log: (l) => console.error(l) });
 const dec = a['frames-u8']
   ? new RawFrames(a['frames-u8'], S, scenario.frames, Number(a.width), Number(a.height))
-  : await (await import(dist + 'track/video-frames.js')).DecodedFrames.open(a.video, S, { maxFrames: scenario.frames });
+  : await (await import(dist + 'track/decoded-frames.js')).DecodedFrames.open(a.video, S, { maxFrames: scenario.frames });
 const N = dec.numFrames;
 const W = dec.info.width;
 const H = dec.info.height;

@@ -3,7 +3,8 @@
 Two references, same interface (`Reference.add_points / add_mask / propagate`, low-res logits out):
 
 - `MetaReference`: Meta's SAM2VideoPredictor from a checkout of facebookresearch/sam2 (`--official`,
-  with shims for iopath/tqdm/sam2._C on torch < 2, as check_official.py needs). The predictor
+  with shims for iopath/tqdm on torch < 2, as check_official.py needs). Where `sam2._C` (Meta's
+  CUDA connected components) cannot serve, connected_components.py stands in for it (install()). The predictor
   is built with the sizes of one of our configs and loads our state dict with strict=True
   (parameter names are the official ones).
 - `TransformersReference`: Hugging Face transformers' Sam2VideoModel (GPU machine: transformers
@@ -36,7 +37,7 @@ class _TorchKeepFp32:
         return torch.float32 if name == "bfloat16" else getattr(torch, name)
 
 
-def _import_official(official: str, shims: Optional[str]):
+def _import_official(official: str, shims: Optional[str], device: str = "cpu"):
     if shims:
         sys.path.insert(0, shims)
     sys.path.insert(0, official)
@@ -44,16 +45,21 @@ def _import_official(official: str, shims: Optional[str]):
         def sdpa(q, k, v, dropout_p=0.0, **_kw):
             return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v
         F.scaled_dot_product_attention = sdpa
+    # Without a working `_C` Meta's predictor skips hole filling (and only warns); the engine
+    # fills holes, so the two would differ for that reason alone. Our CPU stand-in takes its place.
+    from models.parity.connected_components import install
+    install(device)
     import sam2.sam2_video_predictor as svp  # noqa: E402  (Meta's code)
     return svp
 
 
 def build_meta_predictor(ours, official: str, shims: Optional[str], memory_dtype: str = "fp32",
-                         correct_as_cond: bool = True):
+                         correct_as_cond: bool = True, device: str = "cpu"):
     """SAM2VideoPredictor with `ours`' sizes and weights; the settings of the official configs
     (sam2.1_hiera_*.yaml) plus add_all_frames_to_correct_as_cond=`correct_as_cond` (True is the
-    engine's default; Meta's default is False). memory_dtype "bf16" leaves Meta's storage as it is."""
-    svp = _import_official(official, shims)
+    engine's default; Meta's default is False). memory_dtype "bf16" leaves Meta's storage as it is.
+    `device`: where the predictor will run (decides whether Meta's CUDA `_C` can serve)."""
+    svp = _import_official(official, shims, device)
     from sam2.modeling.backbones.hieradet import Hiera
     from sam2.modeling.backbones.image_encoder import FpnNeck, ImageEncoder
     from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer

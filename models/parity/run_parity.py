@@ -22,6 +22,11 @@ exporter's torch.manual_seed(seed); build_model(...)); a checkpoint bundle needs
 Sam2VideoModel instead of Meta's code (GPU machine; see models/parity/hf_reference.py).
 --memory-dtype bf16 keeps Meta's bfloat16 memory storage (CUDA only), bf16-rounded emulates it on
 any device (default fp32; see official.py).
+
+Hole filling: Meta's predictor fills holes through `sam2._C` (a CUDA extension); where it is not
+built, or the reference runs on the CPU, models/parity/connected_components.py stands in for it
+(said on stderr). Should the reference still skip hole filling, the run stops with the reason
+(HoleFillingGuard) instead of reporting FAIL. docs/parity.md has the details.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -155,6 +161,35 @@ def markdown(report: Dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class HoleFillingGuard:
+    """Wraps a reference so that its skipping hole filling stops the run with the reason.
+
+    Meta's predictor turns a failing connected-components op (`sam2._C` absent, or its CUDA kernel
+    given CPU tensors) into a UserWarning and goes on without hole filling; the engine always fills
+    holes, so the run would end in a FAIL that does not say why. Here that warning is an error."""
+
+    def __init__(self, ref) -> None:
+        self._ref = ref
+
+    def __getattr__(self, name: str):
+        fn = getattr(self._ref, name)
+        if not callable(fn):
+            return fn
+
+        def guarded(*args, **kw):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("error", message=r"(?s).*Skipping the post-processing step", category=UserWarning)
+                try:
+                    return fn(*args, **kw)
+                except UserWarning as w:
+                    first = str(w).strip().split("\n")[0]
+                    raise SystemExit(
+                        f"REFUSED: the reference skipped hole filling because its connected-components op failed ({first}); "
+                        "the engine fills holes, so the outputs would differ for that reason alone. With --reference meta "
+                        "the tool installs models/parity/connected_components.py in place of sam2._C; see docs/parity.md.") from None
+        return guarded
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", required=True)
@@ -208,12 +243,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not a.official:
             raise SystemExit("--reference meta needs --official <dir with Meta's sam2 package>")
         from models.parity.official import MetaReference, build_meta_predictor
-        svp, pred = build_meta_predictor(ours, a.official, a.shims, a.memory_dtype)
+        svp, pred = build_meta_predictor(ours, a.official, a.shims, a.memory_dtype, device=a.device)
         ref = MetaReference(svp, pred.to(a.device), frames, W, H)
     else:
         from models.parity.hf_reference import TransformersReference
         ref = TransformersReference(ours, frames, W, H, device=a.device, memory_dtype=a.memory_dtype)
 
+    ref = HoleFillingGuard(ref)
     logit_target = a.logit_target if a.logit_target is not None else (0.5 if manifest["precision"] == "fp16" else LOGIT_TARGET)
     rows: List[Dict[str, object]] = []
     steps: List[Dict[str, object]] = []

@@ -24,7 +24,7 @@ const { values: a } = parseArgs({
 const dist = process.env.CINESEG_ENGINE_DIST ?? ROOT + 'engine/dist/';
 const { loadBundle } = await import(dist + 'model/bundle.js');
 const { ModelSessions } = await import(dist + 'model/ort-sessions.js');
-const { VideoTracker } = await import(dist + 'track/tracker.js');
+const { VideoTracker } = await import(dist + 'track/video-tracker.js');
 
 function probe(video) {
   // Width/height/frames via OpenCV or ffprobe, whichever exists.

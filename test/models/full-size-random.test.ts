@@ -16,8 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRandomBundle } from '../../engine/src/bench/random-bundle.js';
 import { loadBundle, type Bundle } from '../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../engine/src/model/ort-sessions.js';
-import { VideoTracker, type TrackedFrame } from '../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../engine/src/track/video-frames.js';
+import { VideoTracker, type TrackedFrame } from '../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../engine/src/track/decoded-frames.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG = 'sam2.1_hiera_t';

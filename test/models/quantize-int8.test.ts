@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type Bundle } from '../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../engine/src/model/ort-sessions.js';
-import { VideoTracker } from '../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../engine/src/track/video-frames.js';
+import { VideoTracker } from '../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../engine/src/track/decoded-frames.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TINY = join(REPO, 'models/tiny/bundle');

@@ -14,8 +14,8 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { farthestInteriorPoint } from '../mask/distance-transform.js';
 import { scoreSequence } from '../mask/metrics.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import { VideoTracker } from '../track/tracker.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { VideoTracker } from '../track/video-tracker.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 import type { AnnotatedClip } from './training-data.js';
 
 /** One tracked segment of one object. */

@@ -16,7 +16,7 @@ import { maskToModel } from '../track/prompts.js';
 import { approvedSessions } from '../store/session-review.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import { hashFile } from '../store/session-store.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 
 /** One `--data <clip>:<masks.json>` (or a stored session, already turned into VIS JSON). */
 export interface AnnotatedClipInput {

@@ -29,7 +29,8 @@ import { farthestInteriorPoint } from '../mask/distance-transform.js';
 import { boundaryF, jaccard } from '../mask/metrics.js';
 import { decodeMask } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
+import { defaultBundleDir, GENERATED_SAMPLES_DIR } from '../paths.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { binaryKind, decodeMaskFrame, PROTOCOL_VERSION, WS_PATH, type ServerMessage } from '../protocol.js';
 import { MemorySink } from '../server/annotation-sink.js';
@@ -37,7 +38,6 @@ import { startServer } from '../server/http-server.js';
 import { correctiveClick, EFFORT_CLIPS, EFFORT_QUICK, loadGt, runRobotAnnotator, sampleClips, type CurvePoint, type EffortClip } from './annotation-effort.js';
 import { printResult } from './print-result.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export type PropagationPlan = 'player' | 'earliest';
 
@@ -340,7 +340,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const i = process.argv.indexOf('--model');
   const model = i > 0 ? process.argv[i + 1] : undefined;
   const quick = process.argv.includes('--quick');
-  const root = join(REPO, 'samples', 'generated');
+  const root = GENERATED_SAMPLES_DIR;
   const clips = quick ? sampleClips(root, EFFORT_QUICK.clips, { maxFrames: EFFORT_QUICK.maxFrames }) : sampleClips(root, EFFORT_CLIPS);
   printResult(compareEffortPaths(clips, { ...(model ? { bundleDir: model } : {}), log: (l) => process.stderr.write(`${l}\n`) }));
 }

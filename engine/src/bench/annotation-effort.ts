@@ -16,7 +16,7 @@
  * all) reaches the frames it should.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -24,13 +24,13 @@ import { farthestInteriorPoint, largestRegion } from '../mask/distance-transform
 import { boundaryF, jaccard } from '../mask/metrics.js';
 import { decodeMask, encodeMaskCompressed, type CompressedRle } from '../mask/rle.js';
 import { readVisJson, type VisJson } from '../mask/vis-json.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
+import { defaultBundleDir, GENERATED_SAMPLES_DIR } from '../paths.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
-import { VideoTracker } from '../track/tracker.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { VideoTracker } from '../track/video-tracker.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 import { printResult } from './print-result.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface RobotOptions {
   video: string;
@@ -486,7 +486,7 @@ export const EFFORT_QUICK = { clips: ['ultrasound-1'], maxFrames: 45 } as const;
 
 /** The bench part of `npm run bench`: the robot on the held-out sample clips. */
 export async function benchAnnotationEffort(opts: { quick: boolean; model?: string; samplesDir?: string; log?: (line: string) => void }): Promise<EffortSummary> {
-  const root = opts.samplesDir ?? join(REPO, 'samples', 'generated');
+  const root = opts.samplesDir ?? GENERATED_SAMPLES_DIR;
   const clips = opts.quick ? sampleClips(root, EFFORT_QUICK.clips, { maxFrames: EFFORT_QUICK.maxFrames }) : sampleClips(root, EFFORT_CLIPS);
   return runEffortClips(clips, { ...(opts.model ? { bundleDir: opts.model } : {}), ...(opts.log ? { log: opts.log } : {}) });
 }

@@ -25,15 +25,15 @@ import { performance } from 'node:perf_hooks';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { GRAPH_KEYS, loadBundle, type Bundle, type GraphKey } from '../model/bundle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
-import { REPO_ROOT, trainerBlasDir } from '../paths.js';
-import { VideoTracker } from '../track/tracker.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { GENERATED_SAMPLES_DIR, REAL_SAMPLES_DIR, REPO_ROOT, SHIPPED_BUNDLE_DIR, trainerBlasDir } from '../paths.js';
+import { VideoTracker } from '../track/video-tracker.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 import { ensureRandomBundle, EXPORT_PYTHON } from './random-bundle.js';
 
 const CONFIG = 'sam2.1_hiera_t';
-const VIDEO = join(REPO_ROOT, 'samples/real/ultrasound-catheter.mp4');
-const TINY = join(REPO_ROOT, 'models/tiny/bundle');
-const TINY_CLIP = join(REPO_ROOT, 'samples/generated/ultrasound-1/clip.mp4');
+const VIDEO = join(REAL_SAMPLES_DIR, 'ultrasound-catheter.mp4');
+const TINY = SHIPPED_BUNDLE_DIR;
+const TINY_CLIP = join(GENERATED_SAMPLES_DIR, 'ultrasound-1', 'clip.mp4');
 const THREADS = 2;
 
 export interface CpuSpeedBenchOptions {

@@ -5,11 +5,11 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { spawnFfmpeg } from '../decode/ffmpeg.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { Preprocessor } from '../model/preprocess.js';
+import { Preprocessor } from '../model/preprocessor.js';
+import { REAL_SAMPLES_DIR, REPO_ROOT } from '../paths.js';
 import { FrameSource } from '../decode/frame-source.js';
 
 /** Result of {@link benchDecode}. Ratios are our wall time / ffmpeg's null-output wall time (lower is better). */
@@ -36,10 +36,6 @@ const SIZE = 256;
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
 
-function repoRoot(): string {
-  // engine/src/bench or engine/dist/bench -> repository root
-  return fileURLToPath(new URL('../../../', import.meta.url));
-}
 
 async function timeFfmpegNull(clip: string): Promise<number> {
   const t0 = performance.now();
@@ -95,7 +91,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
  * rounds and the median of each measurement.
  */
 export async function benchDecode(opts: { quick: boolean }): Promise<DecodeBenchResult> {
-  const real = join(repoRoot(), 'samples', 'real', 'ultrasound-catheter.mp4');
+  const real = join(REAL_SAMPLES_DIR, 'ultrasound-catheter.mp4');
   let tmp: string | null = null;
   let clip = real;
   if (!existsSync(real)) {
@@ -134,7 +130,7 @@ export async function benchDecode(opts: { quick: boolean }): Promise<DecodeBench
       scaleOnlyRatio: round(s / n),
       scaleOnlyFps: round((frames * 1000) / s, 1),
       probeMs: round(probeMs, 1),
-      clip: clip.startsWith(repoRoot()) ? clip.slice(repoRoot().length) : 'synthetic testsrc2 800x600 300 frames',
+      clip: clip.startsWith(REPO_ROOT) ? relative(REPO_ROOT, clip) : 'synthetic testsrc2 800x600 300 frames',
       frames,
       size: SIZE,
       repeats,

@@ -11,14 +11,13 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
+import { GENERATED_SAMPLES_DIR, PLAYER_DIST_DIR } from '../paths.js';
 import { startServer } from '../server/http-server.js';
 import { DevtoolsBrowser } from './devtools-browser.js';
 import { RawCaptureFeed } from './raw-capture-feed.js';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface LiveLatencyBenchOptions {
   /** Fewer frames (150 instead of 1,000). */
@@ -81,9 +80,9 @@ function percentile(sorted: readonly number[], p: number): number {
 export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Promise<LiveLatencyBenchResult> {
   const log = opts.log ?? (() => undefined);
   const target = opts.frames ?? (opts.quick ? 150 : 1000);
-  const clipDir = opts.clipDir ?? join(REPO_ROOT, 'samples', 'generated', 'ultrasound-1');
+  const clipDir = opts.clipDir ?? join(GENERATED_SAMPLES_DIR, 'ultrasound-1');
   const chromiumPath = process.env.CINESEG_CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(join(REPO_ROOT, 'player', 'dist', 'index.html'))) throw new CinesegError(ErrorCode.E_USAGE, 'the player is not built: run `npm run build -w player`');
+  if (!existsSync(join(PLAYER_DIST_DIR, 'index.html'))) throw new CinesegError(ErrorCode.E_USAGE, 'the player is not built: run `npm run build -w player`');
   if (!existsSync(chromiumPath)) throw new CinesegError(ErrorCode.E_USAGE, `no Chromium at ${chromiumPath} (apt-get install chromium, or set CINESEG_CHROMIUM)`);
   const prompts = JSON.parse(readFileSync(join(clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-latency-'));

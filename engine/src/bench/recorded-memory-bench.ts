@@ -24,7 +24,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnFfmpeg } from '../decode/ffmpeg.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
+import { defaultBundleDir, GENERATED_SAMPLES_DIR, REPO_ROOT } from '../paths.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { PROTOCOL_VERSION, type AddPoints, type Propagate } from '../protocol.js';
 import { RecordedSession } from '../server/recorded-session.js';
@@ -96,7 +97,7 @@ export async function benchRecordedMemory(opts: { quick: boolean; log?: (m: stri
 
 /** The looped sample as an H.264 file of `frames` frames. */
 async function makeClip(out: string, frames: number): Promise<void> {
-  const src = join(repoRoot(), 'samples', 'generated', 'ultrasound-1', 'clip.mp4');
+  const src = join(GENERATED_SAMPLES_DIR, 'ultrasound-1', 'clip.mp4');
   const args = ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', src, '-frames:v', String(frames), '-vf', `scale=${W}:${H},fps=${FPS}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(2 * FPS), '-pix_fmt', 'yuv420p', '-an', out];
   const child = spawnFfmpeg(args);
   let err = '';
@@ -108,7 +109,7 @@ async function makeClip(out: string, frames: number): Promise<void> {
 function runChild(clip: string, store: string): Promise<RecordedMemoryRun> {
   // Run from the TypeScript sources (vitest), Node 20 cannot start this file: use the build's copy.
   const here = fileURLToPath(import.meta.url);
-  const self = here.endsWith('.ts') ? join(repoRoot(), 'engine', 'dist', 'bench', 'recorded-memory-bench.js') : here;
+  const self = here.endsWith('.ts') ? join(REPO_ROOT, 'engine', 'dist', 'bench', 'recorded-memory-bench.js') : here;
   if (!existsSync(self)) throw new CinesegError(ErrorCode.E_INTERNAL, `${self} is missing: run npm run build first`);
   return new Promise((resolvePromise, reject) => {
     // --expose-gc: RSS after a full collection, not whatever garbage the last frame left.
@@ -161,10 +162,6 @@ async function childMain(clip: string, storePath: string): Promise<RecordedMemor
   return run;
 }
 
-function repoRoot(): string {
-  // engine/src/bench or engine/dist/bench → the repository.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-}
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);

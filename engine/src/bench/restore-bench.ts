@@ -15,16 +15,16 @@
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { encodeRgbFrames } from '../decode/ffmpeg.js';
+import { GENERATED_SAMPLES_DIR } from '../paths.js';
 import { binaryKind, decodeMaskFrame, type ServerMessage } from '../protocol.js';
 import { printResult } from './print-result.js';
 import { startServerChild, type ServerChild } from './server-child.js';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface RestoreBenchResult {
   restoreLostMasks: number;
@@ -122,7 +122,7 @@ export async function benchRestore(opts: { quick: boolean; log?: (line: string) 
     let point: [number, number];
     let frames: number;
     if (opts.quick) {
-      const sample = join(REPO_ROOT, 'samples', 'generated', 'ultrasound-1');
+      const sample = join(GENERATED_SAMPLES_DIR, 'ultrasound-1');
       // Copied, not linked: a media folder does not follow links out of itself.
       copyFileSync(join(sample, 'clip.mp4'), clipFile);
       const p = JSON.parse(readFileSync(join(sample, 'prompts.json'), 'utf8')) as { length: number; objects: { point: [number, number] }[] };

@@ -4,13 +4,10 @@
  * ready once it printed its URL, and killed with a signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_MAIN } from '../paths.js';
 
-/** engine/src/bench or engine/dist/bench → repository root. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The built CLI (`npm run build` writes it). */
-export const SERVE_CLI = join(REPO_ROOT, 'engine', 'dist', 'cli', 'main.js');
+export const SERVE_CLI = CLI_MAIN;
 
 export interface ServerChild {
   url: string;

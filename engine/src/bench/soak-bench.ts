@@ -11,12 +11,13 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { spawnFfmpeg } from '../decode/ffmpeg.js';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
+import { defaultBundleDir, GENERATED_SAMPLES_DIR } from '../paths.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import { binaryKind, decodeMaskFrame, PROTOCOL_VERSION, type AddPoints } from '../protocol.js';
 import { LivePipeline, LiveSession } from '../server/live-session.js';
@@ -26,7 +27,6 @@ import { openStore } from '../store/open-store.js';
 import { childProcesses, openFdCount, openFdKinds, rssAfterGc } from './process-stats.js';
 import { printResult } from './print-result.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface SoakOptions {
   /** Tracked frames to run (the bench's full size: 50,000). */
@@ -107,7 +107,7 @@ const mb = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 export async function benchSoak(opts: SoakOptions): Promise<SoakResult> {
   const log = opts.log ?? (() => undefined);
   if (!(opts.checkpointFrames > 0 && opts.frames > opts.checkpointFrames)) throw new CinesegError(ErrorCode.E_USAGE, 'soak: need 0 < checkpointFrames < frames');
-  const clipDir = opts.clipDir ?? join(REPO, 'samples', 'generated', 'ultrasound-1');
+  const clipDir = opts.clipDir ?? join(GENERATED_SAMPLES_DIR, 'ultrasound-1');
   if (!existsSync(join(clipDir, 'clip.mp4'))) throw new CinesegError(ErrorCode.E_USAGE, `soak: no ${join(clipDir, 'clip.mp4')} (run \`npm run samples\`)`);
   const prompts = JSON.parse(readFileSync(join(clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
   const tmp = mkdtempSync(join(tmpdir(), 'cineseg-soak-'));

@@ -9,16 +9,16 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { trackVideo, type CliPrompt } from '../cli/track-command.js';
-import { defaultBundleDir, loadBundle, type Bundle } from '../model/bundle.js';
+import { loadBundle, type Bundle } from '../model/bundle.js';
+import { defaultBundleDir, MODELS_DIR, REAL_SAMPLES_DIR } from '../paths.js';
 import { ModelSessions, ort, type ExecutionProviderRequest } from '../model/ort-sessions.js';
-import { Preprocessor } from '../model/preprocess.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { Preprocessor } from '../model/preprocessor.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface TrackBenchOptions {
   /** Fewer frames and one repeat (CI smoke); the full run uses more frames and repeats. */
@@ -194,10 +194,10 @@ async function graphBatchScaling(sessions: ModelSessions, bundle: Bundle, image:
 export async function benchTrack(opts: TrackBenchOptions): Promise<TrackBenchResult> {
   const log = opts.log ?? (() => undefined);
   let modelDir = opts.model ?? defaultBundleDir();
-  const dev = join(REPO, 'models', 'tiny', 'work', 'random-bundle');
+  const dev = join(MODELS_DIR, 'tiny', 'work', 'random-bundle');
   if (!opts.model && !existsSync(join(modelDir, 'manifest.json')) && existsSync(join(dev, 'manifest.json'))) modelDir = dev;
   const bundle = loadBundle(modelDir);
-  const video = opts.video ?? join(REPO, 'samples', 'real', 'ultrasound-catheter.mp4');
+  const video = opts.video ?? join(REAL_SAMPLES_DIR, 'ultrasound-catheter.mp4');
   const frames = opts.quick ? 24 : 90;
   // Other processes on a shared machine slow single runs at random; the minimum over a few
   // interleaved repeats is the stable estimate of each side.

@@ -15,17 +15,17 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { queueBatch } from '../cli/queue-batch.js';
+import { CLI_MAIN, GENERATED_SAMPLES_DIR } from '../paths.js';
 import { ClipQueue, type JobEnd } from '../queue/clip-queue.js';
 import { startPostgres } from './local-postgres.js';
 import { startRedis } from './local-redis.js';
 import { printResult } from './print-result.js';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CLI = join(REPO_ROOT, 'engine', 'dist', 'cli', 'main.js');
+const CLI = CLI_MAIN;
 
 interface Proc {
   name: string;
@@ -79,7 +79,7 @@ async function stop(p: Proc): Promise<void> {
 
 /** `count` clips of `frames` frames each, cut from the samples (samples layout, with their prompts). */
 function makeClips(dir: string, count: number, frames: number): void {
-  const samples = join(REPO_ROOT, 'samples', 'generated');
+  const samples = GENERATED_SAMPLES_DIR;
   const kinds = readdirSync(samples)
     .filter((s) => /^(ultrasound|endoscopy)-\d+$/.test(s))
     .sort();

@@ -1,8 +1,9 @@
 /**
  * What a batch shows and leaves, tracked here or by queue workers alike: the summary rows and
- * table, the progress line on a terminal, and each finished clip's exports under `--out`.
+ * table, the progress bars on a terminal (cli-progress), and each finished clip's exports under `--out`.
  */
 import { join } from 'node:path';
+import { MultiBar, type SingleBar } from 'cli-progress';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import { exportMasks, type ExportFormat } from './export-command.js';
 
@@ -49,39 +50,36 @@ export interface BatchProgress {
   end(): void;
 }
 
-/** Overall and per-clip progress on one terminal line (stderr, TTY only). */
-export function batchProgress(total: number, done = 0): BatchProgress {
-  if (!process.stderr.isTTY) return { clip: () => undefined, clipEnd: () => undefined, end: () => undefined };
-  const active = new Map<string, [number, number]>();
-  let finished = done;
-  let last = 0;
-  const bar = (d: number, t: number, w: number) => {
-    const f = Math.round((w * d) / Math.max(1, t));
-    return `[${'#'.repeat(f)}${'.'.repeat(w - f)}]`;
-  };
-  const draw = (force = false) => {
-    const now = Date.now();
-    if (!force && now - last < 100) return;
-    last = now;
-    const parts = [...active].map(([n, [d, t]]) => `${n} ${bar(d, t, 12)} ${d}/${t}`);
-    const line = `clips ${bar(finished, total, 20)} ${finished}/${total}  ${parts.join('  ')}`;
-    // A pseudo-terminal can report 0 columns: treat that as unknown.
-    const cols = process.stderr.columns || 120;
-    process.stderr.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
-  };
+/**
+ * Overall and per-clip bars (a cli-progress MultiBar: one line for the clips, one per clip being
+ * tracked) on stderr, only when it is a terminal.
+ */
+export function batchProgress(total: number, done = 0, stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): BatchProgress {
+  if (!stream.isTTY) return { clip: () => undefined, clipEnd: () => undefined, end: () => undefined };
+  // hideCursor off: a batch killed mid-run must not leave the user's terminal without a cursor.
+  const multi = new MultiBar({ stream, format: '{name} [{bar}] {value}/{total}', barCompleteChar: '#', barIncompleteChar: '.', hideCursor: false, fps: 10 });
+  const overall = multi.create(total, done, { name: 'clips' }, { barsize: 20 });
+  const bars = new Map<string, SingleBar>();
   return {
     clip(name, d, t) {
-      active.set(name, [d, t]);
-      draw();
+      const b = bars.get(name);
+      if (!b) {
+        bars.set(name, multi.create(t, d, { name }, { barsize: 12 }));
+        return;
+      }
+      b.setTotal(t);
+      b.update(d);
     },
     clipEnd(name) {
-      finished++;
-      if (name === undefined) active.clear();
-      else active.delete(name);
-      draw(true);
+      overall.increment();
+      for (const n of name === undefined ? [...bars.keys()] : [name]) {
+        const b = bars.get(n);
+        if (b) multi.remove(b);
+        bars.delete(n);
+      }
     },
     end() {
-      process.stderr.write('\n');
+      multi.stop();
     },
   };
 }

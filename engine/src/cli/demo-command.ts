@@ -5,21 +5,17 @@
  * player on the sample clips (unless --no-serve) so the same command ends in a browser.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { evaluateVis, readVisJson, type EvalResult } from '../mask/vis-json.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
 import { ModelSessions, type ExecutionProviderRequest } from '../model/ort-sessions.js';
+import { cacheDir, defaultBundleDir, GENERATED_SAMPLES_DIR } from '../paths.js';
 import { trackVideo, type CliPrompt } from './track-command.js';
 import { startServer } from '../server/http-server.js';
 import { defaultStoreSpec } from '../store/open-store.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** Repository root (engine/src/cli or engine/dist/cli → three levels up). */
-export const REPO_ROOT = resolve(here, '..', '..', '..');
 
 export type PromptKind = 'point' | 'box' | 'mask';
 
@@ -58,7 +54,7 @@ export async function runDemo(opts: {
   log?: (l: string) => void;
 }): Promise<DemoRow[]> {
   const samples = opts.samples ?? ['ultrasound-1', 'endoscopy-1'];
-  const outDir = opts.outDir ?? join(REPO_ROOT, '.cache', 'demo');
+  const outDir = opts.outDir ?? cacheDir('demo');
   const sessions = await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
     ep: opts.ep ?? 'auto',
     ...(opts.strictEp ? { strictEp: true } : {}),
@@ -68,7 +64,7 @@ export async function runDemo(opts: {
   try {
     const rows: DemoRow[] = [];
     for (const s of samples) {
-      const dir = join(REPO_ROOT, 'samples', 'generated', s);
+      const dir = join(GENERATED_SAMPLES_DIR, s);
       const out = join(outDir, `${s}.json`);
       const res = await trackVideo({
         video: join(dir, 'clip.mp4'),

@@ -9,7 +9,7 @@ import { startServer, type CinesegServer } from '../server/http-server.js';
 import type { ServerLimits } from '../server/limits.js';
 import { installProcessGuards } from '../server/process-guards.js';
 import { defaultStoreSpec } from '../store/open-store.js';
-import type { SamOptions } from '../track/propagation.js';
+import type { SamOptions } from '../track/tracking-engine.js';
 import { parseBoolOption } from './track-command.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 
@@ -28,7 +28,7 @@ export function registerServe(program: Command): void {
     .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
     .option('--no-ort-worker', 'run the ONNX graphs on the main thread (default: in a worker thread, so they never block the event loop; also CINESEG_ORT_WORKER=0)')
-    .option('--store <path|url>', 'store for prompts and masks: a SQLite file, or postgres://user:pass@host/db shared by several servers (default: $CINESEG_STORE, else ./cineseg.db)')
+    .option('--store <path|url>', 'store for prompts and masks: a SQLite file, or postgres://user:pass@host/db shared by several servers (default: $CINESEG_STORE, else ~/.local/share/cineseg/cineseg.db, under $XDG_DATA_HOME when set)')
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
     .option('--live-record-pictures [dir]', 'live: keep each tracked frame\'s JPEG with the masks for review (GET /api/live-records; default folder: live-pictures beside the store; ≈ 2–3 GB per hour at 480p)')
@@ -104,7 +104,7 @@ export function registerServe(program: Command): void {
           .finally(() => process.exit(code));
       };
       installProcessGuards({
-        log: (l) => process.stderr.write(`${l}\n`),
+        log: (l) => server.logger.error(l),
         onRejection: (e) => server.metrics.error(toCinesegError(e).code),
         onFatal: () => stop(1),
       });

@@ -1,7 +1,7 @@
 /**
  * The `--store <file|url>` of the commands that read stored sessions (export, finetune): a SQLite
- * file or a postgres:// URL, resolved by store/open-store.ts, with $CINESEG_STORE or ./cineseg.db
- * as the default ({@link defaultStoreSpec}).
+ * file or a postgres:// URL, resolved by store/open-store.ts, with $CINESEG_STORE or the per-user
+ * file as the default (defaultStoreSpec there).
  */
 import { existsSync } from 'node:fs';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -9,7 +9,7 @@ import type { AnnotationStore } from '../store/annotation-store.js';
 import { isPostgresSpec, openStore } from '../store/open-store.js';
 
 /** What `--help` says of `--store`, after what the command uses it for. */
-export const STORE_SPEC_HELP = 'a SQLite file or postgres://user:pass@host:port/db (default: $CINESEG_STORE, else ./cineseg.db)';
+export const STORE_SPEC_HELP = 'a SQLite file or postgres://user:pass@host:port/db (default: $CINESEG_STORE, else ~/.local/share/cineseg/cineseg.db, under $XDG_DATA_HOME when set)';
 
 /**
  * Opens the store a command names, read-only, runs `fn` on it and closes it, also when `fn` throws.

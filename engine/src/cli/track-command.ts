@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { readPngMask } from '../mask/png-mask.js';
@@ -14,8 +15,8 @@ import { ModelSessions, type EpChoice, type ExecutionProviderRequest } from '../
 import type { SupportMemoryOptions } from '../track/memory-bank.js';
 import type { Box, Point } from '../track/prompts.js';
 import { DEFAULT_SUPPORT_FRAMES, type SupportSpec } from '../track/support-set.js';
-import { VideoTracker, type TrackedFrame } from '../track/tracker.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { VideoTracker, type TrackedFrame } from '../track/video-tracker.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 import { LogitLabelMaps, type LabelPlan } from '../export/label-map.js';
 import { applyObjectLabels, parseObjectLabels } from '../export/object-labels.js';
 import { exportNifti } from '../export/nifti.js';
@@ -286,21 +287,24 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
   }
 }
 
-/** A one-line progress bar on stderr, only when stderr is a terminal. */
-export function progressBar(label: string): { update: (done: number, total: number) => void; end: () => void } {
-  if (!process.stderr.isTTY) return { update: () => undefined, end: () => undefined };
-  let last = -1;
+/** A one-line progress bar (cli-progress) on stderr, only when it is a terminal. */
+export function progressBar(label: string, stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): { update: (done: number, total: number) => void; end: () => void } {
+  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
+  // hideCursor off: a command killed mid-run must not leave the user's terminal without a cursor.
+  const bar = new SingleBar({ stream, format: `${label} [{bar}] {value}/{total}`, barsize: 30, barCompleteChar: '#', barIncompleteChar: '.', hideCursor: false, fps: 10 });
+  let started = false;
   return {
     update(done, total) {
-      const pct = Math.floor((100 * done) / Math.max(1, total));
-      if (pct === last) return;
-      last = pct;
-      const width = 30;
-      const fill = Math.round((width * done) / Math.max(1, total));
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}`);
+      if (!started) {
+        started = true;
+        bar.start(total, done);
+        return;
+      }
+      bar.setTotal(total);
+      bar.update(done);
     },
     end() {
-      if (last >= 0) process.stderr.write('\n');
+      if (started) bar.stop();
     },
   };
 }

@@ -7,8 +7,7 @@
  * ort-sessions.ts.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { CinesegError, ErrorCode } from '../errors.js';
 
 /** Graph keys, in the order the manifest lists them. */
@@ -423,13 +422,6 @@ export function loadBundle(dirIn: string): Bundle {
   };
 }
 
-/**
- * The shipped bundle (`models/tiny/bundle`), found relative to this package's files rather than
- * the working directory, so `cineseg track` works from anywhere. CINESEG_MODEL overrides it.
- */
-export function defaultBundleDir(): string {
-  if (process.env.CINESEG_MODEL) return resolve(process.env.CINESEG_MODEL);
-  // engine/src/model or engine/dist/model -> repository root is three levels up.
-  const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '..', '..', '..', 'models', 'tiny', 'bundle');
-}
+// Where the shipped bundle lies is the repository's layout, which only paths.ts knows; re-exported
+// here for the bundle's callers.
+export { defaultBundleDir } from '../paths.js';

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { REPO_ROOT } from '../paths.js';
+import { cacheDir } from '../paths.js';
 import type { Bundle, GraphKey } from './bundle.js';
 import { packTensors, unpackError, unpackTensors, type FromWorker, type ToWorker, type WorkerSessionOptions } from './tensor-wire.js';
 
@@ -53,7 +53,7 @@ async function workerEntry(): Promise<URL> {
       logLevel: 'silent',
     });
     const text = res.outputFiles[0]!.text;
-    const dir = join(REPO_ROOT, '.cache', 'inference-worker');
+    const dir = cacheDir('inference-worker');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `inference-worker-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
     if (!existsSync(file)) {

@@ -6,7 +6,7 @@
  *
  * Every request passes access-control.ts first (token off loopback, Origin, Host); every file
  * served is resolved inside its root by path-jail.ts; logs and error replies go through
- * log-redact.ts, and the request target is never logged (it may carry `?token=`).
+ * path-redactor.ts, and the request target is never logged (it may carry `?token=`).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -14,22 +14,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CinesegError, ErrorCode, httpStatusOf, toCinesegError } from '../errors.js';
-import { defaultBundleDir, loadBundle } from '../model/bundle.js';
+import { loadBundle } from '../model/bundle.js';
+import { cacheDir as repoCacheDir, defaultBundleDir, defaultMediaDirs, PLAYER_DIST_DIR, REPO_ROOT } from '../paths.js';
 import { ModelSessions, workerModeFromEnv, type ExecutionProviderRequest } from '../model/ort-sessions.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
-import { isPostgresSpec, openStore } from '../store/open-store.js';
+import { isPostgresSpec, openStore, userStorePath } from '../store/open-store.js';
 import { SessionStore } from '../store/session-store.js';
 import { AccessControl } from './access-control.js';
 import { MemorySink, type AnnotationSink } from './annotation-sink.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
-import { PathRedactor } from './log-redact.js';
+import { PathRedactor } from './path-redactor.js';
+import { createServerLogger, lineLog, type Logger } from './logger.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { requestPath, resolveInside } from './path-jail.js';
 import { StoreSink } from './store-sink.js';
 import { ClipCatalog } from './clip-catalog.js';
-import { HlsCache } from './hls.js';
+import { HlsCache } from './hls-cache.js';
 import { LivePipeline } from './live-session.js';
 import { LivePictureStore } from './live-picture-store.js';
 import { handleLiveRecords, LIVE_RECORDS_PATH } from './live-record-routes.js';
@@ -42,10 +43,7 @@ import { labelRoutes } from './label-routes.js';
 import { ModelCatalog } from './model-catalog.js';
 import { closeOrphans } from './session-restore.js';
 import { WsServer } from './ws-server.js';
-import type { SamOptions } from '../track/propagation.js';
-
-/** engine/src/server or engine/dist/server → repository root. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import type { SamOptions } from '../track/tracking-engine.js';
 
 export interface ServeOptions {
   /** Media folders (default: samples/generated and samples/real of the repository). */
@@ -111,6 +109,7 @@ export interface ServeOptions {
   modelsDir?: string;
   /** SAM 2 predictor flags for every tracker (defaults: EngineOptions); a recorded startSession may override them. */
   sam?: SamOptions;
+  /** Each log line, a JSON object (logger.ts: level, redacted message); without it the server logs nothing. */
   log?: (line: string) => void;
 }
 
@@ -127,6 +126,8 @@ export interface CinesegServer {
   tokenGenerated: boolean;
   limits: ServerLimits;
   metrics: ServerMetrics;
+  /** The structured log (logger.ts), for the process around the server (e.g. its process guards). */
+  logger: Logger;
   hls: HlsCache;
   catalog: ClipCatalog;
   manager: SessionManager;
@@ -191,9 +192,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const limits = resolveLimits(opts.limits);
   const picturesDir = livePicturesDir(opts);
   const access = new AccessControl({ host, ...(opts.token === undefined ? {} : { token: opts.token }), allowOrigins: opts.allowOrigins ?? [] });
-  const media = opts.media ?? [join(REPO_ROOT, 'samples', 'generated'), join(REPO_ROOT, 'samples', 'real')];
-  const playerDir = resolve(opts.playerDir ?? join(REPO_ROOT, 'player', 'dist'));
-  const cacheDir = resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'hls'));
+  const media = opts.media ?? defaultMediaDirs();
+  const playerDir = resolve(opts.playerDir ?? PLAYER_DIST_DIR);
+  const cacheDir = resolve(opts.cacheDir ?? repoCacheDir('hls'));
   const redactor = new PathRedactor([
     ...media.map((d) => [resolve(d), basename(resolve(d))] as const),
     [cacheDir, '<hls-cache>'],
@@ -203,8 +204,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     [homedir(), '~'],
   ]);
   const redact = (text: string): string => redactor.redact(text);
-  const rawLog = opts.log ?? (() => undefined);
-  const log = (line: string): void => rawLog(redact(line));
+  const logger = createServerLogger({ redact, ...(opts.log ? { write: opts.log } : {}) });
+  const log = lineLog(logger);
   const metrics = new ServerMetrics();
   const catalog = new ClipCatalog(media);
   const hls = new HlsCache(cacheDir);
@@ -234,7 +235,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
       // One table for every code's status: errors.ts ERROR_INFO (docs/errors.md is generated from it).
       const status = httpStatusOf(err.code);
       metrics.error(err.code);
-      if (status >= 500) log(`http ${req.method ?? '?'} answered ${status}: ${err.toLine()}`);
+      if (status >= 500) logger.error({ code: err.code, status, method: req.method }, `http ${req.method ?? '?'} answered ${status}: ${err.toLine()}`);
       sendError(res, status, err.code, redact(err.message));
     });
   });
@@ -265,8 +266,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     }
     const path = requestPath(req.url ?? '/');
     if (path === '/metrics') {
+      const body = req.method === 'HEAD' ? undefined : await metrics.render();
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-cache' });
-      res.end(req.method === 'HEAD' ? undefined : metrics.render());
+      res.end(body);
       return;
     }
     if (path === '/api/clips') return json(res, await catalog.list());
@@ -322,6 +324,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
     tokenGenerated: access.tokenGenerated,
     limits,
     metrics,
+    logger,
     hls,
     catalog,
     manager,
@@ -364,10 +367,10 @@ function livePicturesDir(opts: ServeOptions): string | null {
 
 /**
  * Where a store's fine-tuned bundles go: beside a SQLite file; for PostgreSQL, whose data has no
- * folder, `cineseg.models/` in the working folder (where `cineseg.db` would be).
+ * folder, beside the per-user default store (store/open-store.ts), not in the working folder.
  */
 function storeModelsDir(store: AnnotationStore): string {
-  return store.kind === 'sqlite' ? defaultModelsDir(store.location) : resolve('cineseg.models');
+  return defaultModelsDir(store.kind === 'sqlite' ? store.location : userStorePath());
 }
 
 /** Fine-tuned bundles of a store: `cineseg.db` → `cineseg.models/` beside it (never a repository's models/). */

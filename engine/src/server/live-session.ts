@@ -8,7 +8,7 @@
  */
 import { PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type SessionStarted } from '../protocol.js';
 import type { LivePipeline, LiveViewer, PromptApplied } from './live-pipeline.js';
-import type { FrameAt } from './live-freeze.js';
+import type { FrameAt } from './live-freezes.js';
 import { DetachableOutput } from './session-output.js';
 
 export { resizeRgb } from '../mask/rgb-resize.js';
@@ -46,7 +46,7 @@ export class LiveSession implements LiveViewer {
     };
   }
 
-  /** Freezes this viewer on a live frame (live-freeze.ts); resolves with the frame kept. */
+  /** Freezes this viewer on a live frame (live-freezes.ts); resolves with the frame kept. */
   freeze(frame: number): Promise<FrameAt> {
     return this.pipeline.freeze(this.sessionId, frame);
   }

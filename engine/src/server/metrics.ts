@@ -1,164 +1,18 @@
 /**
- * Prometheus metrics of a server, rendered in the text exposition format 0.0.4 at GET /metrics.
- * A few dozen lines replace a client library: counters, gauges (set, or read when scraped) and
- * histograms with fixed buckets, label values escaped as the format requires.
+ * Prometheus metrics of a server (prom-client, one Registry per server), at GET /metrics.
  *
- * {@link ServerMetrics} is the one set a `cineseg serve` exports; the parts of the server report
- * into it (frames tracked, live latency and drops, errors by code) and it reads the rest (open
- * sessions, connections, RSS, event-loop delay) when scraped.
+ * {@link ServerMetrics} is the one set a `cineseg serve` exports: the parts of the server report
+ * into it (frames tracked, live latency and drops, errors by code), it reads the rest (open
+ * sessions, connections, event-loop delay) when scraped, and prom-client's default process and
+ * Node metrics (CPU, RSS, heap, GC, handles, `nodejs_eventloop_lag_*`) come with it. A registry
+ * of its own, not prom-client's global one: tests run several servers in one process, and each
+ * server's figures are its own.
  */
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type Labels = Readonly<Record<string, string>>;
-
-/** The content type of the text format this module writes. */
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function escapeHelp(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function escapeLabelValue(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  for (const k of keys) if (!LABEL.test(k) || k.startsWith('__')) throw new Error(`bad metric label name ${k}`);
-  return keys.map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`).join(',');
-}
-
-function sample(name: string, key: string, v: number): string {
-  return `${name}${key ? `{${key}}` : ''} ${formatValue(v)}`;
-}
-
-abstract class Metric {
-  abstract readonly type: 'counter' | 'gauge' | 'histogram';
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {
-    if (!NAME.test(name)) throw new Error(`bad metric name ${name}`);
-  }
-
-  protected abstract samples(): string[];
-
-  render(): string {
-    return [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`, ...this.samples()].join('\n');
-  }
-}
-
-/** A monotonically increasing count; the name ends in `_total`. */
-export class Counter extends Metric {
-  readonly type = 'counter' as const;
-  private readonly values = new Map<string, number>();
-
-  /** `initial`: label sets shown as 0 before their first increment (default: the unlabelled one). */
-  constructor(name: string, help: string, initial: Labels[] = [{}]) {
-    super(name, help);
-    if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
-    for (const l of initial) this.values.set(labelKey(l), 0);
-  }
-
-  inc(labels: Labels = {}, by = 1): void {
-    if (!(by >= 0)) throw new Error(`counter ${this.name} cannot go down`);
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-
-  protected samples(): string[] {
-    return [...this.values].map(([k, v]) => sample(this.name, k, v));
-  }
-}
-
-/** A value that goes up and down: set, or read from `collect` at every scrape. */
-export class Gauge extends Metric {
-  readonly type = 'gauge' as const;
-  private readonly values = new Map<string, number>();
-
-  constructor(
-    name: string,
-    help: string,
-    private readonly collect?: () => number | [Labels, number][],
-  ) {
-    super(name, help);
-  }
-
-  set(v: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), v);
-  }
-
-  protected samples(): string[] {
-    if (this.collect) {
-      const c = this.collect();
-      return typeof c === 'number' ? [sample(this.name, '', c)] : c.map(([l, v]) => sample(this.name, labelKey(l), v));
-    }
-    return [...this.values].map(([k, v]) => sample(this.name, k, v));
-  }
-}
-
-/** Observations counted into cumulative buckets (upper bounds, ascending), with their sum. */
-export class Histogram extends Metric {
-  readonly type = 'histogram' as const;
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-
-  constructor(
-    name: string,
-    help: string,
-    readonly buckets: readonly number[],
-  ) {
-    super(name, help);
-    if (buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) throw new Error(`histogram ${name}: buckets must ascend`);
-    this.counts = buckets.map(() => 0);
-  }
-
-  observe(v: number): void {
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
-    this.sum += v;
-    this.count++;
-  }
-
-  protected samples(): string[] {
-    return [
-      ...this.buckets.map((b, i) => sample(`${this.name}_bucket`, `le="${formatValue(b)}"`, this.counts[i]!)),
-      sample(`${this.name}_bucket`, 'le="+Inf"', this.count),
-      sample(`${this.name}_sum`, '', this.sum),
-      sample(`${this.name}_count`, '', this.count),
-    ];
-  }
-}
-
-export class Registry {
-  private readonly metrics: Metric[] = [];
-
-  add<M extends Metric>(m: M): M {
-    if (this.metrics.some((x) => x.name === m.name)) throw new Error(`metric ${m.name} registered twice`);
-    this.metrics.push(m);
-    return m;
-  }
-
-  /** The exposition text: every family with its HELP and TYPE lines, ending in a newline. */
-  render(): string {
-    return this.metrics.map((m) => m.render()).join('\n') + '\n';
-  }
-}
+/** The content type of the text format (0.0.4) the registry writes. */
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /**
  * Events per second over the last `windowS` seconds, from one counter per second (constant
@@ -266,47 +120,72 @@ export interface ServerGauges {
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly window: RateWindow;
-  readonly framesTotal: Counter;
+  readonly framesTotal: Counter<'mode'>;
   readonly liveLatency: Histogram;
   readonly liveDropped: Counter;
   readonly liveReconnects: Counter;
   readonly connectionsTotal: Counter;
-  readonly errors: Counter;
+  readonly errors: Counter<'code'>;
   readonly eventLoop: EventLoopDelay;
   private gauges: ServerGauges = { sessions: () => ({ recorded: 0, live: 0 }), connections: () => 0 };
 
   constructor(opts: { windowS?: number; now?: () => number } = {}) {
-    const r = this.registry;
-    this.window = new RateWindow(opts.windowS ?? 10, opts.now);
-    this.eventLoop = new EventLoopDelay(opts.windowS ?? 10);
-    this.framesTotal = r.add(new Counter('cineseg_tracked_frames_total', 'Frames tracked (masks produced), by mode.', [{ mode: 'recorded' }, { mode: 'live' }]));
-    r.add(new Gauge('cineseg_tracked_frames_per_second', `Frames tracked per second over the last ${this.window.windowS} s, all sessions.`, () => this.window.rate()));
-    this.liveLatency = r.add(new Histogram('cineseg_live_latency_seconds', 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.', LATENCY_BUCKETS_S));
-    this.liveDropped = r.add(new Counter('cineseg_live_frames_dropped_total', 'Live frames dropped because tracking was busy with a newer one.'));
-    this.liveReconnects = r.add(new Counter('cineseg_live_reconnect_attempts_total', 'Attempts to reconnect the live source after its stream stopped (see decode/live-source.ts).'));
-    r.add(
-      new Gauge('cineseg_sessions_open', 'Annotation sessions open, by kind.', () => {
-        const s = this.gauges.sessions();
-        return [
-          [{ kind: 'recorded' }, s.recorded],
-          [{ kind: 'live' }, s.live],
-        ];
-      }),
-    );
-    r.add(new Gauge('cineseg_websocket_connections', 'WebSocket connections open.', () => this.gauges.connections()));
-    this.connectionsTotal = r.add(new Counter('cineseg_websocket_connections_total', 'WebSocket connections accepted.'));
-    this.errors = r.add(new Counter('cineseg_errors_total', 'Coded errors reported to clients (WebSocket replies and HTTP responses), by code.', []));
-    r.add(new Gauge('process_resident_memory_bytes', 'Resident set size of the server process.', () => process.memoryUsage.rss()));
-    r.add(
-      new Gauge('cineseg_event_loop_delay_seconds', `How late the server's event loop ran timers over the last ${opts.windowS ?? 10}-${2 * (opts.windowS ?? 10)} s (perf_hooks.monitorEventLoopDelay), by stat: p50, p99, max. High values mean every socket, HTTP request and live frame waited.`, () => {
-        const d = this.eventLoop.snapshot();
-        return [
-          [{ stat: 'p50' }, d.p50Ms / 1000],
-          [{ stat: 'p99' }, d.p99Ms / 1000],
-          [{ stat: 'max' }, d.maxMs / 1000],
-        ];
-      }),
-    );
+    const registers = [this.registry];
+    const windowS = opts.windowS ?? 10;
+    this.window = new RateWindow(windowS, opts.now);
+    this.eventLoop = new EventLoopDelay(windowS);
+    // process_resident_memory_bytes (which dashboards read) is one of these.
+    collectDefaultMetrics({ register: this.registry });
+    this.framesTotal = new Counter({ name: 'cineseg_tracked_frames_total', help: 'Frames tracked (masks produced), by mode.', labelNames: ['mode'], registers });
+    // Both modes from the first scrape: a rate() over a series that appears late misses its start.
+    for (const mode of ['recorded', 'live']) this.framesTotal.inc({ mode }, 0);
+    const window = this.window;
+    new Gauge({
+      name: 'cineseg_tracked_frames_per_second',
+      help: `Frames tracked per second over the last ${windowS} s, all sessions.`,
+      registers,
+      collect() {
+        this.set(window.rate());
+      },
+    });
+    this.liveLatency = new Histogram({ name: 'cineseg_live_latency_seconds', help: 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.', buckets: LATENCY_BUCKETS_S, registers });
+    this.liveDropped = new Counter({ name: 'cineseg_live_frames_dropped_total', help: 'Live frames dropped because tracking was busy with a newer one.', registers });
+    this.liveReconnects = new Counter({ name: 'cineseg_live_reconnect_attempts_total', help: 'Attempts to reconnect the live source after its stream stopped (see decode/live-source.ts).', registers });
+    const gauges = () => this.gauges;
+    new Gauge({
+      name: 'cineseg_sessions_open',
+      help: 'Annotation sessions open, by kind.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const s = gauges().sessions();
+        this.set({ kind: 'recorded' }, s.recorded);
+        this.set({ kind: 'live' }, s.live);
+      },
+    });
+    new Gauge({
+      name: 'cineseg_websocket_connections',
+      help: 'WebSocket connections open.',
+      registers,
+      collect() {
+        this.set(gauges().connections());
+      },
+    });
+    this.connectionsTotal = new Counter({ name: 'cineseg_websocket_connections_total', help: 'WebSocket connections accepted.', registers });
+    this.errors = new Counter({ name: 'cineseg_errors_total', help: 'Coded errors reported to clients (WebSocket replies and HTTP responses), by code.', labelNames: ['code'], registers });
+    const eventLoop = this.eventLoop;
+    new Gauge({
+      name: 'cineseg_event_loop_delay_seconds',
+      help: `How late the server's event loop ran timers over the last ${windowS}-${2 * windowS} s (perf_hooks.monitorEventLoopDelay), by stat: p50, p99, max. High values mean every socket, HTTP request and live frame waited.`,
+      labelNames: ['stat'],
+      registers,
+      collect() {
+        const d = eventLoop.snapshot();
+        this.set({ stat: 'p50' }, d.p50Ms / 1000);
+        this.set({ stat: 'p99' }, d.p99Ms / 1000);
+        this.set({ stat: 'max' }, d.maxMs / 1000);
+      },
+    });
   }
 
   /** Stops the event-loop sampling (the server's destroy() calls it). */
@@ -328,7 +207,17 @@ export class ServerMetrics {
     this.errors.inc({ code });
   }
 
-  render(): string {
-    return this.registry.render();
+  /** One sample's current value (0 when the series has none yet): for tests and the bench. */
+  async value(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
+    const m = this.registry.getSingleMetric(name);
+    if (!m) throw new Error(`no metric ${name}`);
+    const keys = Object.keys(labels);
+    const s = (await m.get()).values.find((v) => keys.length === Object.keys(v.labels).length && keys.every((k) => String(v.labels[k]) === labels[k]));
+    return s?.value ?? 0;
+  }
+
+  /** The exposition text (every family with its HELP and TYPE lines). */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -27,7 +27,7 @@ import { decodeMask } from '../mask/rle.js';
 import { PROTOCOL_VERSION, type ClearFrame, type PromptInfo, type PromptsMessage, type Redo, type RemovePrompt, type Undo } from '../protocol.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import type { FrameOutput } from '../track/object-state.js';
-import type { VideoTracker } from '../track/tracker.js';
+import type { VideoTracker } from '../track/video-tracker.js';
 import type { AnnotationSink, SinkPrompt, StoredMask } from './annotation-sink.js';
 import type { Edit, EditLog } from './edit-log.js';
 

@@ -7,7 +7,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { decodeMask } from '../mask/rle.js';
 import type { Propagate } from '../protocol.js';
 import { buildSupportSet, type SupportMemory } from '../track/support-set.js';
-import type { VideoTracker } from '../track/tracker.js';
+import type { VideoTracker } from '../track/video-tracker.js';
 import type { AnnotationSink, SinkPrompt, SinkSupport } from './annotation-sink.js';
 
 /**

@@ -4,7 +4,7 @@
  * Every mask goes to the sink first and to the client after.
  *
  * Bounded whatever the clip's length: frames are decoded on demand through a cache of a fixed
- * size (video-frames.ts: seeks and backward windows), and the tracker keeps whole only what SAM 2
+ * size (track/decoded-frames.ts: seeks and backward windows), and the tracker keeps whole only what SAM 2
  * can still select, packing finished frames to their masks (memory-rehydration.ts). Opening a
  * clip therefore decodes only its first frame (a clip that fits in the cache is decoded whole, so
  * a damaged short file still fails at open). {@link RecordedSession.restore} reopens a stored
@@ -20,14 +20,14 @@ import { decodeMask } from '../mask/rle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted, type PromptsMessage, type RemovePrompt, type ClearFrame, type Undo, type Redo } from '../protocol.js';
 import type { FrameOutput } from '../track/object-state.js';
-import { NO_OBJ_SCORE, stabilityScore, type SamOptions } from '../track/propagation.js';
+import { NO_OBJ_SCORE, stabilityScore, type SamOptions } from '../track/tracking-engine.js';
 import { buildSupportSet, DEFAULT_SUPPORT_FRAMES } from '../track/support-set.js';
-import { VideoTracker } from '../track/tracker.js';
-import { DecodedFrames } from '../track/video-frames.js';
+import { VideoTracker } from '../track/video-tracker.js';
+import { DecodedFrames } from '../track/decoded-frames.js';
 import type { AnnotationSink, SinkMask, SinkPrompt, SinkSupport } from './annotation-sink.js';
 import type { CatalogClip } from './clip-catalog.js';
-import type { HlsProgress } from './hls.js';
-import { ProgressOutput } from './clip-progress-output.js';
+import type { HlsProgress } from './hls-cache.js';
+import { ClipProgressOutput } from './clip-progress-output.js';
 import { restoreTracker, type RestoredState } from './recorded-restore.js';
 import { SessionHistory } from './prompt-history.js';
 import { framesToVisit, supportRecords, withoutObject, type Step, type SupportStep } from './session-log.js';
@@ -66,7 +66,7 @@ export type { RestoredState } from './recorded-restore.js';
 
 export class RecordedSession {
   readonly kind = 'recorded' as const;
-  readonly output = new ProgressOutput();
+  readonly output = new ClipProgressOutput();
   private tracker: VideoTracker;
   /** Prompts and support in the order they were applied. */
   private readonly steps: Step[] = [];

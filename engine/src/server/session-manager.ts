@@ -11,13 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { ModelSessions } from '../model/ort-sessions.js';
-import type { SamOptions } from '../track/propagation.js';
+import type { SamOptions } from '../track/tracking-engine.js';
 import type { RestoredSession, ServerMessage } from '../protocol.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import type { ClipCatalog } from './clip-catalog.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { LiveSession, type LivePipeline } from './live-session.js';
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket } from './token-bucket.js';
 import { RecordedSession, type RecordedSessionHooks } from './recorded-session.js';
 import type { SessionOutput } from './session-output.js';
 import { deliverReopened, loadForReopen, type StoredSessionState } from './session-restore.js';

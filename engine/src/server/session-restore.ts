@@ -22,7 +22,7 @@ import { hashClip } from '../store/register-clip.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import type { MaskOrigin, SessionRecord } from '../store/session-store.js';
 import type { SinkPrompt, SinkSupport, StoredMask } from './annotation-sink.js';
-import type { SamOptions } from '../track/propagation.js';
+import type { SamOptions } from '../track/tracking-engine.js';
 import type { CatalogClip, ClipCatalog } from './clip-catalog.js';
 import { checkedRealpath } from './path-jail.js';
 import type { DetachableOutput, SessionOutput } from './session-output.js';

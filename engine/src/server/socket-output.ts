@@ -28,7 +28,7 @@ export interface SocketOutputOptions {
   recordedMaxBufferedBytes: number;
   maxBufferedBytes: number;
   drainTimeoutMs: number;
-  /** Applied to every error message sent (see log-redact.ts). */
+  /** Applied to every error message sent (see path-redactor.ts). */
   redact?: (text: string) => string;
   /** Every coded error sent (metrics). */
   onError?: (code: string) => void;

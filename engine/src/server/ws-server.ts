@@ -28,7 +28,8 @@ import type { AccessControl } from './access-control.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import { StoreSink } from './store-sink.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
-import { Counter, Gauge, type ServerMetrics } from './metrics.js';
+import { Counter, Gauge } from 'prom-client';
+import type { ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
 import { deliverReopened, restoredSummary, storedSessionState } from './session-restore.js';
 import type { SessionOutput } from './session-output.js';
@@ -55,7 +56,7 @@ export interface WsServerOptions {
   access?: AccessControl;
   limits?: ServerLimits;
   metrics?: ServerMetrics;
-  /** Applied to every error message sent to a client (see log-redact.ts). */
+  /** Applied to every error message sent to a client (see path-redactor.ts). */
   redact?: (text: string) => string;
   log?: (line: string) => void;
   /** Where a resumed recorded session's current masks are read from (absent: none are resent). */
@@ -98,8 +99,17 @@ export class WsServer {
     this.redact = opts.redact ?? ((t) => t);
     const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
     if (opts.metrics) {
-      this.viewerDrops = opts.metrics.registry.add(new Counter('cineseg_live_viewer_frames_dropped_total', 'Live frames (picture, masks and frame message together) not sent to a viewer whose socket was behind.'));
-      opts.metrics.registry.add(new Gauge('cineseg_websocket_buffered_bytes', 'Bytes sent to WebSocket clients and not yet taken by them, all connections.', () => this.bufferedBytes));
+      const registers = [opts.metrics.registry];
+      this.viewerDrops = new Counter({ name: 'cineseg_live_viewer_frames_dropped_total', help: 'Live frames (picture, masks and frame message together) not sent to a viewer whose socket was behind.', registers });
+      const buffered = () => this.bufferedBytes;
+      new Gauge({
+        name: 'cineseg_websocket_buffered_bytes',
+        help: 'Bytes sent to WebSocket clients and not yet taken by them, all connections.',
+        registers,
+        collect() {
+          this.set(buffered());
+        },
+      });
     }
     this.heartbeat = limits.heartbeatIntervalMs > 0 ? setInterval(() => this.beat(), limits.heartbeatIntervalMs) : null;
     this.heartbeat?.unref();

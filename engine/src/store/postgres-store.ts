@@ -24,6 +24,7 @@ import { ClientExec, describeUrl, PG_TYPES, pgError, PoolExec, type Db, type PgE
 import { clipFromRow, objectFromRow, promptFromRow, sessionFromRow, type ClipRow, type ObjectRow, type PromptRow, type SessionRow, type VersionedObject } from './postgres-rows.js';
 import { checkSchema, migrate, PG_SCHEMA_VERSION, schemaVersion } from './postgres-schema.js';
 import { checkVersions } from './postgres-versions.js';
+import { sessionVisJson } from './session-vis-json.js';
 import type { ClipInput, ClipRecord, LoadedSession, MaskInput, MaskRecord, PromptInput, PromptRecord, SessionRecord, SessionStatus } from './session-store.js';
 
 export interface PostgresStoreOptions {
@@ -333,34 +334,9 @@ export class PostgresStore implements AnnotationStore {
     return this.exec.read('completeFrames', (db) => completeFramesIn(db, sessionId));
   }
 
-  /** As SessionStore.toVisJson, from one snapshot. */
+  /** session-vis-json.ts, from one snapshot (loadSession's). */
   async toVisJson(sessionId: string): Promise<VisJson> {
-    const { session, clip, objects: all, masks } = await this.loadSession(sessionId);
-    const objects = all.filter((o) => !o.removed);
-    const byObject = new Map<number, MaskRecord[]>();
-    for (const m of masks) {
-      let a = byObject.get(m.objectId);
-      if (!a) byObject.set(m.objectId, (a = []));
-      a.push(m);
-    }
-    const n = clip.numFrames;
-    const labels = [...new Set(objects.map((o) => o.label))];
-    return {
-      info: { tool: 'cineseg store', sessionId, status: session.status, promptVersion: session.promptVersion, ...session.meta, ...(clip.dicom ? { dicom: clip.dicom } : {}) },
-      videos: [{ id: 1, width: clip.width, height: clip.height, length: n, fps: clip.fps, file: clip.path }],
-      categories: labels.map((name, i) => ({ id: i + 1, name })),
-      annotations: objects.map((o, i) => {
-        const segs: (CompressedRle | null)[] = new Array(n).fill(null);
-        const scores: (number | null)[] = new Array(n).fill(null);
-        const areas: (number | null)[] = new Array(n).fill(null);
-        for (const m of byObject.get(o.objectId) ?? []) {
-          segs[m.frame] = m.rle;
-          scores[m.frame] = m.score;
-          areas[m.frame] = m.area;
-        }
-        return { id: i + 1, video_id: 1, object_id: o.objectId, category_id: labels.indexOf(o.label) + 1, segmentations: segs, scores, areas };
-      }),
-    };
+    return sessionVisJson(await this.loadSession(sessionId));
   }
 
   // ---------------------------------------------------------------- transactions, maintenance

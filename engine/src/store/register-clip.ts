@@ -10,7 +10,8 @@ import { isDicomFile, readDicomCineInfo } from '../source/dicom-cine-source.js';
 import { parseVolumeSpec } from '../source/volume.js';
 import { volumeContentHash } from '../source/volume-source.js';
 import type { AnnotationStore } from './annotation-store.js';
-import { hashFile, type ClipRecord } from './session-store.js';
+import { hashFile } from './clip-hash.js';
+import type { ClipRecord } from './store-records.js';
 
 /**
  * A clip's identity in the store: the hash of its bytes, or for a volume view

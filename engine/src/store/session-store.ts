@@ -1,7 +1,4 @@
 /**
- * Over 500 lines, for now: the store and its VIS view live here (the schema and migrations are in
- * sqlite-schema.ts, the mask writer in mask-writer.ts); issue 19 moves toVisJson out too.
- *
  * The synchronous SQLite annotation store (sqlite-store.ts gives it the async AnnotationStore
  * interface the rest of cineseg uses): one SQLite file (better-sqlite3, WAL journal) holding clips, sessions,
  * objects, every prompt, and every frame's mask with the prompt version that produced it.
@@ -33,23 +30,30 @@
  *
  * One store object per process and file. SQLite serializes writers across processes, and a
  * second process blocks up to `busyTimeoutMs` on a lock held by another.
+ *
+ * Kept elsewhere: the schema and migrations (sqlite-schema.ts), the rows (sqlite-rows.ts), the hot
+ * statements (sqlite-statements.ts), the list and history reads (sqlite-reads.ts), the VIS view
+ * (session-vis-json.ts), clip hashing (clip-hash.ts), the mask writer (mask-writer.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, mkdirSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CinesegError, ErrorCode } from '../errors.js';
-import { rleArea, rleToBbox, toCompressed, type CompressedRle } from '../mask/rle.js';
+import { rleArea, rleToBbox, toCompressed } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
 import { PromptHistoryStore } from './prompt-history-store.js';
+import { sessionVisJson } from './session-vis-json.js';
+import { completeFramesIn, currentMasksIn, listObjectsIn, listPromptsIn, listSessionsIn, maskHistoryIn, objectVersionsIn, sessionSummariesIn, type SqliteSessionSummary } from './sqlite-reads.js';
 import { checkObjectVersions, hasObjectVersions, prepareSqliteSchema, STORE_SCHEMA_VERSION, type VersionCheck } from './sqlite-schema.js';
-
+import { prepareSqliteStatements, type SqliteStatements } from './sqlite-statements.js';
 import type { ClipInput, ClipRecord, LoadedSession, MaskInput, MaskRecord, ObjectRecord, PromptInput, PromptRecord, SessionRecord, SessionStatus } from './store-records.js';
 import { clipFromRow, maskFromRow, now, objectFromRow, promptFromRow, sessionFromRow, type ClipRow, type MaskRow, type ObjectRow, type PromptRow, type SessionRow } from './sqlite-rows.js';
 
 export { STORE_SCHEMA_VERSION, type VersionCheck };
 export type * from './store-records.js';
+// Callers have long imported clip hashing from here (adapt/, the public index, tests).
+export { hashFile } from './clip-hash.js';
 
 /** Options of {@link SessionStore.open}. */
 export interface SessionStoreOptions {
@@ -63,41 +67,6 @@ export interface SessionStoreOptions {
   synchronous?: 'full' | 'normal';
   /** How long a write waits for another process's lock before failing (default 5000 ms). */
   busyTimeoutMs?: number;
-}
-
-/** The store a CLI uses when none is named: `$CINESEG_STORE`, else `cineseg.db` in the working folder. */
-export function defaultStorePath(): string {
-  return process.env.CINESEG_STORE ?? resolve('cineseg.db');
-}
-
-/**
- * Hashes this process already made, by path, with the file's identity when it was hashed. An hour
- * of endoscopy is gigabytes: opening it again (a second session, a reopen after a close) must not
- * read it all again. A file changed in place changes its size, mtime or inode (as make and rsync
- * assume), and then it is hashed anew.
- */
-const hashMemo = new Map<string, { dev: number; ino: number; size: number; mtimeMs: number; hash: string }>();
-const HASH_MEMO_MAX = 1024;
-
-/** sha256 hex of a file's bytes, streamed (clips can be large); remembered while the file is unchanged. */
-export async function hashFile(path: string): Promise<string> {
-  const abs = resolve(path);
-  const st = await stat(abs).catch((cause: Error) => {
-    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `cannot read ${path} to hash it: ${cause.message}`, { cause });
-  });
-  const known = hashMemo.get(abs);
-  if (known && known.dev === st.dev && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.hash;
-  const h = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
-  } catch (cause) {
-    throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, `cannot read ${path} to hash it: ${(cause as Error).message}`, { cause });
-  }
-  const hash = h.digest('hex');
-  hashMemo.delete(abs);
-  if (hashMemo.size >= HASH_MEMO_MAX) hashMemo.delete(hashMemo.keys().next().value!);
-  hashMemo.set(abs, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, hash });
-  return hash;
 }
 
 function storeError(what: string, cause: unknown): CinesegError {
@@ -135,20 +104,7 @@ export class SessionStore {
     return new SessionStore(db, abs);
   }
 
-  private readonly stmts: {
-    clipByHash: Database.Statement;
-    clipById: Database.Statement;
-    insertClip: Database.Statement;
-    session: Database.Statement;
-    insertSession: Database.Statement;
-    touchSession: Database.Statement;
-    bumpVersion: Database.Statement;
-    upsertObject: Database.Statement;
-    object: Database.Statement;
-    currentMask: Database.Statement;
-    supersede: Database.Statement;
-    insertMask: Database.Statement;
-  };
+  private readonly stmts: SqliteStatements;
   private destroyed = false;
   /** False for a version-2 file opened read-only (no `objects.version`: every object reads as 0). */
   private readonly versioned: boolean;
@@ -162,31 +118,7 @@ export class SessionStore {
   ) {
     this.history = new PromptHistoryStore(db);
     this.versioned = hasObjectVersions(db);
-    const p = (sql: string) => db.prepare(sql);
-    const ro = db.readonly;
-    this.stmts = {
-      clipByHash: p('SELECT * FROM clips WHERE content_hash = ?'),
-      clipById: p('SELECT * FROM clips WHERE id = ?'),
-      insertClip: ro ? p('SELECT 1') : p('INSERT INTO clips (path, content_hash, width, height, num_frames, fps, frame_time_ms, dicom, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      session: p('SELECT * FROM sessions WHERE id = ?'),
-      insertSession: ro ? p('SELECT 1') : p('INSERT INTO sessions (id, clip_id, status, meta, prompt_version, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)'),
-      touchSession: ro ? p('SELECT 1') : p('UPDATE sessions SET updated_at = ? WHERE id = ?'),
-      bumpVersion: ro ? p('SELECT 1') : p('UPDATE sessions SET prompt_version = prompt_version + 1, updated_at = ? WHERE id = ? RETURNING prompt_version'),
-      upsertObject: ro
-        ? p('SELECT 1')
-        : // Every write through it touches the object: its version goes up by one (a new object is at 1).
-          p(
-            "INSERT INTO objects (session_id, object_id, label, removed, created_at, version) VALUES (?, ?, ?, 0, ?, 1) ON CONFLICT (session_id, object_id) DO UPDATE SET removed = 0, version = objects.version + 1, label = CASE WHEN excluded.label = 'object' THEN objects.label ELSE excluded.label END",
-          ),
-      object: p('SELECT * FROM objects WHERE session_id = ? AND object_id = ?'),
-      currentMask: p('SELECT * FROM masks WHERE session_id = ? AND object_id = ? AND frame = ? AND current = 1'),
-      supersede: ro ? p('SELECT 1') : p('UPDATE masks SET current = 0, superseded_by = ? WHERE id = ?'),
-      insertMask: ro
-        ? p('SELECT 1')
-        : p(
-            'INSERT INTO masks (session_id, object_id, frame, height, width, counts, area, bbox, score, prompt_version, origin, current, superseded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)',
-          ),
-    };
+    this.stmts = prepareSqliteStatements(db);
   }
 
   /** The SQLite handle, for store code kept in files of its own (e.g. store/session-review.ts). */
@@ -266,36 +198,13 @@ export class SessionStore {
   /** Sessions, newest first; optionally only those with a status or on a clip. */
   listSessions(filter: { status?: SessionStatus; clipId?: number } = {}): SessionRecord[] {
     this.alive();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.status) {
-      where.push('status = ?');
-      args.push(filter.status);
-    }
-    if (filter.clipId !== undefined) {
-      where.push('clip_id = ?');
-      args.push(filter.clipId);
-    }
-    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC`;
-    return (this.db.prepare(sql).all(...args) as SessionRow[]).map(sessionFromRow);
+    return listSessionsIn(this.db, filter);
   }
 
   /** Per session: its clip's path and frame count, live objects, and frames with current masks. */
-  sessionSummaries(): (SessionRecord & { clipPath: string; numFrames: number; objects: number; maskedFrames: number })[] {
+  sessionSummaries(): SqliteSessionSummary[] {
     this.alive();
-    const rows = this.db
-      .prepare(
-        `SELECT s.id AS id, c.path AS clip_path, c.num_frames AS num_frames,
-           (SELECT COUNT(*) FROM objects o WHERE o.session_id = s.id AND o.removed = 0) AS objects,
-           (SELECT COUNT(DISTINCT m.frame) FROM masks m WHERE m.session_id = s.id AND m.current = 1) AS masked
-         FROM sessions s JOIN clips c ON c.id = s.clip_id`,
-      )
-      .all() as { id: string; clip_path: string; num_frames: number; objects: number; masked: number }[];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return this.listSessions().map((s) => {
-      const r = byId.get(s.id)!;
-      return { ...s, clipPath: r.clip_path, numFrames: r.num_frames, objects: r.objects, maskedFrames: r.masked };
-    });
+    return sessionSummariesIn(this.db);
   }
 
   /** Sessions never closed: what a restarted server offers to resume. */
@@ -385,17 +294,13 @@ export class SessionStore {
   /** Each object's version now, removed objects included. */
   objectVersions(sessionId: string): Record<number, number> {
     this.alive();
-    const sql = this.versioned ? 'SELECT object_id, version FROM objects WHERE session_id = ?' : 'SELECT object_id, 0 AS version FROM objects WHERE session_id = ?';
-    const out: Record<number, number> = {};
-    for (const r of this.db.prepare(sql).all(sessionId) as { object_id: number; version: number }[]) out[r.object_id] = r.version;
-    return out;
+    return objectVersionsIn(this.db, sessionId, this.versioned);
   }
 
   /** A session's objects by id (removed ones only when asked). */
   listObjects(sessionId: string, opts: { includeRemoved?: boolean } = {}): ObjectRecord[] {
     this.alive();
-    const sql = `SELECT * FROM objects WHERE session_id = ? ${opts.includeRemoved ? '' : 'AND removed = 0'} ORDER BY object_id`;
-    return (this.db.prepare(sql).all(sessionId) as ObjectRow[]).map(objectFromRow);
+    return listObjectsIn(this.db, sessionId, opts);
   }
 
   // ---------------------------------------------------------------- prompts
@@ -426,11 +331,7 @@ export class SessionStore {
   /** A session's prompts in the order they were given (optionally one object's). */
   listPrompts(sessionId: string, opts: { objectId?: number } = {}): PromptRecord[] {
     this.alive();
-    const rows =
-      opts.objectId === undefined
-        ? this.db.prepare('SELECT * FROM prompts WHERE session_id = ? ORDER BY version').all(sessionId)
-        : this.db.prepare('SELECT * FROM prompts WHERE session_id = ? AND object_id = ? ORDER BY version').all(sessionId, opts.objectId);
-    return (rows as PromptRow[]).map(promptFromRow);
+    return listPromptsIn(this.db, sessionId, opts);
   }
 
   // ---------------------------------------------------------------- masks
@@ -502,68 +403,24 @@ export class SessionStore {
   /** Current masks of a session (of live objects only, unless asked), by object then frame. */
   currentMasks(sessionId: string, opts: { objectId?: number; includeRemoved?: boolean } = {}): MaskRecord[] {
     this.alive();
-    const args: unknown[] = [sessionId];
-    let sql = 'SELECT m.* FROM masks m JOIN objects o ON o.session_id = m.session_id AND o.object_id = m.object_id WHERE m.session_id = ? AND m.current = 1';
-    if (!opts.includeRemoved) sql += ' AND o.removed = 0';
-    if (opts.objectId !== undefined) {
-      sql += ' AND m.object_id = ?';
-      args.push(opts.objectId);
-    }
-    sql += ' ORDER BY m.object_id, m.frame';
-    return (this.db.prepare(sql).all(...args) as MaskRow[]).map(maskFromRow);
+    return currentMasksIn(this.db, sessionId, opts);
   }
 
   /** Every mask ever written for an object on a frame, oldest first (the last is current). */
   maskHistory(sessionId: string, objectId: number, frame: number): MaskRecord[] {
     this.alive();
-    return (this.db.prepare('SELECT * FROM masks WHERE session_id = ? AND object_id = ? AND frame = ? ORDER BY id').all(sessionId, objectId, frame) as MaskRow[]).map(maskFromRow);
+    return maskHistoryIn(this.db, sessionId, objectId, frame);
   }
 
   /** Frames that have a current mask for every live object of the session (ascending). */
   completeFrames(sessionId: string): number[] {
     this.alive();
-    const rows = this.db
-      .prepare(
-        `SELECT m.frame AS frame, COUNT(*) AS n FROM masks m JOIN objects o ON o.session_id = m.session_id AND o.object_id = m.object_id
-         WHERE m.session_id = ? AND m.current = 1 AND o.removed = 0 GROUP BY m.frame ORDER BY m.frame`,
-      )
-      .all(sessionId) as { frame: number; n: number }[];
-    const live = this.listObjects(sessionId).length;
-    return rows.filter((r) => r.n === live).map((r) => r.frame);
+    return completeFramesIn(this.db, sessionId);
   }
 
-  /**
-   * The session's current masks as YouTube-VIS JSON (the `cineseg track` shape): one annotation
-   * per live object, null on frames without a mask. Exporters start from this.
-   */
+  /** The session's current masks as YouTube-VIS JSON (session-vis-json.ts); exporters start from this. */
   toVisJson(sessionId: string): VisJson {
-    const { session, clip } = this.loadSession(sessionId);
-    const objects = this.listObjects(sessionId);
-    const masks = this.currentMasks(sessionId);
-    const byObject = new Map<number, MaskRecord[]>();
-    for (const m of masks) {
-      let a = byObject.get(m.objectId);
-      if (!a) byObject.set(m.objectId, (a = []));
-      a.push(m);
-    }
-    const n = clip.numFrames;
-    const labels = [...new Set(objects.map((o) => o.label))];
-    return {
-      info: { tool: 'cineseg store', sessionId, status: session.status, promptVersion: session.promptVersion, ...session.meta, ...(clip.dicom ? { dicom: clip.dicom } : {}) },
-      videos: [{ id: 1, width: clip.width, height: clip.height, length: n, fps: clip.fps, file: clip.path }],
-      categories: labels.map((name, i) => ({ id: i + 1, name })),
-      annotations: objects.map((o, i) => {
-        const segs: (CompressedRle | null)[] = new Array(n).fill(null);
-        const scores: (number | null)[] = new Array(n).fill(null);
-        const areas: (number | null)[] = new Array(n).fill(null);
-        for (const m of byObject.get(o.objectId) ?? []) {
-          segs[m.frame] = m.rle;
-          scores[m.frame] = m.score;
-          areas[m.frame] = m.area;
-        }
-        return { id: i + 1, video_id: 1, object_id: o.objectId, category_id: labels.indexOf(o.label) + 1, segmentations: segs, scores, areas };
-      }),
-    };
+    return sessionVisJson(this.loadSession(sessionId));
   }
 
   /**

@@ -22,7 +22,7 @@ import { packLogits, unpackMask } from './compact-mask.js';
 import { memorySlotFrame } from './memory-bank.js';
 import type { CompactOutput, FrameOutput, ObjectState } from './object-state.js';
 import { maskToModel } from './prompts.js';
-import type { TrackingEngine } from './propagation.js';
+import type { TrackingEngine } from './tracking-engine.js';
 
 /** Pointers a step may read: min(numFrames, max_obj_ptrs_in_encoder), as memory-bank.ts. */
 export function pointerSpan(s: MemorySettings, numFrames: number | undefined): number {

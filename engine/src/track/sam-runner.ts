@@ -5,7 +5,7 @@
  */
 import type { Bundle } from '../model/bundle.js';
 import { ort, type ModelSessions } from '../model/ort-sessions.js';
-import { Preprocessor } from '../model/preprocess.js';
+import { Preprocessor } from '../model/preprocessor.js';
 import type { MemorySelection } from './memory-bank.js';
 
 /** One frame's image features, shared by every object. */

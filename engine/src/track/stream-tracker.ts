@@ -20,9 +20,9 @@ import type { ModelSessions } from '../model/ort-sessions.js';
 import { memorySlotFrame } from './memory-bank.js';
 import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
-import { TrackingEngine, type EngineOptions, type EngineStats, type TrackStepOptions } from './propagation.js';
+import { TrackingEngine, type EngineOptions, type EngineStats, type TrackStepOptions } from './tracking-engine.js';
 import { SamRunner } from './sam-runner.js';
-import type { TrackedFrame } from './tracker.js';
+import type { TrackedFrame } from './video-tracker.js';
 
 export interface StreamTrackerOptions extends EngineOptions {
   /** Video size: prompts are in these pixels and masks come back at this size. */

@@ -24,9 +24,9 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { decodeMask, rleArea, toCounts, type Rle } from '../mask/rle.js';
 import { readVisJson, type VisAnnotation, type VisJson } from '../mask/vis-json.js';
 import type { FrameOutput } from './object-state.js';
-import type { TrackingEngine } from './propagation.js';
+import type { TrackingEngine } from './tracking-engine.js';
 import { maskToModel } from './prompts.js';
-import { DecodedFrames } from './video-frames.js';
+import { DecodedFrames } from './decoded-frames.js';
 
 /** One support clip and its masks. */
 export interface SupportSpec {

@@ -19,8 +19,8 @@ import { readVisJson } from '../../../engine/src/mask/vis-json.js';
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH, writeClip } from '../../../samples/src/clip-writer.js';
-import { VideoTracker } from '../../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { VideoTracker } from '../../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { iou } from '../track/fixtures.js';
 

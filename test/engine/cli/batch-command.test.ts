@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readVisJson } from 'cineseg';
+import { readVisJson } from '../../../engine/src/mask/vis-json.js';
 import { findBatchClips, findBatchInputs, formatBatchTable, readBatchList, readBatchPrompts, runBatch, samplePrompts, toStorePrompts } from '../../../engine/src/cli/batch-command.js';
 import { SessionStore } from '../../../engine/src/store/session-store.js';
 import { clipFrames, writeUsCine, type UsCineFixture } from '../../fixtures/dicom/make-us-cine.js';

@@ -10,7 +10,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMask, readVisJson } from 'cineseg';
+import { decodeMask } from 'cineseg';
+import { readVisJson } from '../../../engine/src/mask/vis-json.js';
 import { startPostgres, type LocalPostgres } from '../../../engine/src/bench/local-postgres.js';
 import type { AnnotationStore } from '../../../engine/src/store/annotation-store.js';
 import { openStore } from '../../../engine/src/store/open-store.js';

@@ -60,40 +60,6 @@ export function cineseg(args: string[], cwd = '/tmp'): Promise<CliResult> {
   });
 }
 
-export interface QualityResult {
-  withMemory: number;
-  withoutMemory: number;
-  stdout: string;
-}
-
-/**
- * Tracks a held-out synthetic sample (samples/generated/<name>) through the CLI from its
- * prompts.json masks, with and without memory, and scores both with `cineseg eval`.
- */
-export async function qualityRun(name: string, tmp: string): Promise<QualityResult> {
-  const dir = join(REPO_ROOT, 'samples', 'generated', name);
-  const { readFileSync } = await import('node:fs');
-  const prompts = JSON.parse(readFileSync(join(dir, 'prompts.json'), 'utf8')) as { objects: { object_id: number; args: { mask: string[] } }[] };
-  const args: string[] = [];
-  for (const o of prompts.objects) {
-    const [flag, value] = o.args.mask as [string, string];
-    const i = value.indexOf(':');
-    args.push('--object', String(o.object_id), flag, `${value.slice(0, i)}:${join(dir, value.slice(i + 1))}`);
-  }
-  // CINESEG_TEST_MODEL checks a candidate bundle against these thresholds before it is shipped.
-  const model = process.env.CINESEG_TEST_MODEL ? ['--model', process.env.CINESEG_TEST_MODEL] : [];
-  const score = async (extra: string[], out: string): Promise<{ jf: number; stdout: string }> => {
-    const r = await cineseg(['track', join(dir, 'clip.mp4'), ...model, ...args, ...extra, '--out', out]);
-    if (r.code !== 0) throw new Error(`track failed (${r.code}): ${r.stderr}`);
-    const e = await cineseg(['eval', '--pred', out, '--gt', join(dir, 'gt.json'), '--json']);
-    if (e.code !== 0) throw new Error(`eval failed (${e.code}): ${e.stderr}`);
-    return { jf: (JSON.parse(e.stdout) as { mean: { JF: number } }).mean.JF, stdout: r.stdout };
-  };
-  const [a, b] = await Promise.all([score([], join(tmp, `${name}.json`)), score(['--no-memory'], join(tmp, `${name}-nomem.json`))]);
-  process.stderr.write(`${name}: J&F ${a.jf.toFixed(3)} with memory, ${b.jf.toFixed(3)} without\n`);
-  return { withMemory: a.jf, withoutMemory: b.jf, stdout: a.stdout };
-}
-
 export function sampleExists(name: string): boolean {
   return existsSync(join(REPO_ROOT, 'samples', 'generated', name, 'gt.json'));
 }

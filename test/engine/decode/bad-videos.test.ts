@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CinesegError, DecodedFrames, FrameDecoder, FrameSource, probe, type Frame } from 'cineseg';
+import { CinesegError, DecodedFrames, FrameSource, probe, type Frame } from 'cineseg';
+import { FrameDecoder } from '../../../engine/src/decode/frame-decoder.js';
 import { BAD_VIDEOS, isCode, loadCorpus } from './bad-video-corpus.js';
 import { ffmpegChildren } from './media-fixtures.js';
 

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameDecoder } from 'cineseg';
+import { FrameDecoder } from '../../../engine/src/decode/frame-decoder.js';
 import { codeOf, decodeAll, ffmpegChildren, ffmpegMake, ffprobeFramePts, makeTmp, readAll, testClip } from './media-fixtures.js';
 
 const tmp = makeTmp();

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameDecoder, probe } from 'cineseg';
+import { probe } from 'cineseg';
+import { FrameDecoder } from '../../../engine/src/decode/frame-decoder.js';
 import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
 
 const tmp = makeTmp();

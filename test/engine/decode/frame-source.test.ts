@@ -6,7 +6,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, map, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CinesegError, FrameSource, frameSource, mapFrames, type FrameDecoder } from 'cineseg';
+import { CinesegError, FrameSource, frameSource, type FrameDecoder } from 'cineseg';
+import { mapFrames } from '../../../engine/src/decode/frame-source.js';
 import { ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip } from './media-fixtures.js';
 
 const tmp = makeTmp('cineseg-src-');

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { CinesegError, FrameDecoder, type Frame } from 'cineseg';
+import { CinesegError, type Frame } from 'cineseg';
+import { FrameDecoder } from '../../../engine/src/decode/frame-decoder.js';
 import { childProcesses } from '../../../engine/src/bench/process-stats.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));

@@ -4,7 +4,8 @@
  * on some frames and is absent on others, so label-map rules and null frames are exercised.
  */
 import { join } from 'node:path';
-import { decodeMask, encodeMaskCompressed, readVisJson, type VisJson } from 'cineseg';
+import { decodeMask, encodeMaskCompressed, type VisJson } from 'cineseg';
+import { readVisJson } from '../../../engine/src/mask/vis-json.js';
 import { GENERATED_DIR } from '../../global-setup.js';
 
 export const CLIP_DIR = join(GENERATED_DIR, 'ultrasound-2');

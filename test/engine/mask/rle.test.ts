@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  countsToString,
-  decodeMask,
-  encodeMask,
-  encodeMaskCompressed,
-  isCinesegError,
-  rleArea,
-  rleIou,
-  rleMerge,
-  rleToBbox,
-  stringToCounts,
-} from 'cineseg';
-import { countsArea, countsToMask, forEachForegroundSegment, paintCounts } from '../../../engine/src/mask/rle.js';
+import { decodeMask, encodeMask, encodeMaskCompressed, isCinesegError, rleArea, rleIou, rleToBbox } from 'cineseg';
+import { countsArea, countsToMask, countsToString, forEachForegroundSegment, paintCounts, rleMerge, stringToCounts } from '../../../engine/src/mask/rle.js';
 
 /** Row-major H x W mask with the rectangle rows [r0, r1) x cols [c0, c1) set. */
 function rect(h: number, w: number, r0: number, r1: number, c0: number, c1: number): Uint8Array {

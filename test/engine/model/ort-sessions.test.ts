@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCinesegError } from '../../../engine/src/errors.js';
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions, ort } from '../../../engine/src/model/ort-sessions.js';
-import { Preprocessor } from '../../../engine/src/model/preprocess.js';
+import { Preprocessor } from '../../../engine/src/model/preprocessor.js';
 import { testBundleDir } from './test-bundle.js';
 
 const bundle = loadBundle(testBundleDir());

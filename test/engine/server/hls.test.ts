@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRgbFrames } from '../../../engine/src/decode/ffmpeg.js';
 import { probe } from '../../../engine/src/decode/probe.js';
-import { HlsCache, type HlsProgress } from '../../../engine/src/server/hls.js';
+import { HlsCache, type HlsProgress } from '../../../engine/src/server/hls-cache.js';
 import { REPO_ROOT } from '../model/test-bundle.js';
 
 const CLIP = join(REPO_ROOT, 'samples/generated/ultrasound-1/clip.mp4');

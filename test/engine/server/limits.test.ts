@@ -15,7 +15,7 @@ import type { ServerMessage } from '../../../engine/src/protocol.js';
 import { MemorySink } from '../../../engine/src/server/annotation-sink.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { resolveLimits } from '../../../engine/src/server/limits.js';
-import { TokenBucket } from '../../../engine/src/server/rate-limit.js';
+import { TokenBucket } from '../../../engine/src/server/token-bucket.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { closeWs, tryUpgrade } from './http-client.js';
 import { writeTinyClip } from './tiny-clip.js';

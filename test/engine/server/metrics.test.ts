@@ -1,6 +1,6 @@
 /**
- * GET /metrics of the real server, read with a small parser of the Prometheus text format 0.0.4
- * written here (HELP/TYPE before samples, counters end in _total, histogram buckets cumulative
+ * GET /metrics of the real server (prom-client, one registry per server), read with a small parser
+ * of the Prometheus text format 0.0.4 written here (HELP/TYPE before samples, counters end in _total, histogram buckets cumulative
  * with +Inf equal to _count, label escapes): the values move as a recorded clip is propagated, a
  * live source is tracked, clients connect and leave, and errors are answered.
  */
@@ -13,7 +13,7 @@ import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { decodeLiveFrame } from '../../../engine/src/protocol.js';
 import { MemorySink } from '../../../engine/src/server/annotation-sink.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
-import { Counter, Gauge, Histogram, RateWindow, Registry } from '../../../engine/src/server/metrics.js';
+import { LATENCY_BUCKETS_S, RateWindow, ServerMetrics } from '../../../engine/src/server/metrics.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { rawGet } from './http-client.js';
 import { writeTinyClip } from './tiny-clip.js';
@@ -36,7 +36,9 @@ const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 function parseValue(s: string): number {
   if (s === '+Inf') return Infinity;
   if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return NaN;
+  // prom-client writes NaN as `Nan` (nodejs_eventloop_lag_mean_seconds before the first sample);
+  // Prometheus reads it with Go's ParseFloat, which takes any case.
+  if (/^nan$/i.test(s)) return NaN;
   if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new Error(`bad value ${s}`);
   return Number(s);
 }
@@ -113,15 +115,20 @@ function parseExposition(text: string): Map<string, Family> {
       for (const s of f.samples) if (!(s.value >= 0)) throw new Error(`counter ${f.name} is ${s.value}`);
     }
     if (f.type === 'histogram') {
-      const buckets = f.samples.filter((s) => s.name === `${f.name}_bucket`);
-      const les = buckets.map((b) => parseValue(b.labels.le!));
-      for (let i = 1; i < buckets.length; i++) {
-        if (!(les[i]! > les[i - 1]!)) throw new Error(`${f.name}: le not ascending`);
-        if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${f.name}: buckets not cumulative`);
+      // One series per label set besides `le` (nodejs_gc_duration_seconds has one per GC kind).
+      const series = (x: Sample) => JSON.stringify(Object.entries(x.labels).filter(([k]) => k !== 'le').sort());
+      for (const key of new Set(f.samples.map(series))) {
+        const of = f.samples.filter((x) => series(x) === key);
+        const buckets = of.filter((x) => x.name === `${f.name}_bucket`);
+        const les = buckets.map((x) => parseValue(x.labels.le!));
+        for (let i = 1; i < buckets.length; i++) {
+          if (!(les[i]! > les[i - 1]!)) throw new Error(`${f.name}: le not ascending`);
+          if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${f.name}: buckets not cumulative`);
+        }
+        const count = of.find((x) => x.name === `${f.name}_count`)?.value;
+        if (les.at(-1) !== Infinity || buckets.at(-1)!.value !== count) throw new Error(`${f.name}: +Inf bucket must equal _count`);
+        if (of.find((x) => x.name === `${f.name}_sum`) === undefined) throw new Error(`${f.name}: no _sum`);
       }
-      const count = f.samples.find((s) => s.name === `${f.name}_count`)?.value;
-      if (les.at(-1) !== Infinity || buckets.at(-1)!.value !== count) throw new Error(`${f.name}: +Inf bucket must equal _count`);
-      if (f.samples.find((s) => s.name === `${f.name}_sum`) === undefined) throw new Error(`${f.name}: no _sum`);
     }
   }
   return fams;
@@ -161,28 +168,37 @@ afterAll(async () => {
 });
 
 describe('the registry', () => {
-  it('writes HELP/TYPE, escapes label values and help, and keeps histogram buckets cumulative', () => {
-    const r = new Registry();
-    const c = r.add(new Counter('x_events_total', 'Events.\nSecond line with \\ backslash.', []));
-    c.inc({ code: 'a"b\\c\nd' }, 2);
-    r.add(new Gauge('x_temp', 'A gauge.')).set(-1.5);
-    const h = r.add(new Histogram('x_seconds', 'A histogram.', [0.1, 1]));
-    for (const v of [0.05, 0.5, 0.5, 3]) h.observe(v);
-    const text = r.render();
-    expect(text).toContain('# HELP x_events_total Events.\\nSecond line with \\\\ backslash.\n');
-    const fams = parseExposition(text);
-    expect(value(fams, 'x_events_total', { code: 'a"b\\c\nd' })).toBe(2);
-    expect(value(fams, 'x_temp')).toBe(-1.5);
-    expect(fams.get('x_seconds')!.samples.map((s) => [s.labels.le ?? s.name, s.value])).toEqual([
-      ['0.1', 1],
-      ['1', 3],
-      ['+Inf', 4],
-      ['x_seconds_sum', 4.05],
-      ['x_seconds_count', 4],
-    ]);
-    expect(() => new Counter('x_events', 'no suffix')).toThrow();
-    expect(() => c.inc({}, -1)).toThrow();
-    expect(() => r.add(new Gauge('x_temp', 'twice'))).toThrow();
+  it("one per server: each server's figures its own, prom-client's process metrics in each, a valid exposition", async () => {
+    const a = new ServerMetrics();
+    const b = new ServerMetrics();
+    try {
+      for (let i = 0; i < 3; i++) a.frameTracked('live');
+      a.error('E_X "quoted"\\ and\nnewline');
+      for (const v of [0.004, 0.03, 0.03, 7]) a.liveLatency.observe(v);
+      const fa = parseExposition(await a.render());
+      const fb = parseExposition(await b.render());
+      expect(value(fa, 'cineseg_tracked_frames_total', { mode: 'live' })).toBe(3);
+      expect(value(fb, 'cineseg_tracked_frames_total', { mode: 'live' })).toBe(0);
+      expect(await a.value('cineseg_tracked_frames_total', { mode: 'live' })).toBe(3);
+      // Label values come back as they went in, through the format's escapes.
+      expect(value(fa, 'cineseg_errors_total', { code: 'E_X "quoted"\\ and\nnewline' })).toBe(1);
+      expect(fb.get('cineseg_errors_total')!.samples).toEqual([]);
+      // Cumulative buckets at the live latency bounds.
+      const les = fa.get('cineseg_live_latency_seconds')!.samples.filter((x) => x.name.endsWith('_bucket'));
+      expect(les.map((x) => x.labels.le)).toEqual([...LATENCY_BUCKETS_S.map(String), '+Inf']);
+      expect(les.map((x) => x.value)).toEqual([1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4]);
+      expect(value(fa, 'cineseg_live_latency_seconds_sum')).toBeCloseTo(7.064, 9);
+      for (const f of [fa, fb]) {
+        expect(f.get('process_resident_memory_bytes')?.type).toBe('gauge');
+        expect(value(f, 'process_resident_memory_bytes')).toBeGreaterThan(10e6);
+        expect(f.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+        expect(f.get('nodejs_eventloop_lag_p99_seconds')?.type).toBe('gauge');
+        expect(f.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
+      }
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
   });
 
   it('RateWindow: events per second over the window, falling to 0 when they stop', () => {

@@ -6,7 +6,7 @@
  * logs). Then a damaged DICOM with the same header is served, and `probe` / `track` read both
  * files. Neither the patient values nor the user's folder name may appear in any log line, printed
  * line or message a client received; the errors that were logged name clips and labels instead.
- * The token comes from $CINESEG_TOKEN here, so that path of `serve` is exercised too.
+ * The server's log is JSON lines with levels (server/logger.ts). The token comes from $CINESEG_TOKEN here, so that path of `serve` is exercised too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -134,6 +134,12 @@ describe('no patient identifiers or user paths reach logs or clients', () => {
     const logs = s.out();
     // The damaged clip's failure was logged, under its clip id, not its path.
     expect(logs).toMatch(/answered 500: E_[A-Z_]+: media\/broken\.mp4/);
+    // The server logs JSON lines (server/logger.ts): the failure is an error, its code a field.
+    const entries = logs
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string; code?: string });
+    expect(entries.find((e) => /answered 500/.test(e.msg))).toMatchObject({ level: 'error', code: expect.stringMatching(/^E_[A-Z_]+$/) });
     expect(logs).not.toContain(tmp);
     expectClean(logs, 'serve output');
     for (const r of received) expectClean(r, 'a reply');

@@ -13,10 +13,10 @@ import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import type { AddPoints, Propagate, ServerMessage } from '../../../engine/src/protocol.js';
 import { MemorySink } from '../../../engine/src/server/annotation-sink.js';
-import { HlsCache } from '../../../engine/src/server/hls.js';
+import { HlsCache } from '../../../engine/src/server/hls-cache.js';
 import { RecordedSession, type RestoredState } from '../../../engine/src/server/recorded-session.js';
-import { VideoTracker } from '../../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { VideoTracker } from '../../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { REPO_ROOT, testBundleDir } from '../model/test-bundle.js';
 import { iou } from '../track/fixtures.js';
 

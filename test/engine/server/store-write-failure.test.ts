@@ -78,7 +78,7 @@ describe('a store that cannot write: recorded', () => {
       expect(c.messages.some((m) => m.type === 'propagateDone')).toBe(false);
       // Up all along.
       expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'ack' });
-      expect(server.metrics.errors.get({ code: 'E_STORE_WRITE' })).toBe(2);
+      expect(await server.metrics.value('cineseg_errors_total', { code: 'E_STORE_WRITE' })).toBe(2);
       unlock();
 
       expect(await c.request({ type: 'addPoints', sessionId: s.sessionId, frame: 0, objectId: 1, points: [{ x: 22, y: 24 }] })).toMatchObject({ type: 'ack' });

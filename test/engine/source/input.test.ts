@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync, readlinkSync, readdirSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classifyInput, listImageSequence, resolveInput, isCinesegError } from 'cineseg';
+import { isCinesegError } from 'cineseg';
+import { classifyInput, listImageSequence, resolveInput } from '../../../engine/src/source/input.js';
 import { makeTmp } from '../decode/media-fixtures.js';
 
 const tmp = makeTmp('cineseg-input-');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probe } from '../../../engine/src/decode/probe.js';
 import { ClipCatalog } from '../../../engine/src/server/clip-catalog.js';
-import { HlsCache } from '../../../engine/src/server/hls.js';
+import { HlsCache } from '../../../engine/src/server/hls-cache.js';
 import { ctFixture } from './volume-fixture.js';
 
 let media: string;

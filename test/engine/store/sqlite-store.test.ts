@@ -89,15 +89,27 @@ describe('SqliteStore', () => {
     expect(isPostgresSpec('postgres://u:p@127.0.0.1:5432/db')).toBe(true);
     expect(isPostgresSpec('postgresql://127.0.0.1/db')).toBe(true);
     expect(isPostgresSpec('/data/postgres.db')).toBe(false);
-    const saved = process.env.CINESEG_STORE;
+    const saved = { CINESEG_STORE: process.env.CINESEG_STORE, XDG_DATA_HOME: process.env.XDG_DATA_HOME, HOME: process.env.HOME };
     try {
       process.env.CINESEG_STORE = 'postgres://example/db';
       expect(defaultStoreSpec()).toBe('postgres://example/db');
+      // Unnamed, the store is per user, wherever the command runs: under $XDG_DATA_HOME, else ~/.local/share.
       delete process.env.CINESEG_STORE;
-      expect(defaultStoreSpec()).toBe(join(process.cwd(), 'cineseg.db'));
+      process.env.HOME = '/home/someone';
+      delete process.env.XDG_DATA_HOME;
+      expect(defaultStoreSpec()).toBe('/home/someone/.local/share/cineseg/cineseg.db');
+      process.env.XDG_DATA_HOME = '/data/xdg';
+      expect(defaultStoreSpec()).toBe('/data/xdg/cineseg/cineseg.db');
+      // The XDG spec ignores a relative path there.
+      process.env.XDG_DATA_HOME = 'relative/xdg';
+      expect(defaultStoreSpec()).toBe('/home/someone/.local/share/cineseg/cineseg.db');
+      process.env.CINESEG_STORE = '';
+      expect(defaultStoreSpec()).toBe('/home/someone/.local/share/cineseg/cineseg.db');
     } finally {
-      if (saved === undefined) delete process.env.CINESEG_STORE;
-      else process.env.CINESEG_STORE = saved;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
   });
 });

@@ -6,8 +6,8 @@
  * left has nothing to start a propagation from.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stabilityScore } from '../../../engine/src/track/propagation.js';
-import { VideoTracker } from '../../../engine/src/track/tracker.js';
+import { stabilityScore } from '../../../engine/src/track/tracking-engine.js';
+import { VideoTracker } from '../../../engine/src/track/video-tracker.js';
 import { AQUARIUM_H, AQUARIUM_W, loadFixture, maxAbsDiff, type Fixture } from './fixtures.js';
 
 const N = 8;

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { readPngMask } from '../../../engine/src/mask/png-mask.js';
 import { loadBundle, type Bundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
-import type { FrameProvider } from '../../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import type { FrameProvider } from '../../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { REPO_ROOT, testBundleDir } from '../model/test-bundle.js';
 
 export const AQUARIUM = join(REPO_ROOT, 'samples', 'real', 'aquarium.mp4');

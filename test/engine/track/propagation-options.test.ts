@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { GENERATED_DIR } from '../../global-setup.js';
 import { testBundleDir } from '../model/test-bundle.js';
 import { selectMemory } from '../../../engine/src/track/memory-bank.js';
-import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/tracker.js';
+import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/video-tracker.js';
 import { resizeBilinearToMask } from '../../../engine/src/mask/upsample.js';
 import { ArrayFrames, maxAbsDiff } from './fixtures.js';
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectMemory } from '../../../engine/src/track/memory-bank.js';
 import { DEFAULT_MAX_COND_FRAMES, StreamTracker } from '../../../engine/src/track/stream-tracker.js';
-import { VideoTracker } from '../../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { VideoTracker } from '../../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { REPO_ROOT } from '../model/test-bundle.js';
 import { ArrayFrames, loadFixture, maxAbsDiff, type Fixture } from './fixtures.js';
 

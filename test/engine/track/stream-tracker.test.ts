@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCinesegError } from '../../../engine/src/errors.js';
 import { StreamTracker } from '../../../engine/src/track/stream-tracker.js';
-import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/tracker.js';
+import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/video-tracker.js';
 import { AQUARIUM_H, AQUARIUM_W, loadFixture, maxAbsDiff, type Fixture } from './fixtures.js';
 
 const N = 12;

@@ -12,8 +12,8 @@ import { readVisJson, type VisJson } from '../../../engine/src/mask/vis-json.js'
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { chooseSupportFrames } from '../../../engine/src/track/support-set.js';
-import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/tracker.js';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/video-tracker.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { sampleExists } from '../cli/track-helpers.js';
 import { hasTrainedBundle, REPO_ROOT, testBundleDir } from '../model/test-bundle.js';
 import { iou, maxAbsDiff } from './fixtures.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCinesegError } from '../../../engine/src/errors.js';
 import { resizeBilinearToMask } from '../../../engine/src/mask/upsample.js';
 import { fillHolesInMaskScores } from '../../../engine/src/mask/fill-holes.js';
-import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/tracker.js';
+import { VideoTracker, type TrackedFrame } from '../../../engine/src/track/video-tracker.js';
 import { hasTrainedBundle } from '../model/test-bundle.js';
 import { AQUARIUM_H, AQUARIUM_W, iou, loadFixture, maxAbsDiff, type Fixture } from './fixtures.js';
 

@@ -3,7 +3,7 @@
  * gives exactly the frames of one sequential decode, while holding at most `cacheFrames` frames.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecodedFrames } from '../../../engine/src/track/video-frames.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
 import { ffmpegChildren } from '../decode/media-fixtures.js';
 import { AQUARIUM } from './fixtures.js';
 

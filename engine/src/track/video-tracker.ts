@@ -15,13 +15,13 @@ import { memorySlotFrame } from './memory-bank.js';
 import { compactAllAway, compactBehind, compactView, rehydrateFor, rehydrateRestoredCond, type RehydrationStats } from './memory-rehydration.js';
 import { ObjectState, type FrameOutput } from './object-state.js';
 import { concatPoints, maskToModel, toPointInputs, type Box, type Point } from './prompts.js';
-import { TrackingEngine, type EngineOptions, type EngineStats } from './propagation.js';
+import { TrackingEngine, type EngineOptions, type EngineStats } from './tracking-engine.js';
 import { SamRunner } from './sam-runner.js';
-import type { FrameProvider } from './video-frames.js';
+import type { FrameProvider } from './decoded-frames.js';
 import { buildSupportSet, type SupportMemory, type SupportSetOptions, type SupportSpec } from './support-set.js';
 
-// FrameProvider lives in video-frames.ts (its implementation there imported it from here: a ring).
-export type { FrameProvider } from './video-frames.js';
+// FrameProvider lives in decoded-frames.ts (its implementation there imported it from here: a ring).
+export type { FrameProvider } from './decoded-frames.js';
 
 export interface VideoTrackerOptions extends EngineOptions {
   /** Encode frame t+1 while frame t is tracked (default true). */
