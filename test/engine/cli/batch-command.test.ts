@@ -154,7 +154,8 @@ describe('cineseg batch', () => {
       .join(' ');
     const r = spawnSync('script', ['-qefc', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toContain('\r\x1b[2Kclips [');
+    // cli-progress redraws in place (cursor to column 1, no newline) on a terminal.
+    expect(r.stdout).toContain('\x1b[1Gclips [');
     expect(r.stdout).toMatch(new RegExp(`cine \\[[#.]+\\] \\d+/${DCM_FRAMES}`));
     expect(r.stdout).toContain(`clips [${'#'.repeat(20)}] 1/1`);
     expect(r.stdout).toMatch(/1 clip\(s\): 1 done/);
