@@ -17,6 +17,9 @@
  *   with 1000 or no status) wait `resumeGraceMs` for a `resume` with their token from a new
  *   connection, which gets `sessionStarted` again and a recorded session's current masks; after
  *   the grace they are released as a closed tab's are (a running propagation finishes first).
+ *
+ * Just over 500 lines (507): the upgrade check, the heartbeat, the send bounds and the dispatch
+ * share one table of connections and their sessions; the send-bound bookkeeping moves out next.
  */
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
