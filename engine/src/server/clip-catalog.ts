@@ -161,3 +161,17 @@ function isLabelVolume(p: string): boolean {
     return true;
   }
 }
+
+/**
+ * A volume clip's id with the plane and window startSession asked for (`ct.nii.gz#axial` +
+ * coronal, lung → `ct.nii.gz#coronal:lung`; ClipCatalog.get reads it). Other clips are left as they
+ * are: the catalog refuses a suffix on a video with E_CLIP_UNKNOWN.
+ */
+export function volumeViewId(clip: string, plane: string | undefined, window: string | undefined): string {
+  if (plane === undefined && window === undefined) return clip;
+  const at = clip.lastIndexOf('#');
+  const base = at >= 0 ? clip.slice(0, at) : clip;
+  const [ownPlane, ownWindow] = at >= 0 ? clip.slice(at + 1).split(':') : [];
+  const w = window ?? ownWindow;
+  return `${base}#${plane ?? ownPlane ?? 'axial'}${w ? `:${w}` : ''}`;
+}

@@ -17,9 +17,6 @@
  *   with 1000 or no status) wait `resumeGraceMs` for a `resume` with their token from a new
  *   connection, which gets `sessionStarted` again and a recorded session's current masks; after
  *   the grace they are released as a closed tab's are (a running propagation finishes first).
- *
- * Just over 500 lines (507): the upgrade check, the heartbeat, the send bounds and the dispatch
- * share one table of connections and their sessions; the send-bound bookkeeping moves out next.
  */
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -37,6 +34,7 @@ import type { SessionManager } from './session-manager.js';
 import { deliverReopened, restoredSummary, storedSessionState } from './session-restore.js';
 import type { SessionOutput } from './session-output.js';
 import { SocketOutput } from './socket-output.js';
+import { volumeViewId } from './clip-catalog.js';
 
 /** A server-initiated close is followed by terminate() after this long (a stalled peer never answers it). */
 const CLOSE_TIMEOUT_MS = 1000;
@@ -343,7 +341,7 @@ export class WsServer {
         ack(null);
         return;
       case 'startSession': {
-        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, volumeView(msg.clip!, msg.plane, msg.window), out, msg.sam, msg.model);
+        const s = msg.live ? await m.startLive(owner, out) : await m.startRecorded(owner, volumeViewId(msg.clip!, msg.plane, msg.window), out, msg.sam, msg.model);
         const resumeToken = randomBytes(18).toString('base64url');
         this.resumable.set(s.sessionId, { token: resumeToken, owner });
         out.json({ ...s.started(msg.seq), resumeToken });
@@ -486,20 +484,6 @@ function afterReply(out: SocketOutput, then: ServerMessage): SessionOutput {
     binary: (d) => out.binary(d),
     drained: () => out.drained(),
   };
-}
-
-/**
- * A volume clip's id with the plane and window startSession asked for (`ct.nii.gz#axial` +
- * coronal, lung → `ct.nii.gz#coronal:lung`; clip-catalog.ts reads it). Other clips are left as they
- * are: the catalog refuses a suffix on a video with E_CLIP_UNKNOWN.
- */
-function volumeView(clip: string, plane: string | undefined, window: string | undefined): string {
-  if (plane === undefined && window === undefined) return clip;
-  const at = clip.lastIndexOf('#');
-  const base = at >= 0 ? clip.slice(0, at) : clip;
-  const [ownPlane, ownWindow] = at >= 0 ? clip.slice(at + 1).split(':') : [];
-  const w = window ?? ownWindow;
-  return `${base}#${plane ?? ownPlane ?? 'axial'}${w ? `:${w}` : ''}`;
 }
 
 /** Compares resume tokens in constant time. */
