@@ -39,7 +39,14 @@ function frames(m, n) {
 }
 
 // Folders as a server has them: media folders, cache, player, repository, home.
-const entries = [['/home/someone/clips/cardiac', 'cardiac'], ['/home/someone/clips/endo', 'endo'], ['/var/cache/cineseg/hls', '<hls-cache>'], ['/opt/cineseg/player/dist', '<player>'], ['/opt/cineseg', '<repo>'], ['/home/someone', '~']];
+const entries = [
+  ['/home/someone/clips/cardiac', 'cardiac'],
+  ['/home/someone/clips/endo', 'endo'],
+  ['/var/cache/cineseg/hls', '<hls-cache>'],
+  ['/opt/cineseg/player/dist', '<player>'],
+  ['/opt/cineseg', '<repo>'],
+  ['/home/someone', '~'],
+];
 const devNull = openSync('/dev/null', 'w');
 const sink = (line) => writeSync(devNull, `${line}\n`);
 const line = (i) => `live source: reconnect attempt ${i % 5}/5 in 100 ms (/home/someone/clips/cardiac/run${i % 7}.mp4: E_LIVE_STALLED)`;
@@ -57,7 +64,7 @@ const om = new oldMetrics.ServerMetrics();
 const nm = new newMetrics.ServerMetrics();
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const r = { oldMetricsNsPerFrame: [], promClientNsPerFrame: [], oldLogNsPerLine: [], pinoNsPerLine: [] };
-frames(om, N / 4), frames(nm, N / 4), logs(oldLog, N / 40), logs(newLog, N / 40); // warm-up
+(frames(om, N / 4), frames(nm, N / 4), logs(oldLog, N / 40), logs(newLog, N / 40)); // warm-up
 for (let k = 0; k < 7; k++) {
   r.oldMetricsNsPerFrame.push(frames(om, N));
   r.promClientNsPerFrame.push(frames(nm, N));
@@ -71,4 +78,10 @@ om.destroy();
 nm.destroy();
 rmSync(tmp, { recursive: true, force: true });
 const out = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(median(v))]));
-console.log(JSON.stringify({ node: process.version, frames: N, runs: 7, medians: out, promClientScrapeMs: Number(scrapeMs.toFixed(2)), exposedFamilies: text.split('\n').filter((l) => l.startsWith('# TYPE')).length }, null, 1));
+console.log(
+  JSON.stringify(
+    { node: process.version, frames: N, runs: 7, medians: out, promClientScrapeMs: Number(scrapeMs.toFixed(2)), exposedFamilies: text.split('\n').filter((l) => l.startsWith('# TYPE')).length },
+    null,
+    1,
+  ),
+);

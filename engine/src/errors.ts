@@ -155,7 +155,11 @@ export const ERROR_INFO: Record<ErrorCode, ErrorInfo> = {
   E_OUTPUT_WRITE: { stage: 'export', http: 500, meaning: "A file or folder could not be written (an output, a staged input, a media folder's labels.json)." },
   E_STORE: { stage: 'store', http: 500, meaning: 'The annotation store failed (SQLite or PostgreSQL error, or a record it should hold is missing).' },
   E_SESSION_UNKNOWN: { stage: 'store', http: 404, meaning: 'No stored (or open) session with that id.' },
-  E_STORE_WRITE: { stage: 'store', http: 503, meaning: "A write the server was about to acknowledge did not commit (store locked, read-only or full, or the session's record never started): the request fails instead of being acked and lost." },
+  E_STORE_WRITE: {
+    stage: 'store',
+    http: 503,
+    meaning: "A write the server was about to acknowledge did not commit (store locked, read-only or full, or the session's record never started): the request fails instead of being acked and lost.",
+  },
   E_STORE_UNAVAILABLE: { stage: 'store', http: 503, meaning: 'The store cannot be reached or opened (PostgreSQL down, wrong URL or password).' },
   E_STORE_VERSION: { stage: 'store', http: 500, meaning: "The store's schema is newer than this cineseg knows: upgrade cineseg, never downgrade the data." },
   E_EDIT_CONFLICT: { stage: 'store', http: 409, meaning: 'The object was changed by another editor since this one last read it (optimistic versioning): reload, then edit again.' },

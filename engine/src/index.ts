@@ -10,13 +10,7 @@ export { CinesegError, ErrorCode, isCinesegError } from './errors.js';
 
 // Models: a bundle folder (manifest + ONNX graphs) and the onnxruntime sessions that run it.
 export { loadBundle, defaultBundleDir, type Bundle } from './model/bundle.js';
-export {
-  ModelSessions,
-  EXECUTION_PROVIDERS,
-  type ExecutionProvider,
-  type ExecutionProviderRequest,
-  type ModelSessionOptions,
-} from './model/ort-sessions.js';
+export { ModelSessions, EXECUTION_PROVIDERS, type ExecutionProvider, type ExecutionProviderRequest, type ModelSessionOptions } from './model/ort-sessions.js';
 
 // Decode: what is in a video, and its frames as raw RGB (pulled, or as an RxJS stream).
 export { probe, type VideoInfo, type ProbeOptions } from './decode/probe.js';
@@ -24,32 +18,14 @@ export { FrameSource, frameSource, type FrameSourceOptions, type RunOptions } fr
 export type { Frame, FrameDecoder } from './decode/frame-decoder.js';
 
 // Tracking: SAM 2's video predictor over a clip's frames at the model's size.
-export {
-  VideoTracker,
-  type VideoTrackerOptions,
-  type PropagateOptions,
-  type TrackedFrame,
-  type RestoredObject,
-  type FrameProvider,
-} from './track/video-tracker.js';
+export { VideoTracker, type VideoTrackerOptions, type PropagateOptions, type TrackedFrame, type RestoredObject, type FrameProvider } from './track/video-tracker.js';
 export { DecodedFrames, type DecodedFramesOptions } from './track/decoded-frames.js';
 export type { FrameOutput } from './track/object-state.js';
 export type { Point, Box } from './track/prompts.js';
 export type { SupportSpec, SupportSetOptions } from './track/support-set.js';
 
 // Masks: COCO RLE (the one mask codec) and the DAVIS metrics J and F.
-export {
-  encodeMask,
-  encodeMaskCompressed,
-  decodeMask,
-  rleArea,
-  rleToBbox,
-  rleIou,
-  type Rle,
-  type RleCounts,
-  type CompressedRle,
-  type CocoBbox,
-} from './mask/rle.js';
+export { encodeMask, encodeMaskCompressed, decodeMask, rleArea, rleToBbox, rleIou, type Rle, type RleCounts, type CompressedRle, type CocoBbox } from './mask/rle.js';
 export { jaccard, boundaryF } from './mask/metrics.js';
 export type { VisJson } from './mask/vis-json.js';
 
@@ -59,19 +35,7 @@ export { openStore, defaultStoreSpec } from './store/open-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
 export type { PostgresStore, PostgresStoreOptions } from './store/postgres-store.js';
 export type { AnnotationStore, EditOptions, ObjectVersions, SessionSummary, StoreKind } from './store/annotation-store.js';
-export type {
-  ClipInput,
-  ClipRecord,
-  SessionRecord,
-  SessionStatus,
-  ObjectRecord,
-  PromptInput,
-  PromptRecord,
-  MaskInput,
-  MaskRecord,
-  MaskOrigin,
-  LoadedSession,
-} from './store/store-records.js';
+export type { ClipInput, ClipRecord, SessionRecord, SessionStatus, ObjectRecord, PromptInput, PromptRecord, MaskInput, MaskRecord, MaskOrigin, LoadedSession } from './store/store-records.js';
 export { registerClipFile } from './store/register-clip.js';
 export { trackSessionToStore, type TrackToStoreOptions, type TrackToStoreResult } from './store/track-to-store.js';
 

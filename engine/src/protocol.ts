@@ -50,9 +50,7 @@ const base = { v: z.literal(PROTOCOL_VERSION), seq };
  * nonOverlapMasks and nonOverlapMasksForMemEnc false (as Meta's). Ignored for live: the live
  * tracker is shared by every viewer and takes the server's flags.
  */
-export const SamOptionsSchema = z
-  .object({ addAllFramesToCorrectAsCond: z.boolean().optional(), nonOverlapMasks: z.boolean().optional(), nonOverlapMasksForMemEnc: z.boolean().optional() })
-  .strict();
+export const SamOptionsSchema = z.object({ addAllFramesToCorrectAsCond: z.boolean().optional(), nonOverlapMasks: z.boolean().optional(), nonOverlapMasksForMemEnc: z.boolean().optional() }).strict();
 /** A model id of GET /api/models (`default`: the server's own); a recorded session runs on that bundle. */
 export const ModelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 export const StartSessionSchema = z
@@ -66,7 +64,10 @@ export const StartSessionSchema = z
     /** Volume clips: the plane whose slices are the frames (default the clip id's, else axial). */
     plane: z.enum(['axial', 'coronal', 'sagittal']).optional(),
     /** Volume clips: a window preset name (ClipInfo.volume.windows), `<centre>,<width>` or `auto`. */
-    window: z.string().regex(/^(auto|[a-z-]{1,32}|-?\d+(\.\d+)?,\d+(\.\d+)?)$/).optional(),
+    window: z
+      .string()
+      .regex(/^(auto|[a-z-]{1,32}|-?\d+(\.\d+)?,\d+(\.\d+)?)$/)
+      .optional(),
   })
   .refine((m) => (m.clip !== undefined) !== (m.live === true), { message: 'give exactly one of clip or live: true' });
 /**
@@ -132,7 +133,15 @@ export const OpenSessionSchema = z.object({ ...base, type: z.literal('openSessio
  * Zero-click support: a stored session's current masks (best from OTHER clips of the same view) become memories of objects here
  * (source ids kept, or all pooled into `targetObjectId`), `frames` per object. Acked once in the tracker and stored.
  */
-export const AddSupportSchema = z.object({ ...base, type: z.literal('addSupport'), sessionId, fromSession: sessionId, objectIds: z.array(objectId).min(1).max(64).optional(), targetObjectId: objectId.optional(), frames: z.number().int().min(1).max(16).optional() });
+export const AddSupportSchema = z.object({
+  ...base,
+  type: z.literal('addSupport'),
+  sessionId,
+  fromSession: sessionId,
+  objectIds: z.array(objectId).min(1).max(64).optional(),
+  targetObjectId: objectId.optional(),
+  frames: z.number().int().min(1).max(16).optional(),
+});
 /**
  * Live: this viewer froze its picture on live frame `frame` (the one on screen). The server keeps
  * that frame promptable while it is frozen — a prompt naming it is applied there and the held

@@ -136,9 +136,23 @@ export function App() {
   const panelsRef = useRef(panels);
   panelsRef.current = panels;
   const { sendPrompt, reopen, open } = useSessionLifecycle({
-    conn, sessionRef, clipsRef, objectsRef, masks, prompts, liveKnown, liveIds,
+    conn,
+    sessionRef,
+    clipsRef,
+    objectsRef,
+    masks,
+    prompts,
+    liveKnown,
+    liveIds,
     resetEditing: () => editingRef.current.reset(),
-    setSession, setSource, setObjects, setActive, setStatus, setProgress, scheduleMaskRender, loadSessions,
+    setSession,
+    setSource,
+    setObjects,
+    setActive,
+    setStatus,
+    setProgress,
+    scheduleMaskRender,
+    loadSessions,
   });
 
   useEffect(() => {
@@ -187,7 +201,6 @@ export function App() {
     hooks.masksHeld = () => heldMasks(masks.current);
   }, []);
 
-
   const onPrompt = useCallback(
     (p: Prompt) => {
       const s = sessionRef.current;
@@ -205,8 +218,14 @@ export function App() {
       if (s.kind === 'recorded') {
         // Recorded: each click is a prompt of its own on the server (drawn, removable, undoable);
         // clearOld false keeps the frame's earlier clicks, so consecutive clicks refine.
-        const req: Request = p.kind === 'box' ? { type: 'addBox', sessionId: s.sessionId, frame: p.frame, objectId, box: p.box } : { type: 'addPoints', sessionId: s.sessionId, frame: p.frame, objectId, points: [{ x: p.x, y: p.y, label: p.label }], clearOld: false };
-        conn.current!.request(req).then((r) => r.type === 'ack' && editingRef.current.onPromptAck(r, objectId, p.frame), (e: unknown) => setStatus(errorLine(e)));
+        const req: Request =
+          p.kind === 'box'
+            ? { type: 'addBox', sessionId: s.sessionId, frame: p.frame, objectId, box: p.box }
+            : { type: 'addPoints', sessionId: s.sessionId, frame: p.frame, objectId, points: [{ x: p.x, y: p.y, label: p.label }], clearOld: false };
+        conn.current!.request(req).then(
+          (r) => r.type === 'ack' && editingRef.current.onPromptAck(r, objectId, p.frame),
+          (e: unknown) => setStatus(errorLine(e)),
+        );
         return;
       }
       sendPrompt(s.sessionId, fp).catch((e: unknown) => setStatus(errorLine(e)));
@@ -229,7 +248,15 @@ export function App() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [maskVersion, session]); // a new session clears the masks without a new maskVersion
   // Mask prompts (brush strokes) are in the server's list only, not in the replay copy: both go in.
-  const analysis = useTrackAnalysis(masks.current, maskVersion, objects.map((o) => o.id), [...prompts.current.values(), ...editing.prompts], session?.numFrames ?? 0, session?.width ?? 1, session?.height ?? 1);
+  const analysis = useTrackAnalysis(
+    masks.current,
+    maskVersion,
+    objects.map((o) => o.id),
+    [...prompts.current.values(), ...editing.prompts],
+    session?.numFrames ?? 0,
+    session?.width ?? 1,
+    session?.height ?? 1,
+  );
   prop.coverage.current = { firstPrompt: analysis.promptedFrames[0] ?? null, tracked: analysis.trackedFrames };
   const seekTo = (f: number) => recordedView.current?.seek(f);
   /** Runs the session on screen on another model: closed, then reopened with it (prompts and masks kept). */
@@ -275,7 +302,14 @@ export function App() {
         <span className="status" data-testid="status">
           {status}
         </span>
-        <HeaderExtras clipProgress={panels.clipProgress} overlayOn={overlayOn} sessionId={session?.sessionId ?? null} canExport={session?.kind === 'recorded'} onExport={() => setExportOpen(true)} onHelp={() => setHelpOpen(true)} />
+        <HeaderExtras
+          clipProgress={panels.clipProgress}
+          overlayOn={overlayOn}
+          sessionId={session?.sessionId ?? null}
+          canExport={session?.kind === 'recorded'}
+          onExport={() => setExportOpen(true)}
+          onHelp={() => setHelpOpen(true)}
+        />
       </header>
       {helpOpen && <HelpOverlay onClose={() => setHelpOpen(false)} />}
       {exportOpen && session && <ExportDialog sessionId={session.sessionId} objects={objects} numFrames={session.numFrames ?? 0} current={current} onClose={() => setExportOpen(false)} />}
@@ -371,7 +405,20 @@ export function App() {
             <PropagatePanel p={prop} numFrames={session.numFrames ?? 0} disabled={objects.length === 0} />
           </>
         )}
-        {session && session.kind === 'live' && <LiveView key={session.sessionId} handle={liveView} width={session.width} height={session.height} hidden={hidden} objects={objects} pixelSpacingMm={session.pixelSpacingMm ?? null} maskStyle={look.style} onPrompt={onPrompt} onFreeze={(f) => requestLiveFreeze(conn.current, session.sessionId, f)} />}
+        {session && session.kind === 'live' && (
+          <LiveView
+            key={session.sessionId}
+            handle={liveView}
+            width={session.width}
+            height={session.height}
+            hidden={hidden}
+            objects={objects}
+            pixelSpacingMm={session.pixelSpacingMm ?? null}
+            maskStyle={look.style}
+            onPrompt={onPrompt}
+            onFreeze={(f) => requestLiveFreeze(conn.current, session.sessionId, f)}
+          />
+        )}
       </main>
       <aside className="side">
         <ObjectList
@@ -401,8 +448,11 @@ export function App() {
         {session?.kind === 'recorded' && <ReviewPanel flags={analysis.flags} current={current} nameOf={(id) => objectNames.get(id) ?? `object ${id}`} colorOf={look.colorOf} onSeek={seekTo} />}
         <ImproveModel sessionModel={sessionModel} canUse={session?.kind === 'recorded'} onUseModel={(m) => void switchModel(m)} />
         <div className="help">
-          <div className="panel-title">Keys <button onClick={() => setHelpOpen(true)}>all keys (?)</button></div>
-          click: positive point · right-click or Alt/Shift-click: negative · drag: box · click a marker: select, Delete: remove · Ctrl+Z / Ctrl+Shift+Z: undo / redo · B / E: brush / eraser, [ ]: size · , / . : frame step · space: play
+          <div className="panel-title">
+            Keys <button onClick={() => setHelpOpen(true)}>all keys (?)</button>
+          </div>
+          click: positive point · right-click or Alt/Shift-click: negative · drag: box · click a marker: select, Delete: remove · Ctrl+Z / Ctrl+Shift+Z: undo / redo · B / E: brush / eraser, [ ]: size
+          · , / . : frame step · space: play
         </div>
       </aside>
     </div>

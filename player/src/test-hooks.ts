@@ -44,7 +44,15 @@ export interface CinesegHooks {
   /** The recorded masks the page holds now: object, frame, foreground pixels and RLE run count of each. */
   masksHeld: () => { objectId: number; frame: number; area: number; runs: number }[];
   /** Recorded view: the prompts drawn on the frame on screen (video pixels), and which one is selected. */
-  drawnPrompts: { promptId: string | number; objectId: number; frame: number; kind: string; points: { x: number; y: number; label: number }[]; box?: [number, number, number, number]; selected: boolean }[];
+  drawnPrompts: {
+    promptId: string | number;
+    objectId: number;
+    frame: number;
+    kind: string;
+    points: { x: number; y: number; label: number }[];
+    box?: [number, number, number, number];
+    selected: boolean;
+  }[];
   /** The server's last `prompts` message: how many prompts, and whether undo / redo are possible. */
   promptList: { count: number; canUndo: boolean; canRedo: boolean } | null;
   /** The editing tool ('prompt', 'brush', 'eraser') and the brush radius in video pixels. */

@@ -28,7 +28,16 @@ async function main(): Promise<void> {
   let made = 0;
   for (const kind of o.kinds) {
     for (const seed of o.seeds) {
-      const spec: ClipSpec = { kind, seed, width: o.width, height: o.height, fps: o.fps, ...(o.frames === undefined ? {} : { frames: o.frames }), ...(o.exitRate === undefined ? {} : { exitRate: o.exitRate }), ...(o.site === undefined ? {} : { site: o.site }) };
+      const spec: ClipSpec = {
+        kind,
+        seed,
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        ...(o.frames === undefined ? {} : { frames: o.frames }),
+        ...(o.exitRate === undefined ? {} : { exitRate: o.exitRate }),
+        ...(o.site === undefined ? {} : { site: o.site }),
+      };
       const r = await writeClip(spec, out, { skipExisting: o.skipExisting, raw: o.raw });
       if (!r.skipped) made++;
       if (!o.quiet) process.stdout.write(`${r.skipped ? 'kept ' : 'wrote'} ${r.dir} (${r.frames} frames, ${(r.ms / 1000).toFixed(1)} s)\n`);

@@ -188,10 +188,19 @@ export async function writeClip(spec: ClipSpec, outRoot: string, options: WriteC
         ...(spec.exitRate === undefined ? {} : { exit_rate: spec.exitRate }),
         dropouts: scene.dropouts.map((d) => ({ object_id: d.objectId, start: d.start, end: d.end })),
       },
-      videos: [{
-        id: 1, width: W, height: H, length: frames, fps: spec.fps, file: 'clip.mp4', kind: spec.kind, seed: spec.seed,
-        ...(isDefaultSite(spec.site) ? {} : { site: spec.site }),
-      }],
+      videos: [
+        {
+          id: 1,
+          width: W,
+          height: H,
+          length: frames,
+          fps: spec.fps,
+          file: 'clip.mp4',
+          kind: spec.kind,
+          seed: spec.seed,
+          ...(isDefaultSite(spec.site) ? {} : { site: spec.site }),
+        },
+      ],
       categories: scene.categories.map((c) => ({ ...c })),
       annotations: scene.objects.map((o, k) => ({
         id: o.id,

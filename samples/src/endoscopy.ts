@@ -4,6 +4,10 @@
  * 1-2 raised polyps fixed to the tissue, shaded by the scope's light with specular highlights.
  * Polyps are evaluated analytically per pixel in world coordinates, and the same test decides the
  * ground-truth mask, so the mask is exactly the drawn polyp (clipped to the field of view).
+ *
+ * Why just over 500 lines: createEndoscopyScene is one closure over the scene's random streams,
+ * drawn in a fixed order; the published default clips must stay byte for byte, so its parts are
+ * not pulled apart into functions that would have to thread those streams through.
  */
 import { fbm, valueNoise } from './noise.js';
 import { hash2, hashString, Rng } from './prng.js';
@@ -180,7 +184,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   };
 
   // Circular field of view with hard edge (what the scope optics show).
-  const fovR = Math.hypot(W, H) / 2 * root.fork('fov').range(0.84, 0.92);
+  const fovR = (Math.hypot(W, H) / 2) * root.fork('fov').range(0.84, 0.92);
   const fovCx = W / 2;
   const fovCy = H / 2;
   const inFov = new Uint8Array(N);
@@ -202,7 +206,7 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   for (let k = 0; k < count; k++) {
     for (let attempt = 0; attempt < 200; attempt++) {
       const ang = pRng.range(0, 2 * Math.PI);
-      const rad = pRng.range(0, 0.75) * Math.min(W, H) / 2;
+      const rad = (pRng.range(0, 0.75) * Math.min(W, H)) / 2;
       const sx = W / 2 + rad * Math.cos(ang);
       const sy = H / 2 + rad * Math.sin(ang);
       const a = (pRng.range(look.polypSize[0], look.polypSize[1]) * H) / cam0.zoom;
@@ -280,8 +284,34 @@ export function createEndoscopyScene(spec: ClipSpec): Scene {
   const noiseSeed = light.u32() | 0;
 
   // Unlabelled site distractors on the tissue, kept clear of the polyps (site-extras.ts).
-  const bubbles: Bubble[] = look.bubbles[1] > 0 ? placeBubbles(root.fork('site:bubbles'), look.bubbles, polyps.map((p) => p.shape), cam0, W, H, fovR, scale, screenToWorld) : [];
-  const decoys: Decoy[] = look.decoys[1] > 0 ? placeDecoys(root.fork('site:decoys'), look.decoys, polyps.map((p) => p.shape), look, cam0, W, H, fovR, screenToWorld) : [];
+  const bubbles: Bubble[] =
+    look.bubbles[1] > 0
+      ? placeBubbles(
+          root.fork('site:bubbles'),
+          look.bubbles,
+          polyps.map((p) => p.shape),
+          cam0,
+          W,
+          H,
+          fovR,
+          scale,
+          screenToWorld,
+        )
+      : [];
+  const decoys: Decoy[] =
+    look.decoys[1] > 0
+      ? placeDecoys(
+          root.fork('site:decoys'),
+          look.decoys,
+          polyps.map((p) => p.shape),
+          look,
+          cam0,
+          W,
+          H,
+          fovR,
+          screenToWorld,
+        )
+      : [];
   // Brightness and white balance per channel (null = untouched, the default).
   const channelGain = look.gain !== 1 || look.whiteBalance ? [0, 1, 2].map((ch) => look.gain * (look.whiteBalance?.[ch] ?? 1)) : null;
 

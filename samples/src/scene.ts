@@ -111,10 +111,5 @@ export function blobBounds(shape: BlobShape, margin: number, width: number, heig
   let amp = 0;
   for (const [a] of shape.harmonics) amp += Math.abs(a);
   const r = Math.max(shape.a, shape.b) * (1 + amp) + margin + 2;
-  return [
-    Math.max(0, Math.floor(shape.cx - r)),
-    Math.max(0, Math.floor(shape.cy - r)),
-    Math.min(width - 1, Math.ceil(shape.cx + r)),
-    Math.min(height - 1, Math.ceil(shape.cy + r)),
-  ];
+  return [Math.max(0, Math.floor(shape.cx - r)), Math.max(0, Math.floor(shape.cy - r)), Math.min(width - 1, Math.ceil(shape.cx + r)), Math.min(height - 1, Math.ceil(shape.cy + r))];
 }

@@ -39,8 +39,15 @@ function inView(rng: Rng, W: number, H: number, fovR: number, frac: number): [nu
 }
 
 export function placeBubbles<C extends CameraLike>(
-  rng: Rng, count: readonly [number, number], polyps: readonly BlobShape[], cam0: C,
-  W: number, H: number, fovR: number, scale: number, toWorld: ScreenToWorld<C>,
+  rng: Rng,
+  count: readonly [number, number],
+  polyps: readonly BlobShape[],
+  cam0: C,
+  W: number,
+  H: number,
+  fovR: number,
+  scale: number,
+  toWorld: ScreenToWorld<C>,
 ): Bubble[] {
   const n = rng.int(count[0], count[1]);
   const out: Bubble[] = [];
@@ -75,8 +82,15 @@ export function shadeBubble(b: Bubble, wx: number, wy: number, px: number[]): vo
 }
 
 export function placeDecoys<C extends CameraLike>(
-  rng: Rng, count: readonly [number, number], polyps: readonly BlobShape[], look: EndoscopyLook, cam0: C,
-  W: number, H: number, fovR: number, toWorld: ScreenToWorld<C>,
+  rng: Rng,
+  count: readonly [number, number],
+  polyps: readonly BlobShape[],
+  look: EndoscopyLook,
+  cam0: C,
+  W: number,
+  H: number,
+  fovR: number,
+  toWorld: ScreenToWorld<C>,
 ): Decoy[] {
   const n = rng.int(count[0], count[1]);
   // Look-alikes: polyp-like tints (their own table entry), lower and smaller than the polyps.
@@ -92,7 +106,11 @@ export function placeDecoys<C extends CameraLike>(
       const color = look.decoyColors[rng.int(0, 1)]!;
       out.push({
         shape: {
-          cx: x, cy: y, a, b: a * rng.range(0.7, 1), angle: rng.range(0, Math.PI),
+          cx: x,
+          cy: y,
+          a,
+          b: a * rng.range(0.7, 1),
+          angle: rng.range(0, Math.PI),
           harmonics: [[rng.range(0.02, 0.08), rng.range(0, 2 * Math.PI)]],
         },
         reach,

@@ -171,8 +171,16 @@ const US_A: UltrasoundLook = {
 };
 
 const ENDO_A: EndoscopyLook = {
-  base: [[0.78, 0.9], [0.38, 0.5], [0.33, 0.42]],
-  deep: [[0.55, 0.68], [0.16, 0.24], [0.14, 0.2]],
+  base: [
+    [0.78, 0.9],
+    [0.38, 0.5],
+    [0.33, 0.42],
+  ],
+  deep: [
+    [0.55, 0.68],
+    [0.16, 0.24],
+    [0.14, 0.2],
+  ],
   patchScale: 90,
   grainScale: 18,
   grainBase: 0.9,
@@ -188,7 +196,10 @@ const ENDO_A: EndoscopyLook = {
   vignette: [1.12, 0.75, 2.2],
   lumenDepth: [0.6, 0.85],
   polypSize: [0.08, 0.15],
-  polypColors: [[0.86, 0.3, 0.25], [0.97, 0.68, 0.6]],
+  polypColors: [
+    [0.86, 0.3, 0.25],
+    [0.97, 0.68, 0.6],
+  ],
   tissueShare: 0.3,
   colorShare: 0.7,
   polypHeight: [0.5, 0.9],
@@ -214,7 +225,10 @@ const ENDO_A: EndoscopyLook = {
   whiteBalance: null,
   bubbles: [0, 0],
   decoys: [0, 0],
-  decoyColors: [[0.86, 0.3, 0.25], [0.97, 0.68, 0.6]],
+  decoyColors: [
+    [0.86, 0.3, 0.25],
+    [0.97, 0.68, 0.6],
+  ],
 };
 
 export const SITES: Readonly<Record<string, Site>> = {
@@ -229,8 +243,7 @@ export const SITES: Readonly<Record<string, Site>> = {
     name: 'b',
     ultrasound:
       'older console: flat, low-contrast image (strong log compression) with coarse, harsh speckle; fainter structures with a thick bright ring wall; +1-2 ring-walled look-alikes; coarser tissue texture',
-    endoscopy:
-      'faint, flat polyps close in colour to a paler salmon mucosa with coarse grain and more visible vessels; soft polyp borders, weak contact shadow; more wet glints',
+    endoscopy: 'faint, flat polyps close in colour to a paler salmon mucosa with coarse grain and more visible vessels; soft polyp borders, weak contact shadow; more wet glints',
     us: {
       ...US_A,
       texScale: [120, 80],
@@ -249,8 +262,16 @@ export const SITES: Readonly<Record<string, Site>> = {
     },
     endo: {
       ...ENDO_A,
-      base: [[0.86, 0.95], [0.55, 0.63], [0.45, 0.52]],
-      deep: [[0.7, 0.78], [0.35, 0.42], [0.3, 0.36]],
+      base: [
+        [0.86, 0.95],
+        [0.55, 0.63],
+        [0.45, 0.52],
+      ],
+      deep: [
+        [0.7, 0.78],
+        [0.35, 0.42],
+        [0.3, 0.36],
+      ],
       patchScale: 45,
       grainScale: 8,
       grainBase: 0.8,
@@ -258,7 +279,10 @@ export const SITES: Readonly<Record<string, Site>> = {
       vesselThreshold: 0.94,
       vesselGate: 0.36,
       glintThreshold: 0.93,
-      polypColors: [[0.92, 0.5, 0.42], [0.95, 0.66, 0.58]],
+      polypColors: [
+        [0.92, 0.5, 0.42],
+        [0.95, 0.66, 0.58],
+      ],
       tissueShare: 0.5,
       colorShare: 0.5,
       polypHeight: [0.3, 0.5],
@@ -271,8 +295,7 @@ export const SITES: Readonly<Record<string, Site>> = {
     name: 'c',
     ultrasound:
       'high-frequency probe: fine speckle, fine tissue texture, steep depth attenuation and a strong fan vignette, brighter gain; soft-bordered structures without a rim; faster, jittery structure motion',
-    endoscopy:
-      'narrow-band-like light: teal/olive mucosa, dark brown vessels and brown polyps; no optical blur (sharp), strong vignette; faster camera with a little shake',
+    endoscopy: 'narrow-band-like light: teal/olive mucosa, dark brown vessels and brown polyps; no optical blur (sharp), strong vignette; faster camera with a little shake',
     us: {
       ...US_A,
       texScale: [35, 22],
@@ -291,11 +314,22 @@ export const SITES: Readonly<Record<string, Site>> = {
     },
     endo: {
       ...ENDO_A,
-      base: [[0.42, 0.5], [0.6, 0.68], [0.5, 0.58]],
-      deep: [[0.3, 0.36], [0.42, 0.5], [0.4, 0.47]],
+      base: [
+        [0.42, 0.5],
+        [0.6, 0.68],
+        [0.5, 0.58],
+      ],
+      deep: [
+        [0.3, 0.36],
+        [0.42, 0.5],
+        [0.4, 0.47],
+      ],
       vesselThreshold: 0.94,
       vesselDarken: [0.4, 0.68, 0.8],
-      polypColors: [[0.5, 0.33, 0.2], [0.62, 0.45, 0.3]],
+      polypColors: [
+        [0.5, 0.33, 0.2],
+        [0.62, 0.45, 0.3],
+      ],
       vignette: [1.15, 0.95, 1.8],
       blurPasses: 0,
       speed: 1.5,
@@ -304,10 +338,8 @@ export const SITES: Readonly<Record<string, Site>> = {
   },
   d: {
     name: 'd',
-    ultrasound:
-      'sepia colour map with electronic noise; strongly fibrous, streaky tissue; +2-3 extra anechoic look-alikes without a rim and +1 reflector; large, slow sway and deeper breathing',
-    endoscopy:
-      'warm (yellowish) white balance, 5-12 air bubbles with bright rims floating on the mucosa, heavier sensor noise, shaky scope and faster panning',
+    ultrasound: 'sepia colour map with electronic noise; strongly fibrous, streaky tissue; +2-3 extra anechoic look-alikes without a rim and +1 reflector; large, slow sway and deeper breathing',
+    endoscopy: 'warm (yellowish) white balance, 5-12 air bubbles with bright rims floating on the mucosa, heavier sensor noise, shaky scope and faster panning',
     us: {
       ...US_A,
       streakThreshold: 0.8,
@@ -336,8 +368,7 @@ export const SITES: Readonly<Record<string, Site>> = {
     name: 'e',
     ultrasound:
       'dark, low-gain image (high contrast compression) with strong lateral falloff; structures moderately dark with a thin, soft halo; +1-2 extra look-alikes and +2 reflectors (more shadows); deep breathing, jittery structure motion',
-    endoscopy:
-      'dim light with a heavy vignette and soft focus (2 blur passes); 2-5 raised look-alike mucosal bumps; polyps ringed by a darker, wider contact shadow; more noise, larger zoom and roll',
+    endoscopy: 'dim light with a heavy vignette and soft focus (2 blur passes); 2-5 raised look-alike mucosal bumps; polyps ringed by a darker, wider contact shadow; more noise, larger zoom and roll',
     us: {
       ...US_A,
       compression: 2.5,
@@ -366,7 +397,10 @@ export const SITES: Readonly<Record<string, Site>> = {
       shadowReach: 1.16,
       decoys: [2, 5],
       // The polyp tints pulled a quarter of the way toward the mucosa: look-alikes, not copies.
-      decoyColors: [[0.85, 0.34, 0.29], [0.93, 0.61, 0.54]],
+      decoyColors: [
+        [0.85, 0.34, 0.29],
+        [0.93, 0.61, 0.54],
+      ],
       zoom: 1.6,
       roll: 2,
     },

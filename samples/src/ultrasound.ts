@@ -138,8 +138,7 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
   const breathAmp = breathRng.range(0.004, 0.012) * H * look.breath;
   const breathPeriod = breathRng.range(70, 130);
   const breathPhase = breathRng.range(0, 2 * Math.PI);
-  const breath = (t: number): number =>
-    Math.round(breathAmp * (Math.sin((2 * Math.PI * t) / breathPeriod + breathPhase) - Math.sin(breathPhase)));
+  const breath = (t: number): number => Math.round(breathAmp * (Math.sin((2 * Math.PI * t) / breathPeriod + breathPhase) - Math.sin(breathPhase)));
   const M = Math.ceil(2 * 0.012 * H * look.breath) + 1;
   const CH = H + 2 * M;
   const CN = W * CH;
@@ -455,7 +454,12 @@ export function createUltrasoundScene(spec: ClipSpec): Scene {
 
   return {
     spec: {
-      kind: 'ultrasound', seed: spec.seed, width: W, height: H, frames, fps: spec.fps,
+      kind: 'ultrasound',
+      seed: spec.seed,
+      width: W,
+      height: H,
+      frames,
+      fps: spec.fps,
       ...(spec.exitRate === undefined ? {} : { exitRate: spec.exitRate }),
       ...(isDefaultSite(spec.site) ? {} : { site: spec.site }),
     },

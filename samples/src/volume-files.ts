@@ -146,13 +146,15 @@ export function ctSliceBytes(s: CtSliceWrite): Buffer {
     [0x7fe0, 0x0010, 'OW', new Uint8Array(s.stored.buffer, s.stored.byteOffset, s.stored.byteLength)],
   ];
   const metaBody = Buffer.concat(
-    ([
-      [0x0002, 0x0001, 'OB', new Uint8Array([0, 1])],
-      [0x0002, 0x0002, 'UI', CT_IMAGE_STORAGE],
-      [0x0002, 0x0003, 'UI', s.sopInstanceUid],
-      [0x0002, 0x0010, 'UI', EXPLICIT_LE],
-      [0x0002, 0x0012, 'UI', '2.25.271828182845904523536028747135266249'],
-    ] as Element[]).map(encodeElement),
+    (
+      [
+        [0x0002, 0x0001, 'OB', new Uint8Array([0, 1])],
+        [0x0002, 0x0002, 'UI', CT_IMAGE_STORAGE],
+        [0x0002, 0x0003, 'UI', s.sopInstanceUid],
+        [0x0002, 0x0010, 'UI', EXPLICIT_LE],
+        [0x0002, 0x0012, 'UI', '2.25.271828182845904523536028747135266249'],
+      ] as Element[]
+    ).map(encodeElement),
   );
   const groupLength = encodeElement([0x0002, 0x0000, 'UL', metaBody.length]);
   return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), groupLength, metaBody, ...ds.map(encodeElement)]);

@@ -25,7 +25,21 @@ beforeAll(async () => {
   // A small, tall clip, as annotators meet them (a 180×184 crop of a generated one).
   media = mkdtempSync(join(tmpdir(), 'cineseg-tall-'));
   mkdirSync(join(media, 'tall'));
-  execFileSync('ffmpeg', ['-v', 'error', '-i', join(REPO_ROOT, 'samples', CLIP, 'clip.mp4'), '-vf', 'crop=180:184:130:90', '-frames:v', '20', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', join(media, 'tall', 'clip.mp4')]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    join(REPO_ROOT, 'samples', CLIP, 'clip.mp4'),
+    '-vf',
+    'crop=180:184:130:90',
+    '-frames:v',
+    '20',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    join(media, 'tall', 'clip.mp4'),
+  ]);
   e = await startE2e({ media: [join(REPO_ROOT, 'samples', 'generated'), media] });
 });
 afterAll(async () => {
@@ -84,7 +98,11 @@ describe('e2e: brush, eraser, colours and layout', () => {
 
     // A stroke away from the object: its area joins the object's mask (a new region, far from the click).
     const edits0 = await page.evaluate(() => window.__cineseg.maskEditsSent);
-    await stroke(page, [[40, 300], [90, 300], [120, 310]]);
+    await stroke(page, [
+      [40, 300],
+      [90, 300],
+      [120, 310],
+    ]);
     await page.waitForFunction((n) => window.__cineseg.maskEditsSent === n + 1, edits0);
     await expect.poll(() => e.sink.sessions.get(sid)!.prompts.at(-1)?.kind, { timeout: 30_000 }).toBe('mask');
     // The stroke covers about 80 px × 2r; the tracker's output for a mask prompt is that mask.
@@ -100,7 +118,10 @@ describe('e2e: brush, eraser, colours and layout', () => {
     // E: the eraser over the brushed region takes it away again.
     await page.keyboard.press('e');
     await expect.poll(() => page.evaluate(() => window.__cineseg.editTool)).toBe('eraser');
-    await stroke(page, [[30, 300], [130, 305]]);
+    await stroke(page, [
+      [30, 300],
+      [130, 305],
+    ]);
     await page.waitForFunction((n) => window.__cineseg.maskEditsSent === n + 2, edits0);
     await expect.poll(() => storedArea(sid, '1:0'), { timeout: 30_000 }).toBeLessThan(a1 - 0.7 * strokeArea);
     const a2 = storedArea(sid, '1:0');
@@ -168,7 +189,11 @@ describe('e2e: brush, eraser, colours and layout', () => {
       await page.click('[data-clip*="tall"]');
       await page.waitForFunction((o) => window.__cineseg.sessionId !== o && window.__cineseg.presentedFrame === 0, old, { timeout: 60_000 });
       await page.waitForTimeout(300);
-      const m = await page.evaluate(() => ({ scroll: document.scrollingElement!.scrollHeight, inner: innerHeight, main: document.querySelector('main')!.scrollHeight - document.querySelector('main')!.clientHeight }));
+      const m = await page.evaluate(() => ({
+        scroll: document.scrollingElement!.scrollHeight,
+        inner: innerHeight,
+        main: document.querySelector('main')!.scrollHeight - document.querySelector('main')!.clientHeight,
+      }));
       expect(m.scroll).toBeLessThanOrEqual(m.inner);
       for (const sel of ['canvas.timeline', '[data-testid="propagate"]', '[data-testid="frame-label"]']) {
         const b = (await page.locator(sel).first().boundingBox())!;

@@ -86,7 +86,6 @@ export async function startE2e(opts: Partial<ServeOptions> = {}): Promise<E2e> {
   return e;
 }
 
-
 export interface E2eWithStore extends E2e {
   /** The real SQLite store every prompt and mask of the test goes to (in its own folder). */
   store: SessionStore;

@@ -16,7 +16,11 @@ import { colorOf } from '../../player/src/overlay/paint.js';
 import { SCREENSHOTS, startE2e, type E2e } from './harness.js';
 
 const CLIP_DIR = join(REPO_ROOT, 'samples/generated/endoscopy-1');
-const prompts = JSON.parse(readFileSync(join(CLIP_DIR, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { object_id: number; point: [number, number]; box: [number, number, number, number] }[] };
+const prompts = JSON.parse(readFileSync(join(CLIP_DIR, 'prompts.json'), 'utf8')) as {
+  width: number;
+  height: number;
+  objects: { object_id: number; point: [number, number]; box: [number, number, number, number] }[];
+};
 const HOLD = 6; // the server's held frames (LivePipeline holdFrames default)
 
 let e: E2e;

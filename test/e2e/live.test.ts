@@ -79,7 +79,12 @@ describe('e2e: live session in Chromium', () => {
       });
     await expect.poll(overlayPixels, { timeout: 10_000 }).toBeGreaterThan(0);
     // Deleting asks first (the ✕ sits beside hide); the test says yes and checks it was asked.
-    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
+    const asked = new Promise<string>((resolve) =>
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      }),
+    );
     await page.locator('[data-object="1"] button[title="delete"]').click();
     expect(await asked).toMatch(/delete|remove/i);
     await expect.poll(() => live.objectIds, { timeout: 10_000 }).toEqual([]);

@@ -52,7 +52,12 @@ async function trackPixel(page: Page, row: number, f: number): Promise<number[]>
     ({ row, f, n }) => {
       const c = document.querySelector('canvas.timeline') as HTMLCanvasElement;
       const x = Math.floor(((f + 0.5) / n) * c.width);
-      return Array.from(c.getContext('2d')!.getImageData(x, 36 + row * 14 + 7, 1, 1).data.slice(0, 3));
+      return Array.from(
+        c
+          .getContext('2d')!
+          .getImageData(x, 36 + row * 14 + 7, 1, 1)
+          .data.slice(0, 3),
+      );
     },
     { row, f, n: N },
   );
@@ -136,7 +141,7 @@ describe('e2e: timeline, review, keyboard, export and sessions panels', () => {
     await expect.poll(() => store.getMask(sid, 1, 15)?.origin, { timeout: 20_000 }).toBe('prompt');
     await expect.poll(() => page.locator('[data-flag-frame="15"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await page.locator('[data-flag-frame="15"]').first().textContent()).toMatch(/(empty mask|absent \(score -?[\d.]+\)) between present frames|area changed by \d+ %/);
-    const flagged = [...new Set((await page.locator('[data-flag-frame]').evaluateAll((li) => li.map((l) => Number(l.getAttribute('data-flag-frame'))))))].sort((a, b) => a - b);
+    const flagged = [...new Set(await page.locator('[data-flag-frame]').evaluateAll((li) => li.map((l) => Number(l.getAttribute('data-flag-frame')))))].sort((a, b) => a - b);
     // The tiny test model may flag other frames of the propagated range too: n / p go to the nearest.
     expect(flagged).toContain(15);
     expect(flagged.every((f) => f >= 10 && f <= 20)).toBe(true);
@@ -175,7 +180,24 @@ describe('e2e: timeline, review, keyboard, export and sessions panels', () => {
     const help = page.locator('[data-testid="help-overlay"]');
     await help.waitFor({ timeout: 5_000 });
     const ids = await help.locator('[data-shortcut]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-shortcut')));
-    for (const id of ['frame-step', 'play', 'back-10', 'forward-10', 'first-frame', 'last-frame', 'prev-prompted', 'next-prompted', 'select-object', 'next-flagged', 'prev-flagged', 'propagate', 'escape', 'overlay', 'help']) expect(ids).toContain(id);
+    for (const id of [
+      'frame-step',
+      'play',
+      'back-10',
+      'forward-10',
+      'first-frame',
+      'last-frame',
+      'prev-prompted',
+      'next-prompted',
+      'select-object',
+      'next-flagged',
+      'prev-flagged',
+      'propagate',
+      'escape',
+      'overlay',
+      'help',
+    ])
+      expect(ids).toContain(id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(await help.textContent()).toContain('next flagged frame');
     await page.screenshot({ path: join(SCREENSHOTS, 'panels-help.png') });

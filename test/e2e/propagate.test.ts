@@ -158,10 +158,12 @@ describe('e2e: propagation and objects in Chromium', () => {
     await page.press('[aria-label="name of object 1"]', 'Enter');
     expect(await page.inputValue('[aria-label="name of object 1"]')).toBe('polyp');
     expect(await page.locator('[data-object]').count()).toBe(2);
-    await expect.poll(() => store.listObjects(sid).map((o) => [o.objectId, o.label]), { timeout: 10_000 }).toEqual([
-      [1, 'polyp'],
-      [2, 'object'],
-    ]);
+    await expect
+      .poll(() => store.listObjects(sid).map((o) => [o.objectId, o.label]), { timeout: 10_000 })
+      .toEqual([
+        [1, 'polyp'],
+        [2, 'object'],
+      ]);
     const vis = store.toVisJson(sid);
     expect(vis.categories.map((c) => c.name).sort()).toEqual(['object', 'polyp']);
     const ann1 = vis.annotations.find((a) => a.object_id === 1)!;
@@ -175,7 +177,12 @@ describe('e2e: propagation and objects in Chromium', () => {
     await expect.poll(() => overlayObjects(page), { timeout: 5_000 }).toEqual([1, 2]);
 
     // Deleting asks first (the ✕ sits beside hide); the test says yes and checks it was asked.
-    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
+    const asked = new Promise<string>((resolve) =>
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      }),
+    );
     await page.click('[data-object="2"] button[title="delete"]');
     expect(await asked).toMatch(/delete|remove/i);
     await expect.poll(() => page.locator('[data-object]').count(), { timeout: 10_000 }).toBe(1);

@@ -81,7 +81,9 @@ describe('e2e: recorded clip in Chromium', () => {
     const near = [N - 2, N - 1, N, N + 1, N + 2];
     const decoded = await decodeFrames(near);
     const diffs = near.map((f) => meanAbsDiff(shown.rgb, decoded.get(f)!));
-    process.stderr.write(`e2e recorded: video pixels vs frames ${near.join(',')}: ${diffs.map((d) => d.toFixed(2)).join(', ')}; ${JSON.stringify(await page.evaluate(() => ({ ...window.__cineseg, liveLatenciesMs: 0 })))}\n`);
+    process.stderr.write(
+      `e2e recorded: video pixels vs frames ${near.join(',')}: ${diffs.map((d) => d.toFixed(2)).join(', ')}; ${JSON.stringify(await page.evaluate(() => ({ ...window.__cineseg, liveLatenciesMs: 0 })))}\n`,
+    );
     expect(near[diffs.indexOf(Math.min(...diffs))]).toBe(N);
     expect(diffs[2]).toBeLessThan(3);
 
@@ -148,7 +150,12 @@ describe('e2e: recorded clip in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'recorded-two-objects.png') });
 
     // Deleting asks first (the ✕ sits beside hide); the test says yes and checks it was asked.
-    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
+    const asked = new Promise<string>((resolve) =>
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      }),
+    );
     await page.locator('[data-object="2"] button[title="delete"]').click();
     expect(await asked).toMatch(/delete|remove/i);
     await expect.poll(() => [...stored.masks.keys()].some((k) => k.startsWith('2:')), { timeout: 20_000 }).toBe(false);

@@ -131,7 +131,15 @@ describe('e2e: restore after kill -9', () => {
     const ro = SessionStore.open(dbPath, { readonly: true });
     const storedMask = decodeMask(ro.getMask(sid, 1, f)!.rle);
     ro.destroy();
-    await expect.poll(async () => { const o = await overlayMask(page); return o.width === W ? iou(o.mask, storedMask) : 0; }, { timeout: 10_000 }).toBeGreaterThan(0.98);
+    await expect
+      .poll(
+        async () => {
+          const o = await overlayMask(page);
+          return o.width === W ? iou(o.mask, storedMask) : 0;
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0.98);
     await page.screenshot({ path: join(SCREENSHOTS, 'restored-after-kill.png') });
 
     // Through the list: another clip, then the stored session reopened from the list.

@@ -63,14 +63,32 @@ async function newSession(page: Page, action: () => Promise<unknown>): Promise<s
 async function seekTimeline(page: Page, f: number, n: number): Promise<void> {
   const tl = (await page.locator('canvas.timeline').boundingBox())!;
   await page.mouse.click(tl.x + ((f + 0.5) / n) * tl.width, tl.y + tl.height / 2);
-  await page.waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 15_000 }).catch(async (err: Error) => {
-    const h = await page.evaluate(() => ({ p: window.__cineseg.presentedFrame, o: window.__cineseg.overlayFrame, t: window.__cineseg.presentedMediaTime, z: window.__cineseg.frame0MediaTime, cur: (document.querySelector('video') as HTMLVideoElement).currentTime }));
-    await page.screenshot({ path: join(SCREENSHOTS, 'volume-seek-failed.png') });
-    throw new Error(`seek to ${f}: ${JSON.stringify(h)} ${err.message}`);
-  });
+  await page
+    .waitForFunction((k) => window.__cineseg.presentedFrame === k && window.__cineseg.overlayFrame === k, f, { timeout: 15_000 })
+    .catch(async (err: Error) => {
+      const h = await page.evaluate(() => ({
+        p: window.__cineseg.presentedFrame,
+        o: window.__cineseg.overlayFrame,
+        t: window.__cineseg.presentedMediaTime,
+        z: window.__cineseg.frame0MediaTime,
+        cur: (document.querySelector('video') as HTMLVideoElement).currentTime,
+      }));
+      await page.screenshot({ path: join(SCREENSHOTS, 'volume-seek-failed.png') });
+      throw new Error(`seek to ${f}: ${JSON.stringify(h)} ${err.message}`);
+    });
 }
 
-const maskedSlices = (page: Page) => page.evaluate(() => [...new Set(window.__cineseg.masksHeld().filter((m) => m.area > 0).map((m) => m.frame))].sort((a, b) => a - b));
+const maskedSlices = (page: Page) =>
+  page.evaluate(() =>
+    [
+      ...new Set(
+        window.__cineseg
+          .masksHeld()
+          .filter((m) => m.area > 0)
+          .map((m) => m.frame),
+      ),
+    ].sort((a, b) => a - b),
+  );
 
 describe('e2e: a CT volume in the player', () => {
   it('liver window, a click on the middle slice, propagate both ways; the coronal plane; the axial view reopened', async () => {
@@ -104,7 +122,12 @@ describe('e2e: a CT volume in the player', () => {
     expect(slices.filter((k) => k >= k0 && k < mid).length).toBeGreaterThan(3);
     expect(slices.filter((k) => k > mid && k <= k1).length).toBeGreaterThan(3);
     // Far from the lesion the tiny test model does leak (onto the liver around it): said, not asserted.
-    const areas = await page.evaluate(() => window.__cineseg.masksHeld().map((m) => `${m.frame}:${m.area}`).join(' '));
+    const areas = await page.evaluate(() =>
+      window.__cineseg
+        .masksHeld()
+        .map((m) => `${m.frame}:${m.area}`)
+        .join(' '),
+    );
     process.stderr.write(`volume e2e: masked slices ${slices.join(',')}; areas ${areas}\n`);
     await seekTimeline(page, mid - 4, nz);
     await page.screenshot({ path: join(SCREENSHOTS, 'volume-axial.png') });
@@ -128,7 +151,18 @@ describe('e2e: a CT volume in the player', () => {
     const masked = slices.length;
     await page.evaluate(() => (window.__cineseg.presentedFrame = -1));
     await page.click(`[data-session="${axial}"] [data-testid="reopen"]`, { timeout: 30_000 });
-    await page.waitForFunction(({ s, n }) => window.__cineseg.sessionId === s && new Set(window.__cineseg.masksHeld().filter((m) => m.area > 0).map((m) => m.frame)).size >= n, { s: axial, n: masked }, { timeout: 60_000 });
+    await page.waitForFunction(
+      ({ s, n }) =>
+        window.__cineseg.sessionId === s &&
+        new Set(
+          window.__cineseg
+            .masksHeld()
+            .filter((m) => m.area > 0)
+            .map((m) => m.frame),
+        ).size >= n,
+      { s: axial, n: masked },
+      { timeout: 60_000 },
+    );
     await page.waitForFunction(() => window.__cineseg.presentedFrame === 0, undefined, { timeout: 30_000 });
     await expect.poll(() => frameLabel(page)).toBe(`slice 1 / ${nz}`);
     expect(await page.locator('[data-testid="volume-plane"]').inputValue()).toBe('axial');

@@ -6,18 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CLI_MAIN,
-  GENERATED_SAMPLES_DIR,
-  MODELS_DIR,
-  PLAYER_DIST_DIR,
-  REAL_SAMPLES_DIR,
-  REPO_ROOT,
-  SHIPPED_BUNDLE_DIR,
-  cacheDir,
-  defaultBundleDir,
-  defaultMediaDirs,
-} from '../../engine/src/paths.js';
+import { CLI_MAIN, GENERATED_SAMPLES_DIR, MODELS_DIR, PLAYER_DIST_DIR, REAL_SAMPLES_DIR, REPO_ROOT, SHIPPED_BUNDLE_DIR, cacheDir, defaultBundleDir, defaultMediaDirs } from '../../engine/src/paths.js';
 
 const SRC = join(REPO_ROOT, 'engine', 'src');
 

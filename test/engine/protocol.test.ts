@@ -67,7 +67,18 @@ describe('protocol: client message validation', () => {
     expect(full.ok && full.msg).toMatchObject({ type: 'addSupport', fromSession: 'a', objectIds: [1, 2], targetObjectId: 5, frames: 16 });
     const min = parse({ fromSession: 'a' });
     expect(min.ok && min.msg.type === 'addSupport' && [min.msg.objectIds, min.msg.targetObjectId, min.msg.frames]).toEqual([undefined, undefined, undefined]);
-    for (const m of [{}, { fromSession: '' }, { fromSession: 'a', frames: 0 }, { fromSession: 'a', frames: 17 }, { fromSession: 'a', frames: 1.5 }, { fromSession: 'a', objectIds: [] }, { fromSession: 'a', objectIds: Array(65).fill(1) }, { fromSession: 'a', objectIds: [-1] }, { fromSession: 'a', targetObjectId: 'x' }, { fromSession: 7 }]) {
+    for (const m of [
+      {},
+      { fromSession: '' },
+      { fromSession: 'a', frames: 0 },
+      { fromSession: 'a', frames: 17 },
+      { fromSession: 'a', frames: 1.5 },
+      { fromSession: 'a', objectIds: [] },
+      { fromSession: 'a', objectIds: Array(65).fill(1) },
+      { fromSession: 'a', objectIds: [-1] },
+      { fromSession: 'a', targetObjectId: 'x' },
+      { fromSession: 7 },
+    ]) {
       const r = parse(m);
       expect(r.ok, JSON.stringify(m)).toBe(false);
       expect(!r.ok && r.error).toMatchObject({ code: 'E_PROTOCOL_INVALID', seq: 3 });

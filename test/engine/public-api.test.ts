@@ -22,7 +22,10 @@ function documented(): { values: Set<string>; types: Set<string> } {
   const values = new Set<string>();
   const types = new Set<string>();
   for (const row of table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| group'))) {
-    const [, v = '', t = ''] = row.split('|').slice(1).map((c) => c.trim());
+    const [, v = '', t = ''] = row
+      .split('|')
+      .slice(1)
+      .map((c) => c.trim());
     for (const m of v.matchAll(/`(\w+)`/g)) values.add(m[1]!);
     for (const m of t.matchAll(/`(\w+)`/g)) types.add(m[1]!);
   }
@@ -33,9 +36,18 @@ function documented(): { values: Set<string>; types: Set<string> } {
 function typeExports(): Set<string> {
   const out = new Set<string>();
   for (const m of INDEX.matchAll(/export (type )?\{([^}]*)\}/g)) {
-    for (const item of m[2]!.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of m[2]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const typeOnly = m[1] !== undefined || item.startsWith('type ');
-      if (typeOnly) out.add(item.replace(/^type /, '').split(' as ')[0]!.trim());
+      if (typeOnly)
+        out.add(
+          item
+            .replace(/^type /, '')
+            .split(' as ')[0]!
+            .trim(),
+        );
     }
   }
   return out;
@@ -60,7 +72,10 @@ describe('the public API', () => {
   it('lets only the package root and cineseg/protocol be imported (the exports map)', () => {
     // Resolved by Node itself from the repository (node_modules/cineseg is the engine workspace).
     const resolve = (spec: string): string =>
-      execFileSync(process.execPath, ['--input-type=module', '-e', `try { console.log(import.meta.resolve(${JSON.stringify(spec)})) } catch (e) { console.log(e.code) }`], { cwd: ROOT, encoding: 'utf8' }).trim();
+      execFileSync(process.execPath, ['--input-type=module', '-e', `try { console.log(import.meta.resolve(${JSON.stringify(spec)})) } catch (e) { console.log(e.code) }`], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      }).trim();
     expect(resolve('cineseg')).toMatch(/engine\/dist\/index\.js$/);
     expect(resolve('cineseg/protocol')).toMatch(/engine\/dist\/protocol\.js$/);
     expect(resolve('cineseg/dist/cli/main.js')).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');

@@ -17,11 +17,29 @@ import { loadBundle } from '../../engine/src/model/bundle.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-interface Entry { name: string; file: string; storage: 'float32' | 'int64' | 'u8' | 'u8-image'; dtype: string; shape: number[] }
-interface Case { graph: string; inputs: Entry[]; outputs: Entry[] }
-interface Selftest { tolerance: { atol: number; rtol: number }; cases: Case[] }
+interface Entry {
+  name: string;
+  file: string;
+  storage: 'float32' | 'int64' | 'u8' | 'u8-image';
+  dtype: string;
+  shape: number[];
+}
+interface Case {
+  graph: string;
+  inputs: Entry[];
+  outputs: Entry[];
+}
+interface Selftest {
+  tolerance: { atol: number; rtol: number };
+  cases: Case[];
+}
 interface Manifest {
-  pixelMean: number[]; pixelStd: number[]; hiddenDim: number; memDim: number; featureSize: number; imageSize: number;
+  pixelMean: number[];
+  pixelStd: number[];
+  hiddenDim: number;
+  memDim: number;
+  featureSize: number;
+  imageSize: number;
   graphs: Record<string, { file: string }>;
 }
 
@@ -30,8 +48,7 @@ let fp32Dir = '';
 let fp16Dir = '';
 
 function exportBundle(out: string, extra: string[]): void {
-  execFileSync(PYTHON, ['-m', 'models.export.export_bundle', '--config', 'tiny-synth', '--random-weights', '--seed', '3',
-    '--out', out, ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(PYTHON, ['-m', 'models.export.export_bundle', '--config', 'tiny-synth', '--random-weights', '--seed', '3', '--out', out, ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Reads one selftest tensor of the bundle in `dataDir` (see SelftestWriter in the exporter). */
@@ -61,18 +78,24 @@ function toHalf(src: Float32Array): Uint16Array {
     const sign = (x >>> 16) & 0x8000;
     const exp = ((x >>> 23) & 0xff) - 127 + 15;
     let mant = x & 0x7fffff;
-    if (exp >= 31) { out[i] = sign | 0x7c00; continue; }
+    if (exp >= 31) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
     if (exp <= 0) {
-      if (exp < -10) { out[i] = sign; continue; }
+      if (exp < -10) {
+        out[i] = sign;
+        continue;
+      }
       mant |= 0x800000;
       const shift = 14 - exp;
       let half = mant >> shift;
-      if ((mant >> (shift - 1)) & 1 && ((mant & ((1 << (shift - 1)) - 1)) || half & 1)) half++;
+      if ((mant >> (shift - 1)) & 1 && (mant & ((1 << (shift - 1)) - 1) || half & 1)) half++;
       out[i] = sign | half;
       continue;
     }
     let half = (exp << 10) | (mant >> 13);
-    if (mant & 0x1000 && (mant & 0x2fff)) half++;
+    if (mant & 0x1000 && mant & 0x2fff) half++;
     out[i] = sign | half;
   }
   return out;
@@ -109,9 +132,7 @@ async function runCase(graphDir: string, dataDir: string, man: Manifest, c: Case
     const feeds: Record<string, ort.Tensor> = {};
     for (const e of c.inputs) {
       const data = readEntry(dataDir, man, e);
-      feeds[e.name] = data instanceof BigInt64Array
-        ? new ort.Tensor('int64', data, e.shape)
-        : half ? new ort.Tensor('float16', toHalf(data), e.shape) : new ort.Tensor('float32', data, e.shape);
+      feeds[e.name] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, e.shape) : half ? new ort.Tensor('float16', toHalf(data), e.shape) : new ort.Tensor('float32', data, e.shape);
     }
     return await session.run(feeds);
   } finally {
@@ -179,26 +200,48 @@ describe('python exporter -> onnxruntime-node', () => {
     const { hiddenDim: C, memDim: Cm, featureSize: h } = man;
     const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
     const ma = await ort.InferenceSession.create(join(fp32Dir, man.graphs.memoryAttention!.file));
-    for (const [B, Nm, Np] of [[1, 1, 1], [3, 7, 16]] as const) {
+    for (const [B, Nm, Np] of [
+      [1, 1, 1],
+      [3, 7, 16],
+    ] as const) {
       const out = await ma.run({
         vision_feat: new ort.Tensor('float32', rnd(C * h * h), [1, C, h, h]),
         memory: new ort.Tensor('float32', rnd(B * Nm * Cm * h * h), [B, Nm, Cm, h, h]),
-        memory_tpos: new ort.Tensor('int64', BigInt64Array.from({ length: Nm }, (_, i) => BigInt(6 - i)), [Nm]),
+        memory_tpos: new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: Nm }, (_, i) => BigInt(6 - i)),
+          [Nm],
+        ),
         obj_ptrs: new ort.Tensor('float32', rnd(B * Np * C), [B, Np, C]),
-        obj_ptr_tpos: new ort.Tensor('float32', Float32Array.from({ length: Np }, (_, i) => i / 15), [Np]),
+        obj_ptr_tpos: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: Np }, (_, i) => i / 15),
+          [Np],
+        ),
       }); // conditioned_feat [B, C, h, w]
       expect(out.conditioned_feat!.dims).toEqual([B, C, h, h]);
       expect(Array.from(out.conditioned_feat!.data as Float32Array).every(Number.isFinite)).toBe(true);
     }
     await ma.release();
     const md = await ort.InferenceSession.create(join(fp32Dir, man.graphs.maskDecoder!.file));
-    for (const [B, N] of [[1, 1], [2, 5]] as const) {
+    for (const [B, N] of [
+      [1, 1],
+      [2, 5],
+    ] as const) {
       const out = await md.run({
         image_embed: new ort.Tensor('float32', rnd(B * C * h * h), [B, C, h, h]),
         high_res_feat0: new ort.Tensor('float32', rnd((C / 8) * 16 * h * h), [1, C / 8, 4 * h, 4 * h]),
         high_res_feat1: new ort.Tensor('float32', rnd((C / 4) * 4 * h * h), [1, C / 4, 2 * h, 2 * h]),
-        point_coords: new ort.Tensor('float32', rnd(B * N * 2).map((v) => (v + 0.5) * 256), [B, N, 2]),
-        point_labels: new ort.Tensor('float32', Float32Array.from({ length: B * N }, (_, i) => (i % N === 0 ? 1 : 0)), [B, N]),
+        point_coords: new ort.Tensor(
+          'float32',
+          rnd(B * N * 2).map((v) => (v + 0.5) * 256),
+          [B, N, 2],
+        ),
+        point_labels: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: B * N }, (_, i) => (i % N === 0 ? 1 : 0)),
+          [B, N],
+        ),
         mask_input: new ort.Tensor('float32', new Float32Array(B * 16 * h * h), [B, 1, 4 * h, 4 * h]),
         has_mask_input: new ort.Tensor('float32', new Float32Array(B), [B]),
       }); // low_res_masks [B,4,4h,4w], iou_scores [B,4], obj_ptrs [B,4,C], object_score_logits [B,1]

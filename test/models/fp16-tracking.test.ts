@@ -23,8 +23,10 @@ const FRAMES = 16;
 let work = '';
 
 function exportTiny(out: string, extra: string[]): string {
-  execFileSync('/usr/bin/python3', ['-m', 'models.export.export_bundle', '--config', 'tiny-synth', '--random-weights', '--seed', '0',
-    '--no-selftest', '--out', out, ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('/usr/bin/python3', ['-m', 'models.export.export_bundle', '--config', 'tiny-synth', '--random-weights', '--seed', '0', '--no-selftest', '--out', out, ...extra], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return out;
 }
 

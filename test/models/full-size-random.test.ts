@@ -37,29 +37,32 @@ describe.skipIf(skip)(`full-size ${CONFIG} (1024 px, random weights) in the engi
   const tracked: TrackedFrame[] = [];
   let exportSeconds = 0;
 
-  beforeAll(async () => {
-    const made = ensureRandomBundle(CONFIG, 1024);
-    exportSeconds = made.exportSeconds;
-    bundle = loadBundle(made.dir);
-    sessions = await ModelSessions.create(bundle, { ep: 'cpu' });
-    // Record what memory attention is fed (the tracker decides Nm and Np per frame).
-    const run = sessions.run.bind(sessions);
-    sessions.run = async (key, feeds) => {
-      if (key === 'memoryAttention') {
-        memoryDims.push([...feeds.memory!.dims]);
-        ptrDims.push([...feeds.obj_ptrs!.dims]);
-      }
-      return run(key, feeds);
-    };
-    frames = await DecodedFrames.open(VIDEO, bundle.imageSize, { maxFrames: FRAMES });
-    const W = frames.info.width;
-    const H = frames.info.height;
-    const tracker = new VideoTracker(sessions, frames, { width: W, height: H, prefetch: false });
-    await tracker.addPoints(0, 1, [{ x: Math.round(W / 2), y: Math.round(H / 2) }]);
-    for await (const f of tracker.propagate()) tracked.push(f);
-    tracker.destroy();
-    console.log(`full-size ${CONFIG}: export ${exportSeconds ? `${exportSeconds.toFixed(0)} s` : 'cached'}, tracked ${tracked.length} frames`);
-  }, EXPORT_TIMEOUT_MS + 10 * 60_000);
+  beforeAll(
+    async () => {
+      const made = ensureRandomBundle(CONFIG, 1024);
+      exportSeconds = made.exportSeconds;
+      bundle = loadBundle(made.dir);
+      sessions = await ModelSessions.create(bundle, { ep: 'cpu' });
+      // Record what memory attention is fed (the tracker decides Nm and Np per frame).
+      const run = sessions.run.bind(sessions);
+      sessions.run = async (key, feeds) => {
+        if (key === 'memoryAttention') {
+          memoryDims.push([...feeds.memory!.dims]);
+          ptrDims.push([...feeds.obj_ptrs!.dims]);
+        }
+        return run(key, feeds);
+      };
+      frames = await DecodedFrames.open(VIDEO, bundle.imageSize, { maxFrames: FRAMES });
+      const W = frames.info.width;
+      const H = frames.info.height;
+      const tracker = new VideoTracker(sessions, frames, { width: W, height: H, prefetch: false });
+      await tracker.addPoints(0, 1, [{ x: Math.round(W / 2), y: Math.round(H / 2) }]);
+      for await (const f of tracker.propagate()) tracked.push(f);
+      tracker.destroy();
+      console.log(`full-size ${CONFIG}: export ${exportSeconds ? `${exportSeconds.toFixed(0)} s` : 'cached'}, tracked ${tracked.length} frames`);
+    },
+    EXPORT_TIMEOUT_MS + 10 * 60_000,
+  );
 
   afterAll(async () => {
     await sessions?.destroy();

@@ -74,12 +74,15 @@ print("ok", len(cases))
   }, 120_000);
 
   it('installs itself as sam2._C when the extension is missing or cannot serve the CPU, and says why', () => {
-    const missing = python(`
+    const missing = python(
+      `
 from models.parity.connected_components import install
 print(install("cpu"))
 from sam2 import _C
 print(_C.__name__, hasattr(_C, "get_connected_componnets"))
-`, [fakeSam2('no-c', false)]);
+`,
+      [fakeSam2('no-c', false)],
+    );
     expect(missing.stdout.trim().split('\n')).toEqual(['stand-in', 'models.parity.connected_components True']);
     expect(missing.stderr).toMatch(/sam2\._C is not built .*skip hole filling.*connected_components\.py/);
 

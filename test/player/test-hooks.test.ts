@@ -19,7 +19,11 @@ describe('live test hooks', () => {
     for (const i of [0, n - 1]) {
       const painted = hooks.liveSampleBase + i;
       expect([hooks.liveFrames[i], hooks.livePaintMs[i], hooks.liveArrivedMs[i], hooks.liveLatenciesMs[i], hooks.liveServerMs[i]]).toEqual([
-        1000 + painted, painted * 33, painted * 33 - 2, painted % 50, painted % 20,
+        1000 + painted,
+        painted * 33,
+        painted * 33 - 2,
+        painted % 50,
+        painted % 20,
       ]);
     }
   });

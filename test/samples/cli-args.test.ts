@@ -21,7 +21,25 @@ describe('cineseg-samples arguments', () => {
   });
 
   it('reads seed ranges, kinds, sizes and switches', () => {
-    const o = parseCliArgs(['--out', 'x', '--kind', 'endoscopy', '--seed-start', '1000', '--count', '4', '--frames', '12', '--size', '320x240', '--fps', '25', '--raw', '--no-skip-existing', '--no-real']);
+    const o = parseCliArgs([
+      '--out',
+      'x',
+      '--kind',
+      'endoscopy',
+      '--seed-start',
+      '1000',
+      '--count',
+      '4',
+      '--frames',
+      '12',
+      '--size',
+      '320x240',
+      '--fps',
+      '25',
+      '--raw',
+      '--no-skip-existing',
+      '--no-real',
+    ]);
     expect(o).toMatchObject({ kinds: ['endoscopy'], seeds: [1000, 1001, 1002, 1003], frames: 12, width: 320, height: 240, fps: 25, raw: true, skipExisting: false, checkReal: false });
     expect(parseCliArgs(['--out', 'x', '--seeds', '7, 9,1000']).seeds).toEqual([7, 9, 1000]);
     expect(parseCliArgs(['--out', 'x', '--exit-rate', '1']).exitRate).toBe(1);

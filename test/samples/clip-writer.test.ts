@@ -90,7 +90,10 @@ describe('generated default set (samples/generated, made by the global setup)', 
   });
 
   it('clip.mp4 frames are the rendered frames, in order (codec loss only)', () => {
-    for (const [kind, seed] of [['ultrasound', 2], ['endoscopy', 1]] as const) {
+    for (const [kind, seed] of [
+      ['ultrasound', 2],
+      ['endoscopy', 1],
+    ] as const) {
       const dir = join(GENERATED, `${kind}-${seed}`);
       const gt = readJson<GtFile>(join(dir, 'gt.json'));
       const scene = createScene({ kind, seed, width: 480, height: 360, fps: 30 });

@@ -4,8 +4,7 @@ import { edgeStrength, meanRgb, ringAround, sha256, shiftMask } from './helpers.
 
 const W = 480;
 const H = 360;
-const scene = (seed: number, frames?: number) =>
-  createScene({ kind: 'endoscopy', seed, width: W, height: H, fps: 30, ...(frames ? { frames } : {}) });
+const scene = (seed: number, frames?: number) => createScene({ kind: 'endoscopy', seed, width: W, height: H, fps: 30, ...(frames ? { frames } : {}) });
 
 describe('synthetic endoscopy', () => {
   it('is deterministic per seed, independent of render order, and differs between seeds', () => {
@@ -27,7 +26,12 @@ describe('synthetic endoscopy', () => {
     const f = s.renderFrame(0);
     const fov = s.fieldOfView;
     // Corners are outside the circular view and black.
-    for (const [x, y] of [[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]] as const) {
+    for (const [x, y] of [
+      [0, 0],
+      [W - 1, 0],
+      [0, H - 1],
+      [W - 1, H - 1],
+    ] as const) {
       expect(fov[y * W + x]).toBe(0);
       expect(f.rgb[(y * W + x) * 3]).toBe(0);
     }
@@ -70,7 +74,14 @@ describe('synthetic endoscopy', () => {
           const [r2, g2, b2] = meanRgb(f.rgb, ringAround(mask, W, H, 3), s.fieldOfView);
           expect(Math.hypot(r1 - r2, g1 - g2, b1 - b2), label).toBeGreaterThan(25);
           const exact = edgeStrength(f.rgb, mask, W, H, s.fieldOfView);
-          for (const [dx, dy] of [[2, 0], [-2, 0], [0, 2], [0, -2], [2, -2], [-2, 2]] as const) {
+          for (const [dx, dy] of [
+            [2, 0],
+            [-2, 0],
+            [0, 2],
+            [0, -2],
+            [2, -2],
+            [-2, 2],
+          ] as const) {
             expect(edgeStrength(f.rgb, shiftMask(mask, W, H, dx, dy), W, H, s.fieldOfView), label).toBeLessThan(exact);
           }
         });

@@ -69,11 +69,9 @@ export function boundaryContrast(rgb: Uint8Array, mask: Uint8Array, w: number, h
 
 /** Decodes frames of a video with the real ffmpeg into rgb24 buffers. */
 export function decodeFrames(file: string, w: number, h: number, first = 0, count = 1): Uint8Array[] {
-  const raw = execFileSync(
-    'ffmpeg',
-    ['-v', 'error', '-i', file, '-vf', `select=between(n\\,${first}\\,${first + count - 1})`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-    { maxBuffer: 1 << 30 },
-  );
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vf', `select=between(n\\,${first}\\,${first + count - 1})`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    maxBuffer: 1 << 30,
+  });
   const size = w * h * 3;
   const frames: Uint8Array[] = [];
   for (let off = 0; off + size <= raw.length; off += size) frames.push(new Uint8Array(raw.buffer, raw.byteOffset + off, size));
@@ -96,8 +94,16 @@ export interface ProbeInfo {
 /** ffprobe with frame counting (decodes the stream, so the count is what a decoder sees). */
 export function probe(file: string): ProbeInfo {
   const out = execFileSync('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-count_frames',
-    '-show_entries', 'stream=width,height,r_frame_rate,nb_read_frames,codec_name', '-of', 'json', file,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_frames',
+    '-show_entries',
+    'stream=width,height,r_frame_rate,nb_read_frames,codec_name',
+    '-of',
+    'json',
+    file,
   ]).toString();
   const s = (JSON.parse(out) as { streams: Array<Record<string, string | number>> }).streams[0]!;
   return { width: Number(s.width), height: Number(s.height), frames: Number(s.nb_read_frames), fps: String(s.r_frame_rate), codec: String(s.codec_name) };
@@ -115,7 +121,12 @@ export function edgeStrength(rgb: Uint8Array, mask: Uint8Array, w: number, h: nu
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       if (!mask[i]) continue;
-      for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
+      for (const [dx, dy] of [
+        [1, 0],
+        [-1, 0],
+        [0, 1],
+        [0, -1],
+      ] as const) {
         const xx = x + dx;
         const yy = y + dy;
         if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;

@@ -145,7 +145,13 @@ describe('sites: ground truth stays exactly the drawn object, and it stays finda
       ...base,
       name: variant,
       us: { ...base.us, innerLevel: [0.42, 0.46] },
-      endo: { ...base.endo, polypColors: [[0.15, 0.85, 0.3], [0.15, 0.85, 0.3]] },
+      endo: {
+        ...base.endo,
+        polypColors: [
+          [0.15, 0.85, 0.3],
+          [0.15, 0.85, 0.3],
+        ],
+      },
     };
     try {
       const radius = kind === 'ultrasound' ? 0 : base.endo.blurPasses;
@@ -207,7 +213,14 @@ describe('sites: ground truth stays exactly the drawn object, and it stays finda
           expect(r2 - r1, label).toBeGreaterThan(MIN_US_DARKNESS);
           // Grey scanners: the outline is also the sharpest edge (any displaced copy does worse).
           const exact = edgeStrength(f.rgb, mask, W, H, s.fieldOfView);
-          for (const [dx, dy] of [[2, 0], [-2, 0], [0, 2], [0, -2], [2, 2], [-2, -2]] as const) {
+          for (const [dx, dy] of [
+            [2, 0],
+            [-2, 0],
+            [0, 2],
+            [0, -2],
+            [2, 2],
+            [-2, -2],
+          ] as const) {
             expect(edgeStrength(f.rgb, shiftMask(mask, W, H, dx, dy), W, H, s.fieldOfView), `${label} shifted ${dx},${dy}`).toBeLessThan(exact);
           }
         } else {

@@ -4,8 +4,7 @@ import { edgeStrength, meanRgb, ringAround, sha256, shiftMask } from './helpers.
 
 const W = 480;
 const H = 360;
-const scene = (seed: number, frames?: number) =>
-  createScene({ kind: 'ultrasound', seed, width: W, height: H, fps: 30, ...(frames ? { frames } : {}) });
+const scene = (seed: number, frames?: number) => createScene({ kind: 'ultrasound', seed, width: W, height: H, fps: 30, ...(frames ? { frames } : {}) });
 
 describe('synthetic ultrasound', () => {
   it('is deterministic per seed, independent of render order, and differs between seeds', () => {
@@ -79,7 +78,14 @@ describe('synthetic ultrasound', () => {
           expect(ring - inner, `seed ${seed} frame ${t} object ${k + 1}`).toBeGreaterThan(40);
           // Any displaced copy of the mask separates inside from outside less well.
           const exact = edgeStrength(f.rgb, mask, W, H, s.fieldOfView);
-          for (const [dx, dy] of [[2, 0], [-2, 0], [0, 2], [0, -2], [2, 2], [-2, -2]] as const) {
+          for (const [dx, dy] of [
+            [2, 0],
+            [-2, 0],
+            [0, 2],
+            [0, -2],
+            [2, 2],
+            [-2, -2],
+          ] as const) {
             expect(edgeStrength(f.rgb, shiftMask(mask, W, H, dx, dy), W, H, s.fieldOfView)).toBeLessThan(exact);
           }
         });

@@ -87,7 +87,8 @@ export class FinetuneJobs {
    */
   async start(req: { sessions?: readonly string[]; steps?: number } = {}): Promise<JobInfo> {
     if (this.destroyed) throw new CinesegError(ErrorCode.E_JOB_BUSY, 'the server is shutting down');
-    if (this.running) throw new CinesegError(ErrorCode.E_JOB_BUSY, `job ${this.running.id} is still running; wait for it or cancel it (DELETE /api/jobs/${this.running.id})`, { details: { jobId: this.running.id } });
+    if (this.running)
+      throw new CinesegError(ErrorCode.E_JOB_BUSY, `job ${this.running.id} is still running; wait for it or cancel it (DELETE /api/jobs/${this.running.id})`, { details: { jobId: this.running.id } });
     if (this.starting) throw new CinesegError(ErrorCode.E_JOB_BUSY, 'a job is being started; wait for it');
     // Taken before the first await: two requests at once must not both pass the check above.
     this.starting = true;
@@ -97,7 +98,8 @@ export class FinetuneJobs {
       inputs = await storedSessionInputs(this.opts.store, req.sessions);
       ids = inputs.map((i) => i.origin!.slice('session:'.length));
       for (const id of ids) {
-        if ((await this.opts.store.requireSession(id)).status === 'open') throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open; close or approve it first`, { details: { sessionId: id } });
+        if ((await this.opts.store.requireSession(id)).status === 'open')
+          throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open; close or approve it first`, { details: { sessionId: id } });
       }
     } finally {
       this.starting = false;

@@ -111,7 +111,10 @@ export function resolveBaseCheckpoint(base: Bundle, given?: string): { path: str
     const h = sha256(p);
     if (!want || h === want) return { path: p, sha256: h };
   }
-  throw new CinesegError(ErrorCode.E_BASE_CHECKPOINT, `${present.map((p) => basename(p)).join(', ')}: sha256 differs from the bundle's source.sha256 ${want!.slice(0, 12)}…; these are not the weights ${base.name} was exported from`);
+  throw new CinesegError(
+    ErrorCode.E_BASE_CHECKPOINT,
+    `${present.map((p) => basename(p)).join(', ')}: sha256 differs from the bundle's source.sha256 ${want!.slice(0, 12)}…; these are not the weights ${base.name} was exported from`,
+  );
 }
 
 function checkOut(out: string, base: Bundle, force: boolean): void {
@@ -151,8 +154,14 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   }
   const trainEnd = (c: AnnotatedClip) => Math.max(1, Math.floor(c.numFrames * (1 - valFraction)));
   const items = validationItems(clips, trainEnd);
-  if (items.length === 0) throw new CinesegError(ErrorCode.E_INPUT_EMPTY, `no object is visible in the last ${Math.round(valFraction * 100)} % of any clip, so nothing can be validated; annotate further or change --val-fraction`);
-  log(`data: ${clips.length} clip(s), ${clips.reduce((a, c) => a + c.objects.length, 0)} object track(s); validation: the last ${Math.round(valFraction * 100)} % of each clip (${items.length} segment(s))`);
+  if (items.length === 0)
+    throw new CinesegError(
+      ErrorCode.E_INPUT_EMPTY,
+      `no object is visible in the last ${Math.round(valFraction * 100)} % of any clip, so nothing can be validated; annotate further or change --val-fraction`,
+    );
+  log(
+    `data: ${clips.length} clip(s), ${clips.reduce((a, c) => a + c.objects.length, 0)} object track(s); validation: the last ${Math.round(valFraction * 100)} % of each clip (${items.length} segment(s))`,
+  );
 
   // 2. Raw training data at the model's size.
   const workDir = resolve(opts.workDir ?? `${resolve(opts.out)}.work`);
@@ -191,7 +200,13 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   const specPath = join(workDir, 'spec.json');
   writeFileSync(specPath, JSON.stringify(spec, null, 1));
   const tTrain = performance.now();
-  const run = await runTrainer({ spec: specPath, logFile: join(workDir, 'trainer.log'), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+  const run = await runTrainer({
+    spec: specPath,
+    logFile: join(workDir, 'trainer.log'),
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
   const trainSeconds = (performance.now() - tTrain) / 1000;
   if (run.interrupted) return { bundle: null, interrupted: true, before: null, after: null, manifest: null, workDir, seconds: (performance.now() - t0) / 1000 };
   const trained: Partial<TrainerEvent> = run.events.find((e) => e.event === 'trained') ?? {};
@@ -233,7 +248,12 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     hyperparameters: hyper,
     steps: trained.steps ?? null,
     // The same fixed windows scored before and after training (run.py fixed_loss): the trend.
-    loss: { fixedWindowsBefore: trained.fixedLossBefore ?? null, fixedWindowsAfter: trained.fixedLossAfter ?? null, firstFifthOfSteps: trained.lossFirstFifth ?? null, lastFifthOfSteps: trained.lossLastFifth ?? null },
+    loss: {
+      fixedWindowsBefore: trained.fixedLossBefore ?? null,
+      fixedWindowsAfter: trained.fixedLossAfter ?? null,
+      firstFifthOfSteps: trained.lossFirstFifth ?? null,
+      lastFifthOfSteps: trained.lossLastFifth ?? null,
+    },
     trainableParameters: run.events.find((e) => e.event === 'model')?.trainableParameters ?? null,
     trainSeconds: Math.round(trainSeconds * 10) / 10,
     wallSeconds: Math.round(seconds * 10) / 10,
@@ -242,7 +262,14 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       metric: 'DAVIS J&F on the frames after the prompt; mask and one-click prompts',
       before: { mask: before.mask, click: before.click, mean: before.mean },
       after: { mask: after.mask, click: after.click, mean: after.mean },
-      items: after.items.map((a, i) => ({ clip: basename(a.clip), objectId: a.objectId, startFrame: a.startFrame, endFrame: a.endFrame, before: { mask: before.items[i]!.mask, click: before.items[i]!.click }, after: { mask: a.mask, click: a.click } })),
+      items: after.items.map((a, i) => ({
+        clip: basename(a.clip),
+        objectId: a.objectId,
+        startFrame: a.startFrame,
+        endFrame: a.endFrame,
+        before: { mask: before.items[i]!.mask, click: before.items[i]!.click },
+        after: { mask: a.mask, click: a.click },
+      })),
     },
   };
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));

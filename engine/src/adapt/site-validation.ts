@@ -87,7 +87,13 @@ export async function validateBundle(sessions: ModelSessions, clips: readonly An
           if (tf.frame > it.startFrame) pred.set(tf.frame, tracker.maskAt(tf.frame, it.objectId)!);
         }
         const n = it.endFrame - it.startFrame;
-        const s = scoreSequence(n, c.height, c.width, (i) => pred.get(it.startFrame + 1 + i) ?? null, (i) => o.masks[it.startFrame + 1 + i] ?? null);
+        const s = scoreSequence(
+          n,
+          c.height,
+          c.width,
+          (i) => pred.get(it.startFrame + 1 + i) ?? null,
+          (i) => o.masks[it.startFrame + 1 + i] ?? null,
+        );
         res[kind] = s.JF;
       } finally {
         tracker.destroy();

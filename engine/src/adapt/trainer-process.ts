@@ -89,7 +89,10 @@ export function runTrainer(opts: TrainerRunOptions): Promise<TrainerResult> {
           const t = tail(opts.logFile);
           const noTorch = /No module named 'torch'/.test(t);
           reject(
-            new CinesegError(noTorch ? ErrorCode.E_TRAIN_UNAVAILABLE : ErrorCode.E_TRAIN_FAILED, noTorch ? `${py} has no PyTorch (npm run setup installs python3-torch)` : `the trainer exited with ${code ?? sig}; see ${opts.logFile}:\n${t}`),
+            new CinesegError(
+              noTorch ? ErrorCode.E_TRAIN_UNAVAILABLE : ErrorCode.E_TRAIN_FAILED,
+              noTorch ? `${py} has no PyTorch (npm run setup installs python3-torch)` : `the trainer exited with ${code ?? sig}; see ${opts.logFile}:\n${t}`,
+            ),
           );
         }
       });

@@ -128,7 +128,11 @@ export async function readAnnotatedClip(input: AnnotatedClipInput, probeSize: (c
         throw new CinesegError(ErrorCode.E_RLE_INVALID, `${where}: object ${a.object_id} frame ${t}: ${(cause as Error).message}`, { cause });
       }
       let any = false;
-      for (let i = 0; i < m.length; i++) if (m[i]) { any = true; break; }
+      for (let i = 0; i < m.length; i++)
+        if (m[i]) {
+          any = true;
+          break;
+        }
       if (any) annotated.add(t);
       masks[t] = m;
     }
@@ -170,7 +174,7 @@ function writeAll(path: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uin
     void (async () => {
       try {
         for await (const c of chunks) {
-          if (!ws.write(c)) await new Promise<void>((r) => ws.once("drain", () => r()));
+          if (!ws.write(c)) await new Promise<void>((r) => ws.once('drain', () => r()));
         }
         ws.end(() => resolveP());
       } catch (e) {
@@ -192,31 +196,37 @@ export async function cacheClip(c: AnnotatedClip, S: number, dir: string, index:
   try {
     const T = Math.min(frames.numFrames, c.numFrames);
     if (T !== c.numFrames) fail(ErrorCode.E_DECODE_CORRUPT, `${c.clip}: decoded ${T} frames, the probe said ${c.numFrames}`);
-    await writeAll(framesPath, (async function* () {
-      for (let t = 0; t < T; t++) {
-        const f = await frames.getFrame(t);
-        frames.releaseBefore(t);
-        yield f;
-      }
-    })());
+    await writeAll(
+      framesPath,
+      (async function* () {
+        for (let t = 0; t < T; t++) {
+          const f = await frames.getFrame(t);
+          frames.releaseBefore(t);
+          yield f;
+        }
+      })(),
+    );
   } finally {
     await frames.destroy();
   }
   const SS = S * S;
-  await writeAll(masksPath, (function* () {
-    for (const o of c.objects) {
-      for (let t = 0; t < c.numFrames; t++) {
-        const m = o.masks[t];
-        if (!m) {
-          yield new Uint8Array(SS);
-          continue;
+  await writeAll(
+    masksPath,
+    (function* () {
+      for (const o of c.objects) {
+        for (let t = 0; t < c.numFrames; t++) {
+          const m = o.masks[t];
+          if (!m) {
+            yield new Uint8Array(SS);
+            continue;
+          }
+          const f = maskToModel(m, c.width, c.height, S);
+          const u = new Uint8Array(SS);
+          for (let i = 0; i < SS; i++) u[i] = f[i]! > 0 ? 1 : 0;
+          yield u;
         }
-        const f = maskToModel(m, c.width, c.height, S);
-        const u = new Uint8Array(SS);
-        for (let i = 0; i < SS; i++) u[i] = f[i]! > 0 ? 1 : 0;
-        yield u;
       }
-    }
-  })());
+    })(),
+  );
   return { name: c.name, frames: framesPath, masks: masksPath, numFrames: c.numFrames, objects: c.objects.map((o) => o.objectId), labels: c.objects.map((o) => o.label), trainFrames };
 }

@@ -80,7 +80,11 @@ export interface AdaptationBenchResult {
 }
 
 function makeClips(dir: string, site: string, seedStart: number, count: number): void {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'samples', 'dist', 'cli.js'), '--out', dir, '--kind', 'all', '--site', site, '--seed-start', String(seedStart), '--count', String(count), '--quiet'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(REPO_ROOT, 'samples', 'dist', 'cli.js'), '--out', dir, '--kind', 'all', '--site', site, '--seed-start', String(seedStart), '--count', String(count), '--quiet'],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new CinesegError(ErrorCode.E_INTERNAL, `sample generator failed: ${r.stderr}`);
 }
 
@@ -169,7 +173,13 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
         const scores: SiteScore[] = [];
         for (const kind of KINDS) {
           const sup = Array.from({ length: n }, (_, i) => dir(kind, TRAIN_SEED + i));
-          scores.push(await scoreZeroClick(s, testDirs.filter((d) => d.includes(`/${kind}-`)), sup));
+          scores.push(
+            await scoreZeroClick(
+              s,
+              testDirs.filter((d) => d.includes(`/${kind}-`)),
+              sup,
+            ),
+          );
         }
         const jf = scores.reduce((a, x) => a + x.jf, 0) / scores.length;
         out[String(n)] = { jf, mask: jf, point: jf, perClip: Object.assign({}, ...scores.map((x) => x.perClip)) };
@@ -186,7 +196,17 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
     rmSync(out, { recursive: true, force: true });
     rmSync(`${out}.work`, { recursive: true, force: true });
     const data = trainDirs(n).map((d) => ({ clip: join(d, 'clip.mp4'), masks: join(d, 'gt.json') }));
-    const r = await finetune({ data, base, out, mode, ...(encoder ? { encoder } : {}), force: true, ...(steps === undefined ? {} : { steps }), ...(opts.minutes === undefined ? {} : { minutes: opts.minutes }), log });
+    const r = await finetune({
+      data,
+      base,
+      out,
+      mode,
+      ...(encoder ? { encoder } : {}),
+      force: true,
+      ...(steps === undefined ? {} : { steps }),
+      ...(opts.minutes === undefined ? {} : { minutes: opts.minutes }),
+      log,
+    });
     const score = await withSessions(r.bundle!, (s) => scoreSite(s, testDirs));
     log(`  finetune ${tag} (${r.seconds.toFixed(0)} s): J&F ${score.jf.toFixed(3)} (validation ${r.before!.mean.toFixed(3)} -> ${r.after!.mean.toFixed(3)})`);
     return { bundle: r.bundle!, score, seconds: r.seconds, validation: { before: r.before!.mean, after: r.after!.mean } };

@@ -35,9 +35,9 @@ import { ModelSessions } from '../model/ort-sessions.js';
 import { binaryKind, decodeMaskFrame, PROTOCOL_VERSION, WS_PATH, type ServerMessage } from '../protocol.js';
 import { MemorySink } from '../server/annotation-sink.js';
 import { startServer } from '../server/http-server.js';
-import { correctiveClick, EFFORT_CLIPS, EFFORT_QUICK, loadGt, runRobotAnnotator, sampleClips, type CurvePoint, type EffortClip } from './annotation-effort.js';
+import { EFFORT_CLIPS, EFFORT_QUICK, sampleClips, type EffortClip } from './annotation-effort.js';
+import { correctiveClick, loadGt, runRobotAnnotator, type CurvePoint } from './robot-annotator.js';
 import { printResult } from './print-result.js';
-
 
 export type PropagationPlan = 'player' | 'earliest';
 
@@ -223,7 +223,20 @@ export async function runRobotViaProtocol(opts: ProtocolRobotOptions): Promise<P
     }
     await c.request({ type: 'closeSession', sessionId });
     const reached = state.point.minJ >= targetJ;
-    return { clipId: opts.clipId, objectId: id, plan, frames: n, reached, clicksToFinish: reached ? clicks.length : null, clicksUsed: clicks.length, curve, clicks, requests: { ...c.sent }, maskMessages, wallSeconds: (performance.now() - t0) / 1000 };
+    return {
+      clipId: opts.clipId,
+      objectId: id,
+      plan,
+      frames: n,
+      reached,
+      clicksToFinish: reached ? clicks.length : null,
+      clicksUsed: clicks.length,
+      curve,
+      clicks,
+      requests: { ...c.sent },
+      maskMessages,
+      wallSeconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await c.close();
   }
@@ -314,7 +327,9 @@ export async function compareEffortPaths(
         secondsViaApi: api.wallSeconds,
         secondsViaProtocol: ws.wallSeconds,
       };
-      log(`${clip.name}: api ${row.clicksViaApi ?? `>${maxClicks}`} clicks, protocol ${row.clicksViaProtocol ?? `>${maxClicks}`}${control ? `, protocol (earliest) ${control.clicksToFinish ?? `>${maxClicks}`}` : ''}`);
+      log(
+        `${clip.name}: api ${row.clicksViaApi ?? `>${maxClicks}`} clicks, protocol ${row.clicksViaProtocol ?? `>${maxClicks}`}${control ? `, protocol (earliest) ${control.clicksToFinish ?? `>${maxClicks}`}` : ''}`,
+      );
       rows.push(row);
     }
     const mean = (f: (r: EffortPathsRow) => number | null | undefined) => rows.reduce((a, r) => a + (f(r) ?? maxClicks), 0) / rows.length;

@@ -159,7 +159,18 @@ export async function trackEngine(bundle: Bundle, video: string, n: number, prec
     const count = masks.filter(Boolean).length;
     const msPerGraph = Object.fromEntries(GRAPH_KEYS.map((k) => [k, round(graphMs[k] / count)])) as Record<GraphKey, number>;
     return {
-      run: { imageSize: bundle.imageSize, precision, threads, arena, frames: count, msPerFrame: round(ms / count), cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / count), fps: round((1000 * count) / ms, 3), msPerGraph, sessionSeconds: round(sessionSeconds) },
+      run: {
+        imageSize: bundle.imageSize,
+        precision,
+        threads,
+        arena,
+        frames: count,
+        msPerFrame: round(ms / count),
+        cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / count),
+        fps: round((1000 * count) / ms, 3),
+        msPerGraph,
+        sessionSeconds: round(sessionSeconds),
+      },
       masks,
       lowRes,
     };
@@ -215,9 +226,18 @@ async function trackTorch(bundle: Bundle, config: string, video: string, n: numb
   writeFileSync(framesFile, buf);
   const seed = Number((bundle.raw.source as { seed?: number } | undefined)?.seed ?? 0);
   const args = {
-    threads, seed, config, S, frames: n, framesFile, lowResFile, mean: bundle.pixelMean, std: bundle.pixelStd,
+    threads,
+    seed,
+    config,
+    S,
+    frames: n,
+    framesFile,
+    lowResFile,
+    mean: bundle.pixelMean,
+    std: bundle.pixelStd,
     // The engine's click in video pixels, in the model frame (video.py's Prompt convention).
-    point: [(Math.round(W / 2) * S) / W, (Math.round(H / 2) * S) / H], fillHoleArea: bundle.memory.fillHoleArea,
+    point: [(Math.round(W / 2) * S) / W, (Math.round(H / 2) * S) / H],
+    fillHoleArea: bundle.memory.fillHoleArea,
   };
   const blas = trainerBlasDir();
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' };
@@ -258,7 +278,10 @@ export const INT8_GRAPHS: readonly GraphKey[] = ['imageEncoder', 'memoryAttentio
 
 /** Short hash of the quantiser: a changed quantiser makes new int8 bundles, not stale reuse. */
 function quantizerHash(): string {
-  return createHash('sha256').update(readFileSync(join(REPO_ROOT, 'models/export/quantize_int8.py'))).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(readFileSync(join(REPO_ROOT, 'models/export/quantize_int8.py')))
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /** The int8 twin of a bundle folder (made once per source bundle and quantiser, beside it in the cache). */
@@ -296,7 +319,10 @@ export async function benchCpuSpeed(opts: CpuSpeedBenchOptions): Promise<CpuSpee
     const int8 = await trackEngine(q, VIDEO, n, 'int8', threads, true);
     runs.push(int8.run);
     if (settings) {
-      for (const [t, arena] of [[1, true], [threads, false]] as const) {
+      for (const [t, arena] of [
+        [1, true],
+        [threads, false],
+      ] as const) {
         log(`cpu speed: settings threads ${t} arena ${arena ? 'on' : 'off'}`);
         runs.push((await trackEngine(fp, VIDEO, n, 'fp32', t, arena)).run);
         runs.push((await trackEngine(q, VIDEO, n, 'int8', t, arena)).run);

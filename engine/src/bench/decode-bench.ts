@@ -36,7 +36,6 @@ const SIZE = 256;
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
 
-
 async function timeFfmpegNull(clip: string): Promise<number> {
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
@@ -74,7 +73,24 @@ async function timeOurs(src: FrameSource, tensors: boolean): Promise<{ ms: numbe
 async function synthClip(dir: string): Promise<string> {
   const out = join(dir, 'bench-800x600.mp4');
   await new Promise<void>((resolve, reject) => {
-    const child = spawnFfmpeg(['-hide_banner', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=800x600:r=30:d=10', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-y', out]);
+    const child = spawnFfmpeg([
+      '-hide_banner',
+      '-v',
+      'error',
+      '-nostdin',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=800x600:r=30:d=10',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-y',
+      out,
+    ]);
     child.stdout!.resume();
     child.stderr!.resume();
     child.once('error', reject);

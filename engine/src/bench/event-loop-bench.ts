@@ -129,7 +129,10 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 class Probe {
@@ -215,7 +218,10 @@ class Client {
   }
 }
 
-async function onePass(mode: 'inline' | 'worker', o: Required<Pick<EventLoopBenchOptions, 'objects' | 'threads'>> & { clipDir: string; model?: string; maxFrames?: number; tmp: string; log: (l: string) => void }): Promise<EventLoopPass> {
+async function onePass(
+  mode: 'inline' | 'worker',
+  o: Required<Pick<EventLoopBenchOptions, 'objects' | 'threads'>> & { clipDir: string; model?: string; maxFrames?: number; tmp: string; log: (l: string) => void },
+): Promise<EventLoopPass> {
   const prompts = JSON.parse(readFileSync(join(o.clipDir, 'prompts.json'), 'utf8')) as { width: number; height: number; objects: { point: [number, number] }[] };
   const server = await startServer({
     port: 0,
@@ -240,7 +246,7 @@ async function onePass(mode: 'inline' | 'worker', o: Required<Pick<EventLoopBenc
     for (let k = 0; k < o.objects; k++) {
       const given = prompts.objects[k]?.point;
       const x = given ? given[0] : Math.round(((k % 4) + 0.5) * (prompts.width / 4));
-      const y = given ? given[1] : Math.round((Math.floor(k / 4) % 4 + 0.5) * (prompts.height / 4));
+      const y = given ? given[1] : Math.round(((Math.floor(k / 4) % 4) + 0.5) * (prompts.height / 4));
       await client.request({ type: 'addPoints', sessionId, frame: 0, objectId: k + 1, points: [{ x, y, label: 1 }] });
     }
     const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -288,7 +294,8 @@ export async function benchEventLoop(opts: EventLoopBenchOptions): Promise<Event
     for (let i = 0; i < nPasses; i++) {
       // Alternated so that drift of the machine (other load, thermal) falls on both modes.
       const order: ('inline' | 'worker')[] = i % 2 === 0 ? ['inline', 'worker'] : ['worker', 'inline'];
-      for (const mode of order) passes.push(await onePass(mode, { objects, threads, clipDir, ...(model.dir ? { model: model.dir } : {}), ...(model.maxFrames ? { maxFrames: model.maxFrames } : {}), tmp, log }));
+      for (const mode of order)
+        passes.push(await onePass(mode, { objects, threads, clipDir, ...(model.dir ? { model: model.dir } : {}), ...(model.maxFrames ? { maxFrames: model.maxFrames } : {}), tmp, log }));
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

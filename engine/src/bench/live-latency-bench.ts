@@ -18,7 +18,6 @@ import { startServer } from '../server/http-server.js';
 import { DevtoolsBrowser } from './devtools-browser.js';
 import { RawCaptureFeed } from './raw-capture-feed.js';
 
-
 export interface LiveLatencyBenchOptions {
   /** Fewer frames (150 instead of 1,000). */
   quick?: boolean;
@@ -89,7 +88,15 @@ export async function benchLiveLatency(opts: LiveLatencyBenchOptions = {}): Prom
   const sourceKind = opts.source ?? 'capture';
   const feed = sourceKind === 'capture' ? await RawCaptureFeed.start({ clip: join(clipDir, 'clip.mp4'), ...(opts.fps ? { fps: opts.fps } : {}) }) : null;
   const liveInput = feed ? { live: feed.url, liveInputOptions: feed.inputOptions } : { live: `loop:${join(clipDir, 'clip.mp4')}` };
-  const server = await startServer({ port: 0, ...liveInput, media: [], cacheDir: join(tmp, 'hls'), ...(opts.model ? { model: opts.model } : {}), ...(opts.threads ? { threads: opts.threads } : {}), log });
+  const server = await startServer({
+    port: 0,
+    ...liveInput,
+    media: [],
+    cacheDir: join(tmp, 'hls'),
+    ...(opts.model ? { model: opts.model } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    log,
+  });
   // Driven over a bare DevTools pipe, not Playwright: see devtools-browser.ts for why.
   const browser = await DevtoolsBrowser.launch({
     executablePath: chromiumPath,

@@ -113,7 +113,20 @@ export interface BenchResult {
   machine: Machine;
   wallSeconds: number;
   /** Wall time of each part, s. */
-  partSeconds: { soak: number; decode: number; track: number; mask: number; live: number; annotation: number; adaptation: number; eventLoop: number; recordedMemory: number; restore: number; cpuSpeed: number; cluster: number };
+  partSeconds: {
+    soak: number;
+    decode: number;
+    track: number;
+    mask: number;
+    live: number;
+    annotation: number;
+    adaptation: number;
+    eventLoop: number;
+    recordedMemory: number;
+    restore: number;
+    cpuSpeed: number;
+    cluster: number;
+  };
   date: string;
 }
 
@@ -131,7 +144,10 @@ function onnxruntimeVersion(): string {
 function gpus(): string[] | null {
   try {
     const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    const list = out.split('\n').map((l) => l.trim()).filter(Boolean);
+    const list = out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     if (list.length) return list;
   } catch {
     // no nvidia-smi: look at the driver directly
@@ -185,7 +201,11 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
     restoreLostMasks: goal(restore.restoreLostMasks, '0 acked masks lost after kill -9', restore.restoreLostMasks === 0),
     liveLatencyP99Ms: goal(live.liveLatencyP99Ms, '<= 40 ms glass to glass', live.liveLatencyP99Ms <= 40),
     engineVsTorchCpuSpeedup: goal(cpuSpeed.engineVsTorchCpuSpeedup, '>= 3 x the PyTorch predictor (sam2.1_hiera_t, 512 px, 2 threads)', cpuSpeed.engineVsTorchCpuSpeedup >= 3),
-    msPerFrame512: goal(Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8), '<= 1000 ms a frame at 512 px (fp32 or int8, 2 threads)', Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8) <= 1000),
+    msPerFrame512: goal(
+      Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8),
+      '<= 1000 ms a frame at 512 px (fp32 or int8, 2 threads)',
+      Math.min(cpuSpeed.msPerFrame512, cpuSpeed.msPerFrame512Int8) <= 1000,
+    ),
     int8MaskIoU: goal(cpuSpeed.int8MaskIoU, '>= 0.95 mean mask IoU int8 vs fp32', cpuSpeed.int8MaskIoU >= 0.95),
     workerKillLostMasks: goal(cluster.workerKillLostMasks, '0 acked masks lost when a worker is SIGKILLed mid-clip', cluster.workerKillLostMasks === 0),
     workerKillDuplicateMasks: goal(cluster.workerKillDuplicateMasks, '0 frames written twice after a worker is SIGKILLed mid-clip', cluster.workerKillDuplicateMasks === 0),
@@ -249,7 +269,20 @@ export async function runBench(opts: { quick: boolean; soakFrames?: number; log?
       loadAverage: { start: loadStart, end: loadavg()[0]! },
     },
     wallSeconds: (Date.now() - started) / 1000,
-    partSeconds: { soak: soakS, decode: decodeS, track: trackS, mask: maskS, live: liveS, annotation: annotationS, adaptation: adaptationS, eventLoop: eventLoopS, recordedMemory: recordedMemoryS, restore: restoreS, cpuSpeed: cpuSpeedS, cluster: clusterS },
+    partSeconds: {
+      soak: soakS,
+      decode: decodeS,
+      track: trackS,
+      mask: maskS,
+      live: liveS,
+      annotation: annotationS,
+      adaptation: adaptationS,
+      eventLoop: eventLoopS,
+      recordedMemory: recordedMemoryS,
+      restore: restoreS,
+      cpuSpeed: cpuSpeedS,
+      cluster: clusterS,
+    },
     date: new Date().toISOString(),
   };
 }

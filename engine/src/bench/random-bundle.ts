@@ -60,8 +60,12 @@ export function ensureRandomBundle(config: string, imageSize: number): { dir: st
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(dir, '..'), { recursive: true });
   const t0 = performance.now();
-  execFileSync(EXPORT_PYTHON, ['-m', 'models.export.export_bundle', '--config', config, '--random-weights', '--seed', '0', '--no-selftest',
-    '--image-size', String(imageSize), '--out', tmp], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: EXPORT_TIMEOUT_MS, maxBuffer: 64 << 20 });
+  execFileSync(EXPORT_PYTHON, ['-m', 'models.export.export_bundle', '--config', config, '--random-weights', '--seed', '0', '--no-selftest', '--image-size', String(imageSize), '--out', tmp], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: EXPORT_TIMEOUT_MS,
+    maxBuffer: 64 << 20,
+  });
   // The manifest is written last, and the rename makes a half-written bundle impossible to reuse.
   try {
     renameSync(tmp, dir);

@@ -98,7 +98,30 @@ export async function benchRecordedMemory(opts: { quick: boolean; log?: (m: stri
 /** The looped sample as an H.264 file of `frames` frames. */
 async function makeClip(out: string, frames: number): Promise<void> {
   const src = join(GENERATED_SAMPLES_DIR, 'ultrasound-1', 'clip.mp4');
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', src, '-frames:v', String(frames), '-vf', `scale=${W}:${H},fps=${FPS}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(2 * FPS), '-pix_fmt', 'yuv420p', '-an', out];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    src,
+    '-frames:v',
+    String(frames),
+    '-vf',
+    `scale=${W}:${H},fps=${FPS}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    String(2 * FPS),
+    '-pix_fmt',
+    'yuv420p',
+    '-an',
+    out,
+  ];
   const child = spawnFfmpeg(args);
   let err = '';
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
@@ -161,7 +184,6 @@ async function childMain(clip: string, storePath: string): Promise<RecordedMemor
   await sessions.destroy();
   return run;
 }
-
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);

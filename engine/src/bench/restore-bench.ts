@@ -25,7 +25,6 @@ import { binaryKind, decodeMaskFrame, type ServerMessage } from '../protocol.js'
 import { printResult } from './print-result.js';
 import { startServerChild, type ServerChild } from './server-child.js';
 
-
 export interface RestoreBenchResult {
   restoreLostMasks: number;
   restoreSeconds: number;

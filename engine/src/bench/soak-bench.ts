@@ -27,7 +27,6 @@ import { openStore } from '../store/open-store.js';
 import { childProcesses, openFdCount, openFdKinds, rssAfterGc } from './process-stats.js';
 import { printResult } from './print-result.js';
 
-
 export interface SoakOptions {
   /** Tracked frames to run (the bench's full size: 50,000). */
   frames: number;
@@ -90,8 +89,29 @@ export interface SoakResult {
 async function soakClip(clip: string, out: string): Promise<void> {
   await new Promise<void>((res, rej) => {
     const child = spawnFfmpeg([
-      '-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', clip, '-an',
-      '-vf', 'setpts=PTS*30/120,scale=192:144', '-r', '120', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-g', '30', '-pix_fmt', 'yuv420p', out,
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      clip,
+      '-an',
+      '-vf',
+      'setpts=PTS*30/120,scale=192:144',
+      '-r',
+      '120',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '20',
+      '-g',
+      '30',
+      '-pix_fmt',
+      'yuv420p',
+      out,
     ]);
     let err = '';
     child.stdout!.resume();

@@ -28,7 +28,7 @@ const SIZE = 512;
 /** A blob of about 100 x 80 px at a seeded place, its edge wobbling a few pixels. */
 function blob(seed: number): CompressedRle {
   let s = seed >>> 0 || 1;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const m = new Uint8Array(SIZE * SIZE);
   const cx = 80 + rand() * (SIZE - 160);
   const cy = 60 + rand() * (SIZE - 120);

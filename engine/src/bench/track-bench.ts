@@ -19,7 +19,6 @@ import { ModelSessions, ort, type ExecutionProviderRequest } from '../model/ort-
 import { Preprocessor } from '../model/preprocessor.js';
 import { DecodedFrames } from '../track/decoded-frames.js';
 
-
 export interface TrackBenchOptions {
   /** Fewer frames and one repeat (CI smoke); the full run uses more frames and repeats. */
   quick: boolean;
@@ -101,8 +100,20 @@ async function bareLoop(sessions: ModelSessions, bundle: Bundle, images: ort.Ten
     const Np = 1 + Math.min(t - 1, maxPtrs - 1);
     memories.push(new ort.Tensor('float32', rnd(B * Nm * Cm * h * h), [B, Nm, Cm, h, h]));
     ptrs.push(new ort.Tensor('float32', rnd(B * Np * C), [B, Np, C]));
-    memTpos.push(new ort.Tensor('int64', BigInt64Array.from({ length: Nm }, (_, i) => BigInt(Math.min(i, bundle.memory.numMaskmem - 1))), [Nm]));
-    ptrTpos.push(new ort.Tensor('float32', Float32Array.from({ length: Np }, (_, i) => i / Math.max(1, maxPtrs - 1)), [Np]));
+    memTpos.push(
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: Nm }, (_, i) => BigInt(Math.min(i, bundle.memory.numMaskmem - 1))),
+        [Nm],
+      ),
+    );
+    ptrTpos.push(
+      new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: Np }, (_, i) => i / Math.max(1, maxPtrs - 1)),
+        [Np],
+      ),
+    );
   }
   const coords = new ort.Tensor('float32', new Float32Array(B * 2), [B, 1, 2]);
   const labels = new ort.Tensor('float32', new Float32Array(B).fill(-1), [B, 1]);
@@ -161,7 +172,11 @@ async function graphBatchScaling(sessions: ModelSessions, bundle: Bundle, image:
       sessions.run('memoryAttention', {
         vision_feat: f.vision_feat!,
         memory: z([B, Nm, Cm, h, h]),
-        memory_tpos: new ort.Tensor('int64', BigInt64Array.from({ length: Nm }, (_, i) => BigInt(i)), [Nm]),
+        memory_tpos: new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: Nm }, (_, i) => BigInt(i)),
+          [Nm],
+        ),
         obj_ptrs: z([B, Np, C]),
         obj_ptr_tpos: z([Np]),
       }),
@@ -177,9 +192,7 @@ async function graphBatchScaling(sessions: ModelSessions, bundle: Bundle, image:
         has_mask_input: new ort.Tensor('float32', new Float32Array(B), [B]),
       }),
     ),
-    memoryEncoder: await time(() =>
-      sessions.run('memoryEncoder', { vision_feat: f.vision_feat!, mask_for_mem: z([B, 1, S, S]), object_score_logits: z([B, 1]) }),
-    ),
+    memoryEncoder: await time(() => sessions.run('memoryEncoder', { vision_feat: f.vision_feat!, mask_for_mem: z([B, 1, S, S]), object_score_logits: z([B, 1]) })),
   });
   const one = await at(1);
   const eight = await at(8);

@@ -104,8 +104,7 @@ export function registerDemo(program: Command): void {
       });
       for (const r of rows) {
         process.stdout.write(
-          `${r.sample.padEnd(14)} J&F ${r.eval.mean.JF.toFixed(3)} (J ${r.eval.mean.J.toFixed(3)}, F ${r.eval.mean.F.toFixed(3)}) ` +
-            `${r.frames} frames at ${r.fps.toFixed(1)} fps -> ${r.out}\n`,
+          `${r.sample.padEnd(14)} J&F ${r.eval.mean.JF.toFixed(3)} (J ${r.eval.mean.J.toFixed(3)}, F ${r.eval.mean.F.toFixed(3)}) ` + `${r.frames} frames at ${r.fps.toFixed(1)} fps -> ${r.out}\n`,
         );
       }
       if (!o.serve) return;

@@ -64,7 +64,11 @@ function rowOf(s: SessionSummary): StoredSessionRow {
 
 /** The stored sessions of a store (a path or a postgres:// URL), newest first. */
 export async function storedSessionList(spec: string = defaultStoreSpec()): Promise<StoredSessionRow[]> {
-  return withStoreReadonly(spec, (at) => `no store at ${at} (use --store)`, async (store) => (await store.sessionSummaries()).map(rowOf));
+  return withStoreReadonly(
+    spec,
+    (at) => `no store at ${at} (use --store)`,
+    async (store) => (await store.sessionSummaries()).map(rowOf),
+  );
 }
 
 /** The `--list` table: one line per session, newest first; `who` is its maker, then its approver. */
@@ -73,7 +77,14 @@ export function formatSessionList(rows: readonly StoredSessionRow[]): string {
   const cells = rows.map((r) => [r.id, r.status, `${r.maskedFrames}/${r.numFrames}`, String(r.objects), r.updatedAt, who(r), basename(r.clip)]);
   const head = ['session', 'status', 'frames', 'objects', 'updated', 'who', 'clip'];
   const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c]!.length)));
-  return [head, ...cells].map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...cells]
+    .map((r) =>
+      r
+        .map((x, c) => x.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function registerExport(program: Command): void {
@@ -90,25 +101,30 @@ export function registerExport(program: Command): void {
     .option('--iscrowd <0|1>', 'coco: iscrowd of every annotation (default 1, as COCO pairs RLE with crowd)')
     .option('--object <ids>', 'only these objects, ids separated by commas (e.g. 1,3)')
     .option('--frames <a-b>', 'only masks of frames a to b (0-based, both included); png and coco write only those frames')
-    .action(async (session: string | undefined, o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean; json?: boolean; object?: string; frames?: string }) => {
-      if (o.list) {
-        const rows = await storedSessionList(o.store ?? defaultStoreSpec());
-        process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatSessionList(rows)}\n`);
-        return;
-      }
-      if (!session || !o.format || !o.out) throw new CinesegError(ErrorCode.E_USAGE, 'give a session id (or masks.json), --format and --out; or --list');
-      if (o.iscrowd !== undefined && o.iscrowd !== '0' && o.iscrowd !== '1') throw new CinesegError(ErrorCode.E_USAGE, '--iscrowd must be 0 or 1');
-      checkOutputPath(o.out, '--out', o.format === 'png');
-      const r = await exportMasks({
-        source: session,
-        format: o.format as ExportFormat,
-        out: o.out,
-        ...(o.store ? { store: o.store } : {}),
-        ...(o.sourceDicom ? { sourceDicom: o.sourceDicom } : {}),
-        ...(o.iscrowd === undefined ? {} : { iscrowd: Number(o.iscrowd) as 0 | 1 }),
-        ...(o.object === undefined ? {} : { objects: parseObjectList(o.object) }),
-        ...(o.frames === undefined ? {} : { frames: parseFrameRange(o.frames) }),
-      });
-      process.stdout.write(`exported ${r.objects} object(s), ${r.masks} mask(s) over ${r.frames} frames as ${r.format}: ${r.out}\n`);
-    });
+    .action(
+      async (
+        session: string | undefined,
+        o: { format?: string; out?: string; store?: string; sourceDicom?: string; iscrowd?: string; list?: boolean; json?: boolean; object?: string; frames?: string },
+      ) => {
+        if (o.list) {
+          const rows = await storedSessionList(o.store ?? defaultStoreSpec());
+          process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatSessionList(rows)}\n`);
+          return;
+        }
+        if (!session || !o.format || !o.out) throw new CinesegError(ErrorCode.E_USAGE, 'give a session id (or masks.json), --format and --out; or --list');
+        if (o.iscrowd !== undefined && o.iscrowd !== '0' && o.iscrowd !== '1') throw new CinesegError(ErrorCode.E_USAGE, '--iscrowd must be 0 or 1');
+        checkOutputPath(o.out, '--out', o.format === 'png');
+        const r = await exportMasks({
+          source: session,
+          format: o.format as ExportFormat,
+          out: o.out,
+          ...(o.store ? { store: o.store } : {}),
+          ...(o.sourceDicom ? { sourceDicom: o.sourceDicom } : {}),
+          ...(o.iscrowd === undefined ? {} : { iscrowd: Number(o.iscrowd) as 0 | 1 }),
+          ...(o.object === undefined ? {} : { objects: parseObjectList(o.object) }),
+          ...(o.frames === undefined ? {} : { frames: parseFrameRange(o.frames) }),
+        });
+        process.stdout.write(`exported ${r.objects} object(s), ${r.masks} mask(s) over ${r.frames} frames as ${r.format}: ${r.out}\n`);
+      },
+    );
 }

@@ -20,7 +20,8 @@ function collect(v: string, prev: string[] = []): string[] {
 function num(v: unknown, name: string, integer: boolean): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new CinesegError(ErrorCode.E_USAGE, `${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${String(v)}"`);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+    throw new CinesegError(ErrorCode.E_USAGE, `${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${String(v)}"`);
   return n;
 }
 
@@ -30,7 +31,11 @@ function num(v: unknown, name: string, integer: boolean): number | undefined {
  */
 export async function sessionInputs(ids: readonly string[] | 'approved', storeSpec: string): Promise<AnnotatedClipInput[]> {
   if (ids !== 'approved' && ids.length === 0) return [];
-  return withStoreReadonly(storeSpec, (at) => `no store at ${at} (use --store)`, (store) => storedSessionInputs(store, ids === 'approved' ? undefined : ids));
+  return withStoreReadonly(
+    storeSpec,
+    (at) => `no store at ${at} (use --store)`,
+    (store) => storedSessionInputs(store, ids === 'approved' ? undefined : ids),
+  );
 }
 
 function fmtTime(s: number): string {
@@ -87,7 +92,7 @@ export function formatValidation(r: FinetuneResult): string {
 export function registerFinetune(program: Command): void {
   program
     .command('finetune')
-    .description("adapt a model to a site: train on its annotated clips or stored sessions, validate against the base, write a new bundle")
+    .description('adapt a model to a site: train on its annotated clips or stored sessions, validate against the base, write a new bundle')
     .option('--data <clip:masks.json>', 'a clip and its YouTube-VIS masks (COCO RLE); masks.json alone uses videos[0].file (repeatable)', collect)
     .option('--session <id>', 'a stored session: its current masks, corrections included (repeatable); with neither --data nor --session, every approved session of --store', collect)
     .option('--store <file|url>', `session store for --session and the approved sessions: ${STORE_SPEC_HELP}`)

@@ -26,12 +26,18 @@ export function registerServe(program: Command): void {
     .option('--ep <provider>', EP_HELP, 'auto')
     .option('--strict-ep', STRICT_EP_HELP)
     .option('--verbose', VERBOSE_HELP)
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime\'s default)')
+    .option('--threads <n>', "onnxruntime intra-op threads (default: one core left free on machines with up to 4 cores, else onnxruntime's default)")
     .option('--no-ort-worker', 'run the ONNX graphs on the main thread (default: in a worker thread, so they never block the event loop; also CINESEG_ORT_WORKER=0)')
-    .option('--store <path|url>', 'store for prompts and masks: a SQLite file, or postgres://user:pass@host/db shared by several servers (default: $CINESEG_STORE, else ~/.local/share/cineseg/cineseg.db, under $XDG_DATA_HOME when set)')
+    .option(
+      '--store <path|url>',
+      'store for prompts and masks: a SQLite file, or postgres://user:pass@host/db shared by several servers (default: $CINESEG_STORE, else ~/.local/share/cineseg/cineseg.db, under $XDG_DATA_HOME when set)',
+    )
     .option('--no-store', 'keep prompts and masks in memory only')
     .option('--live-store <every>', 'live: store tracked masks every <ms> (e.g. 1000), "all" frames, or "none" (prompts and their masks are always stored)', '1000')
-    .option('--live-record-pictures [dir]', 'live: keep each tracked frame\'s JPEG with the masks for review (GET /api/live-records; default folder: live-pictures beside the store; ≈ 2–3 GB per hour at 480p)')
+    .option(
+      '--live-record-pictures [dir]',
+      "live: keep each tracked frame's JPEG with the masks for review (GET /api/live-records; default folder: live-pictures beside the store; ≈ 2–3 GB per hour at 480p)",
+    )
     .option('--live-record-max-mb <n>', 'live: bound of the picture folder in MB, oldest pictures pruned first (default 2048)')
     .option('--token <token>', 'token clients must present (default: $CINESEG_TOKEN; generated and printed when --host is not loopback)')
     .option('--allow-origin <origin...>', 'browser origins allowed besides the server itself, e.g. https://viewer.example.org')
@@ -41,7 +47,10 @@ export function registerServe(program: Command): void {
     .option('--prompt-rate <n>', 'prompts per second per session after the burst (default 10)')
     .option('--prompt-burst <n>', 'prompts a session may send at once (default 20)')
     .option('--max-message-bytes <n>', 'largest WebSocket message a client may send (default 2097152)')
-    .option('--add-all-frames-to-correct-as-cond <true|false>', "SAM2 add_all_frames_to_correct_as_cond: a correction on a tracked frame becomes a conditioning frame (default true; Meta's false); a recorded startSession may override it")
+    .option(
+      '--add-all-frames-to-correct-as-cond <true|false>',
+      "SAM2 add_all_frames_to_correct_as_cond: a correction on a tracked frame becomes a conditioning frame (default true; Meta's false); a recorded startSession may override it",
+    )
     .option('--non-overlap-masks', "SAM2 non_overlap_masks: output masks disjoint, highest logit wins (default off, as Meta's)")
     .option('--non-overlap-masks-for-mem-enc', "SAM2 non_overlap_masks_for_mem_enc: the same on the memory encoder's input (default off, as Meta's)")
     .option('--heartbeat <ms>', 'WebSocket ping interval; a client that answers 2 pings in a row with nothing is cut off (default 15000, 0: off)')

@@ -231,7 +231,11 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
         if (singleForward) frames!.releaseBefore(tf.frame);
         visited.add(tf.frame);
         for (const o of tf.objects) collector.add(tf.frame, o.objectId, o.output.predMasks, L, o.output.objectScore);
-        labelMaps?.add(tf.frame, tf.objects.map((o) => ({ objectId: o.objectId, predMasks: o.output.predMasks })), L);
+        labelMaps?.add(
+          tf.frame,
+          tf.objects.map((o) => ({ objectId: o.objectId, predMasks: o.output.predMasks })),
+          L,
+        );
         opts.onProgress?.(visited.size, total);
       }
     };
@@ -334,11 +338,7 @@ export function registerTrack(program: Command): void {
     )
     .option('--support-frames <n>', `support frames per support clip and object (default ${DEFAULT_SUPPORT_FRAMES})`)
     .option('--support-by <id|category>', 'match support objects to objects here by object id, or pool them by category (object id = category id)', 'id')
-    .option(
-      '--support-object <id[=target]>',
-      'use only this object id of the support masks, optionally as another target object id (repeatable)',
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
+    .option('--support-object <id[=target]>', 'use only this object id of the support masks, optionally as another target object id (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--reverse', 'track backwards from the first prompted frame')
     .option('--both', 'track forwards, then backwards')
     .option('--max-frames <n>', 'track at most n frames past the start frame (SAM2 max_frame_num_to_track)')

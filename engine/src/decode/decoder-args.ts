@@ -67,29 +67,39 @@ export function decoderArgs(resolved: ResolvedInput, o: FrameDecoderOptions, noJ
     '-hide_banner',
     '-nostats',
     // repeat: ffmpeg must never fold log lines into "Last message repeated"; verbose: time bases.
-    '-loglevel', 'repeat+verbose',
+    '-loglevel',
+    'repeat+verbose',
     ...(resolved.readsStdin ? [] : ['-nostdin']),
     // Live: 1 s of stream analysis instead of 5 s, so the first frame comes quickly and a
     // stream that stops early still yields what it sent. Not `-fflags nobuffer`: it discards
     // the packets read during analysis (the first second of frames).
     ...(live ? ['-analyzeduration', '1000000'] : []),
     // ffmpeg's decoder refuses pictures over the limit before allocating them (hostile headers).
-    '-max_pixels', String(MAX_FRAME_PIXELS),
+    '-max_pixels',
+    String(MAX_FRAME_PIXELS),
     ...(o.inputOptions ?? []),
     ...seekArgs,
     ...resolved.args,
-    '-map', '0:v:0',
-    '-an', '-sn', '-dn',
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
     '-copyts',
-    '-vf', chain.join(','),
-    '-fps_mode', 'passthrough',
+    '-vf',
+    chain.join(','),
+    '-fps_mode',
+    'passthrough',
     ...(o.maxFrames !== undefined ? ['-frames:v', String(Math.floor(o.maxFrames))] : []),
     // One encoder thread: with ffmpeg's default frame threading the rawvideo "encoder" holds
     // every frame until the next one arrives — one frame interval of delay on a live stream
     // (34 ms at 30 fps, measured on a raw TCP feed; 1.3 ms with this).
-    '-threads', '1',
-    '-f', 'rawvideo',
-    '-pix_fmt', 'rgb24',
+    '-threads',
+    '1',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
     'pipe:1',
   ];
   return { args, lastShowinfo: chain.length - 1, fastSeekFrom: target };

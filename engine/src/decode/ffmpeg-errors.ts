@@ -8,7 +8,11 @@ import { frameSizeAllowed, frameTooLarge, refusedPictureSize } from '../source/f
 /** [stderr pattern, code, what it means, applies to local files only]. */
 const RULES: Array<[RegExp, ErrorCode, string, boolean?]> = [
   [/No such file or directory/i, ErrorCode.E_INPUT_NOT_FOUND, 'input not found'],
-  [/Connection refused|Network is unreachable|No route to host|Name or service not known|Temporary failure in name resolution|Server returned [45]\d\d|Connection reset by peer/i, ErrorCode.E_LIVE_CONNECT_FAILED, 'could not connect'],
+  [
+    /Connection refused|Network is unreachable|No route to host|Name or service not known|Temporary failure in name resolution|Server returned [45]\d\d|Connection reset by peer/i,
+    ErrorCode.E_LIVE_CONNECT_FAILED,
+    'could not connect',
+  ],
   [/Connection timed out|Operation timed out/i, ErrorCode.E_LIVE_CONNECT_TIMEOUT, 'connection timed out'],
   [/moov atom not found/i, ErrorCode.E_DECODE_CORRUPT, 'no moov atom (truncated or unfinished mp4/mov)'],
   // A playlist or concat script saved under a video's name: it would make ffmpeg read other files.
@@ -54,7 +58,8 @@ function suffix(stderr: string): string {
 }
 
 /** Decoder complaints that mean a damaged bitstream: counted as decode errors, frames still flow. */
-export const DECODE_ERROR_LINE = /error while decoding|concealing \d+ (DC|AC|MV) errors|Invalid NAL unit|corrupt (decoded )?frame|decode_slice_header error|Packet corrupt|Invalid data found|partial file|Error splitting the input|missing picture|no frame!|Truncating packet|corrupt input packet/i;
+export const DECODE_ERROR_LINE =
+  /error while decoding|concealing \d+ (DC|AC|MV) errors|Invalid NAL unit|corrupt (decoded )?frame|decode_slice_header error|Packet corrupt|Invalid data found|partial file|Error splitting the input|missing picture|no frame!|Truncating packet|corrupt input packet/i;
 
 /**
  * A decoder stderr line (not showinfo's) that ends the run: ffmpeg renders text or unknown bytes

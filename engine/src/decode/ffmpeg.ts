@@ -111,9 +111,7 @@ export function encodeRgbFrames(frames: Iterable<Uint8Array> | AsyncIterable<Uin
       .on('stderr', (line: string) => {
         stderrTail = (stderrTail + '\n' + line).slice(-2000);
       })
-      .on('error', (err: Error) =>
-        reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `ffmpeg could not encode ${opts.output}: ${err.message}`, { cause: err, details: { stderr: stderrTail } })),
-      )
+      .on('error', (err: Error) => reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `ffmpeg could not encode ${opts.output}: ${err.message}`, { cause: err, details: { stderr: stderrTail } })))
       .on('end', () => resolve());
     cmd.save(opts.output);
     void (async () => {
@@ -129,7 +127,6 @@ export function encodeRgbFrames(frames: Iterable<Uint8Array> | AsyncIterable<Uin
     })();
   });
 }
-
 
 /** How a spawned child's stdin is wired: closed, a pipe we write to, or our own stdin. */
 export type ChildStdin = 'ignore' | 'pipe' | 'inherit';
@@ -248,13 +245,25 @@ export interface PackageHlsOptions {
  * input, so frame PTS from the decoder and the player's media time agree.
  */
 export function packageHls(input: string, outDir: string, opts: PackageHlsOptions): Promise<void> {
-  const codec = opts.copy
-    ? ['-c:v', 'copy']
-    : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-g', String(opts.gop ?? 30), '-sc_threshold', '0'];
+  const codec = opts.copy ? ['-c:v', 'copy'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-g', String(opts.gop ?? 30), '-sc_threshold', '0'];
   const args = [
-    '-hide_banner', '-nostdin', '-y', ...(opts.inputArgs ?? ['-i', input]), '-map', '0:v:0', '-an', ...codec,
-    '-f', 'hls', '-hls_time', String(opts.segmentSeconds ?? 2), '-hls_playlist_type', 'vod',
-    '-hls_segment_filename', `${outDir}/seg%05d.ts`, `${outDir}/index.m3u8`,
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    ...(opts.inputArgs ?? ['-i', input]),
+    '-map',
+    '0:v:0',
+    '-an',
+    ...codec,
+    '-f',
+    'hls',
+    '-hls_time',
+    String(opts.segmentSeconds ?? 2),
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_filename',
+    `${outDir}/seg%05d.ts`,
+    `${outDir}/index.m3u8`,
   ];
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) {
@@ -287,9 +296,33 @@ export function packageHls(input: string, outDir: string, opts: PackageHlsOption
 export function spawnJpegEncoder(width: number, height: number, quality = 5): ChildProcess {
   return spawnFfmpeg(
     [
-      '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height}`,
+      '-i',
+      'pipe:0',
       // Slice threads only: ffmpeg's default frame threading holds each JPEG until the next frame comes in.
-      '-an', '-c:v', 'mjpeg', '-thread_type', 'slice', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-flush_packets', '1', '-f', 'image2pipe', 'pipe:1',
+      '-an',
+      '-c:v',
+      'mjpeg',
+      '-thread_type',
+      'slice',
+      '-pix_fmt',
+      'yuvj420p',
+      '-q:v',
+      String(quality),
+      '-flush_packets',
+      '1',
+      '-f',
+      'image2pipe',
+      'pipe:1',
     ],
     'pipe',
   );

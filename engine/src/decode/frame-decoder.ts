@@ -103,7 +103,11 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     if (hasW && !(Number.isInteger(opts.width) && Number.isInteger(opts.height) && opts.width! > 0 && opts.height! > 0 && frameSizeAllowed(opts.width!, opts.height!))) {
       throw new CinesegError(ErrorCode.E_USAGE, `output size must be positive integers within the frame limits (frame-limits.ts), got ${opts.width}x${opts.height}`);
     }
-    for (const [k, v] of [['startFrame', opts.startFrame], ['startTimeUs', opts.startTimeUs], ['maxFrames', opts.maxFrames]] as const) {
+    for (const [k, v] of [
+      ['startFrame', opts.startFrame],
+      ['startTimeUs', opts.startTimeUs],
+      ['maxFrames', opts.maxFrames],
+    ] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new CinesegError(ErrorCode.E_USAGE, `${k} must be a number >= 0, got ${v}`);
     }
     if ((opts.startFrame !== undefined || opts.startTimeUs !== undefined) && resolved.kind !== 'file' && resolved.kind !== 'image-folder') {

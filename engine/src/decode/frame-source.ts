@@ -144,7 +144,10 @@ export class FrameSource {
    * the subscriber's `next` has returned (see the module comment for async work).
    */
   frames(overrides: RunOptions = {}): Observable<Frame> {
-    return runObservable(() => this.seekReady(overrides), (dec) => this.runs.delete(dec));
+    return runObservable(
+      () => this.seekReady(overrides),
+      (dec) => this.runs.delete(dec),
+    );
   }
 
   /**
@@ -152,7 +155,11 @@ export class FrameSource {
    * results. This is how to do async per-frame work with backpressure.
    */
   mapFrames<R>(fn: FrameWork<R>, overrides: RunOptions = {}): Observable<R> {
-    return runObservable(() => this.seekReady(overrides), (dec) => this.runs.delete(dec), fn);
+    return runObservable(
+      () => this.seekReady(overrides),
+      (dec) => this.runs.delete(dec),
+      fn,
+    );
   }
 
   /** A decoder for `overrides`, after the frame-time scan when it seeks into a file. */

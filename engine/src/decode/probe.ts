@@ -132,7 +132,9 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
   if (run.timedOut) throw probeTimeout(input, isLive, run);
   if (run.code === null) {
     // Killed, and not by us (the OOM killer, a supervisor): say so rather than guess from stderr.
-    throw new CinesegError(ErrorCode.E_DECODE_PROBE_FAILED, `${input}: ffprobe was killed by ${run.signal ?? 'a signal'}${said(run.stderr)}`, { details: { signal: run.signal, stderr: run.stderr.slice(-2000) } });
+    throw new CinesegError(ErrorCode.E_DECODE_PROBE_FAILED, `${input}: ffprobe was killed by ${run.signal ?? 'a signal'}${said(run.stderr)}`, {
+      details: { signal: run.signal, stderr: run.stderr.slice(-2000) },
+    });
   }
   if (run.code !== 0) throw classifyFfmpegFailure(input, run.stderr, ErrorCode.E_DECODE_PROBE_FAILED, { exitCode: run.code });
   let json: FfprobeJson;
@@ -182,7 +184,7 @@ export async function probeResolved(resolved: ResolvedInput, opts: ProbeOptions 
     }
   }
   const fps = images ? images.fps : avg > 0 ? avg : base;
-  const durationSec = images ? images.files.length / images.fps : parseNum(stream.duration) ?? parseNum(json.format?.duration);
+  const durationSec = images ? images.files.length / images.fps : (parseNum(stream.duration) ?? parseNum(json.format?.duration));
   const startSec = parseNum(stream.start_time) ?? parseNum(json.format?.start_time) ?? 0;
 
   return {
@@ -253,14 +255,20 @@ async function packetTimes(resolved: ResolvedInput, timeoutMs: number, retries: 
   const run = await runFfprobe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...resolved.args], { timeoutMs, retries });
   if (run.code !== 0) return null;
   const lines = run.stdout.split('\n').filter((l) => l.trim() !== '');
-  const pts = lines.map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+  const pts = lines
+    .map(Number)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   if (lines.length === 0) return null;
   let avgFps = 0;
   let variable = false;
   if (pts.length >= 3) {
     const span = pts[pts.length - 1]! - pts[0]!;
     if (span > 0) avgFps = (pts.length - 1) / span;
-    const gaps = pts.slice(1).map((p, i) => p - pts[i]!).sort((a, b) => a - b);
+    const gaps = pts
+      .slice(1)
+      .map((p, i) => p - pts[i]!)
+      .sort((a, b) => a - b);
     const median = gaps[gaps.length >> 1]!;
     // Millisecond time bases jitter 33/34 ms; a real rate change moves gaps by far more than 25 %.
     variable = median > 0 && (gaps[gaps.length - 1]! - gaps[0]!) / median > 0.25;

@@ -143,10 +143,14 @@ function seriesFrames(plan: ReturnType<typeof planLabels>, clip: VolumeClip, ser
   const plane = nx * ny;
   const scratch = new Uint8Array(plan.video.width * plan.video.height);
   const perSegment = plan.annotations.map((a) =>
-    slicesToVoxels(clip.view, (k) => new Uint8Array(k), (t, m) => {
-      const f = objectFrame(a, t, scratch);
-      if (f) m.set(f);
-    }),
+    slicesToVoxels(
+      clip.view,
+      (k) => new Uint8Array(k),
+      (t, m) => {
+        const f = objectFrame(a, t, scratch);
+        if (f) m.set(f);
+      },
+    ),
   );
   const frames: { segment: number; k: number }[] = [];
   perSegment.forEach((vox, i) => {
@@ -345,15 +349,15 @@ async function writeSeg(plan: ReturnType<typeof planLabels>, out: string, opts: 
           ],
         }
       : src
-      ? {
-          ReferencedSeriesSequence: [
-            {
-              SeriesInstanceUID: src.seriesInstanceUid,
-              ReferencedInstanceSequence: [{ ReferencedSOPClassUID: src.sopClassUid, ReferencedSOPInstanceUID: src.sopInstanceUid }],
-            },
-          ],
-        }
-      : {}),
+        ? {
+            ReferencedSeriesSequence: [
+              {
+                SeriesInstanceUID: src.seriesInstanceUid,
+                ReferencedInstanceSequence: [{ ReferencedSOPClassUID: src.sopClassUid, ReferencedSOPInstanceUID: src.sopInstanceUid }],
+              },
+            ],
+          }
+        : {}),
     PixelData: [pixel.buffer],
     _vrMap: { PixelData: 'OB' },
   };

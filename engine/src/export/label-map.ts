@@ -57,9 +57,7 @@ export function labelFrame(plan: LabelPlan, t: number, out: Uint8Array | Uint16A
   out.fill(0);
   let any = false;
   // Paint in ascending score (then id) order: whoever paints last holds the pixel.
-  const order = plan.annotations
-    .map((a, i) => ({ a, i, score: a.scores?.[t] ?? -Infinity }))
-    .sort((x, y) => x.score - y.score || x.a.object_id - y.a.object_id);
+  const order = plan.annotations.map((a, i) => ({ a, i, score: a.scores?.[t] ?? -Infinity })).sort((x, y) => x.score - y.score || x.a.object_id - y.a.object_id);
   for (const { a, i } of order) {
     const rle = a.segmentations[t];
     if (!rle) continue;
@@ -109,7 +107,11 @@ export class LogitLabelMaps {
     while (this.logits.length < objects.length) this.logits.push(new Float32Array(W * H));
     const used = objects.map((o, b) => resizeBilinear(o.predMasks, L, L, H, W, this.logits[b]!));
     // Values are slots 1..B here (0 = background); runs store the object ids.
-    labelByLogits(used, objects.map((_, b) => b + 1), this.winner);
+    labelByLogits(
+      used,
+      objects.map((_, b) => b + 1),
+      this.winner,
+    );
     const runs: number[] = [];
     let cur = this.winner[0]!;
     let len = 0;

@@ -133,8 +133,16 @@ export function exportNifti(vis: VisJson, out: string, opts: NiftiExportOptions 
   if (clip) {
     const voxels =
       datatype === 'uint8'
-        ? slicesToVoxels(clip.view, (k) => new Uint8Array(k), (t, m) => void labelFrame(t, m))
-        : slicesToVoxels(clip.view, (k) => new Uint16Array(k), (t, m) => void labelFrame(t, m));
+        ? slicesToVoxels(
+            clip.view,
+            (k) => new Uint8Array(k),
+            (t, m) => void labelFrame(t, m),
+          )
+        : slicesToVoxels(
+            clip.view,
+            (k) => new Uint16Array(k),
+            (t, m) => void labelFrame(t, m),
+          );
     const dims = clip.volume.dims;
     const header = niftiHeader(dims, clip.volume.spacing, datatype, n, `cineseg labels; ${clip.view.plane} slices of ${clip.volume.format}`);
     putVolumeGeometry(header, clip);

@@ -86,16 +86,7 @@ function scratchOf(n: number): Float32Array {
  * Bilinear resize, `align_corners=False`, no antialiasing (torch `F.interpolate(mode='bilinear')`).
  * `src` is row-major sh x sw; returns dh x dw (into `out` when given).
  */
-export function resizeBilinear(
-  src: Float32Array,
-  sh: number,
-  sw: number,
-  dh: number,
-  dw: number,
-  out: Float32Array = new Float32Array(dh * dw),
-  srcOffset = 0,
-  outOffset = 0,
-): Float32Array {
+export function resizeBilinear(src: Float32Array, sh: number, sw: number, dh: number, dw: number, out: Float32Array = new Float32Array(dh * dw), srcOffset = 0, outOffset = 0): Float32Array {
   const tx = linearTable(sw, dw);
   const ty = linearTable(sh, dh);
   const tmp = scratchOf(sh * dw);
@@ -123,16 +114,7 @@ let rangeHi = new Int32Array(0);
  * everything outside the union of two spans is zero-filled. The cost follows the object's size,
  * not the video's, and the result is exactly that of the plain formula.
  */
-export function resizeBilinearToMask(
-  src: Float32Array,
-  sh: number,
-  sw: number,
-  dh: number,
-  dw: number,
-  out: Uint8Array = new Uint8Array(dh * dw),
-  threshold = 0,
-  srcOffset = 0,
-): Uint8Array {
+export function resizeBilinearToMask(src: Float32Array, sh: number, sw: number, dh: number, dw: number, out: Uint8Array = new Uint8Array(dh * dw), threshold = 0, srcOffset = 0): Uint8Array {
   const tx = linearTable(sw, dw);
   const ty = linearTable(sh, dh);
   const tmp = scratchOf(sh * dw);
@@ -188,14 +170,7 @@ function horizontalLinear(src: Float32Array, off: number, sh: number, sw: number
  * Bilinear resize with `antialias=True` (torch's separable triangle filter whose support widens
  * with the downscale factor). Upscaling gives the same result as `resizeBilinear`.
  */
-export function resizeBilinearAntialias(
-  src: Float32Array,
-  sh: number,
-  sw: number,
-  dh: number,
-  dw: number,
-  out: Float32Array = new Float32Array(dh * dw),
-): Float32Array {
+export function resizeBilinearAntialias(src: Float32Array, sh: number, sw: number, dh: number, dw: number, out: Float32Array = new Float32Array(dh * dw)): Float32Array {
   const tx = aaTable(sw, dw);
   const ty = aaTable(sh, dh);
   const tmp = scratchOf(sh * dw);

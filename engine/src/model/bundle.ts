@@ -319,11 +319,9 @@ export function loadBundle(dirIn: string): Bundle {
   if (!isRecord(raw)) throw manifestError(dir, 'must be a JSON object');
   if (raw.format !== 'cineseg-bundle') throw manifestError(dir, `format must be "cineseg-bundle", got ${JSON.stringify(raw.format)}`);
   if (raw.formatVersion !== 1) {
-    throw new CinesegError(
-      ErrorCode.E_BUNDLE_VERSION,
-      `${manifestPath}: formatVersion ${JSON.stringify(raw.formatVersion)} is not supported (this engine reads version 1)`,
-      { details: { dir, formatVersion: raw.formatVersion } },
-    );
+    throw new CinesegError(ErrorCode.E_BUNDLE_VERSION, `${manifestPath}: formatVersion ${JSON.stringify(raw.formatVersion)} is not supported (this engine reads version 1)`, {
+      details: { dir, formatVersion: raw.formatVersion },
+    });
   }
   const architecture = raw.architecture;
   if (architecture !== 'sam2' && architecture !== 'sam2.1') throw manifestError(dir, 'architecture must be "sam2" or "sam2.1"');
@@ -378,8 +376,7 @@ export function loadBundle(dirIn: string): Bundle {
     const inputs = parseIo(dir, g.inputs, `graphs.${key}.inputs`);
     const outputs = parseIo(dir, g.outputs, `graphs.${key}.outputs`);
     const expected = contractFor(key, dims, precision);
-    const diff =
-      diffIo(inputs, expected.inputs, `graphs.${key}.inputs`) ?? diffIo(outputs, expected.outputs, `graphs.${key}.outputs`);
+    const diff = diffIo(inputs, expected.inputs, `graphs.${key}.inputs`) ?? diffIo(outputs, expected.outputs, `graphs.${key}.outputs`);
     if (diff) throw manifestError(dir, diff, { graph: key });
     // Graph names are relative to the bundle and stay inside it (links inside may point anywhere,
     // as a model cache's do); a manifest must not make the engine load files it chose.

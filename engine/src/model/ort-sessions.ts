@@ -34,9 +34,7 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = EP_TABLE.map((e
 let supportedCache: Set<string> | undefined;
 function supportedBackends(): Set<string> {
   if (!supportedCache) {
-    const list = (ort as unknown as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends?.() ?? [
-      { name: 'cpu' },
-    ];
+    const list = (ort as unknown as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends?.() ?? [{ name: 'cpu' }];
     supportedCache = new Set(list.map((b) => b.name));
   }
   return supportedCache;
@@ -299,7 +297,7 @@ async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<
       reasons.push(`${ep} failed to start: ${shortOrtMessage((cause as Error).message)}`);
       continue;
     }
-    const reason = ep === requested || requested === 'auto' && reasons.length === 0 ? '' : reasons.join('; ');
+    const reason = ep === requested || (requested === 'auto' && reasons.length === 0) ? '' : reasons.join('; ');
     if (requested !== 'auto' && ep !== requested && opts.strictEp) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `execution provider ${requested} unavailable: ${reason}`, {
@@ -326,10 +324,7 @@ function shortOrtMessage(message: string): string {
 function candidatesFor(requested: ExecutionProviderRequest): ExecutionProvider[] {
   if (requested === 'auto') return EP_TABLE.filter((e) => e.auto).map((e) => e.name);
   if (!EXECUTION_PROVIDERS.includes(requested)) {
-    throw new CinesegError(
-      ErrorCode.E_USAGE,
-      `unknown execution provider "${String(requested)}"; choose one of: auto, ${EXECUTION_PROVIDERS.join(', ')}`,
-    );
+    throw new CinesegError(ErrorCode.E_USAGE, `unknown execution provider "${String(requested)}"; choose one of: auto, ${EXECUTION_PROVIDERS.join(', ')}`);
   }
   return requested === 'cpu' ? ['cpu'] : [requested, 'cpu'];
 }
@@ -383,7 +378,11 @@ function checkSession(bundle: Bundle, key: GraphKey, session: ort.InferenceSessi
     });
   const inputs = real(session.inputMetadata, session.inputNames);
   const outputs = real(session.outputMetadata, session.outputNames);
-  const names = (io: IoSpec[]) => io.map((x) => x.name).sort().join(',');
+  const names = (io: IoSpec[]) =>
+    io
+      .map((x) => x.name)
+      .sort()
+      .join(',');
   if (names(inputs) !== names(spec.inputs)) {
     return `inputs are [${inputs.map((x) => x.name).join(', ')}], the manifest says [${spec.inputs.map((x) => x.name).join(', ')}]`;
   }
@@ -398,10 +397,7 @@ function checkSession(bundle: Bundle, key: GraphKey, session: ort.InferenceSessi
       if (!e || a.shape.length === 0) return { ...a, shape: e?.shape ?? a.shape };
       return { ...a, shape: a.shape.map((d, i) => (typeof d === 'string' ? (e.shape[i] ?? d) : d)) };
     });
-  return (
-    diffIo(relax(inputs, expected.inputs), expected.inputs, 'inputs') ??
-    diffIo(relax(outputs, expected.outputs), expected.outputs, 'outputs')
-  );
+  return diffIo(relax(inputs, expected.inputs), expected.inputs, 'inputs') ?? diffIo(relax(outputs, expected.outputs), expected.outputs, 'outputs');
 }
 
 export { ort };

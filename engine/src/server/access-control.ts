@@ -30,9 +30,7 @@ export interface AccessOptions {
   allowOrigins?: readonly string[];
 }
 
-export type AccessVerdict =
-  | { ok: true; /** A Set-Cookie value to send (the token came in the query). */ setCookie?: string }
-  | { ok: false; status: 401 | 403; code: ErrorCode; message: string };
+export type AccessVerdict = { ok: true; /** A Set-Cookie value to send (the token came in the query). */ setCookie?: string } | { ok: false; status: 401 | 403; code: ErrorCode; message: string };
 
 const TOKEN_RE = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 

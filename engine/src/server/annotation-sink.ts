@@ -134,9 +134,7 @@ export class MemorySink implements AnnotationSink {
       if (!segs) byObject.set(m.objectId, (segs = new Array<Rle | null>(info.numFrames).fill(null)));
       segs[m.frame] = { size: [info.height, info.width], counts: [...m.counts] };
     }
-    const annotations: VisAnnotation[] = [...byObject.keys()]
-      .sort((a, b) => a - b)
-      .map((id, i) => ({ id: i + 1, video_id: 1, object_id: id, category_id: 1, segmentations: byObject.get(id)! }));
+    const annotations: VisAnnotation[] = [...byObject.keys()].sort((a, b) => a - b).map((id, i) => ({ id: i + 1, video_id: 1, object_id: id, category_id: 1, segmentations: byObject.get(id)! }));
     const video = { id: 1, width: info.width, height: info.height, length: info.numFrames, fps: info.fps, file: info.source };
     return { clip: info.source, masks: { videos: [video], categories: [{ id: 1, name: 'object' }], annotations } };
   }

@@ -55,7 +55,10 @@ export class ClipCatalog {
       for (const f of files.sort()) {
         if (isNiftiName(f) || f.endsWith(sep)) {
           const file = f.endsWith(sep) ? f.slice(0, -1) : f;
-          const rel = relative(root, file).replace(/\.nii(\.gz)?$/i, '').split(sep).join('/');
+          const rel = relative(root, file)
+            .replace(/\.nii(\.gz)?$/i, '')
+            .split(sep)
+            .join('/');
           const id = `${basename(root)}/${rel}#axial`;
           if (!found.has(id)) found.set(id, { id, name: `${rel} (axial)`, path: `${file}#axial`, rootReal, volumeFile: file });
           continue;

@@ -23,4 +23,3 @@ export class ClipProgressOutput extends DetachableOutput {
     if (target && this.last) target.json(this.last);
   }
 }
-

@@ -211,10 +211,33 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const hls = new HlsCache(cacheDir);
   const models =
     opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }));
+    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
+      ep: opts.ep ?? 'auto',
+      ...(opts.strictEp ? { strictEp: true } : {}),
+      ...(opts.verbose ? { verbose: true } : {}),
+      log,
+      threads: opts.threads ?? serverThreads(),
+      worker: opts.worker ?? workerModeFromEnv() ?? true,
+      arena: serverArena(),
+    }));
   const sink = opts.sink ?? (typeof opts.store === 'string' ? new StoreSink(await openStore(opts.store), true) : opts.store ? new StoreSink(opts.store) : new MemorySink());
   const pictures = picturesDir === null ? null : new LivePictureStore({ dir: picturesDir, ...(opts.liveRecordMaxBytes === undefined ? {} : { maxBytes: opts.liveRecordMaxBytes }), log });
-  const live = opts.live ? new LivePipeline({ input: opts.live, ...(pictures ? { pictures } : {}), ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}), sessions: models.withPriority('live'), sink, log, metrics, ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }), ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}), ...(opts.sam ? { sam: opts.sam } : {}), ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }), ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }) }) : null;
+  const live = opts.live
+    ? new LivePipeline({
+        input: opts.live,
+        ...(pictures ? { pictures } : {}),
+        ...(opts.liveInputOptions ? { inputOptions: opts.liveInputOptions } : {}),
+        sessions: models.withPriority('live'),
+        sink,
+        log,
+        metrics,
+        ...(opts.liveStoreIntervalMs === undefined ? {} : { storeIntervalMs: opts.liveStoreIntervalMs }),
+        ...(opts.liveReconnect ? { reconnect: opts.liveReconnect } : {}),
+        ...(opts.sam ? { sam: opts.sam } : {}),
+        ...(opts.liveGraceMs === undefined ? {} : { graceMs: opts.liveGraceMs }),
+        ...(opts.liveMaxCondFrames === undefined ? {} : { maxCondFrames: opts.liveMaxCondFrames }),
+      })
+    : null;
   // Sessions a killed server left open are closed (reopenable) before anyone can ask for them.
   if (sink instanceof StoreSink) {
     const orphans = await closeOrphans(sink.store);
@@ -223,10 +246,24 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const modelCatalog = new ModelCatalog({
     defaultSessions: models,
     modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? storeModelsDir(sink.store) : null),
-    create: (bundle) => ModelSessions.create(bundle, { ep: opts.ep ?? 'auto', ...(opts.strictEp ? { strictEp: true } : {}), ...(opts.verbose ? { verbose: true } : {}), log, threads: opts.threads ?? serverThreads(), worker: opts.worker ?? workerModeFromEnv() ?? true, arena: serverArena() }),
+    create: (bundle) =>
+      ModelSessions.create(bundle, {
+        ep: opts.ep ?? 'auto',
+        ...(opts.strictEp ? { strictEp: true } : {}),
+        ...(opts.verbose ? { verbose: true } : {}),
+        log,
+        threads: opts.threads ?? serverThreads(),
+        worker: opts.worker ?? workerModeFromEnv() ?? true,
+        arena: serverArena(),
+      }),
     redact,
   });
-  const manager = new SessionManager(catalog, models, sink, live, { modelFor: (id) => modelCatalog.sessionsFor(id), user: serverUser(), limits, hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) } });
+  const manager = new SessionManager(catalog, models, sink, live, {
+    modelFor: (id) => modelCatalog.sessionsFor(id),
+    user: serverUser(),
+    limits,
+    hooks: { frameTracked: () => metrics.frameTracked('recorded'), clipMedia: hls, ...(opts.sam ? { sam: opts.sam } : {}) },
+  });
 
   const http = createServer((req, res) => {
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
@@ -243,7 +280,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   metrics.bind({ sessions: () => manager.counts(), connections: () => ws.connections });
   const sessions = sessionRoutes({ sink, catalog, manager, log, user: serverUser() });
   const store = sink instanceof StoreSink ? sink.store : null;
-  const jobs = store && modelCatalog.modelsDir ? new FinetuneJobs({ store, modelsDir: modelCatalog.modelsDir, baseDir: models.bundle.dir, ...(opts.finetune ? { settings: opts.finetune } : {}), log, redact }) : null;
+  const jobs =
+    store && modelCatalog.modelsDir
+      ? new FinetuneJobs({ store, modelsDir: modelCatalog.modelsDir, baseDir: models.bundle.dir, ...(opts.finetune ? { settings: opts.finetune } : {}), log, redact })
+      : null;
   const apiJobs = jobRoutes({ jobs, models: modelCatalog });
   const labels = labelRoutes({ catalog, store, log });
 
@@ -391,7 +431,10 @@ function serverUser(): string {
 function liveRedactions(live: string | undefined): [string, string][] {
   if (!live) return [];
   const target = live.startsWith('loop:') ? live.slice(5) : live;
-  const out: [string, string][] = [[live, '<live source>'], [target, '<live source>']];
+  const out: [string, string][] = [
+    [live, '<live source>'],
+    [target, '<live source>'],
+  ];
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && target !== '-') out.push([resolve(target), '<live source>']);
   return out;
 }

@@ -21,7 +21,10 @@ import type { ModelCatalog } from './model-catalog.js';
 
 const FinetuneRequestSchema = z
   .object({
-    sessions: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).max(1000).optional(),
+    sessions: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
+      .max(1000)
+      .optional(),
     /** Training steps (default: the server's setting, else finetune's 300). */
     steps: z.number().int().min(1).max(100_000).optional(),
   })
@@ -55,7 +58,14 @@ export function jobRoutes(deps: { jobs: FinetuneJobs | null; models: ModelCatalo
         if (method !== 'POST') return notAllowed(res, 'POST');
         const body = await readJson(req, 64 * 1024, ErrorCode.E_PROTOCOL_INVALID);
         const r = FinetuneRequestSchema.safeParse(body);
-        if (!r.success) throw new CinesegError(ErrorCode.E_PROTOCOL_INVALID, `POST /api/finetune takes {sessions?: string[], steps?: number}: ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).slice(0, 3).join('; ')}`);
+        if (!r.success)
+          throw new CinesegError(
+            ErrorCode.E_PROTOCOL_INVALID,
+            `POST /api/finetune takes {sessions?: string[], steps?: number}: ${r.error.issues
+              .map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)
+              .slice(0, 3)
+              .join('; ')}`,
+          );
         if (!deps.jobs) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no store (started with --no-store): there are no sessions to learn from');
         const job = await deps.jobs.start({ ...(r.data.sessions ? { sessions: r.data.sessions } : {}), ...(r.data.steps === undefined ? {} : { steps: r.data.steps }) });
         res.setHeader('location', `/api/jobs/${job.jobId}`);

@@ -53,7 +53,8 @@ export class JpegEncoder {
   /** Encodes one width x height rgb24 frame. */
   encode(rgb: Uint8Array): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
-    if (rgb.length !== this.width * this.height * 3) return Promise.reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `frame has ${rgb.length} bytes, encoder expects ${this.width}x${this.height} rgb24`));
+    if (rgb.length !== this.width * this.height * 3)
+      return Promise.reject(new CinesegError(ErrorCode.E_ENCODE_FAILED, `frame has ${rgb.length} bytes, encoder expects ${this.width}x${this.height} rgb24`));
     return new Promise((resolve, reject) => {
       let done = false;
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -55,7 +55,13 @@ function invalid(message: string): CinesegError {
 /** Parses a label set. @throws CinesegError E_LABELS_INVALID */
 export function parseLabelSet(value: unknown, where: string): Label[] {
   const r = LabelSetSchema.safeParse(value);
-  if (!r.success) throw invalid(`${where}: not a label set ({"labels":[{"name":"polyp","color":"#22cc88"}]}): ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).slice(0, 3).join('; ')}`);
+  if (!r.success)
+    throw invalid(
+      `${where}: not a label set ({"labels":[{"name":"polyp","color":"#22cc88"}]}): ${r.error.issues
+        .map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)
+        .slice(0, 3)
+        .join('; ')}`,
+    );
   return r.data.labels.map((l) => ({ name: l.name, color: l.color.toLowerCase() }));
 }
 

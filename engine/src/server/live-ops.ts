@@ -63,7 +63,14 @@ async function runOp(run: LiveRun, op: LiveOp): Promise<void> {
     let later: SinkMask[] = [];
     try {
       const again = (await run.tracker!.retrackAfter(at.frame, [objectId])).get(objectId) ?? [];
-      later = again.map((l) => run.maskOf(objectId, l.output, run.held.find((h) => h.frame === l.frame)!, 'propagate'));
+      later = again.map((l) =>
+        run.maskOf(
+          objectId,
+          l.output,
+          run.held.find((h) => h.frame === l.frame)!,
+          'propagate',
+        ),
+      );
     } catch (e) {
       run.frameFailed(at.frame, toCinesegError(e));
     }

@@ -412,7 +412,20 @@ export class LivePipeline {
       const f = ev.frame;
       // A viewer that joined after the picture went out gets it in the frame message.
       const jpeg = this.gotPicture.get(v) === f.index ? NO_JPEG : ev.jpeg;
-      out.binary(encodeLiveFrame({ handle: v.handle, frame: f.index, drops: ev.drops, ptsUs: f.ptsUs, sourceMs: ev.sourceMs, width: f.width, height: f.height, objects: ev.objects, serverUs: ev.serverUs, jpeg }));
+      out.binary(
+        encodeLiveFrame({
+          handle: v.handle,
+          frame: f.index,
+          drops: ev.drops,
+          ptsUs: f.ptsUs,
+          sourceMs: ev.sourceMs,
+          width: f.width,
+          height: f.height,
+          objects: ev.objects,
+          serverUs: ev.serverUs,
+          jpeg,
+        }),
+      );
     }
   }
 

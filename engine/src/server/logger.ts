@@ -15,7 +15,19 @@ export type { Logger } from 'pino';
  * commonly carries). The DICOM reader never logs element values; this is the net under it, for a
  * field a future log call might add.
  */
-export const PATIENT_FIELDS = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'PatientAge', 'PatientAddress', 'OtherPatientIDs', 'AccessionNumber', 'ReferringPhysicianName', 'InstitutionName', 'StudyID'] as const;
+export const PATIENT_FIELDS = [
+  'PatientName',
+  'PatientID',
+  'PatientBirthDate',
+  'PatientSex',
+  'PatientAge',
+  'PatientAddress',
+  'OtherPatientIDs',
+  'AccessionNumber',
+  'ReferringPhysicianName',
+  'InstitutionName',
+  'StudyID',
+] as const;
 
 /** Fields censored at the top of a line and one level down (pino's redaction paths). */
 export const REDACTED_PATHS: readonly string[] = PATIENT_FIELDS.flatMap((f) => [f, `*.${f}`]);

@@ -6,7 +6,10 @@
  * sessions, connections, event-loop delay) when scraped, and prom-client's default process and
  * Node metrics (CPU, RSS, heap, GC, handles, `nodejs_eventloop_lag_*`) come with it. A registry
  * of its own, not prom-client's global one: tests run several servers in one process, and each
- * server's figures are its own.
+ * server's figures are its own. The default metrics are the process's, so they live in one
+ * registry per process, made on first use: prom-client starts an event-loop histogram and a GC
+ * observer for each collectDefaultMetrics() call and has no way to stop them, so one call per
+ * server would leave a pair behind for every server destroyed.
  */
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -116,9 +119,22 @@ export interface ServerGauges {
   connections(): number;
 }
 
+let processRegistry: Registry | null = null;
+
+/** The process's default metrics (CPU, RSS, heap, GC, event-loop lag), collected once per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** The metrics of one server. */
 export class ServerMetrics {
+  /** This server's own families; the process's default metrics are rendered with them. */
   readonly registry = new Registry();
+  private readonly process: Registry;
   private readonly window: RateWindow;
   readonly framesTotal: Counter<'mode'>;
   readonly liveLatency: Histogram;
@@ -135,7 +151,7 @@ export class ServerMetrics {
     this.window = new RateWindow(windowS, opts.now);
     this.eventLoop = new EventLoopDelay(windowS);
     // process_resident_memory_bytes (which dashboards read) is one of these.
-    collectDefaultMetrics({ register: this.registry });
+    this.process = processMetrics();
     this.framesTotal = new Counter({ name: 'cineseg_tracked_frames_total', help: 'Frames tracked (masks produced), by mode.', labelNames: ['mode'], registers });
     // Both modes from the first scrape: a rate() over a series that appears late misses its start.
     for (const mode of ['recorded', 'live']) this.framesTotal.inc({ mode }, 0);
@@ -148,9 +164,18 @@ export class ServerMetrics {
         this.set(window.rate());
       },
     });
-    this.liveLatency = new Histogram({ name: 'cineseg_live_latency_seconds', help: 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.', buckets: LATENCY_BUCKETS_S, registers });
+    this.liveLatency = new Histogram({
+      name: 'cineseg_live_latency_seconds',
+      help: 'Live mode, server side: a frame leaving the decoder to its masks and picture sent.',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
     this.liveDropped = new Counter({ name: 'cineseg_live_frames_dropped_total', help: 'Live frames dropped because tracking was busy with a newer one.', registers });
-    this.liveReconnects = new Counter({ name: 'cineseg_live_reconnect_attempts_total', help: 'Attempts to reconnect the live source after its stream stopped (see decode/live-source.ts).', registers });
+    this.liveReconnects = new Counter({
+      name: 'cineseg_live_reconnect_attempts_total',
+      help: 'Attempts to reconnect the live source after its stream stopped (see decode/live-source.ts).',
+      registers,
+    });
     const gauges = () => this.gauges;
     new Gauge({
       name: 'cineseg_sessions_open',
@@ -209,7 +234,7 @@ export class ServerMetrics {
 
   /** One sample's current value (0 when the series has none yet): for tests and the bench. */
   async value(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
-    const m = this.registry.getSingleMetric(name);
+    const m = this.registry.getSingleMetric(name) ?? this.process.getSingleMetric(name);
     if (!m) throw new Error(`no metric ${name}`);
     const keys = Object.keys(labels);
     const s = (await m.get()).values.find((v) => keys.length === Object.keys(v.labels).length && keys.every((k) => String(v.labels[k]) === labels[k]));
@@ -217,7 +242,10 @@ export class ServerMetrics {
   }
 
   /** The exposition text (every family with its HELP and TYPE lines). */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    // Two registries' texts one after the other: their families are disjoint, and the text format
+    // is a list of families.
+    const [own, proc] = await Promise.all([this.registry.metrics(), this.process.metrics()]);
+    return `${own}${own.endsWith('\n') || own === '' ? '' : '\n'}${proc}`;
   }
 }

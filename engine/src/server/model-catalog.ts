@@ -103,7 +103,8 @@ export class ModelCatalog {
   async sessionsFor(id: string | undefined): Promise<ModelSessions> {
     if (id === undefined || id === DEFAULT_MODEL_ID) return this.opts.defaultSessions;
     if (this.destroyed) throw new CinesegError(ErrorCode.E_MODEL_UNKNOWN, 'the server is shutting down');
-    if (!this.has(id)) throw new CinesegError(ErrorCode.E_MODEL_UNKNOWN, `no model ${id.length <= 64 ? JSON.stringify(id) : '(a long id)'} (see GET /api/models)`, { details: { model: id.slice(0, 64) } });
+    if (!this.has(id))
+      throw new CinesegError(ErrorCode.E_MODEL_UNKNOWN, `no model ${id.length <= 64 ? JSON.stringify(id) : '(a long id)'} (see GET /api/models)`, { details: { model: id.slice(0, 64) } });
     let p = this.loaded.get(id);
     if (!p) {
       const dir = join(this.opts.modelsDir!, id);

@@ -205,7 +205,8 @@ export class SessionHistory {
     }
     if (msg.type === 'clearFrame') {
       const ps = this.active().filter((q) => q.frame === msg.frame && (msg.objectId === undefined || q.objectId === msg.objectId));
-      if (ps.length === 0) throw new CinesegError(ErrorCode.E_PROMPT_UNKNOWN, `frame ${msg.frame} has no prompt${msg.objectId === undefined ? '' : ` of object ${msg.objectId}`}`, { details: { frame: msg.frame } });
+      if (ps.length === 0)
+        throw new CinesegError(ErrorCode.E_PROMPT_UNKNOWN, `frame ${msg.frame} has no prompt${msg.objectId === undefined ? '' : ` of object ${msg.objectId}`}`, { details: { frame: msg.frame } });
       const ids = ps.map((q) => q.promptId);
       await this.takeBack(ids);
       await this.log.push(sid, { kind: 'remove', promptIds: ids });
@@ -223,7 +224,9 @@ export class SessionHistory {
   async message(seq: number | null): Promise<PromptsMessage> {
     const { canUndo, canRedo } = await this.log.state(this.host.sessionId);
     const objects = [...this.live].sort((a, b) => a - b).map((objectId) => ({ objectId, label: this.labels.get(objectId) ?? 'object' }));
-    const prompts = this.active().sort((a, b) => a.promptId - b.promptId).map(promptInfo);
+    const prompts = this.active()
+      .sort((a, b) => a.promptId - b.promptId)
+      .map(promptInfo);
     return { v: PROTOCOL_VERSION, type: 'prompts', seq, sessionId: this.host.sessionId, prompts, objects, canUndo, canRedo };
   }
 
@@ -285,7 +288,11 @@ export class SessionHistory {
       const prompted = new Set(prompts.map((p) => p.frame));
       h.tracker().restoreObject(e.objectId, {
         prompts: prompts.map((p) =>
-          p.kind === 'points' ? { kind: 'points', frame: p.frame, points: p.points, clearOld: p.clearOld } : p.kind === 'box' ? { kind: 'box', frame: p.frame, box: p.box, points: p.points } : { kind: 'mask', frame: p.frame },
+          p.kind === 'points'
+            ? { kind: 'points', frame: p.frame, points: p.points, clearOld: p.clearOld }
+            : p.kind === 'box'
+              ? { kind: 'box', frame: p.frame, box: p.box, points: p.points }
+              : { kind: 'mask', frame: p.frame },
         ),
         masks: masks.map((m) => ({ frame: m.frame, mask: () => decodeMask({ size: [h.height, h.width], counts: [...m.counts] }), score: m.score, tracked: !prompted.has(m.frame) })),
       });
@@ -307,7 +314,11 @@ export class SessionHistory {
     const h = this.host;
     const ps = this.active().filter((p) => ids.includes(p.promptId));
     if (ps.length === 0) return;
-    await this.log.setPromptsRemoved(h.sessionId, ps.map((p) => p.promptId), true);
+    await this.log.setPromptsRemoved(
+      h.sessionId,
+      ps.map((p) => p.promptId),
+      true,
+    );
     for (const p of ps) {
       h.steps.splice(h.steps.indexOf(p), 1);
       this.dormant.set(p.promptId, p);
@@ -323,7 +334,11 @@ export class SessionHistory {
       return p ? [p as Active] : [];
     });
     if (ps.length === 0) return;
-    await this.log.setPromptsRemoved(h.sessionId, ps.map((p) => p.promptId), false);
+    await this.log.setPromptsRemoved(
+      h.sessionId,
+      ps.map((p) => p.promptId),
+      false,
+    );
     for (const p of ps) {
       this.dormant.delete(p.promptId);
       h.steps.push(p);

@@ -35,13 +35,7 @@ export interface RestoredState {
  * @throws CinesegError E_RLE_INVALID (a stored mask that does not fit the clip), E_TRACKER_STATE
  *   (an object with neither a prompt nor support), supportSource's codes
  */
-export async function restoreTracker(
-  tracker: VideoTracker,
-  sink: AnnotationSink,
-  state: RestoredState,
-  w: number,
-  h: number,
-): Promise<{ record: SinkSupport; memories: SupportMemory[] }[]> {
+export async function restoreTracker(tracker: VideoTracker, sink: AnnotationSink, state: RestoredState, w: number, h: number): Promise<{ record: SinkSupport; memories: SupportMemory[] }[]> {
   const support: { record: SinkSupport; memories: SupportMemory[] }[] = [];
   for (const record of state.support ?? []) {
     if (!sink.supportSource) break;
@@ -62,7 +56,13 @@ export async function restoreTracker(
   for (const id of ids) {
     const prompts = state.prompts
       .filter((p) => p.objectId === id)
-      .map((p) => (p.kind === 'points' ? { kind: 'points' as const, frame: p.frame, points: p.points, clearOld: p.clearOld } : p.kind === 'box' ? { kind: 'box' as const, frame: p.frame, box: p.box, points: p.points } : { kind: 'mask' as const, frame: p.frame }));
+      .map((p) =>
+        p.kind === 'points'
+          ? { kind: 'points' as const, frame: p.frame, points: p.points, clearOld: p.clearOld }
+          : p.kind === 'box'
+            ? { kind: 'box' as const, frame: p.frame, box: p.box, points: p.points }
+            : { kind: 'mask' as const, frame: p.frame },
+      );
     const own = byObject.get(id) ?? [];
     // Checked now (cheap: no decoding), so a mask that does not fit the clip fails the restore.
     for (const m of own) {

@@ -18,19 +18,33 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { logitsToRle } from '../mask/logits-rle.js';
 import { decodeMask } from '../mask/rle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
-import { encodeMaskFrame, PROTOCOL_VERSION, type AddBox, type AddMask, type AddPoints, type AddSupport, type Propagate, type SessionStarted, type PromptsMessage, type RemovePrompt, type ClearFrame, type Undo, type Redo } from '../protocol.js';
+import {
+  encodeMaskFrame,
+  PROTOCOL_VERSION,
+  type AddBox,
+  type AddMask,
+  type AddPoints,
+  type AddSupport,
+  type Propagate,
+  type SessionStarted,
+  type PromptsMessage,
+  type RemovePrompt,
+  type ClearFrame,
+  type Undo,
+  type Redo,
+} from '../protocol.js';
 import type { FrameOutput } from '../track/object-state.js';
 import { NO_OBJ_SCORE, stabilityScore, type SamOptions } from '../track/tracking-engine.js';
-import { buildSupportSet, DEFAULT_SUPPORT_FRAMES } from '../track/support-set.js';
 import { VideoTracker } from '../track/video-tracker.js';
 import { DecodedFrames } from '../track/decoded-frames.js';
-import type { AnnotationSink, SinkMask, SinkPrompt, SinkSupport } from './annotation-sink.js';
+import type { AnnotationSink, SinkMask, SinkPrompt } from './annotation-sink.js';
 import type { CatalogClip } from './clip-catalog.js';
 import type { HlsProgress } from './hls-cache.js';
 import { ClipProgressOutput } from './clip-progress-output.js';
 import { restoreTracker, type RestoredState } from './recorded-restore.js';
 import { SessionHistory } from './prompt-history.js';
-import { framesToVisit, supportRecords, withoutObject, type Step, type SupportStep } from './session-log.js';
+import { framesToVisit, supportRecords, withoutObject, type Step } from './session-log.js';
+import { prepareSupport } from './support-request.js';
 
 /** What a session reports to the server around it (metrics). */
 export interface RecordedSessionHooks {
@@ -46,13 +60,6 @@ export interface RecordedSessionHooks {
   /** Facts stored with a new session's record (the model id it runs on, who made it). */
   sessionMeta?: Record<string, unknown>;
 }
-
-/**
- * Support memories one object may hold. Each is attended on every frame (like a prompted frame),
- * so memory attention grows with them; repeated addSupport messages must not grow it without end.
- * Measured gains stop by 4 clips x 8 frames (support-set.ts).
- */
-export const MAX_SUPPORT_MEMORIES_PER_OBJECT = 64;
 
 /**
  * Frames at the model's size a session holds: 96 MB of pixels (32 frames at 1024 px, 256 at the
@@ -88,12 +95,19 @@ export class RecordedSession {
   ) {
     this.tracker = this.newTracker();
     this.history = new SessionHistory({
-      sessionId, sink, width: frames.info.width, height: frames.info.height, steps: this.steps,
+      sessionId,
+      sink,
+      width: frames.info.width,
+      height: frames.info.height,
+      steps: this.steps,
       tracker: () => this.tracker,
       apply: (p) => this.apply(this.tracker, p),
       emit: async (items) => void (await this.emitMasks(items, 'prompt')),
       resend: async (masks) => {
-        for (const m of masks) this.output.binary(encodeMaskFrame({ handle, frame: m.frame, objectId: m.objectId, ptsUs: this.framePtsUs[m.frame] ?? 0, width: this.width, height: this.height, score: m.score, counts: m.counts }));
+        for (const m of masks)
+          this.output.binary(
+            encodeMaskFrame({ handle, frame: m.frame, objectId: m.objectId, ptsUs: this.framePtsUs[m.frame] ?? 0, width: this.width, height: this.height, score: m.score, counts: m.counts }),
+          );
         await this.output.drained();
       },
       dropObject: (id) => this.dropObject(id),
@@ -119,7 +133,16 @@ export class RecordedSession {
       await frames.getFrame(0);
       s = new RecordedSession(sessionId, handle, clip, sessions, frames, sink, hooks);
       const info = frames.info;
-      await sink.startSession({ sessionId, kind: 'recorded', source: clip.path, width: info.width, height: info.height, fps: info.fps, numFrames: frames.numFrames, ...(hooks.sam || hooks.sessionMeta ? { meta: { ...(hooks.sam ? { sam: hooks.sam } : {}), ...hooks.sessionMeta } } : {}) });
+      await sink.startSession({
+        sessionId,
+        kind: 'recorded',
+        source: clip.path,
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        numFrames: frames.numFrames,
+        ...(hooks.sam || hooks.sessionMeta ? { meta: { ...(hooks.sam ? { sam: hooks.sam } : {}), ...hooks.sessionMeta } } : {}),
+      });
       return s;
     } catch (e) {
       s?.stopMedia?.();
@@ -385,38 +408,13 @@ export class RecordedSession {
     const sink = this.sink;
     if (!sink.supportSource || !sink.setSupport) throw new CinesegError(ErrorCode.E_SESSION_UNKNOWN, 'this server keeps no stored sessions to take support from');
     return this.serial(async () => {
-      const src = await sink.supportSource!(msg.fromSession);
-      const frames = msg.frames ?? DEFAULT_SUPPORT_FRAMES;
-      const ids = msg.objectIds ?? src.masks.annotations.map((a) => a.object_id);
-      if (ids.length === 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${msg.fromSession}" has no object to take support from`);
-      const target = msg.targetObjectId;
-      const spec = { clip: src.clip, masks: src.masks, objectIds: ids, ...(target === undefined ? {} : { mapIds: Object.fromEntries(ids.map((id) => [id, target])) }) };
-      const memories = await buildSupportSet(this.tracker.engine, [spec], { framesPerObject: frames });
-      // Objects named in the request that gave nothing (every mask empty or tiny) are refused, not skipped.
-      const empty = msg.objectIds?.filter((id) => !memories.some((m) => m.supportObjectId === id)) ?? [];
-      if (empty.length) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object ${empty.join(', ')} of session "${msg.fromSession}" has no usable mask`, { details: { objectIds: empty } });
-      const counts = new Map<number, number>();
-      for (const m of [...this.steps.flatMap((s) => (s.kind === 'support' ? s.memories : [])), ...memories]) counts.set(m.objectId, (counts.get(m.objectId) ?? 0) + 1);
-      const targets = [...new Set(memories.map((m) => m.objectId))];
-      for (const id of targets) {
-        if (counts.get(id)! > MAX_SUPPORT_MEMORIES_PER_OBJECT) {
-          throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object ${id} would have ${counts.get(id)} support memories; at most ${MAX_SUPPORT_MEMORIES_PER_OBJECT}`);
-        }
-      }
-      const record: SinkSupport = {
-        fromSession: msg.fromSession,
-        objectIds: ids.filter((id) => memories.some((m) => m.supportObjectId === id)),
-        ...(target === undefined ? {} : { targetObjectId: target }),
-        frames,
-        ...(src.promptVersion === undefined ? {} : { sourcePromptVersion: src.promptVersion }),
-      };
+      const { step, totals } = await prepareSupport(this.tracker.engine, await sink.supportSource!(msg.fromSession), msg, this.steps);
       // Stored before it takes effect: acknowledged support is support the store knows of.
-      const step: SupportStep = { kind: 'support', record, memories };
       await sink.setSupport!(this.sessionId, supportRecords([...this.steps, step]));
-      this.tracker.addSupportMemories(memories);
+      this.tracker.addSupportMemories(step.memories);
       this.steps.push(step);
-      for (const id of targets) this.history.addObject(id);
-      return targets.map((id) => ({ objectId: id, memories: counts.get(id)! }));
+      for (const t of totals) this.history.addObject(t.objectId);
+      return totals;
     });
   }
 
@@ -469,7 +467,19 @@ export class RecordedSession {
     if (origin === 'propagate') this.hooks.frameTracked?.();
     masks.forEach((m, i) => {
       const st = stability[i];
-      this.output.binary(encodeMaskFrame({ handle: this.handle, frame: m.frame, objectId: m.objectId, ptsUs: m.ptsUs, width: this.width, height: this.height, score: m.score, counts: m.counts, ...(st === undefined ? {} : { stability: st }) }));
+      this.output.binary(
+        encodeMaskFrame({
+          handle: this.handle,
+          frame: m.frame,
+          objectId: m.objectId,
+          ptsUs: m.ptsUs,
+          width: this.width,
+          height: this.height,
+          score: m.score,
+          counts: m.counts,
+          ...(st === undefined ? {} : { stability: st }),
+        }),
+      );
     });
     // Backpressure: the next frame waits until the viewer took these (bounded; a detached output
     // or a viewer closed as too slow ends the wait, and the work goes on stored; socket-output.ts).

@@ -75,26 +75,24 @@ export interface StoredSessionInfo {
 /** The newest stored sessions first (at most `limit`), with the clip ids this server knows them by. */
 export async function listStoredSessions(store: AnnotationStore, catalog: ClipCatalog, limit = 500): Promise<StoredSessionInfo[]> {
   const byPath = await catalogByRealpath(catalog);
-  return (await store.sessionSummaries())
-    .slice(0, limit)
-    .map((s) => {
-      const live = s.meta.live === true || s.clipPath.includes('://') || s.clipPath === '-';
-      const clip = live ? null : storedClipId(byPath, s.clipPath);
-      return {
-        id: s.id,
-        kind: live ? 'live' : 'recorded',
-        clip,
-        clipName: live ? 'live' : (s.clipPath.split(/[\\/]/).slice(-2).join('/') || s.clipPath),
-        status: s.status,
-        objects: s.objects,
-        maskedFrames: s.maskedFrames,
-        numFrames: s.numFrames,
-        promptVersion: s.promptVersion,
-        createdAt: s.createdAt,
-        updatedAt: s.updatedAt,
-        reopenable: !live && clip !== null && s.meta.tool === SERVE_TOOL && (s.status === 'closed' || (s.status === 'open' && !ownerAlive(s.meta))),
-      } satisfies StoredSessionInfo;
-    });
+  return (await store.sessionSummaries()).slice(0, limit).map((s) => {
+    const live = s.meta.live === true || s.clipPath.includes('://') || s.clipPath === '-';
+    const clip = live ? null : storedClipId(byPath, s.clipPath);
+    return {
+      id: s.id,
+      kind: live ? 'live' : 'recorded',
+      clip,
+      clipName: live ? 'live' : s.clipPath.split(/[\\/]/).slice(-2).join('/') || s.clipPath,
+      status: s.status,
+      objects: s.objects,
+      maskedFrames: s.maskedFrames,
+      numFrames: s.numFrames,
+      promptVersion: s.promptVersion,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      reopenable: !live && clip !== null && s.meta.tool === SERVE_TOOL && (s.status === 'closed' || (s.status === 'open' && !ownerAlive(s.meta))),
+    } satisfies StoredSessionInfo;
+  });
 }
 
 /**
@@ -134,7 +132,8 @@ export async function loadForReopen(store: AnnotationStore, catalog: ClipCatalog
   if (session.status === 'open' && (session.meta.tool !== SERVE_TOOL || ownerAlive(session.meta))) {
     throw new CinesegError(ErrorCode.E_SESSION_BUSY, `session "${id}" is open elsewhere (another connection or server holds it)`, { details: { sessionId: id } });
   }
-  if (stored.contentHash.startsWith('live:')) throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" is a live record: its pictures were not kept, so it cannot be reopened (export it instead)`);
+  if (stored.contentHash.startsWith('live:'))
+    throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" is a live record: its pictures were not kept, so it cannot be reopened (export it instead)`);
   if (session.meta.tool !== SERVE_TOOL) {
     throw new CinesegError(ErrorCode.E_TRACKER_STATE, `session "${id}" was made by ${String(session.meta.tool ?? 'another tool')}; only sessions of cineseg serve are reopened (export it instead)`);
   }
@@ -167,13 +166,15 @@ export async function storedSessionState(store: AnnotationStore, id: string): Pr
     else if (p.kind === 'box') to.push({ kind: 'box', objectId: p.objectId, frame: p.frame, box: p.box, points: (p.points ?? []).map(point), promptId: p.id });
     else to.push({ kind: 'mask', objectId: p.objectId, frame: p.frame, counts: countsOf(p.mask.counts), promptId: p.id });
   }
-  const masks = (await store.currentMasks(id)).filter((m) => after(m.objectId, m.promptVersion)).map((m) => ({
-    objectId: m.objectId,
-    frame: m.frame,
-    counts: countsOf(m.rle.counts),
-    score: logit(m.score),
-    origin: originOnWire(m.origin),
-  }));
+  const masks = (await store.currentMasks(id))
+    .filter((m) => after(m.objectId, m.promptVersion))
+    .map((m) => ({
+      objectId: m.objectId,
+      frame: m.frame,
+      counts: countsOf(m.rle.counts),
+      score: logit(m.score),
+      origin: originOnWire(m.origin),
+    }));
   const labels: Record<number, string> = {};
   for (const o of liveObjects) if (o.label !== 'object') labels[o.objectId] = o.label;
   const support = Array.isArray(session.meta.support) ? (session.meta.support as SinkSupport[]) : [];

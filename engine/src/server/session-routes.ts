@@ -89,7 +89,11 @@ export function sessionRoutes(deps: { sink: AnnotationSink; catalog: ClipCatalog
       }
       const m = /^\/api\/sessions\/([^/]+)(\/close|\/approve|\/unapprove|\/export)?$/.exec(path);
       // The id is client input echoed in replies and logs: only plain ids get that far.
-      if (!m || !ID_RE.test(m[1]!)) throw new CinesegError(ErrorCode.E_INPUT_NOT_FOUND, 'no such route (GET /api/sessions, POST /api/sessions/<id>/close|approve|unapprove, GET /api/sessions/<id>/export, DELETE /api/sessions/<id>)');
+      if (!m || !ID_RE.test(m[1]!))
+        throw new CinesegError(
+          ErrorCode.E_INPUT_NOT_FOUND,
+          'no such route (GET /api/sessions, POST /api/sessions/<id>/close|approve|unapprove, GET /api/sessions/<id>/export, DELETE /api/sessions/<id>)',
+        );
       const id = m[1]!;
       const action = m[2];
       if (action === '/export') {

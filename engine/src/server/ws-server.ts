@@ -101,7 +101,11 @@ export class WsServer {
     const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
     if (opts.metrics) {
       const registers = [opts.metrics.registry];
-      this.viewerDrops = new Counter({ name: 'cineseg_live_viewer_frames_dropped_total', help: 'Live frames (picture, masks and frame message together) not sent to a viewer whose socket was behind.', registers });
+      this.viewerDrops = new Counter({
+        name: 'cineseg_live_viewer_frames_dropped_total',
+        help: 'Live frames (picture, masks and frame message together) not sent to a viewer whose socket was behind.',
+        registers,
+      });
       const buffered = () => this.bufferedBytes;
       new Gauge({
         name: 'cineseg_websocket_buffered_bytes',
@@ -225,7 +229,9 @@ export class WsServer {
       }
       if (L.idleTimeoutMs > 0 && now - c.lastRequestAt > L.idleTimeoutMs && !this.busy(c.owner)) {
         this.closedBy.idle++;
-        c.out.json(errorMessage(ErrorCode.E_CONNECTION_IDLE, `no request for ${Math.round(L.idleTimeoutMs / 1000)} s: closed; its sessions may be resumed for ${Math.round(L.resumeGraceMs / 1000)} s`, null));
+        c.out.json(
+          errorMessage(ErrorCode.E_CONNECTION_IDLE, `no request for ${Math.round(L.idleTimeoutMs / 1000)} s: closed; its sessions may be resumed for ${Math.round(L.resumeGraceMs / 1000)} s`, null),
+        );
         this.serverClose(c, 4001, ErrorCode.E_CONNECTION_IDLE);
         continue;
       }
@@ -366,7 +372,11 @@ export class WsServer {
         const r = await m.reopenRecorded(owner, msg.sessionId, msg.model);
         const resumeToken = randomBytes(18).toString('base64url');
         this.resumable.set(r.session.sessionId, { token: resumeToken, owner });
-        await r.deliver(afterReply(out, await r.session.promptsMessage(msg.seq)), { ...r.session.started(msg.seq), resumeToken, restored: r.summary }, () => this.resumable.get(msg.sessionId)?.owner === owner);
+        await r.deliver(
+          afterReply(out, await r.session.promptsMessage(msg.seq)),
+          { ...r.session.started(msg.seq), resumeToken, restored: r.summary },
+          () => this.resumable.get(msg.sessionId)?.owner === owner,
+        );
         return;
       }
       case 'addPoints':
@@ -376,7 +386,13 @@ export class WsServer {
         m.takePrompt(owner, msg.sessionId);
         const at = await s.prompt(msg);
         out.json({
-          v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, sessionId: msg.sessionId, request: msg.type, frame: at.frame, ptsUs: at.ptsUs,
+          v: PROTOCOL_VERSION,
+          type: 'ack',
+          seq: msg.seq,
+          sessionId: msg.sessionId,
+          request: msg.type,
+          frame: at.frame,
+          ptsUs: at.ptsUs,
           ...('objectId' in at ? { objectId: at.objectId as number } : {}),
           // Recorded: the stored prompt, and whether its mask came out empty (its `prompts` message went first).
           ...('promptId' in at ? { promptId: at.promptId, empty: at.empty, objectScore: at.objectScore } : {}),

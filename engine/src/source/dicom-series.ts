@@ -58,7 +58,9 @@ function parseFile(file: string, buf: Buffer): { ds: NaturalDataset; ts: string 
 
 /** The series' slices in position order (see the module comment), without decoding pixels. */
 export function readSeriesSlices(dir: string): Slice[] {
-  const names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => d.name);
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isFile() && !d.name.startsWith('.'))
+    .map((d) => d.name);
   const bySeries = new Map<string, Slice[]>();
   for (const name of names) {
     const file = join(dir, name);
@@ -106,7 +108,8 @@ export function readDicomSeries(dirIn: string): Volume {
   slices.forEach((s, k) => {
     const { ds, ts } = s;
     if (!NATIVE.has(ts)) throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${s.file}: transfer syntax ${ts} is not supported in a series (uncompressed only)`, { details: { path: s.file } });
-    if (one(ds.Columns, 0) !== nx || one(ds.Rows, 0) !== ny) throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${s.file}: slice size differs from the series' ${nx}x${ny}`, { details: { path: s.file } });
+    if (one(ds.Columns, 0) !== nx || one(ds.Rows, 0) !== ny)
+      throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${s.file}: slice size differs from the series' ${nx}x${ny}`, { details: { path: s.file } });
     if (one(ds.SamplesPerPixel, 1) !== 1) throw new CinesegError(ErrorCode.E_INPUT_UNSUPPORTED, `${s.file}: colour slices are not a CT/MR series`, { details: { path: s.file } });
     const bits = one(ds.BitsAllocated, 16);
     const signed = one(ds.PixelRepresentation, 0) === 1;

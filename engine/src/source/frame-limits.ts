@@ -16,11 +16,9 @@ export function frameSizeAllowed(width: number, height: number): boolean {
 }
 
 export function frameTooLarge(input: string, width: number, height: number): CinesegError {
-  return new CinesegError(
-    ErrorCode.E_DECODE_TOO_LARGE,
-    `${input}: ${width}x${height} pictures are larger than cineseg decodes (at most ${MAX_FRAME_SIDE} px a side and ${MAX_FRAME_PIXELS} pixels)`,
-    { details: { width, height, maxSide: MAX_FRAME_SIDE, maxPixels: MAX_FRAME_PIXELS } },
-  );
+  return new CinesegError(ErrorCode.E_DECODE_TOO_LARGE, `${input}: ${width}x${height} pictures are larger than cineseg decodes (at most ${MAX_FRAME_SIDE} px a side and ${MAX_FRAME_PIXELS} pixels)`, {
+    details: { width, height, maxSide: MAX_FRAME_SIDE, maxPixels: MAX_FRAME_PIXELS },
+  });
 }
 
 /** @throws CinesegError E_DECODE_TOO_LARGE when the picture is over the limits. */

@@ -45,9 +45,21 @@ export const VOLUME_FPS = 10;
 
 /** For each plane: the patient (RAS) axis and direction of column, row and frame. */
 const TARGETS: Record<Plane, [[number, number], [number, number], [number, number]]> = {
-  axial: [[0, -1], [1, -1], [2, 1]],
-  coronal: [[0, -1], [2, -1], [1, 1]],
-  sagittal: [[1, -1], [2, -1], [0, -1]],
+  axial: [
+    [0, -1],
+    [1, -1],
+    [2, 1],
+  ],
+  coronal: [
+    [0, -1],
+    [2, -1],
+    [1, 1],
+  ],
+  sagittal: [
+    [1, -1],
+    [2, -1],
+    [0, -1],
+  ],
 };
 
 /** How one plane's slices index the voxel grid. */
@@ -211,9 +223,13 @@ export function labelVolumePrompts(clip: VolumeClip, labelPath: string): { frame
   const tol = 1e-3 * Math.max(1, ...a.spacing);
   const sameAffine = labels.affine.every((row, r) => row.every((v, c) => Math.abs(v - a.affine[r]![c]!) <= (c === 3 ? 100 * tol : tol)));
   if (!sameDims || !sameAffine) {
-    throw new CinesegError(ErrorCode.E_MASK_INVALID, `${labelPath}: the label volume is not in the image's grid (${labels.dims.join('x')} vs ${a.dims.join('x')}${sameDims ? ', affines differ' : ''})`, {
-      details: { labels: labels.dims, image: a.dims },
-    });
+    throw new CinesegError(
+      ErrorCode.E_MASK_INVALID,
+      `${labelPath}: the label volume is not in the image's grid (${labels.dims.join('x')} vs ${a.dims.join('x')}${sameDims ? ', affines differ' : ''})`,
+      {
+        details: { labels: labels.dims, image: a.dims },
+      },
+    );
   }
   const out: { frame: number; label: number; mask: Uint8Array }[] = [];
   const { view } = clip;

@@ -68,7 +68,13 @@ export async function volumeContentHash(input: string): Promise<string | null> {
   if (!spec) return null;
   const h = createHash('sha256');
   const st = await stat(spec.path);
-  const files = st.isDirectory() ? (await readdir(spec.path, { withFileTypes: true })).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => d.name).sort().map((n) => join(spec.path, n)) : [spec.path];
+  const files = st.isDirectory()
+    ? (await readdir(spec.path, { withFileTypes: true }))
+        .filter((d) => d.isFile() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+        .sort()
+        .map((n) => join(spec.path, n))
+    : [spec.path];
   for (const f of files) {
     if (files.length > 1) h.update(`\0${basename(f)}\0`);
     for await (const chunk of createReadStream(f)) h.update(chunk as Buffer);

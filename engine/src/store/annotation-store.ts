@@ -21,18 +21,7 @@
  */
 import type { VisJson } from '../mask/vis-json.js';
 import type { StoredEdit } from './prompt-history-store.js';
-import type {
-  ClipInput,
-  ClipRecord,
-  LoadedSession,
-  MaskInput,
-  MaskRecord,
-  ObjectRecord,
-  PromptInput,
-  PromptRecord,
-  SessionRecord,
-  SessionStatus,
-} from './session-store.js';
+import type { ClipInput, ClipRecord, LoadedSession, MaskInput, MaskRecord, ObjectRecord, PromptInput, PromptRecord, SessionRecord, SessionStatus } from './session-store.js';
 
 /** For each object id, the version the writer last read (see the module comment). */
 export type ObjectVersions = Readonly<Record<number, number>>;

@@ -27,7 +27,11 @@ export class PostgresHistory implements PromptHistory {
     this.writable();
     await this.exec.write('setPromptsRemoved', async (db) => {
       if (removed) {
-        await db.query('INSERT INTO prompt_removals (prompt_id, session_id, created_at) SELECT p, $1, $3 FROM unnest($2::bigint[]) AS p ON CONFLICT (prompt_id) DO NOTHING', [sessionId, [...promptIds], new Date()]);
+        await db.query('INSERT INTO prompt_removals (prompt_id, session_id, created_at) SELECT p, $1, $3 FROM unnest($2::bigint[]) AS p ON CONFLICT (prompt_id) DO NOTHING', [
+          sessionId,
+          [...promptIds],
+          new Date(),
+        ]);
       } else {
         await db.query('DELETE FROM prompt_removals WHERE session_id = $1 AND prompt_id = ANY($2::bigint[])', [sessionId, [...promptIds]]);
       }

@@ -152,7 +152,8 @@ export async function putMasksIn(db: Db, sessionId: string, masks: readonly Mask
   }));
 }
 
-const MASK_COLUMNS = 'm.id, m.session_id, m.object_id, m.frame, m.height, m.width, m.counts, m.area, m.bbox_x, m.bbox_y, m.bbox_w, m.bbox_h, m.score, m.prompt_version, m.origin, m.current, m.superseded_by, m.created_at';
+const MASK_COLUMNS =
+  'm.id, m.session_id, m.object_id, m.frame, m.height, m.width, m.counts, m.area, m.bbox_x, m.bbox_y, m.bbox_w, m.bbox_h, m.score, m.prompt_version, m.origin, m.current, m.superseded_by, m.created_at';
 
 export async function getMaskIn(db: Db, sessionId: string, objectId: number, frame: number): Promise<MaskRecord | undefined> {
   const r = await db.query<MaskRow>(`SELECT ${MASK_COLUMNS} FROM masks m WHERE m.session_id = $1 AND m.object_id = $2 AND m.frame = $3 AND m.current`, [sessionId, objectId, frame]);

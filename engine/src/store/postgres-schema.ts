@@ -125,11 +125,9 @@ export async function schemaVersion(db: Db): Promise<number> {
 }
 
 function tooNew(version: number, where: string): CinesegError {
-  return new CinesegError(
-    ErrorCode.E_STORE_VERSION,
-    `store ${where} has schema version ${version}, newer than this cineseg knows (${PG_SCHEMA_VERSION}): upgrade cineseg`,
-    { details: { version, known: PG_SCHEMA_VERSION } },
-  );
+  return new CinesegError(ErrorCode.E_STORE_VERSION, `store ${where} has schema version ${version}, newer than this cineseg knows (${PG_SCHEMA_VERSION}): upgrade cineseg`, {
+    details: { version, known: PG_SCHEMA_VERSION },
+  });
 }
 
 /**

@@ -135,10 +135,12 @@ export class PostgresStore implements AnnotationStore {
       const c = await db.query('SELECT 1 FROM clips WHERE id = $1', [clipId]);
       if (c.rowCount === 0) throw new CinesegError(ErrorCode.E_STORE, `store: no clip with id ${clipId}`);
       const t = new Date();
-      const r = await db.query<SessionRow>(
-        "INSERT INTO sessions (id, clip_id, status, meta, prompt_version, created_at, updated_at) VALUES ($1, $2, 'open', $3::jsonb, 0, $4, $4) RETURNING *",
-        [id, clipId, JSON.stringify(opts.meta ?? {}), t],
-      );
+      const r = await db.query<SessionRow>("INSERT INTO sessions (id, clip_id, status, meta, prompt_version, created_at, updated_at) VALUES ($1, $2, 'open', $3::jsonb, 0, $4, $4) RETURNING *", [
+        id,
+        clipId,
+        JSON.stringify(opts.meta ?? {}),
+        t,
+      ]);
       return sessionFromRow(r.rows[0]!);
     });
   }
@@ -201,7 +203,10 @@ export class PostgresStore implements AnnotationStore {
   async updateSessionMeta(id: string, meta: Record<string, unknown>): Promise<void> {
     this.writable();
     // `||` replaces top-level keys in the database itself: two writers merging at once lose nothing.
-    const n = await this.exec.write('updateSessionMeta', async (db) => (await db.query('UPDATE sessions SET meta = meta || $2::jsonb, updated_at = $3 WHERE id = $1', [id, JSON.stringify(meta), new Date()])).rowCount);
+    const n = await this.exec.write(
+      'updateSessionMeta',
+      async (db) => (await db.query('UPDATE sessions SET meta = meta || $2::jsonb, updated_at = $3 WHERE id = $1', [id, JSON.stringify(meta), new Date()])).rowCount,
+    );
     if (n === 0) throw this.unknownSession(id);
   }
 
@@ -236,11 +241,13 @@ export class PostgresStore implements AnnotationStore {
       const renamed = old !== undefined && label !== 'object' && label !== old.label;
       if (!old || old.removed || renamed) checkVersions(sessionId, new Map([[objectId, old?.version ?? 0]]), opts.ifVersions);
       const r = old
-        ? await db.query<ObjectRow>(
-            `UPDATE objects SET removed = false, label = $3, version = version + $4 WHERE session_id = $1 AND object_id = $2 RETURNING *`,
-            [sessionId, objectId, renamed ? label : old.label, old.removed || renamed ? 1 : 0],
-          )
-        : await db.query<ObjectRow>("INSERT INTO objects (session_id, object_id, label, removed, version, created_at) VALUES ($1, $2, $3, false, 1, $4) RETURNING *", [sessionId, objectId, label, t]);
+        ? await db.query<ObjectRow>(`UPDATE objects SET removed = false, label = $3, version = version + $4 WHERE session_id = $1 AND object_id = $2 RETURNING *`, [
+            sessionId,
+            objectId,
+            renamed ? label : old.label,
+            old.removed || renamed ? 1 : 0,
+          ])
+        : await db.query<ObjectRow>('INSERT INTO objects (session_id, object_id, label, removed, version, created_at) VALUES ($1, $2, $3, false, 1, $4) RETURNING *', [sessionId, objectId, label, t]);
       await db.query('UPDATE sessions SET updated_at = $2 WHERE id = $1', [sessionId, t]);
       return objectFromRow(r.rows[0]!);
     });
@@ -394,7 +401,10 @@ export class PostgresStore implements AnnotationStore {
            WHERE m.superseded_by IS NOT NULL AND (s.id IS NULL OR s.id <= m.id OR s.session_id <> m.session_id OR s.object_id <> m.object_id OR s.frame <> m.frame)`,
         ],
         ['masks of objects the session does not have', 'SELECT COUNT(*) AS n FROM masks m WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.session_id = m.session_id AND o.object_id = m.object_id)'],
-        ['sessions whose prompt version is behind their prompts', 'SELECT COUNT(*) AS n FROM sessions s WHERE s.prompt_version < (SELECT COALESCE(MAX(version), 0) FROM prompts p WHERE p.session_id = s.id)'],
+        [
+          'sessions whose prompt version is behind their prompts',
+          'SELECT COUNT(*) AS n FROM sessions s WHERE s.prompt_version < (SELECT COALESCE(MAX(version), 0) FROM prompts p WHERE p.session_id = s.id)',
+        ],
       ];
       for (const [what, sql] of checks) {
         const n = (await db.query<{ n: number }>(sql)).rows[0]!.n;

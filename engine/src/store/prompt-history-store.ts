@@ -59,7 +59,9 @@ export class PromptHistoryStore {
   pushEdit(sessionId: string, kind: string, data: unknown): number {
     return this.tx('pushEdit', () => {
       this.db.prepare('DELETE FROM edits WHERE session_id = ? AND undone = 1').run(sessionId);
-      return Number(this.db.prepare('INSERT INTO edits (session_id, kind, data, undone, created_at) VALUES (?, ?, ?, 0, ?)').run(sessionId, kind, JSON.stringify(data), new Date().toISOString()).lastInsertRowid);
+      return Number(
+        this.db.prepare('INSERT INTO edits (session_id, kind, data, undone, created_at) VALUES (?, ?, ?, 0, ?)').run(sessionId, kind, JSON.stringify(data), new Date().toISOString()).lastInsertRowid,
+      );
     });
   }
 

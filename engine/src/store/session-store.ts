@@ -375,8 +375,20 @@ export class SessionStore {
         // The old row leaves the unique "current" slot before the new one takes it.
         if (old) this.db.prepare('UPDATE masks SET current = 0 WHERE id = ?').run(old.id);
         const id = Number(
-          this.stmts.insertMask.run(sessionId, m.objectId, m.frame, rle.size[0], rle.size[1], rle.counts, area, bbox, m.score ?? null, m.promptVersion ?? session.promptVersion, m.origin ?? 'propagate', t)
-            .lastInsertRowid,
+          this.stmts.insertMask.run(
+            sessionId,
+            m.objectId,
+            m.frame,
+            rle.size[0],
+            rle.size[1],
+            rle.counts,
+            area,
+            bbox,
+            m.score ?? null,
+            m.promptVersion ?? session.promptVersion,
+            m.origin ?? 'propagate',
+            t,
+          ).lastInsertRowid,
         );
         if (old) this.stmts.supersede.run(id, old.id);
         out.push(id);

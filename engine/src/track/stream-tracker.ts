@@ -263,7 +263,10 @@ export class StreamTracker {
     }
     const results: PromptResult[] = prompted.map((o) => ({ objectId: o.id, output: o.cond.get(frame) ?? o.nonCond.get(frame)!, later: [] }));
     if (opts.retrack === false) return results;
-    const later = await this.retrackAfter(frame, results.map((r) => r.objectId));
+    const later = await this.retrackAfter(
+      frame,
+      results.map((r) => r.objectId),
+    );
     for (const r of results) r.later = later.get(r.objectId) ?? [];
     return results;
   }
@@ -403,11 +406,7 @@ export interface SourceTrackedFrame {
  * prompts for a frame (e.g. the clicks a user made since the last one). Unsubscribing stops ffmpeg;
  * the tracker stays usable.
  */
-export function trackSource(
-  source: FrameSource,
-  tracker: StreamTracker,
-  promptsFor: (frame: Frame) => readonly StreamPrompt[] = () => [],
-): Observable<SourceTrackedFrame> {
+export function trackSource(source: FrameSource, tracker: StreamTracker, promptsFor: (frame: Frame) => readonly StreamPrompt[] = () => []): Observable<SourceTrackedFrame> {
   const S = tracker.runner.S;
   return source.mapFrames(async (frame) => ({ frame, tracked: await tracker.push(frame.rgb, promptsFor(frame)) }), { width: S, height: S });
 }

@@ -308,7 +308,12 @@ export class TrackingEngine {
     }
     for (const [frame, outs] of pending) {
       const features = await this.features(frame);
-      await this.encodeMemories(features, outs.map((o) => o.predMasks), outs, this.settings.binarizeMaskFromPtsForMemEnc);
+      await this.encodeMemories(
+        features,
+        outs.map((o) => o.predMasks),
+        outs,
+        this.settings.binarizeMaskFromPtsForMemEnc,
+      );
     }
     for (const obj of objects) {
       for (const [frame, out] of obj.tempNonCond) obj.nonCond.set(frame, out);
@@ -330,13 +335,7 @@ export class TrackingEngine {
    * layout), one batched decoder run, one batched memory-encoder run. Stores the outputs as
    * non-conditioning outputs and returns them in `objects` order.
    */
-  async track(
-    objects: readonly ObjectState[],
-    frame: number,
-    reverse: boolean,
-    numFrames: number | undefined,
-    step: TrackStepOptions = {},
-  ): Promise<FrameOutput[]> {
+  async track(objects: readonly ObjectState[], frame: number, reverse: boolean, numFrames: number | undefined, step: TrackStepOptions = {}): Promise<FrameOutput[]> {
     await this.flushMemory();
     const B = objects.length;
     if (B === 0) return [];
@@ -392,7 +391,12 @@ export class TrackingEngine {
     }
     for (const slots of groups.values()) {
       this.stats.memoryAttentionRuns++;
-      await this.runner.condition(features, slots.map((b) => sels[b]!), embed, slots);
+      await this.runner.condition(
+        features,
+        slots.map((b) => sels[b]!),
+        embed,
+        slots,
+      );
     }
   }
 
@@ -464,7 +468,7 @@ export class TrackingEngine {
       ptrTok = best;
     } else if (s.dynamicMultimaskViaStability) {
       // Stability of token 0: IoU of its masks thresholded at ±delta.
-      const base = (b * 4) * LL;
+      const base = b * 4 * LL;
       if (stabilityScore(dec.lowRes, s.dynamicMultimaskStabilityDelta, base, base + LL) < s.dynamicMultimaskStabilityThresh) maskTok = best;
     }
     const raw = dec.lowRes.subarray((b * 4 + maskTok) * LL, (b * 4 + maskTok + 1) * LL);

@@ -43,9 +43,7 @@ export interface VideoTrackerOptions extends EngineOptions {
  */
 export interface RestoredObject {
   prompts: readonly (
-    | { kind: 'points'; frame: number; points: readonly Point[]; clearOld: boolean }
-    | { kind: 'box'; frame: number; box: Box; points: readonly Point[] }
-    | { kind: 'mask'; frame: number }
+    { kind: 'points'; frame: number; points: readonly Point[]; clearOld: boolean } | { kind: 'box'; frame: number; box: Box; points: readonly Point[] } | { kind: 'mask'; frame: number }
   )[];
   /**
    * The latest mask of each frame: `mask()` gives it at video size (1 = object) and is called only

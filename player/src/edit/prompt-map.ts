@@ -37,7 +37,10 @@ export { countsArea };
  */
 export function emptyMaskNotice(frame: number, masks: ReadonlyMap<number, { counts: ArrayLike<number> }> | undefined, hidden: ReadonlySet<number>): string | null {
   if (!masks) return null;
-  const ids = [...masks].filter(([id, m]) => !hidden.has(id) && countsArea(m.counts) === 0).map(([id]) => id).sort((a, b) => a - b);
+  const ids = [...masks]
+    .filter(([id, m]) => !hidden.has(id) && countsArea(m.counts) === 0)
+    .map(([id]) => id)
+    .sort((a, b) => a - b);
   if (!ids.length) return null;
   return `no mask for object${ids.length > 1 ? 's' : ''} ${ids.join(', ')} on frame ${frame}`;
 }

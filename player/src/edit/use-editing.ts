@@ -142,8 +142,22 @@ export function useEditing(o: EditingOptions): Editing {
   useShortcuts([
     { id: 'edit-undo', keys: ['Ctrl+z'], group: 'Editing', description: 'undo the last prompt, stroke, removal or rename', enabled: recorded, run: undo },
     { id: 'edit-redo', keys: ['Ctrl+Shift+z', 'Ctrl+y'], group: 'Editing', description: 'redo', enabled: recorded, run: redo },
-    { id: 'edit-remove-prompt', keys: ['Delete', 'Backspace'], group: 'Editing', description: 'remove the selected prompt (click a marker to select it)', enabled: () => selectedRef.current !== null, run: removeSelected },
-    { id: 'edit-brush', keys: ['b'], group: 'Editing', description: 'brush on / off (paints the active object on this frame)', enabled: recorded, run: () => setToolState((t) => (t === 'brush' ? 'prompt' : 'brush')) },
+    {
+      id: 'edit-remove-prompt',
+      keys: ['Delete', 'Backspace'],
+      group: 'Editing',
+      description: 'remove the selected prompt (click a marker to select it)',
+      enabled: () => selectedRef.current !== null,
+      run: removeSelected,
+    },
+    {
+      id: 'edit-brush',
+      keys: ['b'],
+      group: 'Editing',
+      description: 'brush on / off (paints the active object on this frame)',
+      enabled: recorded,
+      run: () => setToolState((t) => (t === 'brush' ? 'prompt' : 'brush')),
+    },
     { id: 'edit-eraser', keys: ['e'], group: 'Editing', description: 'eraser on / off', enabled: recorded, run: () => setToolState((t) => (t === 'eraser' ? 'prompt' : 'eraser')) },
     { id: 'edit-brush-size', keys: ['[', ']'], group: 'Editing', description: 'smaller / larger brush', enabled: recorded, run: (e) => setRadius((r) => stepRadius(r, e.key === ']')) },
   ]);

@@ -74,12 +74,14 @@ export function ExportDialog(p: ExportDialogProps) {
                   type="checkbox"
                   data-export-object={o.id}
                   checked={chosen.has(o.id)}
-                  onChange={(e) => setChosen((s) => {
-                    const n = new Set(s);
-                    if (e.target.checked) n.add(o.id);
-                    else n.delete(o.id);
-                    return n;
-                  })}
+                  onChange={(e) =>
+                    setChosen((s) => {
+                      const n = new Set(s);
+                      if (e.target.checked) n.add(o.id);
+                      else n.delete(o.id);
+                      return n;
+                    })
+                  }
                 />
                 {o.name}
               </label>

@@ -3,7 +3,7 @@ import { keyLabel, useShortcutTable } from './shortcuts.js';
 
 export function HelpOverlay({ onClose }: { onClose(): void }) {
   const table = useShortcutTable();
-  const groups = new Map<string, typeof table[number][]>();
+  const groups = new Map<string, (typeof table)[number][]>();
   for (const s of table) groups.set(s.group, [...(groups.get(s.group) ?? []), s]);
   return (
     <div className="modal-backdrop" onClick={onClose}>

@@ -37,7 +37,11 @@ export function validationRows(v: Record<string, unknown>, prefix = ''): [string
     if (x !== null && typeof x === 'object' && !Array.isArray(x)) out.push(...validationRows(x as Record<string, unknown>, key));
     // Per-clip rows (arrays of objects) are too wide for the panel: their count stands for them.
     else if (Array.isArray(x) && x.some((e) => e !== null && typeof e === 'object')) out.push([key, `${x.length} per-clip rows`]);
-    else out.push([key, typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : Array.isArray(x) ? x.map((e) => (typeof e === 'number' ? e.toFixed(3) : String(e))).join(', ') : String(x)]);
+    else
+      out.push([
+        key,
+        typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : Array.isArray(x) ? x.map((e) => (typeof e === 'number' ? e.toFixed(3) : String(e))).join(', ') : String(x),
+      ]);
   }
   return out;
 }
@@ -139,7 +143,11 @@ export function ImproveModel(p: ImproveModelProps) {
           {running && <button onClick={cancel}>Cancel</button>}
         </div>
       )}
-      {error && <div className="status" data-testid="finetune-error">{error}</div>}
+      {error && (
+        <div className="status" data-testid="finetune-error">
+          {error}
+        </div>
+      )}
       {models.length > 0 && (
         <>
           <label>
@@ -167,7 +175,11 @@ export function ImproveModel(p: ImproveModelProps) {
               </tbody>
             </table>
           )}
-          {model?.adaptation && <small>learned from {model.adaptation.sessions.length} session(s){model.adaptation.steps ? `, ${model.adaptation.steps} steps` : ''}</small>}
+          {model?.adaptation && (
+            <small>
+              learned from {model.adaptation.sessions.length} session(s){model.adaptation.steps ? `, ${model.adaptation.steps} steps` : ''}
+            </small>
+          )}
         </>
       )}
     </div>

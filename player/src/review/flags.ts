@@ -62,10 +62,7 @@ export interface FrameMaskInfo extends MaskStats {
 }
 
 export type FlagReason =
-  | { kind: 'absent'; score: number; empty: boolean }
-  | { kind: 'lowStability'; stability: number }
-  | { kind: 'areaJump'; ratio: number }
-  | { kind: 'centroidJump'; fraction: number };
+  { kind: 'absent'; score: number; empty: boolean } | { kind: 'lowStability'; stability: number } | { kind: 'areaJump'; ratio: number } | { kind: 'centroidJump'; fraction: number };
 
 export interface Flag {
   frame: number;

@@ -69,7 +69,10 @@ export function SessionList(p: SessionListProps) {
           return (
             <li key={s.id} data-session={s.id} data-status={s.status} className={here ? 'selected' : ''}>
               <span className="session-name">
-                {s.clipName} <span className={`badge ${s.status}`} data-testid="session-status">{approved ? 'approved' : s.status}</span>
+                {s.clipName}{' '}
+                <span className={`badge ${s.status}`} data-testid="session-status">
+                  {approved ? 'approved' : s.status}
+                </span>
               </span>
               <small title={s.id}>
                 {objectsText(s.objects)} · {s.maskCount ?? s.maskedFrames} masks{s.promptCount === undefined ? '' : ` · ${plural(s.promptCount, 'prompt')}`} · {s.maskedFrames}/{s.numFrames} frames

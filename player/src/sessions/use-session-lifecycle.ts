@@ -63,7 +63,11 @@ export function useSessionLifecycle(d: LifecycleDeps) {
       : { type: 'addPoints', sessionId: sid, frame: fp.frame, objectId: fp.objectId, points: fp.points, clearOld: true };
     // Live: clicks add up on the server, which also gives new objects their ids (video/live-prompts.ts).
     const renamed = (local: number, server: number) => {
-      setObjects((os) => (os.some((o) => o.id === server) ? os.filter((o) => o.id !== local) : os.map((o) => (o.id === local ? { ...o, id: server, name: o.name === `object ${local}` ? `object ${server}` : o.name } : o))));
+      setObjects((os) =>
+        os.some((o) => o.id === server)
+          ? os.filter((o) => o.id !== local)
+          : os.map((o) => (o.id === local ? { ...o, id: server, name: o.name === `object ${local}` ? `object ${server}` : o.name } : o)),
+      );
       setActive((a) => (a === local ? server : a));
     };
     const r = sessionRef.current?.kind === 'live' ? await d.liveIds.current!.send(c, sid, fp.frame, fp.objectId, fp, d.liveKnown.current!.has(fp.objectId), renamed) : await c.request(req);

@@ -79,7 +79,11 @@ export function Timeline(p: TimelineProps) {
     const span = (a: number, b: number, y: number, hh: number, min = 1) => ctx.fillRect(x(a), y, Math.max(min, (b - a) * fw), hh);
 
     ctx.fillStyle = MASK;
-    runs(numFrames, (f) => maskFrames.has(f), (a, b) => span(a, b, 20, 10));
+    runs(
+      numFrames,
+      (f) => maskFrames.has(f),
+      (a, b) => span(a, b, 20, 10),
+    );
     ctx.fillStyle = PROMPT;
     for (const f of promptedFrames) span(f, f + 1, 2, 16, 2);
     ctx.fillStyle = FLAG;
@@ -93,9 +97,17 @@ export function Timeline(p: TimelineProps) {
       ctx.globalAlpha = hidden.has(r.objectId) ? 0.35 : 1;
       const [cr, cg, cb] = (p.colorOf ?? colorOf)(r.objectId);
       ctx.fillStyle = `rgb(${cr},${cg},${cb})`;
-      runs(numFrames, (f) => r.states[f] === PRESENT, (a, b) => span(a, b, y + 3, TRACK_H - 6));
+      runs(
+        numFrames,
+        (f) => r.states[f] === PRESENT,
+        (a, b) => span(a, b, y + 3, TRACK_H - 6),
+      );
       ctx.fillStyle = hatched;
-      runs(numFrames, (f) => r.states[f] === ABSENT, (a, b) => span(a, b, y + 3, TRACK_H - 6));
+      runs(
+        numFrames,
+        (f) => r.states[f] === ABSENT,
+        (a, b) => span(a, b, y + 3, TRACK_H - 6),
+      );
       ctx.fillStyle = PROMPT;
       for (const f of r.prompted) span(f, f + 1, y + 1, TRACK_H - 2, 3);
       ctx.globalAlpha = 1;

@@ -202,6 +202,7 @@ export function LiveView(p: LiveViewProps) {
     [paintNow, repaintFrozen, p.width, p.height],
   );
 
+  const { onFreeze } = p;
   const toggleFreeze = useCallback(async () => {
     if (frozen.current === null) {
       const f = shown.current;
@@ -213,7 +214,7 @@ export function LiveView(p: LiveViewProps) {
       setMarks([]);
       setFreezeNote('');
       try {
-        const at = await p.onFreeze(f);
+        const at = await onFreeze(f);
         if (frozen.current !== f || at === null) return;
         frozen.current = at;
         liveHooks.frozenFrame = at;
@@ -237,8 +238,8 @@ export function LiveView(p: LiveViewProps) {
     setFrozenAt(null);
     setMarks([]);
     setFreezeNote('');
-    await p.onFreeze(null).catch((e: unknown) => setFreezeNote(`resume: ${errorLine(e)}`));
-  }, [p.onFreeze]);
+    await onFreeze(null).catch((e: unknown) => setFreezeNote(`resume: ${errorLine(e)}`));
+  }, [onFreeze]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -333,22 +334,47 @@ export function LiveView(p: LiveViewProps) {
           <div
             className="dragbox"
             data-testid="live-dragbox"
-            style={{ left: pct(Math.min(drag.x0, drag.x1), p.width), top: pct(Math.min(drag.y0, drag.y1), p.height), width: pct(Math.abs(drag.x1 - drag.x0), p.width), height: pct(Math.abs(drag.y1 - drag.y0), p.height) }}
+            style={{
+              left: pct(Math.min(drag.x0, drag.x1), p.width),
+              top: pct(Math.min(drag.y0, drag.y1), p.height),
+              width: pct(Math.abs(drag.x1 - drag.x0), p.width),
+              height: pct(Math.abs(drag.y1 - drag.y0), p.height),
+            }}
           />
         )}
         {marks.map((m, i) =>
           m.kind === 'box' ? (
-            <div key={i} className="dragbox" data-testid="live-mark" style={{ left: pct(m.box[0], p.width), top: pct(m.box[1], p.height), width: pct(m.box[2] - m.box[0], p.width), height: pct(m.box[3] - m.box[1], p.height), borderStyle: 'solid' }} />
+            <div
+              key={i}
+              className="dragbox"
+              data-testid="live-mark"
+              style={{ left: pct(m.box[0], p.width), top: pct(m.box[1], p.height), width: pct(m.box[2] - m.box[0], p.width), height: pct(m.box[3] - m.box[1], p.height), borderStyle: 'solid' }}
+            />
           ) : (
             <div
               key={i}
               data-testid="live-mark"
-              style={{ position: 'absolute', left: pct(m.x, p.width), top: pct(m.y, p.height), width: 10, height: 10, marginLeft: -5, marginTop: -5, borderRadius: '50%', border: '2px solid #fff', background: m.label ? '#2ecc71' : '#e74c3c', pointerEvents: 'none' }}
+              style={{
+                position: 'absolute',
+                left: pct(m.x, p.width),
+                top: pct(m.y, p.height),
+                width: 10,
+                height: 10,
+                marginLeft: -5,
+                marginTop: -5,
+                borderRadius: '50%',
+                border: '2px solid #fff',
+                background: m.label ? '#2ecc71' : '#e74c3c',
+                pointerEvents: 'none',
+              }}
             />
           ),
         )}
         {frozenAt !== null && (
-          <div data-testid="frozen-badge" style={{ position: 'absolute', left: 8, top: 8, padding: '2px 8px', borderRadius: 4, background: '#1e6bd6', color: '#fff', fontSize: 12, pointerEvents: 'none' }}>
+          <div
+            data-testid="frozen-badge"
+            style={{ position: 'absolute', left: 8, top: 8, padding: '2px 8px', borderRadius: 4, background: '#1e6bd6', color: '#fff', fontSize: 12, pointerEvents: 'none' }}
+          >
             ❚❚ frozen on frame {frozenAt} — annotate, then resume (f)
           </div>
         )}
@@ -359,7 +385,9 @@ export function LiveView(p: LiveViewProps) {
         </button>
         <span>live</span>
         <span data-testid="live-frame">frame {frozenAt ?? stats.frame}</span>
-        <span>latency {stats.latency.toFixed(0)} ms (p50 {stats.p50.toFixed(0)} ms)</span>
+        <span>
+          latency {stats.latency.toFixed(0)} ms (p50 {stats.p50.toFixed(0)} ms)
+        </span>
         <span>dropped {stats.drops}</span>
         <span>painted {stats.painted}</span>
         {freezeNote && <span data-testid="freeze-note">{freezeNote}</span>}

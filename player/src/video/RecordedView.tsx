@@ -105,8 +105,15 @@ export function RecordedView(p: RecordedViewProps) {
     const sel = latest.current.selectedPrompt ?? null;
     const colorOf = latest.current.colorOf ?? objectColor;
     drawPrompts(c.getContext('2d')!, marks, { sx: w / latest.current.width, sy: h / latest.current.height, dpr }, colorOf, sel);
-    hooks.drawnPrompts = marks.map((m) => ({ promptId: m.promptId, objectId: m.objectId, frame: m.frame, kind: m.kind, points: m.points.map((q) => ({ x: q.x, y: q.y, label: q.label })), ...(m.box ? { box: [...m.box] as [number, number, number, number] } : {}), selected: m.promptId === sel }));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    hooks.drawnPrompts = marks.map((m) => ({
+      promptId: m.promptId,
+      objectId: m.objectId,
+      frame: m.frame,
+      kind: m.kind,
+      points: m.points.map((q) => ({ x: q.x, y: q.y, label: q.label })),
+      ...(m.box ? { box: [...m.box] as [number, number, number, number] } : {}),
+      selected: m.promptId === sel,
+    }));
   }, []);
 
   const paint = useCallback(
@@ -334,7 +341,9 @@ export function RecordedView(p: RecordedViewProps) {
         </div>
       </div>
       <div className="controls">
-        <button onClick={() => seek(frame - 1)} title="previous frame (,)">◀ ,</button>
+        <button onClick={() => seek(frame - 1)} title="previous frame (,)">
+          ◀ ,
+        </button>
         <button
           onClick={() => {
             const v = videoRef.current!;
@@ -345,7 +354,9 @@ export function RecordedView(p: RecordedViewProps) {
         >
           {playing ? 'pause' : 'play'}
         </button>
-        <button onClick={() => seek(frame + 1)} title="next frame (.)">. ▶</button>
+        <button onClick={() => seek(frame + 1)} title="next frame (.)">
+          . ▶
+        </button>
         <span className="frame-label" data-testid="frame-label">
           {p.frameUnit === 'slice' ? `slice ${frame + 1} / ${p.framePtsUs.length}` : `frame ${frame} / ${p.framePtsUs.length - 1}`}
         </span>

@@ -34,7 +34,10 @@ beforeAll(async () => {
   try {
     const clip = await registerClipFile(store, join(CLIP, 'clip.mp4'));
     const sid = (await store.createSession(clip.id, { id: 'annotated', meta: { tool: 'cineseg serve' } })).id;
-    await store.putMasks(sid, gt.annotations.flatMap((a) => a.segmentations.flatMap((s, t) => (s ? [{ objectId: a.object_id, frame: t, rle: s, origin: 'edit' as const }] : []))));
+    await store.putMasks(
+      sid,
+      gt.annotations.flatMap((a) => a.segmentations.flatMap((s, t) => (s ? [{ objectId: a.object_id, frame: t, rle: s, origin: 'edit' as const }] : []))),
+    );
     await store.addObject(sid, gt.annotations[0]!.object_id, 'lesion');
     await store.setSessionStatus(sid, 'closed');
   } finally {
@@ -140,4 +143,3 @@ describe('POST /api/finetune', () => {
     expect(readdirSync(server.models.modelsDir!).some((n) => n.includes(start.body.jobId))).toBe(false);
   }, 900_000);
 });
-

@@ -28,8 +28,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('cineseg finetune', () => {
   it('trains, validates, writes a bundle with provenance that loads and tracks', async () => {
     const out = join(tmp, 'site-bundle');
-    const r = await cineseg(
-      ['finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--data', `${B}/gt.json`, '--steps', '40', '--minutes', '0', '--out', out]);
+    const r = await cineseg(['finetune', '--data', `${A}/clip.mp4:${A}/gt.json`, '--data', `${B}/gt.json`, '--steps', '40', '--minutes', '0', '--out', out]);
     expect(r.stderr + r.stdout).not.toMatch(/^E_/m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/validation \(held-out frames, J&F, base -> fine-tuned\):/);

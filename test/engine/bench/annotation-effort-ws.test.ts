@@ -36,7 +36,9 @@ beforeAll(async () => {
     const clips = sampleClips(join(tmp, 'media'), [`endoscopy-${c.seed}`]).filter((x) => x.objectId === c.objectId);
     summaries.push(await compareEffortPaths(clips, { sessions, maxClicks: c.maxClicks, log: (l) => process.stderr.write(`${l}\n`) }));
   }
-  process.stderr.write(`${JSON.stringify(summaries.map((s) => s.rows.map(({ name, clicksViaApi, clicksViaProtocol, clicksViaProtocolEarliest, trace }) => ({ name, clicksViaApi, clicksViaProtocol, clicksViaProtocolEarliest, trace }))))}\n`);
+  process.stderr.write(
+    `${JSON.stringify(summaries.map((s) => s.rows.map(({ name, clicksViaApi, clicksViaProtocol, clicksViaProtocolEarliest, trace }) => ({ name, clicksViaApi, clicksViaProtocol, clicksViaProtocolEarliest, trace }))))}\n`,
+  );
 }, 600_000);
 
 afterAll(async () => {
@@ -58,16 +60,19 @@ describe('annotation effort: engine API vs the player protocol path', () => {
     expect(row!.clicksViaProtocolEarliest).toBe(row!.clicksViaApi);
   });
 
-  it.each(CASES.map((c, i) => [`endoscopy-${c.seed}#${c.objectId}`, i] as const))('%s: the player plan: one addPoints and one propagate per click over one session; counts side by side', (_name, i) => {
-    const summary = summaries[i]!;
-    const [row] = summary.rows;
-    const clicks = row!.trace.protocol.length;
-    expect(row!.requests).toEqual({ startSession: 1, addPoints: clicks, propagate: clicks, closeSession: 1 });
-    expect(summary.clicksViaApi).toBe(row!.clicksViaApi ?? summary.maxClicks);
-    expect(summary.clicksViaProtocol).toBe(row!.clicksViaProtocol ?? summary.maxClicks);
-    // Up to the first correction both plans sent the same requests, so the same clicks.
-    expect(row!.trace.protocol.slice(0, 2)).toEqual(row!.trace.api.slice(0, 2));
-    // The player path costs no more clicks than the API on these clips.
-    expect(summary.clicksViaProtocol).toBeLessThanOrEqual(summary.clicksViaApi);
-  });
+  it.each(CASES.map((c, i) => [`endoscopy-${c.seed}#${c.objectId}`, i] as const))(
+    '%s: the player plan: one addPoints and one propagate per click over one session; counts side by side',
+    (_name, i) => {
+      const summary = summaries[i]!;
+      const [row] = summary.rows;
+      const clicks = row!.trace.protocol.length;
+      expect(row!.requests).toEqual({ startSession: 1, addPoints: clicks, propagate: clicks, closeSession: 1 });
+      expect(summary.clicksViaApi).toBe(row!.clicksViaApi ?? summary.maxClicks);
+      expect(summary.clicksViaProtocol).toBe(row!.clicksViaProtocol ?? summary.maxClicks);
+      // Up to the first correction both plans sent the same requests, so the same clicks.
+      expect(row!.trace.protocol.slice(0, 2)).toEqual(row!.trace.api.slice(0, 2));
+      // The player path costs no more clicks than the API on these clips.
+      expect(summary.clicksViaProtocol).toBeLessThanOrEqual(summary.clicksViaApi);
+    },
+  );
 });

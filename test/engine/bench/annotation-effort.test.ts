@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareBundlesEffort, runRobotAnnotator, sampleClips, type EffortClip, type RobotResult } from '../../../engine/src/bench/annotation-effort.js';
+import { compareBundlesEffort, sampleClips, type EffortClip } from '../../../engine/src/bench/annotation-effort.js';
+import { runRobotAnnotator, type RobotResult } from '../../../engine/src/bench/robot-annotator.js';
 import { scoreSequence } from '../../../engine/src/mask/metrics.js';
 import { decodeMask } from '../../../engine/src/mask/rle.js';
 import { readVisJson } from '../../../engine/src/mask/vis-json.js';
@@ -173,7 +174,16 @@ describe('runRobotAnnotator', () => {
   it.each(CASES)('%s: the J&F curve and jfAfterClicks match DAVIS J&F of the returned masks', async (name) => {
     const r = await run(name);
     const gt = gtMasks(clips.find((x) => x.name === name)!);
-    const jf = r.history!.map((step) => scoreSequence(r.frames, r.height, r.width, (f) => decodeMask(step.masks[f]!), (f) => gt[f]!).JF);
+    const jf = r.history!.map(
+      (step) =>
+        scoreSequence(
+          r.frames,
+          r.height,
+          r.width,
+          (f) => decodeMask(step.masks[f]!),
+          (f) => gt[f]!,
+        ).JF,
+    );
     expect(r.curve.map((p) => p.JF)).toEqual(jf.map((v) => expect.closeTo(v, 9)));
     const at = (k: number) => jf[Math.min(k, jf.length) - 1]!;
     expect(r.jfAfterClicks[1]).toBeCloseTo(at(1), 9);

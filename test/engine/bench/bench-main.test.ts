@@ -48,7 +48,8 @@ describe('bench --quick', () => {
     expect(m.gpu === null || (Array.isArray(m.gpu) && m.gpu.every((g) => typeof g === 'string'))).toBe(true);
     expect(typeof m.loadAverage.start).toBe('number');
     expect(typeof m.loadAverage.end).toBe('number');
-    for (const part of ['soak', 'decode', 'track', 'mask', 'live', 'annotation', 'adaptation', 'eventLoop', 'recordedMemory', 'restore', 'cpuSpeed', 'cluster'] as const) expect(json.partSeconds[part]).toBeGreaterThan(0);
+    for (const part of ['soak', 'decode', 'track', 'mask', 'live', 'annotation', 'adaptation', 'eventLoop', 'recordedMemory', 'restore', 'cpuSpeed', 'cluster'] as const)
+      expect(json.partSeconds[part]).toBeGreaterThan(0);
     expect(json.wallSeconds).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(json.date))).toBe(false);
 
@@ -64,7 +65,21 @@ describe('bench --quick', () => {
       expect(v).toBeLessThanOrEqual(1);
     }
     expect(json.adaptation.testClips.every((c) => /-e-/.test(c))).toBe(true);
-    expect(Object.keys(json.goals).sort()).toEqual(['clicksToFinishReduction', 'engineVsTorchCpuSpeedup', 'eventLoopP99MsDuringPropagation', 'finetuneSeconds', 'int8MaskIoU', 'liveLatencyP99Ms', 'msPerFrame512', 'recordedSessionRssRatio', 'restoreLostMasks', 'siteShiftJfAfter3', 'workerKillDuplicateMasks', 'workerKillLostMasks', 'zeroClickJf']);
+    expect(Object.keys(json.goals).sort()).toEqual([
+      'clicksToFinishReduction',
+      'engineVsTorchCpuSpeedup',
+      'eventLoopP99MsDuringPropagation',
+      'finetuneSeconds',
+      'int8MaskIoU',
+      'liveLatencyP99Ms',
+      'msPerFrame512',
+      'recordedSessionRssRatio',
+      'restoreLostMasks',
+      'siteShiftJfAfter3',
+      'workerKillDuplicateMasks',
+      'workerKillLostMasks',
+      'zeroClickJf',
+    ]);
     // Cluster keys (issue 18): inserts into PostgreSQL, workers, and the kill of one.
     expect(json.postgresMaskInsertsPerSecond).toBeGreaterThan(0);
     expect(Object.keys(json.workerClipsPerMinute).sort()).toEqual(['1', '2']);

@@ -22,7 +22,10 @@ describe('cpu speed bench (tiny run)', () => {
     expect(r.torch.threads).toBe(r.runs[0]!.threads);
     // Same weights, frames and click on both sides: the engine's masks are PyTorch's.
     expect(r.engineTorchMaskIoU).toBeGreaterThan(0.99);
-    expect(r.runs.map((x) => [x.imageSize, x.precision])).toEqual([[256, 'fp32'], [256, 'int8']]);
+    expect(r.runs.map((x) => [x.imageSize, x.precision])).toEqual([
+      [256, 'fp32'],
+      [256, 'int8'],
+    ]);
     for (const run of r.runs) {
       expect(run.frames).toBe(2);
       expect(run.msPerFrame).toBeGreaterThan(0);

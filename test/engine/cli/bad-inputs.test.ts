@@ -70,7 +70,17 @@ describe('bad videos through the CLI', () => {
     const oddValid = new Set(['rotated.mp4', 'tiny-1x1.mkv', 'odd-3x5.mp4', 'size-change.m2ts']);
     const chosen = videos.filter((v) => v.expect.track !== 'ok' || oddValid.has(v.file));
     // A refused file must fail whatever the length asked for, so only valid ones get --max-frames.
-    const args = (v: BadVideo, i: number): string[] => ['track', v.path, '--point', centre(v), ...(v.expect.track === 'ok' ? ['--max-frames', '3'] : []), '--ep', 'cpu', '--out', join(tmp, `v${i}.json`)];
+    const args = (v: BadVideo, i: number): string[] => [
+      'track',
+      v.path,
+      '--point',
+      centre(v),
+      ...(v.expect.track === 'ok' ? ['--max-frames', '3'] : []),
+      '--ep',
+      'cpu',
+      '--out',
+      join(tmp, `v${i}.json`),
+    ];
     const results = await pool(chosen.map((v, i) => () => cineseg(args(v, i))));
     for (const [i, v] of chosen.entries()) {
       const r = results[i]!;

@@ -58,14 +58,32 @@ async function writeSessions(store: AnnotationStore, sub: string): Promise<Writt
   const clip = await store.upsertClip({ path: CLIP, contentHash: clipHash, width: v.width, height: v.height, numFrames: N, fps: v.fps });
   const sid = (await store.createSession(clip.id, { meta: { createdBy: 'ana' } })).id;
   await store.putMasks(sid, fixtureMasks());
-  const dclip = await store.upsertClip({ path: dicom.path, contentHash: dicom.hash, width: info.width, height: info.height, numFrames: N, fps: info.fps, frameTimeMs: info.frameTimeMs, dicom: info.refs });
+  const dclip = await store.upsertClip({
+    path: dicom.path,
+    contentHash: dicom.hash,
+    width: info.width,
+    height: info.height,
+    numFrames: N,
+    fps: info.fps,
+    frameTimeMs: info.frameTimeMs,
+    dicom: info.refs,
+  });
   const dicomSid = (await store.createSession(dclip.id)).id;
   await store.putMasks(dicomSid, fixtureMasks());
   await store.setSessionStatus(dicomSid, 'closed');
   await approveSession(store, dicomSid, 'ben');
   // The same DICOM content under a path this machine does not have: another hash, so another clip.
   const away = join(dir, sub, 'elsewhere', 'us.dcm');
-  const aclip = await store.upsertClip({ path: away, contentHash: 'f'.repeat(64), width: info.width, height: info.height, numFrames: N, fps: info.fps, frameTimeMs: info.frameTimeMs, dicom: info.refs });
+  const aclip = await store.upsertClip({
+    path: away,
+    contentHash: 'f'.repeat(64),
+    width: info.width,
+    height: info.height,
+    numFrames: N,
+    fps: info.fps,
+    frameTimeMs: info.frameTimeMs,
+    dicom: info.refs,
+  });
   const awaySid = (await store.createSession(aclip.id, { meta: { worker: 'w2' } })).id;
   await store.putMasks(awaySid, fixtureMasks());
   const vclip = await store.upsertClip({ path: `${join(dir, sub, 'elsewhere', 'ct.nii.gz')}#axial:liver`, contentHash: 'e'.repeat(64), width: v.width, height: v.height, numFrames: N, fps: 1 });
@@ -138,7 +156,12 @@ describe.each(backends)('cineseg export on $name', ({ name, start }) => {
   });
 
   it('a session whose clip is not on this machine: VIS, COCO, PNG and NIfTI from the store alone; DICOM SEG names the file it needs', async () => {
-    for (const [format, file] of [['vis', 'a.json'], ['coco', 'ac.json'], ['png', 'apng'], ['nifti', 'a.nii']] as const) {
+    for (const [format, file] of [
+      ['vis', 'a.json'],
+      ['coco', 'ac.json'],
+      ['png', 'apng'],
+      ['nifti', 'a.nii'],
+    ] as const) {
       const r = await cineseg(['export', w.awaySid, '--format', format, '--store', spec, '--out', join(dir, sub, file)]);
       expect(r.code, `${format}: ${r.stderr}`).toBe(0);
     }
@@ -175,7 +198,18 @@ describe.each(backends)('cineseg export on $name', ({ name, start }) => {
     expect(r.stdout).toMatch(new RegExp(`^${w.awaySid}\\s+open\\s+${N}/${N}\\s+3\\s+\\S+\\s+worker:w2\\s+us\\.dcm$`, 'm'));
     const j = await cineseg(['export', '--list', '--json', '--store', spec]);
     expect(j.code, j.stderr).toBe(0);
-    const rows = JSON.parse(j.stdout) as { id: string; status: string; clip: string; objects: number; maskedFrames: number; numFrames: number; createdBy: string | null; approvedBy: string | null; approvedAt: string | null; updatedAt: string }[];
+    const rows = JSON.parse(j.stdout) as {
+      id: string;
+      status: string;
+      clip: string;
+      objects: number;
+      maskedFrames: number;
+      numFrames: number;
+      createdBy: string | null;
+      approvedBy: string | null;
+      approvedAt: string | null;
+      updatedAt: string;
+    }[];
     expect(rows.map((x) => x.id).sort()).toEqual([w.sid, w.dicomSid, w.awaySid, w.volumeSid].sort());
     const d = rows.find((x) => x.id === w.dicomSid)!;
     expect(d).toMatchObject({ status: 'done', clip: dicom.path, objects: 3, maskedFrames: N, numFrames: N, createdBy: null, approvedBy: 'ben' });

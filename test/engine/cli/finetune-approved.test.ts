@@ -46,7 +46,10 @@ describe.each(backends)('cineseg finetune without --data / --session on $name', 
       const mask = encodeMask(new Uint8Array(64 * 48).fill(1, 0, 200), 48, 64);
       const here = await store.upsertClip({ path: join(tmp, 'here.mp4'), contentHash: 'a'.repeat(64), width: 64, height: 48, numFrames: 6, fps: 12 });
       const gone = await store.upsertClip({ path: join(tmp, 'gone.mp4'), contentHash: 'b'.repeat(64), width: 64, height: 48, numFrames: 6, fps: 12 });
-      for (const [id, clip] of [['unapproved', here.id], ['approved', gone.id]] as const) {
+      for (const [id, clip] of [
+        ['unapproved', here.id],
+        ['approved', gone.id],
+      ] as const) {
         await store.createSession(clip, { id });
         await store.putMasks(id, [{ objectId: 1, frame: 0, rle: mask }]);
         await store.setSessionStatus(id, 'closed');

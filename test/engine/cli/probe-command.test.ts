@@ -46,10 +46,17 @@ describe('cineseg probe / decode (in process)', () => {
 
   it('decode --json lists index and PTS of every frame (= ffprobe)', async () => {
     const out = await run(['decode', T('clip.mp4'), '--json', '--size', '8x8', '--start-frame', '5']);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = lines.pop() as { summary: { frames: number; dropped: number } };
     expect(summary.summary.frames).toBe(20);
-    expect(lines.map((l) => [l.index, l.ptsUs, l.width])).toEqual(ffprobeFramePts(T('clip.mp4')).slice(5).map((p, i) => [i + 5, p, 8]));
+    expect(lines.map((l) => [l.index, l.ptsUs, l.width])).toEqual(
+      ffprobeFramePts(T('clip.mp4'))
+        .slice(5)
+        .map((p, i) => [i + 5, p, 8]),
+    );
   });
 });
 
@@ -91,7 +98,10 @@ describe.runIf(built)('node engine/dist/cli/main.js', () => {
   });
 
   it('bad input: one line E_CODE: message, exit 1, no stack trace', () => {
-    for (const [input, code] of [[T('missing.mp4'), 'E_INPUT_NOT_FOUND'], [T('text.mp4'), 'E_DECODE_CORRUPT']] as const) {
+    for (const [input, code] of [
+      [T('missing.mp4'), 'E_INPUT_NOT_FOUND'],
+      [T('text.mp4'), 'E_DECODE_CORRUPT'],
+    ] as const) {
       const r = cli('probe', input);
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');

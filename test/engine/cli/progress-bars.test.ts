@@ -47,7 +47,10 @@ describe('progress bars', () => {
     p.clipEnd('a.mp4');
     p.clip('b.mp4', 6, 8);
     await sleep(250);
-    const later = t.raw().slice(mark).replace(/\x1b(\[[0-9;?]*[A-Za-z]|[78])/g, '');
+    const later = t
+      .raw()
+      .slice(mark)
+      .replace(/\x1b(\[[0-9;?]*[A-Za-z]|[78])/g, '');
     expect(later).toContain(`clips [${'#'.repeat(7)}${'.'.repeat(13)}] 1/3`);
     expect(later).toContain(`b.mp4 [${'#'.repeat(9)}${'.'.repeat(3)}] 6/8`);
     p.end();

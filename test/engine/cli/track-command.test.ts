@@ -53,7 +53,29 @@ describe('cineseg track: output', () => {
   let run: Awaited<ReturnType<typeof cineseg>>;
   beforeAll(async () => {
     run = await cineseg(
-      ['track', AQ, ...model, '--mask', `0:${AQ_MASK}`, '--object', '2', '--point', '0:400,180', '--box', '0:100,100,250,200', '--max-frames', '3', '--label', 'polyp', '--label', '2=instrument', '--ep', 'cpu', '--out', out],
+      [
+        'track',
+        AQ,
+        ...model,
+        '--mask',
+        `0:${AQ_MASK}`,
+        '--object',
+        '2',
+        '--point',
+        '0:400,180',
+        '--box',
+        '0:100,100,250,200',
+        '--max-frames',
+        '3',
+        '--label',
+        'polyp',
+        '--label',
+        '2=instrument',
+        '--ep',
+        'cpu',
+        '--out',
+        out,
+      ],
       tmp,
     );
   }, 120_000);
@@ -156,30 +178,44 @@ describe('cineseg track --support (zero-click from annotated clips)', () => {
     expect(r.stderr).toMatch(/^E_MASK_INVALID: /m);
   });
 
-  it.runIf(have && hasTrainedBundle)('tracks an object with no prompt from one annotated clip, and cineseg eval scores it', async () => {
-    const out = join(tmp, 'support.json');
-    const r = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-object', '1', '--support-frames', '1', '--ep', 'cpu', '--out', out], tmp);
-    expect(r.stderr).toMatch(/support: 1 memories \(object 1: 1\)/);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
-    expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
-    expect(j.annotations[0]!.segmentations.every((s) => s !== null)).toBe(true);
-    const e = await cineseg(['eval', '--pred', out, '--gt', join(target, 'gt.json'), '--json']);
-    expect(e.code).toBe(0);
-    // Measured J&F 0.96 (tiny-synth-256); an empty prediction scores 0.
-    expect((JSON.parse(e.stdout) as { mean: { JF: number } }).mean.JF).toBeGreaterThan(0.8);
-  }, 180_000);
+  it.runIf(have && hasTrainedBundle)(
+    'tracks an object with no prompt from one annotated clip, and cineseg eval scores it',
+    async () => {
+      const out = join(tmp, 'support.json');
+      const r = await cineseg(
+        ['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-object', '1', '--support-frames', '1', '--ep', 'cpu', '--out', out],
+        tmp,
+      );
+      expect(r.stderr).toMatch(/support: 1 memories \(object 1: 1\)/);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
+      expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
+      expect(j.annotations[0]!.segmentations.every((s) => s !== null)).toBe(true);
+      const e = await cineseg(['eval', '--pred', out, '--gt', join(target, 'gt.json'), '--json']);
+      expect(e.code).toBe(0);
+      // Measured J&F 0.96 (tiny-synth-256); an empty prediction scores 0.
+      expect((JSON.parse(e.stdout) as { mean: { JF: number } }).mean.JF).toBeGreaterThan(0.8);
+    },
+    180_000,
+  );
 
-  it.runIf(have && hasTrainedBundle)('--support-by category pools every support object of a category into object <category id>', async () => {
-    const out = join(tmp, 'support-cat.json');
-    // endoscopy-2 has two polyps (objects 1 and 2, both category 1 "polyp"): one target object 1.
-    const r = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'category', '--support-frames', '1', '--ep', 'cpu', '--out', out], tmp);
-    expect(r.stderr).toMatch(/support: 2 memories \(object 1: 2\)/);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
-    expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
-    const bad = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'colour', '--out', out], tmp);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^E_USAGE: --support-by must be id or category/m);
-  }, 180_000);
+  it.runIf(have && hasTrainedBundle)(
+    '--support-by category pools every support object of a category into object <category id>',
+    async () => {
+      const out = join(tmp, 'support-cat.json');
+      // endoscopy-2 has two polyps (objects 1 and 2, both category 1 "polyp"): one target object 1.
+      const r = await cineseg(
+        ['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'category', '--support-frames', '1', '--ep', 'cpu', '--out', out],
+        tmp,
+      );
+      expect(r.stderr).toMatch(/support: 2 memories \(object 1: 2\)/);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
+      expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
+      const bad = await cineseg(['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'colour', '--out', out], tmp);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^E_USAGE: --support-by must be id or category/m);
+    },
+    180_000,
+  );
 });

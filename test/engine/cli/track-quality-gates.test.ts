@@ -42,7 +42,11 @@ const gate = (clip: string, kind: Kind): number => FLOOR ?? MEASURED[clip]![kind
 
 const GENERATED = join(REPO_ROOT, 'samples', 'generated');
 /** Every held-out video clip the sample generator made (the CT volume has no clip.mp4). */
-const clips = existsSync(GENERATED) ? readdirSync(GENERATED).filter((d) => existsSync(join(GENERATED, d, 'clip.mp4')) && existsSync(join(GENERATED, d, 'prompts.json'))).sort() : [];
+const clips = existsSync(GENERATED)
+  ? readdirSync(GENERATED)
+      .filter((d) => existsSync(join(GENERATED, d, 'clip.mp4')) && existsSync(join(GENERATED, d, 'prompts.json')))
+      .sort()
+  : [];
 
 interface Prompts {
   objects: { object_id: number; args: Record<Kind, [string, string]> }[];

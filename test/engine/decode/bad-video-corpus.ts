@@ -11,9 +11,7 @@ export const BAD_VIDEOS = join(REPO, 'test', 'fixtures', 'bad-videos');
 /** A code, or facts probe() must report. */
 export type ProbeExpect = string | Record<string, string | number | boolean>;
 /** A code, or frame counts (and the first frame's size / orientation) at source size. */
-export type DecodeExpect =
-  | string
-  | { frames?: number; minFrames?: number; maxFrames?: number; decodeErrors?: boolean; width?: number; height?: number; orientation?: string };
+export type DecodeExpect = string | { frames?: number; minFrames?: number; maxFrames?: number; decodeErrors?: boolean; width?: number; height?: number; orientation?: string };
 export interface Expect {
   probe: ProbeExpect;
   decode: DecodeExpect;

@@ -11,8 +11,23 @@ const T = (name: string): string => join(tmp.dir, name);
 beforeAll(() => {
   testClip(T('cfr.mp4'));
   ffmpegMake([
-    '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=30:d=1', '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=10:d=1',
-    '-filter_complex', '[0][1]concat=n=2:v=1,settb=1/90000', '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', T('vfr.mkv'),
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=30:d=1',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=10:d=1',
+    '-filter_complex',
+    '[0][1]concat=n=2:v=1,settb=1/90000',
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    T('vfr.mkv'),
   ]);
 });
 afterAll(() => tmp.cleanup());

@@ -13,8 +13,23 @@ beforeAll(() => {
   // VFR: 1 s at 30 fps then 1 s at 10 fps, timestamps kept as they are.
   for (const ext of ['mp4', 'mkv']) {
     ffmpegMake([
-      '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=30:d=1', '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=10:d=1',
-      '-filter_complex', '[0][1]concat=n=2:v=1,settb=1/90000', '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', T(`vfr.${ext}`),
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=64x48:r=30:d=1',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=64x48:r=10:d=1',
+      '-filter_complex',
+      '[0][1]concat=n=2:v=1,settb=1/90000',
+      '-fps_mode',
+      'vfr',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      T(`vfr.${ext}`),
     ]);
   }
   // ffmpeg 5.1 turns a `rotate` tag on stream copy into a display matrix.
@@ -154,7 +169,7 @@ describe('recycled frame buffers', () => {
 });
 
 describe('flow control', () => {
-  it('stays paused when ffmpeg exits with frames still in the pipe (Node resumes a dead child\'s stdout)', async () => {
+  it("stays paused when ffmpeg exits with frames still in the pipe (Node resumes a dead child's stdout)", async () => {
     // Frames larger than a pipe read, so the read that completes frame 1 cannot complete frame 2 too;
     // and a clip short enough that ffmpeg writes it all and exits while we hold frame 1.
     const clip = testClip(T('exit-paused.mp4'), { w: 160, h: 160, frames: 3 });

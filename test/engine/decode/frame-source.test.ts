@@ -67,7 +67,12 @@ afterAll(() => tmp.cleanup());
 describe('recorded inputs as observables', () => {
   it('frames() emits every frame in order with ffprobe PTS and completes', async () => {
     const pts = ffprobeFramePts(T('clip.mp4'));
-    const got = await lastValueFrom(frameSource(T('clip.mp4'), { width: 32, height: 32 }).pipe(map((f) => [f.index, f.ptsUs, f.rgb.length]), toArray()));
+    const got = await lastValueFrom(
+      frameSource(T('clip.mp4'), { width: 32, height: 32 }).pipe(
+        map((f) => [f.index, f.ptsUs, f.rgb.length]),
+        toArray(),
+      ),
+    );
     expect(got).toEqual(pts.map((p, i) => [i, p, 32 * 32 * 3]));
   });
 
@@ -163,9 +168,35 @@ describe('live inputs', () => {
       ).pipe(take(12), toArray()),
     );
     await sleep(300); // let ffmpeg bind the port before the sender starts
-    sender = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=160x120:r=30', '-t', '8', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '10', '-f', 'mpegts', `${url}?pkt_size=1316`], {
-      stdio: 'ignore',
-    });
+    sender = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-v',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=s=160x120:r=30',
+        '-t',
+        '8',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-g',
+        '10',
+        '-f',
+        'mpegts',
+        `${url}?pkt_size=1316`,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     const indices = await done;
     expect(dec!.mode).toBe('latest');
     expect(indices.length).toBe(12);
@@ -194,9 +225,7 @@ describe('live inputs', () => {
     const { port } = server.address() as AddressInfo;
     try {
       let dec: FrameDecoder | undefined;
-      const got = await lastValueFrom(
-        mapFrames(`http://127.0.0.1:${port}/live.ts`, async (f) => (await sleep(100), f.index), { width: 16, height: 16, onDecoder: (d) => (dec = d) }).pipe(toArray()),
-      );
+      const got = await lastValueFrom(mapFrames(`http://127.0.0.1:${port}/live.ts`, async (f) => (await sleep(100), f.index), { width: 16, height: 16, onDecoder: (d) => (dec = d) }).pipe(toArray()));
       const s = dec!.stats;
       expect(got.length).toBeGreaterThan(0);
       expect(got.length).toBeLessThan(120);

@@ -30,7 +30,10 @@ export function ffmpegMake(args: string[]): void {
 export function testClip(out: string, opts: { w?: number; h?: number; fps?: number; seconds?: number; frames?: number; codec?: string[] } = {}): string {
   const { w = 64, h = 48, fps = 30, seconds = 1 } = opts;
   ffmpegMake([
-    '-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=${fps}:d=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=s=${w}x${h}:r=${fps}:d=${seconds}`,
     ...(opts.frames !== undefined ? ['-frames:v', String(opts.frames)] : []),
     ...(opts.codec ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']),
     out,
@@ -55,9 +58,13 @@ export function ffprobeStream(file: string): Record<string, unknown> {
 
 /** One frame as rgb24 bytes, decoded by ffmpeg itself with `vf` (ground truth for pixels). */
 export function ffmpegRgbFrame(file: string, index: number, vf: string, preInput: string[] = []): Buffer {
-  return execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', ...preInput, '-i', file, '-vf', `select='eq(n,${index})',${vf}`, '-fps_mode', 'passthrough', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  return execFileSync(
+    'ffmpeg',
+    ['-hide_banner', '-v', 'error', ...preInput, '-i', file, '-vf', `select='eq(n,${index})',${vf}`, '-fps_mode', 'passthrough', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    {
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
 }
 
 /**

@@ -28,8 +28,23 @@ beforeAll(() => {
   testClip(T('cfr.mp4'), { w: 96, h: 64, fps: 25, seconds: 2 });
   ffmpegMake(['-i', T('cfr.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=270', T('rot.mp4')]);
   ffmpegMake([
-    '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=30:d=1', '-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=10:d=1',
-    '-filter_complex', '[0][1]concat=n=2:v=1', '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', T('vfr.mkv'),
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=30:d=1',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=10:d=1',
+    '-filter_complex',
+    '[0][1]concat=n=2:v=1',
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    T('vfr.mkv'),
   ]);
   testClip(T('clip.webm'), { codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8'] });
   testClip(T('clip.avi'), { codec: ['-c:v', 'mjpeg', '-q:v', '3', '-pix_fmt', 'yuvj420p'] });
@@ -56,7 +71,21 @@ describe('probe', () => {
 
   it('a constant-rate mp4', async () => {
     const info = await probe(T('cfr.mp4'));
-    expect(info).toMatchObject({ width: 96, height: 64, codedWidth: 96, codedHeight: 64, rotation: 0, fps: 25, frameCount: 50, durationUs: 2_000_000, codec: 'h264', pixFmt: 'yuv420p', isLive: false, variableFrameRate: false, startTimeUs: 0 });
+    expect(info).toMatchObject({
+      width: 96,
+      height: 64,
+      codedWidth: 96,
+      codedHeight: 64,
+      rotation: 0,
+      fps: 25,
+      frameCount: 50,
+      durationUs: 2_000_000,
+      codec: 'h264',
+      pixFmt: 'yuv420p',
+      isLive: false,
+      variableFrameRate: false,
+      startTimeUs: 0,
+    });
   });
 
   it('rotation comes from the display matrix and swaps the displayed size', async () => {
@@ -74,7 +103,12 @@ describe('probe', () => {
     expect(info.fps).toBeLessThan(30);
   });
 
-  for (const [name, codec] of [['clip.webm', 'vp9'], ['clip.avi', 'mjpeg'], ['clip.gif', 'gif'], ['clip.mov', 'h264']] as const) {
+  for (const [name, codec] of [
+    ['clip.webm', 'vp9'],
+    ['clip.avi', 'mjpeg'],
+    ['clip.gif', 'gif'],
+    ['clip.mov', 'h264'],
+  ] as const) {
     it(`${name}: codec ${codec}, frame count equals decoded frames`, async () => {
       const info = await probe(T(name));
       expect(info.codec).toBe(codec);

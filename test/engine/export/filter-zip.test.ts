@@ -82,11 +82,14 @@ describe('--label', () => {
     expect(() => parseObjectLabels([' '], [1])).toThrow(/1-64 characters/);
     const vis = fixtureVis(4);
     const [o1, o2, o3] = vis.annotations.map((a) => a.object_id) as [number, number, number];
-    const out = applyObjectLabels(vis, new Map([
-      [o1, 'polyp'],
-      [o3, 'polyp'],
-      [o2, 'tool'],
-    ]));
+    const out = applyObjectLabels(
+      vis,
+      new Map([
+        [o1, 'polyp'],
+        [o3, 'polyp'],
+        [o2, 'tool'],
+      ]),
+    );
     expect(out.categories).toEqual([
       { id: 1, name: 'polyp' },
       { id: 2, name: 'tool' },

@@ -39,16 +39,33 @@ function vis(scores?: [number, number]): VisJson {
 describe('label maps resolve overlaps by logits', () => {
   it('from a tracking run: the overlap goes to the higher-logit object, whichever id is lower', () => {
     const plan = planLabels(vis());
-    expect(plan.labels.map((l) => [l.objectId, l.value])).toEqual([[1, 1], [5, 2]]);
+    expect(plan.labels.map((l) => [l.objectId, l.value])).toEqual([
+      [1, 1],
+      [5, 2],
+    ]);
     const maps = new LogitLabelMaps(W, H);
-    maps.add(0, [{ objectId: 1, predMasks: obj1 }, { objectId: 5, predMasks: obj5 }], L);
+    maps.add(
+      0,
+      [
+        { objectId: 1, predMasks: obj1 },
+        { objectId: 5, predMasks: obj5 },
+      ],
+      L,
+    );
     const out = new Uint8Array(W * H);
     expect(maps.labeler(plan)(0, out)).toBe(true);
     for (let x = 0; x < W; x++) expect(out[3 * W + x]).toBe(x < 6 ? 1 : 2);
 
     // And the other way round: object 1 more confident takes the overlap.
     const maps2 = new LogitLabelMaps(W, H);
-    maps2.add(0, [{ objectId: 5, predMasks: logits(6, 15, 2) }, { objectId: 1, predMasks: logits(0, 9, 9) }], L);
+    maps2.add(
+      0,
+      [
+        { objectId: 5, predMasks: logits(6, 15, 2) },
+        { objectId: 1, predMasks: logits(0, 9, 9) },
+      ],
+      L,
+    );
     maps2.labeler(plan)(0, out);
     for (let x = 0; x < W; x++) expect(out[3 * W + x]).toBe(x <= 9 ? 1 : 2);
     // A frame never added is empty.
@@ -58,7 +75,14 @@ describe('label maps resolve overlaps by logits', () => {
 
   it('into a NIfTI volume written from the run’s logits', () => {
     const maps = new LogitLabelMaps(W, H);
-    maps.add(0, [{ objectId: 5, predMasks: logits(6, 15, 2) }, { objectId: 1, predMasks: logits(0, 9, 9) }], L);
+    maps.add(
+      0,
+      [
+        { objectId: 5, predMasks: logits(6, 15, 2) },
+        { objectId: 1, predMasks: logits(0, 9, 9) },
+      ],
+      L,
+    );
     const out = join(dir, 'l.nii');
     exportNifti(vis(), out, { labels: (p) => maps.labeler(p) });
     const vox = readFileSync(out).subarray(352, 352 + W * H);

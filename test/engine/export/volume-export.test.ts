@@ -59,7 +59,11 @@ describe('NIfTI export of a volume', () => {
       for (let i = 0; i < truth.data.length; i++) if (got.data[i] !== truth.data[i]) diff++;
       expect(diff).toBe(0);
       // qform and sform both kept, as the input has them.
-      const codes = execFileSync('/usr/bin/python3', ['-c', 'import sys, nibabel as n; h = n.load(sys.argv[1]).header; print(int(h["qform_code"]), int(h["sform_code"]), h.get_qform().tolist() == h.get_sform().tolist())', out], { encoding: 'utf8' });
+      const codes = execFileSync(
+        '/usr/bin/python3',
+        ['-c', 'import sys, nibabel as n; h = n.load(sys.argv[1]).header; print(int(h["qform_code"]), int(h["sform_code"]), h.get_qform().tolist() == h.get_sform().tolist())', out],
+        { encoding: 'utf8' },
+      );
       expect(codes.trim()).toBe('1 1 True');
     });
   }

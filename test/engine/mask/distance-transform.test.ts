@@ -148,7 +148,12 @@ describe('largestRegion', () => {
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
           if (!m[y * w + x]) continue;
-          for (const [dx, dy] of [[1, 0], [0, 1], [1, 1], [-1, 1]] as const) {
+          for (const [dx, dy] of [
+            [1, 0],
+            [0, 1],
+            [1, 1],
+            [-1, 1],
+          ] as const) {
             const xx = x + dx;
             const yy = y + dy;
             if (xx >= 0 && xx < w && yy < h && m[yy * w + xx]) parent[find(y * w + x)] = find(yy * w + xx);

@@ -22,26 +22,10 @@ function render(s: Float32Array, h: number, w: number): string[] {
 
 describe('fillHolesInMaskScores', () => {
   it('fills an enclosed hole up to maxArea with 0.1 and leaves bigger ones', () => {
-    const { s, h, w } = map([
-      '..............',
-      '.######.#####.',
-      '.#..###.#...#.',
-      '.#..###.#...#.',
-      '.######.#...#.',
-      '........#####.',
-      '..............',
-    ]);
+    const { s, h, w } = map(['..............', '.######.#####.', '.#..###.#...#.', '.#..###.#...#.', '.######.#...#.', '........#####.', '..............']);
     const n = fillHolesInMaskScores(s, h, w, 8);
     expect(n).toBe(4);
-    expect(render(s, h, w)).toEqual([
-      '..............',
-      '.######.#####.',
-      '.#ff###.#...#.',
-      '.#ff###.#...#.',
-      '.######.#...#.',
-      '........#####.',
-      '..............',
-    ]);
+    expect(render(s, h, w)).toEqual(['..............', '.######.#####.', '.#ff###.#...#.', '.#ff###.#...#.', '.######.#...#.', '........#####.', '..............']);
   });
 
   it('uses 8-connectivity: diagonal neighbours are one component', () => {

@@ -6,7 +6,7 @@ import { resizeBilinearToMask } from '../../../engine/src/mask/upsample.js';
 /** A deterministic field of blobs (some touching the border), L x L logits. */
 function field(L: number, seed: number, blobs: number): Float32Array {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const f = new Float32Array(L * L).fill(-8);
   for (let b = 0; b < blobs; b++) {
     const cx = rnd() * L;

@@ -58,11 +58,24 @@ describe('scoreSequence', () => {
     const a = rect(h, w, 2, 2, 10, 10);
     const preds = [a, a, null];
     const gts = [a, rect(h, w, 6, 2, 14, 10), null];
-    const s = scoreSequence(3, h, w, (i) => preds[i]!, (i) => gts[i]!);
+    const s = scoreSequence(
+      3,
+      h,
+      w,
+      (i) => preds[i]!,
+      (i) => gts[i]!,
+    );
     expect(s.frames).toBe(3);
     expect(s.J).toBeCloseTo((1 + 32 / 96 + 1) / 3, 10);
     expect(s.JF).toBeCloseTo((s.J + s.F) / 2, 12);
-    const skipped = scoreSequence(3, h, w, (i) => preds[i]!, (i) => gts[i]!, new Set([1]));
+    const skipped = scoreSequence(
+      3,
+      h,
+      w,
+      (i) => preds[i]!,
+      (i) => gts[i]!,
+      new Set([1]),
+    );
     expect(skipped.frames).toBe(2);
     expect(skipped.J).toBe(1);
   });

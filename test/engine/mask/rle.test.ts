@@ -244,6 +244,9 @@ describe('COCO RLE: the one decoder every consumer uses', () => {
     expect(Array.from(rgba)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9]);
     const seen: Array<[number, number, number]> = [];
     forEachForegroundSegment([1, 4, 10], 3, 2, (x, y0, n) => seen.push([x, y0, n]));
-    expect(seen).toEqual([[0, 1, 2], [1, 0, 2]]);
+    expect(seen).toEqual([
+      [0, 1, 2],
+      [1, 0, 2],
+    ]);
   });
 });

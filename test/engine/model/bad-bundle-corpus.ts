@@ -49,7 +49,10 @@ function prngBytes(n: number, seed: number): Buffer {
 }
 
 function pointer(obj: unknown, path: string): { parent: Record<string, unknown>; key: string } {
-  const keys = path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const keys = path
+    .split('/')
+    .slice(1)
+    .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
   let cur = obj as Record<string, unknown>;
   for (const k of keys.slice(0, -1)) {
     if (typeof cur[k] !== 'object' || cur[k] === null) throw new Error(`recipe: ${path} does not exist in the manifest`);

@@ -56,14 +56,31 @@ describe('loadBundle', () => {
 
   const cases: [string, ErrorCode, () => string][] = [
     ['a missing folder', 'E_BUNDLE_NOT_FOUND', () => join(tmp, 'nope')],
-    ['a folder without manifest', 'E_BUNDLE_NOT_FOUND', () => { const d = broken(() => undefined); unlinkSync(join(d, 'manifest.json')); return d; }],
+    [
+      'a folder without manifest',
+      'E_BUNDLE_NOT_FOUND',
+      () => {
+        const d = broken(() => undefined);
+        unlinkSync(join(d, 'manifest.json'));
+        return d;
+      },
+    ],
     ['bad JSON', 'E_BUNDLE_MANIFEST', () => broken(() => undefined, '{"format": "cineseg-bundle", ')],
     ['an unknown formatVersion', 'E_BUNDLE_VERSION', () => broken((m) => (m.formatVersion = 2))],
     ['a wrong format tag', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.format = 'onnx'))],
     ['a missing graph file', 'E_BUNDLE_GRAPH_MISSING', () => broken((m, d) => unlinkSync(join(d, m.graphs.memoryEncoder.file)))],
     ['a wrong input name', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.graphs.maskDecoder.inputs[0].name = 'image_embeddings'))],
     ['an image size that is not a multiple of 16', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.imageSize = 250))],
-    ['an image size that disagrees with the graphs', 'E_BUNDLE_MANIFEST', () => broken((m) => { m.imageSize *= 2; m.featureSize *= 2; m.lowResMaskSize *= 2; })],
+    [
+      'an image size that disagrees with the graphs',
+      'E_BUNDLE_MANIFEST',
+      () =>
+        broken((m) => {
+          m.imageSize *= 2;
+          m.featureSize *= 2;
+          m.lowResMaskSize *= 2;
+        }),
+    ],
     ['a fixed batch axis', 'E_BUNDLE_MANIFEST', () => broken((m) => (m.graphs.memoryAttention.inputs[1].shape[0] = 1))],
     ['a short constant', 'E_BUNDLE_MANIFEST', () => broken((m) => m.constants.noMemEmbed.pop())],
     ['missing memory settings', 'E_BUNDLE_MANIFEST', () => broken((m) => delete m.memory.numMaskmem)],

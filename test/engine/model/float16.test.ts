@@ -26,7 +26,7 @@ describe('float16', () => {
 
   it('rounds floats to the nearest half, ties to even, overflow to infinity', () => {
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const xs = new Float32Array(20000);
     for (let i = 0; i < xs.length; i++) xs[i] = (rnd() - 0.5) * 2 ** (rnd() * 40 - 26);
     const h = floatToHalf(xs);

@@ -107,7 +107,11 @@ describe('worker mode', () => {
 
     const mem = () => ({
       vision_feat: enc.vision_feat!,
-      mask_for_mem: new ort.Tensor('float32', fill(B * S * S, 14, 2).map((v) => (v > 0 ? 1 : 0)), [B, 1, S, S]),
+      mask_for_mem: new ort.Tensor(
+        'float32',
+        fill(B * S * S, 14, 2).map((v) => (v > 0 ? 1 : 0)),
+        [B, 1, S, S],
+      ),
       object_score_logits: new ort.Tensor('float32', Float32Array.from([2.5, -1]), [B, 1]),
     });
     sameBits(await inline.run('memoryEncoder', mem()), await worker.run('memoryEncoder', mem()));
@@ -158,7 +162,10 @@ describe('worker mode', () => {
       const runs = Array.from({ length: 6 }, (_, i) => prop.run('imageEncoder', { image: img }).then(() => done.push(`p${i}`)));
       // The scope form, as a recorded session would use it for its propagation.
       const scoped = ModelSessions.withPriorityScope('propagate', () => s.run('imageEncoder', { image: img }).then(() => done.push('scoped')));
-      const live = s.withPriority('live').run('imageEncoder', { image: img }).then(() => done.push('live'));
+      const live = s
+        .withPriority('live')
+        .run('imageEncoder', { image: img })
+        .then(() => done.push('live'));
       await Promise.all([...runs, scoped, live]);
       // p0 was already running when the live run came; everything else waited for it.
       expect(done, s.inWorker ? 'worker' : 'inline').toEqual(['p0', 'live', 'p1', 'p2', 'p3', 'p4', 'p5', 'scoped']);
@@ -181,7 +188,8 @@ describe('worker mode', () => {
     const bad = await ModelSessions.create(bundle, { ep: 'npu' as never, worker: true }).catch((e: unknown) => e);
     expect(isCinesegError(bad, 'E_USAGE')).toBe(true);
     const strict = await ModelSessions.create(bundle, { ep: 'tensorrt', strictEp: true, worker: true }).catch((e: unknown) => e);
-    if (strict instanceof ModelSessions) await strict.destroy(); // a machine with TensorRT
+    if (strict instanceof ModelSessions)
+      await strict.destroy(); // a machine with TensorRT
     else expect(isCinesegError(strict, 'E_EP_UNAVAILABLE')).toBe(true);
   });
 
@@ -189,7 +197,12 @@ describe('worker mode', () => {
     const s = await ModelSessions.create(bundle, { ep: 'cpu', threads: 1, worker: true });
     expect(s.workerThreadId).not.toBeNull();
     const img = image(2);
-    const inFlight = Array.from({ length: 4 }, () => s.run('imageEncoder', { image: img }).then(() => 'ok', (e: unknown) => e));
+    const inFlight = Array.from({ length: 4 }, () =>
+      s.run('imageEncoder', { image: img }).then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
+    );
     await s.destroy();
     await s.destroy(); // twice is fine
     expect(s.workerThreadId).toBeNull();

@@ -91,7 +91,13 @@ describe('preprocess', () => {
 // The model engineer's PyTorch vectors (models/export): ONNX through our preprocessing must agree.
 const selftestPath = join(bundle.dir, 'selftest', 'selftest.json');
 describe.runIf(existsSync(selftestPath))('ONNX numerics vs PyTorch selftest vectors', () => {
-  interface Io { name: string; file: string; storage: string; dtype: string; shape: number[] }
+  interface Io {
+    name: string;
+    file: string;
+    storage: string;
+    dtype: string;
+    shape: number[];
+  }
   const st = existsSync(selftestPath)
     ? (JSON.parse(readFileSync(selftestPath, 'utf8')) as { tolerance: { atol: number; rtol: number }; cases: { graph: string; inputs: Io[]; outputs: Io[] }[] })
     : { tolerance: { atol: 0, rtol: 0 }, cases: [] };

@@ -133,7 +133,15 @@ describe('batch --queue and cineseg queue', () => {
 
   it("a worker downloads a clip from a cineseg server's /media URL with its token, and a wrong token fails at once", async () => {
     // The real server, its token required, serving two media folders; the worker reads through it.
-    const server = await startServer({ port: 0, sessions, store: join(dir, 'server.db'), token: 'worker-token-0123456789', media: [join(dir, 'spare'), clips], cacheDir: join(dir, 'hls'), playerDir: join(dir, 'no-player') });
+    const server = await startServer({
+      port: 0,
+      sessions,
+      store: join(dir, 'server.db'),
+      token: 'worker-token-0123456789',
+      media: [join(dir, 'spare'), clips],
+      cacheDir: join(dir, 'hls'),
+      playerDir: join(dir, 'no-player'),
+    });
     try {
       const base = `${server.url}media/spare/bad`;
       const list = join(dir, 'urls.txt');

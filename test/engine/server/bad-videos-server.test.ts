@@ -80,7 +80,10 @@ describe('a session per corpus clip', () => {
         const before = bad.masks.length;
         const ack = await bad.request({ type: 'addPoints', sessionId: r.sessionId, frame: 0, objectId: 1, points: [{ x: Math.floor(r.width / 2), y: Math.floor(r.height / 2) }] });
         expect(ack, c.file).toMatchObject({ type: 'ack' });
-        expect(bad.masks.slice(before).map((m) => [m.width, m.height]), c.file).toEqual([[r.width, r.height]]);
+        expect(
+          bad.masks.slice(before).map((m) => [m.width, m.height]),
+          c.file,
+        ).toEqual([[r.width, r.height]]);
         expect(await bad.request({ type: 'closeSession', sessionId: r.sessionId })).toMatchObject({ type: 'ack' });
       } else {
         if (!isError(r)) throw new Error(`${c.file}: ${JSON.stringify(r)}`);
@@ -124,7 +127,16 @@ describe('a live source that stalls', () => {
     await new Promise<void>((r) => src.listen(0, '127.0.0.1', r));
     const live = `tcp://127.0.0.1:${(src.address() as AddressInfo).port}`;
     const logs: string[] = [];
-    const server = await startServer({ port: 0, sessions, media: [], live, liveReconnect: { maxAttempts: 1, initialDelayMs: 50 }, cacheDir: join(tmp, 'hls2'), playerDir: join(tmp, 'no-player'), log: (l) => logs.push(l) });
+    const server = await startServer({
+      port: 0,
+      sessions,
+      media: [],
+      live,
+      liveReconnect: { maxAttempts: 1, initialDelayMs: 50 },
+      cacheDir: join(tmp, 'hls2'),
+      playerDir: join(tmp, 'no-player'),
+      log: (l) => logs.push(l),
+    });
     try {
       const c = await TestClient.connect(server.url.replace('http', 'ws') + 'ws');
       const started = await c.request({ type: 'startSession', live: true });

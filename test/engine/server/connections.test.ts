@@ -233,7 +233,7 @@ describe('a stalled recorded viewer', () => {
     await new Promise((r) => wss.close(r));
   });
 
-  it('a paused viewer\'s propagation does not hold another viewer\'s', async () => {
+  it("a paused viewer's propagation does not hold another viewer's", async () => {
     const { server } = await serve({ limits: { recordedMaxBufferedBytes: 1, drainTimeoutMs: 2000, heartbeatIntervalMs: 0, resumeGraceMs: 0 } });
     try {
       const stalled = await TestClient.connect(wsUrl(server));

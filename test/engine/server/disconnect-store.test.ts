@@ -32,7 +32,15 @@ beforeAll(async () => {
   dbPath = join(tmp, 'cineseg.db');
   sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
   // No resume grace: the dropped client's sessions are released at once (resume: connections.test.ts).
-  server = await startServer({ port: 0, sessions, store: dbPath, media: [join(REPO_ROOT, 'samples', 'generated')], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), limits: { resumeGraceMs: 0 } });
+  server = await startServer({
+    port: 0,
+    sessions,
+    store: dbPath,
+    media: [join(REPO_ROOT, 'samples', 'generated')],
+    cacheDir: join(tmp, 'hls'),
+    playerDir: join(tmp, 'no-player'),
+    limits: { resumeGraceMs: 0 },
+  });
 });
 
 afterAll(async () => {

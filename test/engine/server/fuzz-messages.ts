@@ -27,10 +27,7 @@ export interface FuzzTargets {
 
 export type Reply = string; // an E_* code, 'ack' or 'sessionStarted'
 
-export type FuzzCase =
-  | { kind: 'text'; category: string; text: string; allowed: readonly Reply[] }
-  | { kind: 'binary'; category: string; data: Uint8Array; allowed: readonly Reply[] };
-
+export type FuzzCase = { kind: 'text'; category: string; text: string; allowed: readonly Reply[] } | { kind: 'binary'; category: string; data: Uint8Array; allowed: readonly Reply[] };
 
 const INVALID = 'E_PROTOCOL_INVALID';
 /** What a request on one's own recorded session may also meet, whatever it asks. */
@@ -206,7 +203,13 @@ export class FuzzMessages {
     if (this.chance(0.5)) {
       const type = this.pick(['addPoints', 'addBox', 'addMask', 'removeObject', 'startSession'] as const);
       const m = this.request(type, this.t.ownSession);
-      const required = { addPoints: ['sessionId', 'frame', 'objectId', 'points'], addBox: ['sessionId', 'frame', 'objectId', 'box'], addMask: ['sessionId', 'frame', 'objectId', 'rle'], removeObject: ['sessionId', 'objectId'], startSession: ['clip'] }[type];
+      const required = {
+        addPoints: ['sessionId', 'frame', 'objectId', 'points'],
+        addBox: ['sessionId', 'frame', 'objectId', 'box'],
+        addMask: ['sessionId', 'frame', 'objectId', 'rle'],
+        removeObject: ['sessionId', 'objectId'],
+        startSession: ['clip'],
+      }[type];
       delete m[this.pick([...required, 'type', 'v'])];
       return this.text('missing-field', m, [INVALID]);
     }
@@ -298,12 +301,28 @@ export class FuzzMessages {
   private badPoints(): FuzzCase {
     const m = this.badObject(this.request('addPoints', this.t.ownSession));
     const { width: w, height: h } = this.t;
-    const outside = [{ x: -1, y: 1 }, { x: w + 1, y: 1 }, { x: 1, y: h + 0.5 }, { x: 1e9, y: 1e9 }, { x: -1e-6, y: 0 }];
+    const outside = [
+      { x: -1, y: 1 },
+      { x: w + 1, y: 1 },
+      { x: 1, y: h + 0.5 },
+      { x: 1e9, y: 1e9 },
+      { x: -1e-6, y: 0 },
+    ];
     if (this.chance(0.5)) {
       m.points = [this.point(), { ...this.pick(outside), label: 1 }];
       return this.text('bad-points', m, ['E_PROMPT_INVALID', ...PROMPT_STATE]);
     }
-    m.points = this.pick([[], Array.from({ length: 65 }, () => this.point()), [{ x: '1', y: 2 }], [{ x: 1 }], [{ x: 1, y: 2, label: 2 }], [{ x: 1, y: 2, label: '1' }], [{ x: null, y: 1 }], [[1, 2]], [{}]]);
+    m.points = this.pick([
+      [],
+      Array.from({ length: 65 }, () => this.point()),
+      [{ x: '1', y: 2 }],
+      [{ x: 1 }],
+      [{ x: 1, y: 2, label: 2 }],
+      [{ x: 1, y: 2, label: '1' }],
+      [{ x: null, y: 1 }],
+      [[1, 2]],
+      [{}],
+    ]);
     // 1e999 is JSON for Infinity: not finite.
     const text = this.chance(0.2) ? JSON.stringify({ ...m, points: [{ x: 0, y: 0 }] }).replace('"x":0', '"x":1e999') : JSON.stringify(m);
     return { kind: 'text', category: 'bad-points', text, allowed: [INVALID] };
@@ -313,7 +332,14 @@ export class FuzzMessages {
     const m = this.badObject(this.request('addBox', this.t.ownSession));
     const [x0, y0, x1, y1] = this.box();
     if (this.chance(0.6)) {
-      m.box = this.pick([[x1, y0, x0, y1], [x0, y1, x1, y0], [x0, y0, x0, y1], [x0, y0, x1, y0], [-50, -50, -10, -10], [x0, y0, this.t.width + 50, y1]]);
+      m.box = this.pick([
+        [x1, y0, x0, y1],
+        [x0, y1, x1, y0],
+        [x0, y0, x0, y1],
+        [x0, y0, x1, y0],
+        [-50, -50, -10, -10],
+        [x0, y0, this.t.width + 50, y1],
+      ]);
       return this.text('bad-box', m, ['E_PROMPT_INVALID', ...PROMPT_STATE]);
     }
     m.box = this.pick([[x0, y0, x1], [x0, y0, x1, y1, 5], ['0', 0, 1, 1], [], null]);
@@ -409,7 +435,20 @@ export class FuzzMessages {
       m.live = true; // and a clip: exactly one of them is allowed
       return this.text('bad-clip', m, [INVALID]);
     }
-    m.clip = this.pick(['../../../../etc/passwd', '/etc/passwd', `${this.t.clip}/../../x`, `${this.t.clip}\u0000.mp4`, '%2e%2e%2f%2e%2e%2fetc', 'C:\\Windows\\win.ini', `${this.t.clip}.mp4`, `${this.t.clip} `, '~/.ssh/id_rsa', 'file:///etc/passwd', 'http://127.0.0.1:1/x.mp4', '\u202e4pm.exe']);
+    m.clip = this.pick([
+      '../../../../etc/passwd',
+      '/etc/passwd',
+      `${this.t.clip}/../../x`,
+      `${this.t.clip}\u0000.mp4`,
+      '%2e%2e%2f%2e%2e%2fetc',
+      'C:\\Windows\\win.ini',
+      `${this.t.clip}.mp4`,
+      `${this.t.clip} `,
+      '~/.ssh/id_rsa',
+      'file:///etc/passwd',
+      'http://127.0.0.1:1/x.mp4',
+      '\u202e4pm.exe',
+    ]);
     return this.text('bad-clip', m, ['E_CLIP_UNKNOWN', 'E_PATH_FORBIDDEN', 'E_SESSION_LIMIT']);
   }
 

@@ -102,12 +102,16 @@ describe('live source faults', () => {
     expect(c.messages.filter((m) => m.type === 'error')).toEqual([]);
 
     // The other ffmpeg child, the JPEG encoder of the live view, dies too.
-    const jpegPid = childProcesses('ffmpeg').map((p) => p.pid).find((p) => p !== live.sourcePid)!;
+    const jpegPid = childProcesses('ffmpeg')
+      .map((p) => p.pid)
+      .find((p) => p !== live.sourcePid)!;
     expect(jpegPid).toBeGreaterThan(0);
     process.kill(jpegPid, 'SIGKILL');
     const n = c.frames.length;
     await until(() => c.frames.length >= n + 5);
-    const encoders = childProcesses('ffmpeg').map((p) => p.pid).filter((p) => p !== live.sourcePid);
+    const encoders = childProcesses('ffmpeg')
+      .map((p) => p.pid)
+      .filter((p) => p !== live.sourcePid);
     expect(encoders).toHaveLength(1);
     expect(encoders[0]).not.toBe(jpegPid);
     expect(c.messages.filter((m) => m.type === 'error' && m.code === 'E_ENCODE_FAILED').length).toBeLessThanOrEqual(1);

@@ -122,7 +122,12 @@ describe('live run and viewers', () => {
     const ro = SessionStore.open(dbPath, { readonly: true });
     try {
       expect(ro.getSession(a.s.recordId!)!.status).toBe('closed');
-      expect(ro.listObjects(a.s.recordId!).map((o) => o.objectId).sort()).toEqual([...objects].sort());
+      expect(
+        ro
+          .listObjects(a.s.recordId!)
+          .map((o) => o.objectId)
+          .sort(),
+      ).toEqual([...objects].sort());
     } finally {
       ro.destroy();
     }

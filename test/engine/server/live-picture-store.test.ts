@@ -48,7 +48,7 @@ describe('live picture store', () => {
     expect(folderBytes(dir)).toBeLessThanOrEqual(10_500);
   });
 
-  it('exports a record\'s pictures (or a frame range) beside its masks', async () => {
+  it("exports a record's pictures (or a frame range) beside its masks", async () => {
     const store = new LivePictureStore({ dir: join(tmp, 'e') });
     for (let f = 10; f < 20; f++) store.put('rec', f, jpeg(f));
     const out = join(tmp, 'e-out');

@@ -43,8 +43,30 @@ function addElements(path: string, extra: Record<string, unknown>, drop: string[
 
 /** A B-mode region (cm on both axes) after a Doppler-like one (cm/s and s: not lengths). */
 const REGIONS = [
-  { RegionSpatialFormat: 3, RegionDataType: 3, RegionLocationMinX0: 0, RegionLocationMinY0: 0, RegionLocationMaxX1: 10, RegionLocationMaxY1: 10, PhysicalUnitsXDirection: 4, PhysicalUnitsYDirection: 7, PhysicalDeltaX: 0.01, PhysicalDeltaY: 0.5 },
-  { RegionSpatialFormat: 1, RegionDataType: 1, RegionLocationMinX0: 0, RegionLocationMinY0: 0, RegionLocationMaxX1: 100, RegionLocationMaxY1: 100, PhysicalUnitsXDirection: 3, PhysicalUnitsYDirection: 3, PhysicalDeltaX: 0.025, PhysicalDeltaY: 0.02 },
+  {
+    RegionSpatialFormat: 3,
+    RegionDataType: 3,
+    RegionLocationMinX0: 0,
+    RegionLocationMinY0: 0,
+    RegionLocationMaxX1: 10,
+    RegionLocationMaxY1: 10,
+    PhysicalUnitsXDirection: 4,
+    PhysicalUnitsYDirection: 7,
+    PhysicalDeltaX: 0.01,
+    PhysicalDeltaY: 0.5,
+  },
+  {
+    RegionSpatialFormat: 1,
+    RegionDataType: 1,
+    RegionLocationMinX0: 0,
+    RegionLocationMinY0: 0,
+    RegionLocationMaxX1: 100,
+    RegionLocationMaxY1: 100,
+    PhysicalUnitsXDirection: 3,
+    PhysicalUnitsYDirection: 3,
+    PhysicalDeltaX: 0.025,
+    PhysicalDeltaY: 0.02,
+  },
 ];
 
 describe('pixel spacing of a DICOM cine', () => {

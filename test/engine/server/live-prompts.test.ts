@@ -101,7 +101,18 @@ describe('live prompts', () => {
     await until(() => c.frames.length >= n + 3);
     const tracked = decodeLiveFrame(c.frames.at(-1)!);
     expect(tracked.objects).toBe(2);
-    const a3 = ack(await c.request({ type: 'addPoints', sessionId: sid, frame: tracked.frame, objectId: 1, points: [{ x: o.point[0], y: o.point[1] }, { x: o.point[0] + 60, y: o.point[1] + 30, label: 0 }] }));
+    const a3 = ack(
+      await c.request({
+        type: 'addPoints',
+        sessionId: sid,
+        frame: tracked.frame,
+        objectId: 1,
+        points: [
+          { x: o.point[0], y: o.point[1] },
+          { x: o.point[0] + 60, y: o.point[1] + 30, label: 0 },
+        ],
+      }),
+    );
     expect(a3.frame).toBe(tracked.frame);
 
     // Let the tracked masks flow for a while, then remove object 2.
@@ -143,7 +154,11 @@ describe('live prompts', () => {
         [1, a3.frame, 'points'],
       ]);
       // Each prompt's mask is stored as it was sent, and is the current one of its frame.
-      for (const [id, f] of [[1, a1.frame], [2, a2.frame], [1, a3.frame]] as const) {
+      for (const [id, f] of [
+        [1, a1.frame],
+        [2, a2.frame],
+        [1, a3.frame],
+      ] as const) {
         const m = ro.maskHistory(record, id, f).at(-1)!;
         expect(m.origin).toBe('prompt');
         expect(m.current).toBe(true);
@@ -153,7 +168,10 @@ describe('live prompts', () => {
       expect(ro.maskHistory(record, 1, a3.frame).map((m) => m.origin)).toEqual(['propagate', 'prompt']);
       // Every tracked mask sent is stored (interval 0), and the pseudo clip covers the frames seen.
       for (const m of c.masks) {
-        expect(ro.maskHistory(record, m.objectId, m.frame).some((r) => stringToCounts(r.rle.counts).join() === [...m.counts].join()), `object ${m.objectId} frame ${m.frame}`).toBe(true);
+        expect(
+          ro.maskHistory(record, m.objectId, m.frame).some((r) => stringToCounts(r.rle.counts).join() === [...m.counts].join()),
+          `object ${m.objectId} frame ${m.frame}`,
+        ).toBe(true);
       }
       // (Frames tracked while the client was leaving are stored, not received.)
       const stored = ro.currentMasks(record, { includeRemoved: true }).map((m) => m.frame);

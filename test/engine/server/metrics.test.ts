@@ -57,7 +57,16 @@ function parseLabels(s: string): Record<string, string> {
       if (c === '"') break;
       if (c === '\\') {
         const e = s[i++];
-        v += e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : (() => { throw new Error(`bad escape \\${e}`); })();
+        v +=
+          e === 'n'
+            ? '\n'
+            : e === '\\'
+              ? '\\'
+              : e === '"'
+                ? '"'
+                : (() => {
+                    throw new Error(`bad escape \\${e}`);
+                  })();
       } else v += c;
     }
     if (m[1]! in out) throw new Error(`label ${m[1]} twice`);
@@ -116,7 +125,12 @@ function parseExposition(text: string): Map<string, Family> {
     }
     if (f.type === 'histogram') {
       // One series per label set besides `le` (nodejs_gc_duration_seconds has one per GC kind).
-      const series = (x: Sample) => JSON.stringify(Object.entries(x.labels).filter(([k]) => k !== 'le').sort());
+      const series = (x: Sample) =>
+        JSON.stringify(
+          Object.entries(x.labels)
+            .filter(([k]) => k !== 'le')
+            .sort(),
+        );
       for (const key of new Set(f.samples.map(series))) {
         const of = f.samples.filter((x) => series(x) === key);
         const buckets = of.filter((x) => x.name === `${f.name}_bucket`);
@@ -283,7 +297,15 @@ describe('GET /metrics', () => {
   });
 
   it('moves with a live source: frames, server-side latency, drops, live sessions', async () => {
-    const s = await startServer({ port: 0, sessions, sink: new MemorySink(), media: [join(tmp, 'media')], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), live: `loop:${join(tmp, 'fast.mp4')}` });
+    const s = await startServer({
+      port: 0,
+      sessions,
+      sink: new MemorySink(),
+      media: [join(tmp, 'media')],
+      cacheDir: join(tmp, 'hls'),
+      playerDir: join(tmp, 'no-player'),
+      live: `loop:${join(tmp, 'fast.mp4')}`,
+    });
     servers.push(s);
     const c = await TestClient.connect(s.url.replace('http', 'ws') + 'ws');
     const st = await c.request({ type: 'startSession', live: true });

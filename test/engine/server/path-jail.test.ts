@@ -63,7 +63,17 @@ const get = (path: string) => rawGet('127.0.0.1', server.port, path);
 describe('request paths', () => {
   it('requestPath refuses dot segments in every spelling, backslashes and NULs', () => {
     expect(requestPath('/hls/media%2Freal/index.m3u8?x=1')).toBe('/hls/media/real/index.m3u8');
-    for (const bad of ['/hls/../../etc/passwd', '/hls/%2e%2e/%2E%2E/etc/passwd', '/hls/..%2f..%2fetc%2fpasswd/index.m3u8', '/.%2e/x', '/a/./b', '/..%5c..%5cetc%5cpasswd', '/x%00.m3u8', '/%zz', 'relative']) {
+    for (const bad of [
+      '/hls/../../etc/passwd',
+      '/hls/%2e%2e/%2E%2E/etc/passwd',
+      '/hls/..%2f..%2fetc%2fpasswd/index.m3u8',
+      '/.%2e/x',
+      '/a/./b',
+      '/..%5c..%5cetc%5cpasswd',
+      '/x%00.m3u8',
+      '/%zz',
+      'relative',
+    ]) {
       expect(() => requestPath(bad), bad).toThrow(expect.objectContaining({ code: 'E_PATH_FORBIDDEN' }));
     }
   });
@@ -103,7 +113,14 @@ describe('HTTP traversal attempts', () => {
   });
 
   it('treats absolute clip ids and links out of the media folder as unknown clips', async () => {
-    for (const path of ['/hls/%2Fetc%2Fpasswd/index.m3u8', '/hls//etc/passwd/index.m3u8', `/hls/${encodeURIComponent(join(outside, 'stolen'))}/index.m3u8`, '/hls/media%2Fescape/index.m3u8', '/hls/media%2Fetc/index.m3u8', '/hls/media%2Fescapedir%2Fstolen/index.m3u8']) {
+    for (const path of [
+      '/hls/%2Fetc%2Fpasswd/index.m3u8',
+      '/hls//etc/passwd/index.m3u8',
+      `/hls/${encodeURIComponent(join(outside, 'stolen'))}/index.m3u8`,
+      '/hls/media%2Fescape/index.m3u8',
+      '/hls/media%2Fetc/index.m3u8',
+      '/hls/media%2Fescapedir%2Fstolen/index.m3u8',
+    ]) {
       const r = await get(path);
       expect(r.status, path).toBe(404);
       expect(errorCode(r), path).toBe('E_CLIP_UNKNOWN');

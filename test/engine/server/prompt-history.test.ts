@@ -202,7 +202,10 @@ describe('prompt history over the server', () => {
 
       // Rename, undone and redone.
       const rn = await ok(c, { type: 'renameObject', sessionId: sid, objectId: 1, name: 'square' });
-      expect(promptsOf(c, rn.seq).objects).toEqual([{ objectId: 1, label: 'square' }, { objectId: 2, label: 'object' }]);
+      expect(promptsOf(c, rn.seq).objects).toEqual([
+        { objectId: 1, label: 'square' },
+        { objectId: 2, label: 'object' },
+      ]);
       const ru = await ok(c, { type: 'undo', sessionId: sid });
       expect(promptsOf(c, ru.seq).objects[0]).toEqual({ objectId: 1, label: 'object' });
       const rr = await ok(c, { type: 'redo', sessionId: sid });
@@ -221,7 +224,10 @@ describe('prompt history over the server', () => {
       const n = c.masks.length;
       const back = await ok(c, { type: 'undo', sessionId: sid });
       const pm = promptsOf(c, back.seq);
-      expect(pm.objects).toEqual([{ objectId: 1, label: 'square' }, { objectId: 2, label: 'object' }]);
+      expect(pm.objects).toEqual([
+        { objectId: 1, label: 'square' },
+        { objectId: 2, label: 'object' },
+      ]);
       expect(pm.prompts.filter((p) => p.objectId === 1).map((p) => p.promptId)).toEqual([p1.promptId, p2.promptId]);
       const resent = c.masks.slice(n);
       for (let f = 0; f <= 4; f++) expect(resent.some((m) => m.objectId === 1 && m.frame === f && Array.from(m.counts).join(',') === had.get(f))).toBe(true);
@@ -363,7 +369,16 @@ describe('prompt history without a store (MemorySink)', () => {
     const json: ServerMessage[] = [];
     const masks: string[] = [];
     s.output.attach({ json: (m) => json.push(m), binary: (d) => masks.push(`${decodeMaskFrame(d).objectId}:${decodeMaskFrame(d).frame}:${Array.from(decodeMaskFrame(d).counts).join(',')}`) });
-    const click = (frame: number, x: number, y: number, seq: number): AddPoints => ({ v: 1, type: 'addPoints', seq, sessionId: 'mem', objectId: 1, frame, points: [{ x, y, label: 1 }], clearOld: true });
+    const click = (frame: number, x: number, y: number, seq: number): AddPoints => ({
+      v: 1,
+      type: 'addPoints',
+      seq,
+      sessionId: 'mem',
+      objectId: 1,
+      frame,
+      points: [{ x, y, label: 1 }],
+      clearOld: true,
+    });
     try {
       const a = await s.prompt(click(0, 18, 22, 1));
       const b = await s.prompt(click(4, 22, 22, 2));

@@ -5,7 +5,17 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMaskFrame, encodeMaskFrame, parseClientMessage, type MaskFrame } from '../../../engine/src/protocol.js';
 
-const mask = (stability?: number): MaskFrame => ({ handle: 3, frame: 7, objectId: 2, ptsUs: 1234.5, width: 4, height: 3, score: 1.5, counts: [5, 4, 3], ...(stability === undefined ? {} : { stability }) });
+const mask = (stability?: number): MaskFrame => ({
+  handle: 3,
+  frame: 7,
+  objectId: 2,
+  ptsUs: 1234.5,
+  width: 4,
+  height: 3,
+  score: 1.5,
+  counts: [5, 4, 3],
+  ...(stability === undefined ? {} : { stability }),
+});
 
 describe('prompt history messages', () => {
   it('accepts the four verbs and refuses bad ids', () => {

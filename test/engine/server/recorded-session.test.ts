@@ -218,7 +218,30 @@ describe('RecordedSession on a long clip', () => {
     tmp = mkdtempSync(join(tmpdir(), 'cineseg-rec-long-'));
     long = join(tmp, 'long.mp4');
     // The sample looped to 100 s at 160x120 (keyframe every 2 s): longer than the frame cache.
-    const ff = spawnFfmpeg(['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', CLIP, '-frames:v', String(N), '-vf', 'scale=160:120', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-an', long]);
+    const ff = spawnFfmpeg([
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-stream_loop',
+      '-1',
+      '-i',
+      CLIP,
+      '-frames:v',
+      String(N),
+      '-vf',
+      'scale=160:120',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '60',
+      '-pix_fmt',
+      'yuv420p',
+      '-an',
+      long,
+    ]);
     expect(await new Promise((r) => ff.on('close', r))).toBe(0);
   });
   afterAll(() => {

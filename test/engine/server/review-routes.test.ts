@@ -107,7 +107,16 @@ describe('GET /api/sessions rows', () => {
     const { status, body } = await getJson<Row[]>('/api/sessions');
     expect(status).toBe(200);
     const a = body.find((r) => r.id === ids.a)!;
-    expect(a).toMatchObject({ status: 'closed', objects: [{ objectId: 1, label: 'polyp' }, { objectId: 2, label: 'instrument' }], maskCount: N + 6, promptCount: 2, createdBy: 'alice' });
+    expect(a).toMatchObject({
+      status: 'closed',
+      objects: [
+        { objectId: 1, label: 'polyp' },
+        { objectId: 2, label: 'instrument' },
+      ],
+      maskCount: N + 6,
+      promptCount: 2,
+      createdBy: 'alice',
+    });
     expect(a.approvedAt).toBeUndefined();
     const b = body.find((r) => r.id === ids.b)!;
     expect(b).toMatchObject({ maskCount: 1, promptCount: 0 });
@@ -164,7 +173,11 @@ describe('GET /api/sessions/:id/export', () => {
     const r = await fetch(url(`/api/sessions/${ids.a}/export?format=coco&objects=2&frames=2-8`));
     expect(r.status).toBe(200);
     expect(r.headers.get('content-disposition')).toMatch(/^attachment; filename="square_sess-a_obj2_f2-8\.coco\.json"$/);
-    const coco = (await r.json()) as { images: { frame_index: number }[]; annotations: { track_id: number; attributes: { frame: number }; category_id: number }[]; categories: { id: number; name: string }[] };
+    const coco = (await r.json()) as {
+      images: { frame_index: number }[];
+      annotations: { track_id: number; attributes: { frame: number }; category_id: number }[];
+      categories: { id: number; name: string }[];
+    };
     expect(coco.images.map((i) => i.frame_index)).toEqual([2, 3, 4, 5, 6, 7, 8]);
     // Object 2 has masks on frames 0-5 only: 2-5 are inside the range.
     expect(coco.annotations.map((a) => [a.track_id, a.attributes.frame])).toEqual([2, 3, 4, 5].map((t) => [2, t]));
@@ -229,7 +242,9 @@ describe('GET /api/sessions/:id/export', () => {
   });
 
   it('VIS: every frame kept, masks outside the range null, the filter recorded', async () => {
-    const r = await getJson<{ videos: { length: number }[]; annotations: { object_id: number; segmentations: unknown[] }[]; info: { exportFilter: unknown } }>(`/api/sessions/${ids.a}/export?format=vis&frames=10-99`);
+    const r = await getJson<{ videos: { length: number }[]; annotations: { object_id: number; segmentations: unknown[] }[]; info: { exportFilter: unknown } }>(
+      `/api/sessions/${ids.a}/export?format=vis&frames=10-99`,
+    );
     expect(r.status).toBe(200);
     expect(r.body.videos[0]!.length).toBe(N);
     const a1 = r.body.annotations.find((a) => a.object_id === 1)!;
@@ -245,13 +260,38 @@ describe('label sets', () => {
     expect(d.body.source).toBe('default');
     expect(d.body.labels.map((l) => l.name).slice(0, 4)).toEqual(['polyp', 'instrument', 'vessel', 'lesion']);
     for (const l of d.body.labels) expect(l.color).toMatch(/^#[0-9a-f]{6}$/);
-    const set = { labels: [{ name: 'polyp', color: '#22CC88' }, { name: 'adenoma', color: '#112233' }] };
+    const set = {
+      labels: [
+        { name: 'polyp', color: '#22CC88' },
+        { name: 'adenoma', color: '#112233' },
+      ],
+    };
     const put = await getJson<{ source: string }>(`/api/labels?clip=${clip}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(set) });
     expect(put).toMatchObject({ status: 200, body: { source: 'folder' } });
-    expect(JSON.parse(readFileSync(join(media, 'labels.json'), 'utf8'))).toEqual({ labels: [{ name: 'polyp', color: '#22cc88' }, { name: 'adenoma', color: '#112233' }] });
+    expect(JSON.parse(readFileSync(join(media, 'labels.json'), 'utf8'))).toEqual({
+      labels: [
+        { name: 'polyp', color: '#22cc88' },
+        { name: 'adenoma', color: '#112233' },
+      ],
+    });
     const back = await getJson<{ source: string; labels: { name: string }[] }>(`/api/labels?clip=${clip}`);
-    expect(back.body).toEqual({ source: 'folder', labels: [{ name: 'polyp', color: '#22cc88' }, { name: 'adenoma', color: '#112233' }] });
-    for (const bad of [{ labels: [{ name: 'x', color: 'red' }] }, { labels: [{ name: 'a', color: '#000000' }, { name: 'A', color: '#111111' }] }, { nope: 1 }]) {
+    expect(back.body).toEqual({
+      source: 'folder',
+      labels: [
+        { name: 'polyp', color: '#22cc88' },
+        { name: 'adenoma', color: '#112233' },
+      ],
+    });
+    for (const bad of [
+      { labels: [{ name: 'x', color: 'red' }] },
+      {
+        labels: [
+          { name: 'a', color: '#000000' },
+          { name: 'A', color: '#111111' },
+        ],
+      },
+      { nope: 1 },
+    ]) {
       const r = await getJson<{ code: string }>(`/api/labels?clip=${clip}`, { method: 'PUT', body: JSON.stringify(bad) });
       expect([r.status, r.body.code]).toEqual([400, 'E_LABELS_INVALID']);
     }

@@ -56,7 +56,16 @@ async function seededStore(name: string): Promise<{ store: SessionStore; sid: st
   store.addPrompt(sid, { objectId: 1, frame: 0, kind: 'points', points: [{ x: 10, y: 20, label: 1 }] });
   store.addPrompt(sid, { objectId: 2, frame: 3, kind: 'box', box: [5, 5, 30, 30] });
   store.addPrompt(sid, { objectId: 3, frame: 1, kind: 'mask', mask: encodeMask(squareMask(1), H, W) });
-  store.addPrompt(sid, { objectId: 1, frame: 0, kind: 'points', points: [{ x: 10, y: 20, label: 1 }, { x: 40, y: 40, label: 0 }], clearOld: true });
+  store.addPrompt(sid, {
+    objectId: 1,
+    frame: 0,
+    kind: 'points',
+    points: [
+      { x: 10, y: 20, label: 1 },
+      { x: 40, y: 40, label: 0 },
+    ],
+    clearOld: true,
+  });
   store.putMasks(sid, [
     { objectId: 1, frame: 0, rle: encodeMask(squareMask(0), H, W), score: 0.9, origin: 'prompt' },
     { objectId: 1, frame: 1, rle: encodeMask(squareMask(1), H, W), score: 0.25, origin: 'propagate' },
@@ -73,13 +82,23 @@ describe('store → restored state', () => {
   it('keeps prompt order and kinds, leaves removed objects out, turns scores back into logits', async () => {
     const { store, sid } = await seededStore('state');
     try {
-      const st = (await storedSessionState(SqliteStore.wrap(store), sid));
+      const st = await storedSessionState(SqliteStore.wrap(store), sid);
       expect(st.prompts.map((p) => [p.kind, p.objectId, p.frame])).toEqual([
         ['points', 1, 0],
         ['box', 2, 3],
         ['points', 1, 0],
       ]);
-      expect(st.prompts[2]).toEqual({ kind: 'points', objectId: 1, frame: 0, points: [{ x: 10, y: 20, label: 1 }, { x: 40, y: 40, label: 0 }], clearOld: true, promptId: 4 });
+      expect(st.prompts[2]).toEqual({
+        kind: 'points',
+        objectId: 1,
+        frame: 0,
+        points: [
+          { x: 10, y: 20, label: 1 },
+          { x: 40, y: 40, label: 0 },
+        ],
+        clearOld: true,
+        promptId: 4,
+      });
       expect(st.prompts[1]).toEqual({ kind: 'box', objectId: 2, frame: 3, box: [5, 5, 30, 30], points: [], promptId: 2 });
       // The removed object's mask prompt is kept aside (an undone removal brings it back).
       expect(st.dormant?.map((p) => [p.kind, p.objectId, p.promptId])).toEqual([['mask', 3, 3]]);
@@ -123,11 +142,11 @@ describe('orphans and the list', () => {
       const clip = store.getClip(store.requireSession(sid).clipId)!;
       const batch = store.createSession(clip.id, { meta: { tool: 'cineseg batch' } });
       expect(store.requireSession(sid).status).toBe('open');
-      expect((await closeOrphans(SqliteStore.wrap(store)))).toEqual([sid]);
+      expect(await closeOrphans(SqliteStore.wrap(store))).toEqual([sid]);
       expect(store.requireSession(sid).status).toBe('closed');
       expect(typeof store.requireSession(sid).meta.orphanedAt).toBe('string');
       expect(store.requireSession(batch.id).status).toBe('open');
-      expect((await closeOrphans(SqliteStore.wrap(store)))).toEqual([]);
+      expect(await closeOrphans(SqliteStore.wrap(store))).toEqual([]);
 
       const list = await listStoredSessions(SqliteStore.wrap(store), new ClipCatalog([media]));
       const mine = list.find((s) => s.id === sid)!;
@@ -142,7 +161,13 @@ describe('orphans and the list', () => {
       store.setSessionStatus(batch.id, 'done');
       await expect(loadForReopen(SqliteStore.wrap(store), new ClipCatalog([media]), batch.id)).rejects.toMatchObject({ code: 'E_TRACKER_STATE' });
       const ok = await loadForReopen(SqliteStore.wrap(store), new ClipCatalog([media]), sid);
-      expect(ok.summary).toMatchObject({ masks: 3, objects: [{ objectId: 1, label: 'object' }, { objectId: 2, label: 'polyp' }] });
+      expect(ok.summary).toMatchObject({
+        masks: 3,
+        objects: [
+          { objectId: 1, label: 'object' },
+          { objectId: 2, label: 'polyp' },
+        ],
+      });
       expect(ok.summary.prompts).toHaveLength(3);
     } finally {
       store.destroy();
@@ -170,8 +195,7 @@ describe('server: session routes and openSession', () => {
   let sessions: ModelSessions;
   let server: CinesegServer | null = null;
   const dbPath = () => join(tmp, 'server.db');
-  const start = (opts: { token?: string } = {}) =>
-    startServer({ port: 0, sessions, store: dbPath(), media: [media], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), ...opts });
+  const start = (opts: { token?: string } = {}) => startServer({ port: 0, sessions, store: dbPath(), media: [media], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), ...opts });
 
   beforeAll(async () => {
     sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
@@ -208,7 +232,7 @@ describe('server: session routes and openSession', () => {
       expect([del.status, errorCode(del)]).toEqual([409, 'E_SESSION_BUSY']);
       expect((await get(`/api/sessions/${sid}/close`, 'POST')).status).toBe(204);
       expect(server.manager.holds(sid)).toBe(false);
-      expect((await c.request({ type: 'propagate', sessionId: sid }))).toMatchObject({ type: 'error', code: 'E_SESSION_UNKNOWN' });
+      expect(await c.request({ type: 'propagate', sessionId: sid })).toMatchObject({ type: 'error', code: 'E_SESSION_UNKNOWN' });
       expect((await get(`/api/sessions/${sid}`, 'DELETE')).status).toBe(204);
       const after = JSON.parse((await get('/api/sessions')).body) as { id: string }[];
       expect(after.some((s) => s.id === sid)).toBe(false);
@@ -236,7 +260,15 @@ describe('server: session routes and openSession', () => {
 
   it('a reloaded tab opens its session within the resume grace: taken over with its masks; its SAM 2 flags are kept for a reopen', async () => {
     rmSync(dbPath(), { force: true });
-    server = await startServer({ port: 0, sessions, store: dbPath(), media: [media], cacheDir: join(tmp, 'hls'), playerDir: join(tmp, 'no-player'), limits: { resumeGraceMs: 20_000, heartbeatIntervalMs: 0 } });
+    server = await startServer({
+      port: 0,
+      sessions,
+      store: dbPath(),
+      media: [media],
+      cacheDir: join(tmp, 'hls'),
+      playerDir: join(tmp, 'no-player'),
+      limits: { resumeGraceMs: 20_000, heartbeatIntervalMs: 0 },
+    });
     const wsUrl = () => server!.url.replace('http', 'ws') + 'ws';
     const c = await TestClient.connect(wsUrl());
     const started = await c.request({ type: 'startSession', clip: 'media/square', sam: { nonOverlapMasks: true, addAllFramesToCorrectAsCond: false } });
@@ -304,7 +336,15 @@ describe('server: session routes and openSession', () => {
       expect(r.restored).toEqual({ objects: [{ objectId: 1, label: 'square' }], prompts: [{ promptId: 1, kind: 'points', objectId: 1, frame: 0, points: [{ x: 18, y: 22, label: 1 }] }], masks: 6 });
       // The prompts message comes right after the reply.
       const pm = c2.messages[c2.messages.indexOf(r) + 1];
-      expect(pm).toMatchObject({ type: 'prompts', seq: r.seq, sessionId: sid, prompts: [{ promptId: 1, objectId: 1, frame: 0, kind: 'points' }], objects: [{ objectId: 1, label: 'square' }], canUndo: true, canRedo: false });
+      expect(pm).toMatchObject({
+        type: 'prompts',
+        seq: r.seq,
+        sessionId: sid,
+        prompts: [{ promptId: 1, objectId: 1, frame: 0, kind: 'points' }],
+        objects: [{ objectId: 1, label: 'square' }],
+        canUndo: true,
+        canRedo: false,
+      });
       expect(r.handle).toBeGreaterThan(0);
       await expect.poll(() => c2.masks.length, { timeout: 10_000 }).toBe(6);
       const back = new Map(c2.masks.map((m) => [`${m.objectId}:${m.frame}`, Array.from(m.counts).join(',')]));

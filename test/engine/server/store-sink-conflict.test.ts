@@ -88,7 +88,10 @@ describe('two StoreSinks on one store', () => {
         // A name and a removal through A (which is current) go through.
         await a.labelObject(sid, 2, 'tool');
         await a.removeObject(sid, 2);
-        expect(snapshot().objects).toEqual([[1, 'object', false], [2, 'tool', true]]);
+        expect(snapshot().objects).toEqual([
+          [1, 'object', false],
+          [2, 'tool', true],
+        ]);
       } finally {
         ro.destroy();
       }
@@ -98,7 +101,7 @@ describe('two StoreSinks on one store', () => {
     }
   });
 
-  it('a sink\'s own concurrent writes of one session never conflict with each other', async () => {
+  it("a sink's own concurrent writes of one session never conflict with each other", async () => {
     const path = join(tmp, 'own.db');
     const a = new StoreSink(await SqliteStore.open(path), true);
     try {

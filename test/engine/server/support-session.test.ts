@@ -141,7 +141,7 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
     return sum / 68;
   };
 
-  it('a session with no click finds the object from another session\'s masks; the support is stored before the ack', async () => {
+  it("a session with no click finds the object from another session's masks; the support is stored before the ack", async () => {
     expect(storedMeta(sessionA)).not.toHaveProperty('support');
     const { sid, handle } = await startB();
     // Nothing to track yet.

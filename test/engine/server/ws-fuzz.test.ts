@@ -138,7 +138,13 @@ async function fuzz(ws: WebSocket, cases: FuzzCase[]): Promise<{ violations: str
   const waitBelow = async (n: number, timeoutMs: number): Promise<void> => {
     const t0 = Date.now();
     while (inFlight() > n) {
-      if (Date.now() - t0 > timeoutMs) throw new Error(`${inFlight()} messages unanswered after ${timeoutMs} ms, e.g. ${[...bySeq.values(), ...nullQueue].slice(0, 3).map((s) => `case ${s.i} ${s.c.category}`).join(', ')}`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(
+          `${inFlight()} messages unanswered after ${timeoutMs} ms, e.g. ${[...bySeq.values(), ...nullQueue]
+            .slice(0, 3)
+            .map((s) => `case ${s.i} ${s.c.category}`)
+            .join(', ')}`,
+        );
       await new Promise<void>((r) => {
         wake = r;
         setTimeout(r, 200);
@@ -195,7 +201,9 @@ describe('WebSocket fuzzer', () => {
     const seconds = (Date.now() - t0) / 1000;
     const rss1 = await rssAfterGc();
     const summary = [...result.tally].map(([k, v]) => `${k}: ${[...v].map(([c, n]) => `${c} ${n}`).join(', ')}`).join('\n');
-    process.stderr.write(`fuzz seed ${SEED}: ${N} messages in ${seconds.toFixed(1)} s, ${result.late.length} late extra replies, RSS ${(rss0 / 2 ** 20).toFixed(0)} -> ${(rss1 / 2 ** 20).toFixed(0)} MiB\n${summary}\n`);
+    process.stderr.write(
+      `fuzz seed ${SEED}: ${N} messages in ${seconds.toFixed(1)} s, ${result.late.length} late extra replies, RSS ${(rss0 / 2 ** 20).toFixed(0)} -> ${(rss1 / 2 ** 20).toFixed(0)} MiB\n${summary}\n`,
+    );
     expect(result.violations.slice(0, 20)).toEqual([]);
     expect(result.answered).toBe(N);
     // Whatever was acknowledged also worked: no propagation failed after its ack.

@@ -125,19 +125,12 @@ describe('ws server: a recorded clip', () => {
     expect(await c.request(click)).toMatchObject({ type: 'ack' });
     // Not awaited one by one: the removal is still queued (it rebuilds the tracker) when the
     // propagation request arrives.
-    const [removed, propagated] = await Promise.all([
-      c.request({ type: 'removeObject', sessionId: sid, objectId: 1 }),
-      c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 }),
-    ]);
+    const [removed, propagated] = await Promise.all([c.request({ type: 'removeObject', sessionId: sid, objectId: 1 }), c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 })]);
     expect(removed).toMatchObject({ type: 'ack' });
     expect(propagated).toMatchObject({ type: 'error', code: 'E_TRACKER_STATE' });
     // A click then a propagation, back to back: the propagation sees the click's object; a
     // click sent after the propagation request waits for it (busy), as the client ordered them.
-    const [clicked, again, late] = await Promise.all([
-      c.request(click),
-      c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 }),
-      c.request({ ...click, frame: 5 }),
-    ]);
+    const [clicked, again, late] = await Promise.all([c.request(click), c.request({ type: 'propagate', sessionId: sid, maxFrames: 3 }), c.request({ ...click, frame: 5 })]);
     expect(clicked).toMatchObject({ type: 'ack' });
     expect(again).toMatchObject({ type: 'ack' });
     expect(late).toMatchObject({ type: 'error', code: 'E_SESSION_BUSY' });

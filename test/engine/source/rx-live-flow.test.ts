@@ -17,7 +17,12 @@ describe('latestWhenIdle', () => {
     scheduler().run(({ cold, expectObservable }) => {
       // Work takes 3 ms a frame; frames come every 1 ms, then one later on.
       const src = cold('abc-----e|');
-      const out = src.pipe(latestWhenIdle((v: string) => of(v.toUpperCase()).pipe(delay(3)), (v) => drops.push(v)));
+      const out = src.pipe(
+        latestWhenIdle(
+          (v: string) => of(v.toUpperCase()).pipe(delay(3)),
+          (v) => drops.push(v),
+        ),
+      );
       // a at once; b replaced by c while a runs; c when a is done; e alone; completes after it.
       expectObservable(out).toBe('---A--C----(E|)');
     });
@@ -27,7 +32,14 @@ describe('latestWhenIdle', () => {
   it('runs a synchronous work on every frame (an idle tracker drops nothing)', () => {
     const drops: string[] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('ab-c|').pipe(latestWhenIdle((v: string) => of(v + v), (v) => drops.push(v)))).toBe('xy-z|', { x: 'aa', y: 'bb', z: 'cc' });
+      expectObservable(
+        cold('ab-c|').pipe(
+          latestWhenIdle(
+            (v: string) => of(v + v),
+            (v) => drops.push(v),
+          ),
+        ),
+      ).toBe('xy-z|', { x: 'aa', y: 'bb', z: 'cc' });
     });
     expect(drops).toEqual([]);
   });
@@ -57,12 +69,22 @@ describe('retryWithBackoff', () => {
       // 34, +10 → 44 fails, +20 → 64 fails, +25 (capped) → 89 fails: the 4th failure in a row.
       expectObservable(out).toBe('a 31ms b 56ms #', undefined, 'lost');
     });
-    expect(attempts).toEqual([[1, 10], [2, 20], [1, 10], [2, 20], [3, 25]]);
+    expect(attempts).toEqual([
+      [1, 10],
+      [2, 20],
+      [1, 10],
+      [2, 20],
+      [3, 25],
+    ]);
   });
 
   it('does not retry an error that is not retryable, and maxAttempts 0 never retries', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a#', undefined, 'bad url').pipe(retryWithBackoff({ maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 1, retryable: (e) => e !== 'bad url' }))).toBe('a#', undefined, 'bad url');
+      expectObservable(cold('a#', undefined, 'bad url').pipe(retryWithBackoff({ maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 1, retryable: (e) => e !== 'bad url' }))).toBe(
+        'a#',
+        undefined,
+        'bad url',
+      );
       expectObservable(cold('a#', undefined, 'gone').pipe(retryWithBackoff({ maxAttempts: 0, initialDelayMs: 1, maxDelayMs: 1 }))).toBe('a#', undefined, 'gone');
     });
     expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, 500, 10_000))).toEqual([500, 1000, 2000, 4000, 8000]);

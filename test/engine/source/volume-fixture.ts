@@ -16,7 +16,14 @@ export interface CtFixture {
   labels: string;
   seed: string;
   dicom: string;
-  facts: { dims: number[]; affine: number[][]; lesionSlices: [number, number]; middleSlice: number; lesionVoxels: number; dicom: { seriesInstanceUid: string; sopInstanceUids: string[]; studyInstanceUid: string } };
+  facts: {
+    dims: number[];
+    affine: number[][];
+    lesionSlices: [number, number];
+    middleSlice: number;
+    lesionVoxels: number;
+    dicom: { seriesInstanceUid: string; sopInstanceUids: string[]; studyInstanceUid: string };
+  };
 }
 
 export function ctFixture(): CtFixture {
@@ -31,7 +38,6 @@ export function ctFixture(): CtFixture {
     facts: JSON.parse(readFileSync(join(dir, 'volume.json'), 'utf8')) as CtFixture['facts'],
   };
 }
-
 
 /** Runs a Python snippet with nibabel and numpy imported as nib and np; returns stdout. */
 export function nibabel(code: string, args: string[] = []): string {

@@ -21,7 +21,11 @@ async function decodeAll(input: string): Promise<{ width: number; height: number
 }
 
 describe('volume inputs as clips', () => {
-  for (const [suffix, plane, window] of [['', 'axial', undefined], ['#coronal:lung', 'coronal', 'lung'], ['#sagittal:-100,500', 'sagittal', '-100,500']] as const) {
+  for (const [suffix, plane, window] of [
+    ['', 'axial', undefined],
+    ['#coronal:lung', 'coronal', 'lung'],
+    ['#sagittal:-100,500', 'sagittal', '-100,500'],
+  ] as const) {
     it(`ct.nii.gz${suffix}: probe and every decoded pixel match the rendered slices`, async () => {
       const ct = ctFixture();
       const input = ct.nii + suffix;

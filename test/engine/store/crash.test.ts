@@ -157,7 +157,9 @@ describe('crash safety of the session store', () => {
     } finally {
       s.destroy();
     }
-    console.log(`crash test: ${kills} kills (${midRun} after acks had started), ${completions} runs finished before their kill, ${resumedRuns} finished runs resumed a killed one, ${totalAcks} acks checked`);
+    console.log(
+      `crash test: ${kills} kills (${midRun} after acks had started), ${completions} runs finished before their kill, ${resumedRuns} finished runs resumed a killed one, ${totalAcks} acks checked`,
+    );
     // Random delays must have landed some kills in the middle of propagation.
     expect(midRun).toBeGreaterThan(0);
     // The last run continues the last killed one (unless that kill came before any session).
@@ -170,7 +172,13 @@ const SEED = Number(process.env.CINESEG_CRASH_SEED ?? Math.floor(Math.random() *
 const WRITER_FRAMES = 400;
 
 /** Runs the writer; `kill(child)` is called `ms` after its first ack (unless it ends first). */
-function runWriter(spec: string, sessionId: string, seed: number, ms: number, kill: (p: ReturnType<typeof spawn>) => void): Promise<{ killed: boolean; code: number | null; acks: Ack[]; done: boolean; stderr: string }> {
+function runWriter(
+  spec: string,
+  sessionId: string,
+  seed: number,
+  ms: number,
+  kill: (p: ReturnType<typeof spawn>) => void,
+): Promise<{ killed: boolean; code: number | null; acks: Ack[]; done: boolean; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [WRITER, spec, sessionId, String(seed), String(WRITER_FRAMES), '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

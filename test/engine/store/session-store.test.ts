@@ -117,9 +117,7 @@ describe('SessionStore', () => {
   it('rejects bad writes with coded errors and leaves nothing half-written', () => {
     store = SessionStore.open(join(dir, 'd.db'));
     const s = store.createSession(store.upsertClip(clipInput()).id);
-    expect(() => store!.putMasks('nope', [{ objectId: 1, frame: 0, rle: encodeMask(rect(0, 0, 1, 1), H, W) }])).toThrow(
-      expect.objectContaining({ code: 'E_SESSION_UNKNOWN' }),
-    );
+    expect(() => store!.putMasks('nope', [{ objectId: 1, frame: 0, rle: encodeMask(rect(0, 0, 1, 1), H, W) }])).toThrow(expect.objectContaining({ code: 'E_SESSION_UNKNOWN' }));
     expect(() => store!.putMask(s.id, { objectId: 1, frame: 0, rle: encodeMask(new Uint8Array(4), 2, 2) })).toThrow(expect.objectContaining({ code: 'E_MASK_INVALID' }));
     // The second mask is out of range: the whole batch must be refused, the first included.
     expect(() =>
@@ -171,7 +169,10 @@ describe('SessionStore', () => {
     const other = SessionStore.open(store.path, { readonly: true });
     expect(other.currentMasks(s.id).map((m) => m.frame)).toEqual([0, 1, 2, 3]);
     await new Promise((r) => setTimeout(r, 60));
-    expect(committed).toEqual([[0, 1, 2, 3], [4, 5]]);
+    expect(committed).toEqual([
+      [0, 1, 2, 3],
+      [4, 5],
+    ]);
     expect(other.currentMasks(s.id).map((m) => m.frame)).toEqual([0, 1, 2, 3, 4, 5]);
     // flush() resolves after the commit with its own records; a failed background batch is not lost.
     w.add({ objectId: 1, frame: 7, rle: encodeMask(rect(0, 0, 2, 3), H, W) });
@@ -279,7 +280,10 @@ describe('SessionStore', () => {
     store.history.setLabel(s.id, 2, 'tool');
     store.removeObject(s.id, 2);
     expect(store.objectVersions(s.id)).toEqual({ 1: 4, 2: 3 });
-    expect(store.listObjects(s.id, { includeRemoved: true }).map((o) => [o.objectId, o.version])).toEqual([[1, 4], [2, 3]]);
+    expect(store.listObjects(s.id, { includeRemoved: true }).map((o) => [o.objectId, o.version])).toEqual([
+      [1, 4],
+      [2, 3],
+    ]);
   });
 
   it('ifVersions: a touched object at another version is E_EDIT_CONFLICT with nothing written', () => {
@@ -293,7 +297,16 @@ describe('SessionStore', () => {
     const before = { versions: store.objectVersions(s.id), masks: store.currentMasks(s.id).length, prompts: store.listPrompts(s.id).length, meta: store.requireSession(s.id).meta };
     const conflict = expect.objectContaining({ code: 'E_EDIT_CONFLICT', message: expect.stringMatching(/session "[^"]+" object 1 .*stored version 2, this edit expected 1/) });
     const opts = { ifVersions: seen };
-    expect(() => store!.putMasks(s.id, [{ objectId: 2, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }, { objectId: 1, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) }], opts)).toThrow(conflict);
+    expect(() =>
+      store!.putMasks(
+        s.id,
+        [
+          { objectId: 2, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) },
+          { objectId: 1, frame: 4, rle: encodeMask(rect(0, 0, 4, 4), H, W) },
+        ],
+        opts,
+      ),
+    ).toThrow(conflict);
     expect(() => store!.addPrompt(s.id, { objectId: 1, frame: 2, kind: 'box', box: [1, 1, 5, 5] }, opts)).toThrow(conflict);
     expect(() => store!.removeObject(s.id, 1, opts)).toThrow(conflict);
     expect(() => store!.addObject(s.id, 1, 'renamed', opts)).toThrow(conflict);

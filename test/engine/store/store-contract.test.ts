@@ -85,7 +85,11 @@ describe.each(backends)('AnnotationStore contract: %s', (kind, backend) => {
   it('keeps clips, sessions, prompts and masks; another instance on the same store sees them all', async () => {
     const a = await open();
     expect(a.kind).toBe(kind);
-    const clip = await a.upsertClip({ ...clipInput(), frameTimeMs: 40, dicom: { studyInstanceUid: '1.2', seriesInstanceUid: '1.3', sopInstanceUid: '1.4', sopClassUid: '1.5', pixelSpacing: [0.5, 0.5] } });
+    const clip = await a.upsertClip({
+      ...clipInput(),
+      frameTimeMs: 40,
+      dicom: { studyInstanceUid: '1.2', seriesInstanceUid: '1.3', sopInstanceUid: '1.4', sopClassUid: '1.5', pixelSpacing: [0.5, 0.5] },
+    });
     const s = await a.createSession(clip.id, { meta: { model: 'tiny', nested: { a: [1, 2] } } });
     const p = await a.addPrompt(s.id, { objectId: 3, frame: 2, kind: 'points', points: [{ x: 10.5, y: 12, label: 1 }], box: [1, 2, 30, 40] });
     expect(p.version).toBe(1);
@@ -358,7 +362,14 @@ describe.each(backends)('AnnotationStore contract: %s', (kind, backend) => {
     const b = await open();
     const s = await a.createSession((await a.upsertClip({ ...clipInput(), numFrames: 200 })).id);
     const write = (st: AnnotationStore, objectId: number) =>
-      Promise.all(Array.from({ length: 10 }, (_, k) => st.putMasks(s.id, Array.from({ length: 20 }, (_, f) => ({ objectId, frame: k * 20 + f, rle: mask(objectId, 0, objectId + 4, 4 + k) })))));
+      Promise.all(
+        Array.from({ length: 10 }, (_, k) =>
+          st.putMasks(
+            s.id,
+            Array.from({ length: 20 }, (_, f) => ({ objectId, frame: k * 20 + f, rle: mask(objectId, 0, objectId + 4, 4 + k) })),
+          ),
+        ),
+      );
     // Both write object 1 too: the later writer of each frame supersedes the earlier.
     const [ra, rb, rc] = await Promise.all([write(a, 1), write(b, 2), write(b, 1)]);
     const ids = [...ra, ...rb, ...rc].flat().map((r) => r.id);
@@ -391,7 +402,12 @@ describe.each(backends)('AnnotationStore contract: %s', (kind, backend) => {
       const x = await tx.createSession(clip.id, { id: 'whole' });
       await tx.addPrompt(x.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] });
       // A failed call inside writes nothing of its own and leaves the transaction usable.
-      await expect(tx.putMasks(x.id, [{ objectId: 1, frame: 0, rle: mask(0, 0, 3, 3) }, { objectId: 1, frame: 99, rle: mask(0, 0, 3, 3) }])).rejects.toMatchObject({ code: 'E_FRAME_OUT_OF_RANGE' });
+      await expect(
+        tx.putMasks(x.id, [
+          { objectId: 1, frame: 0, rle: mask(0, 0, 3, 3) },
+          { objectId: 1, frame: 99, rle: mask(0, 0, 3, 3) },
+        ]),
+      ).rejects.toMatchObject({ code: 'E_FRAME_OUT_OF_RANGE' });
       await expect(tx.addPrompt(x.id, { objectId: 1, frame: 0, kind: 'box', box: [1, 1, 5, 5] }, { ifVersions: { 1: 0 } })).rejects.toMatchObject({ code: 'E_EDIT_CONFLICT' });
       await tx.putMasks(x.id, [{ objectId: 1, frame: 1, rle: mask(0, 0, 3, 3) }]);
       return x;

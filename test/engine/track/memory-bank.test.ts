@@ -145,8 +145,26 @@ describe('selectClosestCondFrames', () => {
 describe('layoutKey', () => {
   it('is equal exactly when tensors can be batched', () => {
     const a = selectMemory(30, state([0], range(1, 40)), sam21, 100, false);
-    const b = selectMemory(30, state([3], range(1, 40).filter((f) => f !== 3)), sam21, 100, false);
-    const c = selectMemory(30, state([0], range(1, 40).filter((f) => f !== 27)), sam21, 100, false);
+    const b = selectMemory(
+      30,
+      state(
+        [3],
+        range(1, 40).filter((f) => f !== 3),
+      ),
+      sam21,
+      100,
+      false,
+    );
+    const c = selectMemory(
+      30,
+      state(
+        [0],
+        range(1, 40).filter((f) => f !== 27),
+      ),
+      sam21,
+      100,
+      false,
+    );
     expect(layoutKey(a)).not.toBe(layoutKey(b)); // pointer distance 30 vs 27
     expect(layoutKey(a)).not.toBe(layoutKey(c));
     const d = selectMemory(30, state([0], range(1, 40)), sam21, 100, false);

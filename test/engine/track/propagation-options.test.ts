@@ -103,7 +103,10 @@ describe('nonOverlapMasks', () => {
 
 describe('addAllFramesToCorrectAsCond', () => {
   const K = 5;
-  const CORRECTION = [{ x: 200, y: 175, label: 1 as const }, { x: 236, y: 196, label: 0 as const }];
+  const CORRECTION = [
+    { x: 200, y: 175, label: 1 as const },
+    { x: 236, y: 196, label: 0 as const },
+  ];
 
   async function corrected(addAll: boolean | undefined) {
     const t = new VideoTracker(fx.sessions, fx.frames, {

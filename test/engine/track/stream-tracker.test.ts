@@ -15,7 +15,10 @@ afterAll(async () => {
 
 const size = { width: AQUARIUM_W, height: AQUARIUM_H };
 const BOX: [number, number, number, number] = [100, 100, 250, 200];
-const CORRECTION = [{ x: 681, y: 245 }, { x: 300, y: 100, label: 0 }];
+const CORRECTION = [
+  { x: 681, y: 245 },
+  { x: 300, y: 100, label: 0 },
+];
 const K = 6; // frame corrected in both runs
 
 describe('StreamTracker', () => {
@@ -36,7 +39,15 @@ describe('StreamTracker', () => {
     const live = new StreamTracker(fx.sessions, { ...size, numFrames: N });
     for (let f = 0; f < N; f++) {
       const rgb = await fx.frames.getFrame(f);
-      const tf = await live.push(rgb, f === 0 ? [{ objectId: 1, mask: fx.mask }, { objectId: 2, box: BOX }] : []);
+      const tf = await live.push(
+        rgb,
+        f === 0
+          ? [
+              { objectId: 1, mask: fx.mask },
+              { objectId: 2, box: BOX },
+            ]
+          : [],
+      );
       expect(tf.frame).toBe(f);
       if (f === K) {
         const c = await live.correct({ objectId: 1, points: CORRECTION });
@@ -96,7 +107,10 @@ describe('StreamTracker', () => {
     for (let f = 0; f <= K + 2; f++) await live.push(await fx.frames.getFrame(f), f === 0 ? [{ objectId: 1, mask: fx.mask }] : []);
     expect([K - 1, K, K + 1, K + 2, K + 3].map((f) => live.holds(f))).toEqual([false, true, true, true, false]);
     const encodes = live.stats.imageEncoderRuns;
-    const got = await live.promptAt(K, [{ objectId: 1, points: CORRECTION }, { objectId: 2, box: BOX }]);
+    const got = await live.promptAt(K, [
+      { objectId: 1, points: CORRECTION },
+      { objectId: 2, box: BOX },
+    ]);
     // The held frame's image features were kept: no encoder run for the prompt.
     expect(live.stats.imageEncoderRuns).toBe(encodes);
     expect(got.map((g) => g.objectId)).toEqual([1, 2]);
@@ -119,7 +133,10 @@ describe('StreamTracker', () => {
 
   it('removes an object: its state is freed and later frames track the others alone', async () => {
     const live = new StreamTracker(fx.sessions, size);
-    await live.push(await fx.frames.getFrame(0), [{ objectId: 1, mask: fx.mask }, { objectId: 2, box: BOX }]);
+    await live.push(await fx.frames.getFrame(0), [
+      { objectId: 1, mask: fx.mask },
+      { objectId: 2, box: BOX },
+    ]);
     await live.push(await fx.frames.getFrame(1));
     const both = live.storedOutputs();
     expect(live.removeObject(2)).toBe(true);
@@ -142,7 +159,10 @@ describe('StreamTracker', () => {
   it('deferred memory (live: masks out first, memory after) gives the same masks, and a late flush or a prompt still sees it', async () => {
     const plain = new StreamTracker(fx.sessions, size);
     const deferred = new StreamTracker(fx.sessions, size);
-    const prompts = [{ objectId: 1, mask: fx.mask }, { objectId: 2, box: BOX }];
+    const prompts = [
+      { objectId: 1, mask: fx.mask },
+      { objectId: 2, box: BOX },
+    ];
     for (let f = 0; f < 8; f++) {
       const rgb = await fx.frames.getFrame(f);
       const a = await plain.push(rgb, f === 0 ? prompts : []);
@@ -191,9 +211,7 @@ describe('trackSource', () => {
     const source = await FrameSource.open(AQUARIUM);
     const live = new StreamTracker(fx.sessions, size);
     try {
-      const got = await firstValueFrom(
-        trackSource(source, live, (f) => (f.index === 0 ? [{ objectId: 1, mask: fx.mask }] : [])).pipe(take(4), toArray()),
-      );
+      const got = await firstValueFrom(trackSource(source, live, (f) => (f.index === 0 ? [{ objectId: 1, mask: fx.mask }] : [])).pipe(take(4), toArray()));
       expect(got.map((g) => g.frame.index)).toEqual([0, 1, 2, 3]);
       expect(got.map((g) => g.tracked.frame)).toEqual([0, 1, 2, 3]);
       expect(got[0]!.frame.width).toBe(fx.bundle.imageSize);

@@ -140,7 +140,10 @@ describe.runIf(haveClips)('VideoTracker.addSupport on real clips', () => {
     const one = await run([1]);
     const two = await run([2]);
     expect(both.runs).toBe(4); // 4 frames, one batched memory-attention run each
-    for (const [id, alone] of [[1, one], [2, two]] as const) {
+    for (const [id, alone] of [
+      [1, one],
+      [2, two],
+    ] as const) {
       const a = both.masks.get(id)!;
       const b = alone.masks.get(id)!;
       expect(a).toHaveLength(4);
@@ -164,7 +167,11 @@ describe.runIf(haveClips)('VideoTracker.addSupport on real clips', () => {
     expect(await code(t.addSupport([spec], { framesPerObject: 0 }))).toBe('E_PROMPT_INVALID');
     const vis = readVisJson(spec.masks);
     // Masks for a different video size than the support clip.
-    const small: VisJson = { ...vis, videos: [{ ...vis.videos[0]!, width: 240, height: 180 }], annotations: vis.annotations.map((a) => ({ ...a, segmentations: a.segmentations.map((s) => (s ? encodeMaskCompressed(new Uint8Array(240 * 180).fill(1), 180, 240) : null)) })) };
+    const small: VisJson = {
+      ...vis,
+      videos: [{ ...vis.videos[0]!, width: 240, height: 180 }],
+      annotations: vis.annotations.map((a) => ({ ...a, segmentations: a.segmentations.map((s) => (s ? encodeMaskCompressed(new Uint8Array(240 * 180).fill(1), 180, 240) : null)) })),
+    };
     expect(await code(t.addSupport([{ ...spec, masks: small }]))).toBe('E_MASK_INVALID');
     // RLE at another size than the JSON's own video entry.
     const mixed: VisJson = { ...vis, annotations: small.annotations };

@@ -73,7 +73,11 @@ describe('VideoTracker prompts', () => {
 
   it('rejects bad prompts with codes', async () => {
     const t = new VideoTracker(fx.sessions, fx.frames, opts());
-    const code = (p: Promise<unknown>) => p.then(() => 'none', (e: unknown) => (isCinesegError(e) ? e.code : 'other'));
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'none',
+        (e: unknown) => (isCinesegError(e) ? e.code : 'other'),
+      );
     expect(await code(t.addPoints(N, 1, [FISH_CLICK]))).toBe('E_FRAME_OUT_OF_RANGE');
     expect(await code(t.addPoints(0, 1, [{ x: 900, y: 10 }]))).toBe('E_PROMPT_INVALID');
     expect(await code(t.addPoints(0, 1, []))).toBe('E_PROMPT_INVALID');
@@ -96,7 +100,11 @@ describe('VideoTracker prompts', () => {
     await expect(t.addPoints(0, 1, [{ x: -1, y: 10 }])).rejects.toMatchObject({ code: 'E_PROMPT_INVALID' });
     expect(t.objectIds).toEqual([1]);
     const frames = await collect(t.propagate({ maxFrameNumToTrack: 2 }));
-    expect(frames.map((f) => [f.frame, f.objects.map((o) => o.objectId)])).toEqual([[0, [1]], [1, [1]], [2, [1]]]);
+    expect(frames.map((f) => [f.frame, f.objects.map((o) => o.objectId)])).toEqual([
+      [0, [1]],
+      [1, [1]],
+      [2, [1]],
+    ]);
     t.destroy();
   });
 });
@@ -158,11 +166,7 @@ describe('VideoTracker propagation', () => {
   });
 
   it('batched objects give the same masks as tracking each object alone', async () => {
-    const prompts = [
-      (t: VideoTracker) => t.addMask(0, 1, fx.mask),
-      (t: VideoTracker) => t.addBox(0, 2, [100, 100, 250, 200]),
-      (t: VideoTracker) => t.addPoints(0, 3, [{ x: 400, y: 180 }]),
-    ];
+    const prompts = [(t: VideoTracker) => t.addMask(0, 1, fx.mask), (t: VideoTracker) => t.addBox(0, 2, [100, 100, 250, 200]), (t: VideoTracker) => t.addPoints(0, 3, [{ x: 400, y: 180 }])];
     const together = new VideoTracker(fx.sessions, fx.frames, opts());
     for (const p of prompts) await p(together);
     const all = await collect(together.propagate({ maxFrameNumToTrack: 7 }));
@@ -218,7 +222,10 @@ describe('VideoTracker propagation', () => {
     await t.addMask(0, 2, new Uint8Array(AQUARIUM_W * AQUARIUM_H));
     const frames = await collect(t.propagate({ maxFrameNumToTrack: 4 }));
     const scores = frames.slice(1).map((fr) => fr.objects[1]!.output.objectScore);
-    expect(scores.every((v) => v <= 0), `object scores ${scores.map((v) => v.toFixed(2)).join(', ')}`).toBe(true);
+    expect(
+      scores.every((v) => v <= 0),
+      `object scores ${scores.map((v) => v.toFixed(2)).join(', ')}`,
+    ).toBe(true);
     t.destroy();
   });
 

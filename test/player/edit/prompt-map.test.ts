@@ -16,7 +16,10 @@ describe("the server's prompt list", () => {
     ];
     const m = promptMapOf(list);
     expect([...m.keys()]).toEqual(['1:0', '2:5']);
-    expect(m.get('1:0')!.points).toEqual([{ x: 1, y: 2, label: 1 }, { x: 3, y: 4, label: 0 }]);
+    expect(m.get('1:0')!.points).toEqual([
+      { x: 1, y: 2, label: 1 },
+      { x: 3, y: 4, label: 0 },
+    ]);
     expect(m.get('2:5')).toEqual({ objectId: 2, frame: 5, box: [1, 1, 20, 20], points: [{ x: 5, y: 5, label: 0 }] });
   });
 

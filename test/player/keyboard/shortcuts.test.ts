@@ -2,7 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { comboMatches, findShortcut, keyLabel, listShortcuts, parseCombo, registerShortcut } from '../../../player/src/keyboard/shortcuts.js';
 
-const key = (k: string, m: Partial<{ ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean }> = {}) => ({ key: k, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...m });
+const key = (k: string, m: Partial<{ ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean }> = {}) => ({
+  key: k,
+  ctrlKey: false,
+  metaKey: false,
+  altKey: false,
+  shiftKey: false,
+  ...m,
+});
 
 describe('keyboard shortcuts', () => {
   it('matches keys with their modifiers', () => {
@@ -29,14 +36,22 @@ describe('keyboard shortcuts', () => {
     const before = listShortcuts().length;
     const offA = registerShortcut({ id: 't-a', keys: ['x'], group: 'Test', description: 'a', run: () => ran.push('a') });
     registerShortcut({ id: 't-doc', keys: ['y'], group: 'Test', description: 'documented only' });
-    expect(listShortcuts().map((s) => s.id).slice(-2)).toEqual(['t-a', 't-doc']);
+    expect(
+      listShortcuts()
+        .map((s) => s.id)
+        .slice(-2),
+    ).toEqual(['t-a', 't-doc']);
     findShortcut(key('x'))!.run!(new Event('keydown') as KeyboardEvent);
     expect(ran).toEqual(['a']);
     expect(findShortcut(key('y'))).toBeUndefined();
     // Same id again: replaced, not added; the old removal no longer removes the new one.
     const offB = registerShortcut({ id: 't-a', keys: ['x'], group: 'Test', description: 'b', run: () => ran.push('b'), enabled: () => ran.length < 3 });
     offA();
-    expect(listShortcuts().filter((s) => s.id === 't-a').map((s) => s.description)).toEqual(['b']);
+    expect(
+      listShortcuts()
+        .filter((s) => s.id === 't-a')
+        .map((s) => s.description),
+    ).toEqual(['b']);
     findShortcut(key('x'))!.run!(new Event('keydown') as KeyboardEvent);
     expect(ran).toEqual(['a', 'b']);
     ran.push('c');

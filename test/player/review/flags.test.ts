@@ -90,7 +90,15 @@ describe('review flags', () => {
   });
 
   it('does not measure jumps across an untracked gap, and steps through flagged frames with wrap-around', () => {
-    const tracks = new Map([[2, new Map([[0, info(rectCounts(0, 0, 5, 5))], [5, info(rectCounts(30, 20, 40, 30))]])]]);
+    const tracks = new Map([
+      [
+        2,
+        new Map([
+          [0, info(rectCounts(0, 0, 5, 5))],
+          [5, info(rectCounts(30, 20, 40, 30))],
+        ]),
+      ],
+    ]);
     expect(flagTracks(tracks, W, H)).toEqual([]);
     expect(stepFlagged([3, 8, 20], 8, 1)).toBe(20);
     expect(stepFlagged([3, 8, 20], 20, 1)).toBe(3);

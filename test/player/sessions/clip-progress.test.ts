@@ -24,6 +24,13 @@ describe('clip progress, export URL and validation rows', () => {
       ['tuned.frames', '20'],
       ['clips', 'a, b'],
     ]);
-    expect(validationRows({ items: [{ clip: 'a', jf: 0.5 }, { clip: 'b', jf: 0.6 }] })).toEqual([['items', '2 per-clip rows']]);
+    expect(
+      validationRows({
+        items: [
+          { clip: 'a', jf: 0.5 },
+          { clip: 'b', jf: 0.6 },
+        ],
+      }),
+    ).toEqual([['items', '2 per-clip rows']]);
   });
 });

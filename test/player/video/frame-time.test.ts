@@ -23,7 +23,7 @@ describe('frame ↔ media time', () => {
     return k;
   };
 
-  it('seeks inside the asked frame\'s display interval (its middle), with any offset', () => {
+  it("seeks inside the asked frame's display interval (its middle), with any offset", () => {
     for (const offset of [0, 0.0667, 1.4]) {
       for (let k = 0; k < pts.length; k++) {
         const t = seekTimeOfFrame(pts, k, 29.97, offset);

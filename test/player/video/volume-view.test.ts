@@ -11,8 +11,26 @@ import { displayAspect, hlsUrlOf, listedClipOf, parseViewId, viewSpacing, type V
 
 /** Affines whose voxel axes point along different patient axes (RAS, a permuted LPS-like one). */
 const VOLUMES = [
-  { dims: [128, 128, 40] as [number, number, number], spacing: [0.8, 0.8, 2.5] as [number, number, number], affine: [[-0.8, 0, 0, 51], [0, -0.8, 0, 51], [0, 0, 2.5, -50], [0, 0, 0, 1]] },
-  { dims: [30, 50, 70] as [number, number, number], spacing: [3, 0.5, 1.2] as [number, number, number], affine: [[0, 0, 1.2, 0], [3, 0, 0, 0], [0, -0.5, 0, 0], [0, 0, 0, 1]] },
+  {
+    dims: [128, 128, 40] as [number, number, number],
+    spacing: [0.8, 0.8, 2.5] as [number, number, number],
+    affine: [
+      [-0.8, 0, 0, 51],
+      [0, -0.8, 0, 51],
+      [0, 0, 2.5, -50],
+      [0, 0, 0, 1],
+    ],
+  },
+  {
+    dims: [30, 50, 70] as [number, number, number],
+    spacing: [3, 0.5, 1.2] as [number, number, number],
+    affine: [
+      [0, 0, 1.2, 0],
+      [3, 0, 0, 0],
+      [0, -0.5, 0, 0],
+      [0, 0, 0, 1],
+    ],
+  },
 ];
 
 describe('volume views in the player', () => {
