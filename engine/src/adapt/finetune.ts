@@ -19,7 +19,7 @@ import { probe } from '../decode/probe.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { defaultBundleDir, loadBundle, type Bundle } from '../model/bundle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
-import { validateBundle, validationItems, type ValidationScore } from './site-validation.js';
+import { planValidation, validateBundle, type ValidationScore, type ValidationSplit } from './site-validation.js';
 import { runTrainer, type TrainerEvent } from './trainer-process.js';
 import { cacheClip, readAnnotatedClip, type AnnotatedClip, type AnnotatedClipInput, type CachedClipEntry } from './training-data.js';
 
@@ -47,6 +47,8 @@ export interface FinetuneOptions {
   frames?: number;
   /** Share of every clip's frames, at its end, held out for validation (default 0.25). */
   valFraction?: number;
+  /** Time split, whole clips held out, or auto: whole clips once a kind has 4 (site-validation.ts). */
+  valSplit?: ValidationSplit;
   force?: boolean;
   resume?: boolean;
   threads?: number;
@@ -77,7 +79,17 @@ export interface FinetuneResult {
  * features, so it trains too (0.578 -> 0.595 on the same clips), with LoRA on memory attention and
  * the decoder.
  */
-export const FINETUNE_DEFAULTS = { mode: 'lora' as FinetuneMode, encoder: 'train' as EncoderMode, rank: 8, steps: 300, minutes: 8, frames: 8, valFraction: 0.25, seed: 0 };
+export const FINETUNE_DEFAULTS = {
+  mode: 'lora' as FinetuneMode,
+  encoder: 'train' as EncoderMode,
+  rank: 8,
+  steps: 300,
+  minutes: 8,
+  frames: 8,
+  valFraction: 0.25,
+  valSplit: 'auto' as ValidationSplit,
+  seed: 0,
+};
 
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -152,16 +164,16 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       }),
     );
   }
-  const trainEnd = (c: AnnotatedClip) => Math.max(1, Math.floor(c.numFrames * (1 - valFraction)));
-  const items = validationItems(clips, trainEnd);
+  const valSplit = opts.valSplit ?? FINETUNE_DEFAULTS.valSplit;
+  if (!['auto', 'time', 'clips'].includes(valSplit)) throw new CinesegError(ErrorCode.E_USAGE, `--val-split must be auto, time or clips, got ${String(valSplit)}`);
+  const plan = planValidation(clips, valFraction, valSplit);
+  const items = plan.items;
   if (items.length === 0)
     throw new CinesegError(
       ErrorCode.E_INPUT_EMPTY,
-      `no object is visible in the last ${Math.round(valFraction * 100)} % of any clip, so nothing can be validated; annotate further or change --val-fraction`,
+      `no object is visible in the validation part (${plan.description}), so nothing can be validated; annotate further or change --val-fraction / --val-split`,
     );
-  log(
-    `data: ${clips.length} clip(s), ${clips.reduce((a, c) => a + c.objects.length, 0)} object track(s); validation: the last ${Math.round(valFraction * 100)} % of each clip (${items.length} segment(s))`,
-  );
+  log(`data: ${clips.length} clip(s), ${clips.reduce((a, c) => a + c.objects.length, 0)} object track(s); validation: ${plan.description} (${items.length} segment(s))`);
 
   // 2. Raw training data at the model's size.
   const workDir = resolve(opts.workDir ?? `${resolve(opts.out)}.work`);
@@ -169,7 +181,9 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   mkdirSync(dataDir, { recursive: true });
   const S = base.imageSize;
   const entries: CachedClipEntry[] = [];
-  for (let i = 0; i < clips.length; i++) entries.push(await cacheClip(clips[i]!, S, dataDir, i, [0, trainEnd(clips[i]!)]));
+  // Held-out clips are never written for the trainer.
+  const trainIdx = clips.flatMap((_, i) => (plan.trainFrames[i] ? [i] : []));
+  for (const i of trainIdx) entries.push(await cacheClip(clips[i]!, S, dataDir, i, plan.trainFrames[i]!));
 
   // 3. Train and export a candidate.
   const candidate = join(workDir, 'bundle');
@@ -242,7 +256,8 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       size: [c.width, c.height],
       objects: c.objects.map((o) => ({ objectId: o.objectId, label: o.label })),
       annotatedFrames: c.annotatedFrames,
-      trainFrames: entries[i]!.trainFrames,
+      trainFrames: plan.trainFrames[i],
+      heldOut: plan.trainFrames[i] === null,
     })),
     sessions: opts.data.filter((d) => d.origin?.startsWith('session:')).map((d) => d.origin!.slice('session:'.length)),
     hyperparameters: hyper,
@@ -258,7 +273,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     trainSeconds: Math.round(trainSeconds * 10) / 10,
     wallSeconds: Math.round(seconds * 10) / 10,
     validation: {
-      split: `time: the last ${Math.round(valFraction * 100)} % of every clip`,
+      split: plan.description,
       metric: 'DAVIS J&F on the frames after the prompt; mask and one-click prompts',
       before: { mask: before.mask, click: before.click, mean: before.mean },
       after: { mask: after.mask, click: after.click, mean: after.mean },

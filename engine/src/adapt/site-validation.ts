@@ -9,6 +9,13 @@
  * what the robot annotator clicks), and scored with DAVIS J&F on the frames after the prompt.
  * A time split works for a single clip, and the tail of a procedure is exactly what a model
  * adapted on its beginning must handle.
+ *
+ * A time split cannot see a model that learnt the annotated clips' own objects and lost the
+ * site's other clips (docs/benchmarks.md, adaptation: validation 0.37 -> 0.74 while other clips of
+ * the site stayed level). So once a kind of clip (the same set of labels) has 4 or more annotated
+ * clips, whole clips of it are held out instead (every 4th in the order given, never trained on,
+ * each object tracked from its first clearly visible frame): the refusal rule then guards what a
+ * user wants, other clips of the site. `planValidation` decides; `split: 'time' | 'clips'` forces one.
  */
 import { CinesegError, ErrorCode } from '../errors.js';
 import { farthestInteriorPoint } from '../mask/distance-transform.js';
@@ -43,6 +50,54 @@ function area(m: Uint8Array | null): number {
   let a = 0;
   for (let i = 0; i < m.length; i++) a += m[i] ? 1 : 0;
   return a;
+}
+
+export type ValidationSplit = 'auto' | 'time' | 'clips';
+
+/** Clips of a kind needed before whole clips of it are held out (auto). */
+export const MIN_CLIPS_FOR_CLIP_SPLIT = 4;
+
+/** What trains and what validates. */
+export interface ValidationPlan {
+  /** Per clip (same order): the frames training may use, or null for a clip held out whole. */
+  trainFrames: ([number, number] | null)[];
+  items: ValidationItem[];
+  /** How, in words (printed, and recorded in the manifest). */
+  description: string;
+}
+
+/** A clip's kind: its set of object labels ("polyp", "artery+vein"). */
+function kindOf(c: AnnotatedClip): string {
+  return [...new Set(c.objects.map((o) => o.label))].sort().join('+') || 'object';
+}
+
+/**
+ * Chooses the split (see the module comment). auto: kinds with ≥ MIN_CLIPS_FOR_CLIP_SPLIT clips
+ * hold out every 4th clip whole, the others the last `valFraction` of each clip; clips: every kind
+ * holds out whole clips (at least one; a kind with one clip is refused); time: every clip's tail.
+ * @throws CinesegError E_USAGE (clips asked for a kind with a single clip)
+ */
+export function planValidation(clips: readonly AnnotatedClip[], valFraction: number, split: ValidationSplit = 'auto'): ValidationPlan {
+  const byKind = new Map<string, number[]>();
+  clips.forEach((c, i) => byKind.set(kindOf(c), [...(byKind.get(kindOf(c)) ?? []), i]));
+  const heldOut = new Set<number>();
+  for (const [kind, idx] of byKind) {
+    if (split === 'time') continue;
+    if (split === 'clips' && idx.length < 2) throw new CinesegError(ErrorCode.E_USAGE, `--val-split clips needs at least 2 clips of each kind; "${kind}" has 1`);
+    if (split === 'auto' && idx.length < MIN_CLIPS_FOR_CLIP_SPLIT) continue;
+    // Every 4th clip (the 4th, 8th, ...); with 2-3 clips (forced) the last one.
+    const pick = idx.filter((_, j) => j % 4 === 3);
+    for (const i of pick.length ? pick : [idx[idx.length - 1]!]) heldOut.add(i);
+  }
+  const trainEnd = (c: AnnotatedClip) => Math.max(1, Math.floor(c.numFrames * (1 - valFraction)));
+  const trainFrames = clips.map((c, i): [number, number] | null => (heldOut.has(i) ? null : [0, trainEnd(c)]));
+  const timeClips = clips.filter((_, i) => !heldOut.has(i));
+  // A held-out clip validates from its start, the others on their tails.
+  const items = validationItems(clips, (c) => (heldOut.has(clips.indexOf(c)) ? 0 : trainEnd(c)));
+  const parts: string[] = [];
+  if (heldOut.size) parts.push(`${heldOut.size} whole clip(s) held out (${[...heldOut].map((i) => clips[i]!.name).join(', ')})`);
+  if (timeClips.length) parts.push(`the last ${Math.round(valFraction * 100)} % of ${heldOut.size ? 'the other clips' : 'each clip'}`);
+  return { trainFrames, items, description: parts.join('; ') };
 }
 
 /** The segments to validate on: per object, from its first clearly visible frame ≥ trainEnd. */

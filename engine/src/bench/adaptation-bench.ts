@@ -251,7 +251,7 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
   };
 }
 
-// `node engine/dist/bench/adaptation-bench.js [--quick] [--compare full] [--site e]` prints the result as JSON.
+// `node engine/dist/bench/adaptation-bench.js [--quick] [--compare full] [--site e] [--counts 1,3,5]` prints the result as JSON.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const arg = (k: string) => {
     const i = process.argv.indexOf(k);
@@ -261,6 +261,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const site = arg('--site');
   const base = arg('--base');
   const steps = arg('--steps');
+  const counts = arg('--counts');
   printResult(
     benchAdaptation({
       quick: process.argv.includes('--quick'),
@@ -268,6 +269,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       ...(site ? { site } : {}),
       ...(base ? { base } : {}),
       ...(steps ? { steps: Number(steps) } : {}),
+      ...(counts ? { counts: counts.split(',').map(Number) } : {}),
       log: (l) => process.stderr.write(`${l}\n`),
     }),
   );

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { farthestInteriorPoint } from '../mask/distance-transform.js';
-import { boundaryF, jaccard } from '../mask/metrics.js';
+import { jaccard } from '../mask/metrics.js';
 import { decodeMask } from '../mask/rle.js';
 import type { VisJson } from '../mask/vis-json.js';
 import { loadBundle } from '../model/bundle.js';
@@ -36,7 +36,7 @@ import { binaryKind, decodeMaskFrame, PROTOCOL_VERSION, WS_PATH, type ServerMess
 import { MemorySink } from '../server/annotation-sink.js';
 import { startServer } from '../server/http-server.js';
 import { EFFORT_CLIPS, EFFORT_QUICK, sampleClips, type EffortClip } from './annotation-effort.js';
-import { correctiveClick, loadGt, runRobotAnnotator, type CurvePoint } from './robot-annotator.js';
+import { correctiveClick, loadGt, runRobotAnnotator, scoreStep, type CurvePoint } from './robot-annotator.js';
 import { printResult } from './print-result.js';
 
 export type PropagationPlan = 'player' | 'earliest';
@@ -170,24 +170,7 @@ export async function runRobotViaProtocol(opts: ProtocolRobotOptions): Promise<P
     const first = gt.masks.findIndex((m, i) => i < n && m !== null);
     if (first < 0) throw new CinesegError(ErrorCode.E_USAGE, `object ${id} is absent from all ${n} frames`);
 
-    const evaluate = (k: number): { perFrameJ: number[]; point: CurvePoint } => {
-      const perFrameJ: number[] = [];
-      let sJ = 0;
-      let sF = 0;
-      let worst = 0;
-      let below = 0;
-      for (let i = 0; i < n; i++) {
-        const j = jaccard(pred[i]!, gtAt(i));
-        perFrameJ.push(j);
-        sJ += j;
-        sF += boundaryF(pred[i]!, gtAt(i), h, w);
-        if (j < perFrameJ[worst]!) worst = i;
-        if (j < targetJ) below++;
-      }
-      const J = sJ / n;
-      const F = sF / n;
-      return { perFrameJ, point: { clicks: k, J, F, JF: (J + F) / 2, minJ: perFrameJ[worst]!, worstFrame: worst, framesBelowTarget: below } };
-    };
+    const evaluate = (k: number) => scoreStep(k, pred, gtAt, n, w, h, targetJ);
     const click = (frame: number, x: number, y: number, label: 0 | 1) => c.request({ type: 'addPoints', sessionId, frame, objectId: id, points: [{ x, y, label }], clearOld: false });
     /** One propagate as the plan says, answered when its propagateDone has come (the masks came before it). */
     const propagate = async (corrected: number, earliest: number) => {

@@ -201,6 +201,31 @@ function meanRange(a: readonly number[], from: number, to: number): number | nul
   return s / (to - from);
 }
 
+/**
+ * One point of the effort curve: per-frame J of the first n frames' masks against the ground
+ * truth, mean J, F and J&F, the worst frame and how many frames are below targetJ. Both masks
+ * empty count J = 1 (jaccard's own convention) and F = 1 (DAVIS's).
+ */
+export function scoreStep(clicks: number, pred: readonly Uint8Array[], gtAt: (i: number) => Uint8Array, n: number, w: number, h: number, targetJ: number): { perFrameJ: number[]; point: CurvePoint } {
+  const perFrameJ: number[] = [];
+  let sJ = 0;
+  let sF = 0;
+  let worst = 0;
+  let below = 0;
+  for (let i = 0; i < n; i++) {
+    const g = gtAt(i);
+    const j = jaccard(pred[i]!, g);
+    perFrameJ.push(j);
+    sJ += j;
+    sF += boundaryF(pred[i]!, g, h, w);
+    if (j < perFrameJ[worst]!) worst = i;
+    if (j < targetJ) below++;
+  }
+  const J = sJ / n;
+  const F = sF / n;
+  return { perFrameJ, point: { clicks, J, F, JF: (J + F) / 2, minJ: perFrameJ[worst]!, worstFrame: worst, framesBelowTarget: below } };
+}
+
 /** Runs the robot annotator on one object of one clip; see the module comment. */
 export async function runRobotAnnotator(opts: RobotOptions): Promise<RobotResult> {
   const t0 = performance.now();
@@ -237,27 +262,10 @@ export async function runRobotAnnotator(opts: RobotOptions): Promise<RobotResult
 
     /** Reads every frame's mask at video size (unvisited = empty) and scores the step. */
     const evaluate = (k: number): { perFrameJ: number[]; point: CurvePoint } => {
-      const perFrameJ: number[] = [];
-      let sJ = 0;
-      let sF = 0;
-      let worst = 0;
-      let below = 0;
-      for (let i = 0; i < n; i++) {
-        if (!tracker!.maskAt(i, id, pred[i])) pred[i]!.fill(0);
-        const g = gtAt(i);
-        // Both empty: J = 1 (jaccard's own convention) and F = 1 (DAVIS's).
-        const j = jaccard(pred[i]!, g);
-        perFrameJ.push(j);
-        sJ += j;
-        sF += boundaryF(pred[i]!, g, h, w);
-        if (j < perFrameJ[worst]!) worst = i;
-        if (j < targetJ) below++;
-      }
-      const J = sJ / n;
-      const F = sF / n;
-      const point: CurvePoint = { clicks: k, J, F, JF: (J + F) / 2, minJ: perFrameJ[worst]!, worstFrame: worst, framesBelowTarget: below };
-      if (opts.keepHistory) history.push({ perFrameJ, masks: pred.map((m) => encodeMaskCompressed(m, h, w)) });
-      return { perFrameJ, point };
+      for (let i = 0; i < n; i++) if (!tracker!.maskAt(i, id, pred[i])) pred[i]!.fill(0);
+      const scored = scoreStep(k, pred, gtAt, n, w, h, targetJ);
+      if (opts.keepHistory) history.push({ perFrameJ: scored.perFrameJ, masks: pred.map((m) => encodeMaskCompressed(m, h, w)) });
+      return scored;
     };
     const propagate = async (): Promise<number> => {
       const p0 = performance.now();

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { FINETUNE_DEFAULTS, finetune, type EncoderMode, type FinetuneMode, type FinetuneResult } from '../adapt/finetune.js';
 import type { TrainerEvent } from '../adapt/trainer-process.js';
+import type { ValidationSplit } from '../adapt/site-validation.js';
 import { parseDataArg, storedSessionInputs, type AnnotatedClipInput } from '../adapt/training-data.js';
 import { CinesegError, ErrorCode } from '../errors.js';
 import { defaultStoreSpec } from '../store/open-store.js';
@@ -108,6 +109,7 @@ export function registerFinetune(program: Command): void {
     .option('--lr <rate>', 'learning rate (default 1e-3 for lora, 1.5e-4 for full)')
     .option('--seed <n>', 'random seed', String(FINETUNE_DEFAULTS.seed))
     .option('--val-fraction <f>', 'share of every clip, at its end, held out for validation', String(FINETUNE_DEFAULTS.valFraction))
+    .option('--val-split <auto|time|clips>', 'validate on clip tails (time), on whole clips held out (clips), or auto: whole clips once a kind has 4', FINETUNE_DEFAULTS.valSplit)
     .option('--threads <n>', 'trainer threads (1 is fastest on a shared 2-core machine)', '1')
     .option('--work-dir <dir>', 'raw training data and resumable checkpoints (default: <out>.work)')
     .option('--resume', 'go on from the checkpoint an interrupted run left in the work folder')
@@ -140,6 +142,7 @@ export function registerFinetune(program: Command): void {
           ...(o.lr === undefined ? {} : { lr: num(o.lr, '--lr', false)! }),
           seed: num(o.seed, '--seed', true)!,
           valFraction: num(o.valFraction, '--val-fraction', false)!,
+          valSplit: String(o.valSplit) as ValidationSplit,
           threads: num(o.threads, '--threads', true)!,
           ...(o.workDir ? { workDir: String(o.workDir) } : {}),
           resume: Boolean(o.resume),

@@ -209,17 +209,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const metrics = new ServerMetrics();
   const catalog = new ClipCatalog(media);
   const hls = new HlsCache(cacheDir);
-  const models =
-    opts.sessions ??
-    (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), {
-      ep: opts.ep ?? 'auto',
-      ...(opts.strictEp ? { strictEp: true } : {}),
-      ...(opts.verbose ? { verbose: true } : {}),
-      log,
-      threads: opts.threads ?? serverThreads(),
-      worker: opts.worker ?? workerModeFromEnv() ?? true,
-      arena: serverArena(),
-    }));
+  // The same session options for the default model and every model a client switches to.
+  const sessionOptions = {
+    ep: opts.ep ?? 'auto',
+    ...(opts.strictEp ? { strictEp: true } : {}),
+    ...(opts.verbose ? { verbose: true } : {}),
+    log,
+    threads: opts.threads ?? serverThreads(),
+    worker: opts.worker ?? workerModeFromEnv() ?? true,
+    arena: serverArena(),
+  };
+  const models = opts.sessions ?? (await ModelSessions.create(loadBundle(opts.model ?? defaultBundleDir()), sessionOptions));
   const sink = opts.sink ?? (typeof opts.store === 'string' ? new StoreSink(await openStore(opts.store), true) : opts.store ? new StoreSink(opts.store) : new MemorySink());
   const pictures = picturesDir === null ? null : new LivePictureStore({ dir: picturesDir, ...(opts.liveRecordMaxBytes === undefined ? {} : { maxBytes: opts.liveRecordMaxBytes }), log });
   const live = opts.live
@@ -246,16 +246,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<CinesegServe
   const modelCatalog = new ModelCatalog({
     defaultSessions: models,
     modelsDir: opts.modelsDir ?? (sink instanceof StoreSink ? storeModelsDir(sink.store) : null),
-    create: (bundle) =>
-      ModelSessions.create(bundle, {
-        ep: opts.ep ?? 'auto',
-        ...(opts.strictEp ? { strictEp: true } : {}),
-        ...(opts.verbose ? { verbose: true } : {}),
-        log,
-        threads: opts.threads ?? serverThreads(),
-        worker: opts.worker ?? workerModeFromEnv() ?? true,
-        arena: serverArena(),
-      }),
+    create: (bundle) => ModelSessions.create(bundle, sessionOptions),
     redact,
   });
   const manager = new SessionManager(catalog, models, sink, live, {
