@@ -2,7 +2,7 @@
 // Runs every test (vitest) and ends with the plain line `N passed, N failed` that CI reads.
 // vitest's own summary stays above it for people; the counts come from its JSON report.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -21,38 +21,56 @@ if (!env.VK_ICD_FILENAMES && !env.VK_DRIVER_FILES) {
   if (gpuIcds.length === 0 && existsSync(SWIFTSHADER_ICD)) env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 }
 
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env });
+// Tests whose bound is a time on this machine run on their own after the rest, with no other
+// test file beside them: the live glass-to-glass latency (its p99 bound is only meaningful on a
+// machine not also running two other test files, where it measured 238 ms against 146 alone).
+const QUIET = ['test/e2e/live-latency.test.ts'];
+const userArgs = process.argv.slice(2);
+const phases = userArgs.length
+  ? [{ report, args: userArgs }]
+  : [
+      { report, args: QUIET.map((f) => `--exclude=${f}`) },
+      { report: join(outDir, 'vitest-quiet.json'), args: QUIET },
+    ];
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-if (existsSync(report)) {
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  passed = json.numPassedTests ?? 0;
-  failed = json.numFailedTests ?? 0;
-  skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
+let code = 0;
+const reports = [];
+for (const phase of phases) {
+  rmSync(phase.report, { force: true });
+  const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${phase.report}`, ...phase.args];
+  const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env });
+  if ((run.status ?? 1) !== 0) code = run.status ?? 1;
+  if (!existsSync(phase.report)) {
+    failed += 1;
+    continue;
+  }
+  const json = JSON.parse(readFileSync(phase.report, 'utf8'));
+  reports.push(json);
+  passed += json.numPassedTests ?? 0;
+  failed += json.numFailedTests ?? 0;
+  skipped += (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
   // A suite that failed to load has no tests counted; count it as a failure so it is seen.
   for (const file of json.testResults ?? []) {
     if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed += 1;
   }
-} else {
-  failed += 1;
 }
 // Under CI every precondition a test names (a clip, the trained bundle, the built CLI, PostgreSQL,
 // redis-server) is installed by the set-up: a test that skipped anyway hides a broken set-up, so
 // there it counts as failed, by name. On a developer's machine a skip stays a skip.
-if (process.env.CI === 'true' && skipped > 0 && existsSync(report)) {
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  for (const file of json.testResults ?? []) {
-    for (const t of file.assertionResults ?? []) {
-      if (t.status === 'pending' || t.status === 'skipped' || t.status === 'todo') console.log(`skipped under CI (counted as failed): ${t.fullName ?? t.title}`);
+if (process.env.CI === 'true' && skipped > 0) {
+  for (const json of reports) {
+    for (const file of json.testResults ?? []) {
+      for (const t of file.assertionResults ?? []) {
+        if (t.status === 'pending' || t.status === 'skipped' || t.status === 'todo') console.log(`skipped under CI (counted as failed): ${t.fullName ?? t.title}`);
+      }
     }
   }
   failed += skipped;
   skipped = 0;
 }
-const code = run.status ?? 1;
 if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : code);

@@ -258,7 +258,12 @@ export function App() {
     session?.height ?? 1,
   );
   prop.coverage.current = { firstPrompt: analysis.promptedFrames[0] ?? null, tracked: analysis.trackedFrames };
-  const seekTo = (f: number) => recordedView.current?.seek(f);
+  // The frame keys step from (see PlayerKeyDeps.current): the presented frame, or a seek's target.
+  const keyFrame = useRef(0);
+  const seekTo = (f: number) => {
+    keyFrame.current = f;
+    recordedView.current?.seek(f);
+  };
   /** Runs the session on screen on another model: closed, then reopened with it (prompts and masks kept). */
   const switchModel = async (model: string) => {
     const s = sessionRef.current;
@@ -270,7 +275,7 @@ export function App() {
   usePlayerShortcuts({
     recorded: session?.kind === 'recorded',
     numFrames: session?.numFrames ?? 0,
-    current,
+    current: () => keyFrame.current,
     seek: seekTo,
     objectIds: objects.map((o) => o.id),
     selectObject: setActive,
@@ -376,7 +381,10 @@ export function App() {
               maskVersion={maskVersion}
               hidden={hidden}
               onPrompt={onPrompt}
-              onFrame={setCurrent}
+              onFrame={(f) => {
+                keyFrame.current = f;
+                setCurrent(f);
+              }}
               prompts={editing.prompts}
               selectedPrompt={editing.selected}
               onSelectPrompt={(id) => editing.select(typeof id === 'number' ? id : null)}

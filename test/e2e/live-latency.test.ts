@@ -1,7 +1,9 @@
 /**
  * The live latency bench in its smallest form: real server, real Chromium, a raw capture feed at
- * 30 fps (the bench's default source). Checks the numbers are measured (not that they meet the
- * 40 ms goal: this machine is shared).
+ * 30 fps (the bench's default source). Checks the numbers are measured, and a p99 bound that
+ * catches a stalled live path; the 40 ms goal itself is the bench's (1,000 frames, machine idle).
+ * `npm test` runs this file on its own after the others (scripts/test.mjs), so no other test
+ * file shares the two cores with it.
  */
 import { describe, expect, it } from 'vitest';
 import { benchLiveLatency } from '../../engine/src/bench/live-latency-bench.js';
@@ -11,14 +13,14 @@ import { ensurePlayerBuilt } from './harness.js';
 describe('benchLiveLatency', () => {
   it('measures glass-to-glass latency over painted frames with masks', async () => {
     ensurePlayerBuilt();
-    const r = await benchLiveLatency({ frames: 60, model: testBundleDir() });
-    process.stderr.write(`live latency (60 frames): ${JSON.stringify(r)}\n`);
-    expect(r.frames).toBeGreaterThanOrEqual(60);
+    const r = await benchLiveLatency({ frames: 120, model: testBundleDir() });
+    process.stderr.write(`live latency (120 frames): ${JSON.stringify(r)}\n`);
+    expect(r.frames).toBeGreaterThanOrEqual(120);
     expect(r.liveLatencyP50Ms).toBeGreaterThan(0);
     expect(r.liveLatencyP99Ms).toBeGreaterThanOrEqual(r.liveLatencyP50Ms);
-    // A bound that means something on this 2-core box while other test files run beside it: quiet,
-    // p99 ≈ 40 ms (the bench's goal, measured there); with two other test files and a bench running,
-    // 134 ms. A stall of the live path (a blocked loop, a growing queue) is seconds.
+    // Alone on this 2-core box, 60 frames measured p99 146-147 ms (start-up included; the bench's
+    // 1,000 frames, ≈ 40 ms); with two other test files beside it 134-238 ms. A stall of the live
+    // path (a blocked loop, a growing queue) is seconds.
     expect(r.liveLatencyP99Ms).toBeLessThan(200);
     expect(r.drops).toBeGreaterThanOrEqual(0);
     // The two shares add up to the whole (medians of parts are close to the median of the sum).

@@ -10,7 +10,12 @@ export interface PlayerKeyDeps {
   /** A recorded session is on screen. */
   recorded: boolean;
   numFrames: number;
-  current: number;
+  /**
+   * The frame on screen, or the target of a seek asked for since: read when the key is pressed,
+   * not from the last render, so keys pressed faster than the page re-renders (Home then PageDown
+   * on a busy machine) step from where the previous key went.
+   */
+  current(): number;
   seek(frame: number): void;
   objectIds: readonly number[];
   selectObject(id: number): void;
@@ -29,8 +34,8 @@ export function usePlayerShortcuts(d: PlayerKeyDeps): void {
   const bindings: Shortcut[] = [
     { id: 'frame-step', keys: [',', '.'], group: 'Frames', description: 'previous / next frame' },
     { id: 'play', keys: [' '], group: 'Frames', description: 'play / pause' },
-    { id: 'back-10', keys: ['<', 'PageUp'], group: 'Frames', description: 'back 10 frames (Shift+,)', enabled: rec, run: () => go(d.current - 10) },
-    { id: 'forward-10', keys: ['>', 'PageDown'], group: 'Frames', description: 'forward 10 frames (Shift+.)', enabled: rec, run: () => go(d.current + 10) },
+    { id: 'back-10', keys: ['<', 'PageUp'], group: 'Frames', description: 'back 10 frames (Shift+,)', enabled: rec, run: () => go(d.current() - 10) },
+    { id: 'forward-10', keys: ['>', 'PageDown'], group: 'Frames', description: 'forward 10 frames (Shift+.)', enabled: rec, run: () => go(d.current() + 10) },
     { id: 'first-frame', keys: ['Home'], group: 'Frames', description: 'first frame', enabled: rec, run: () => go(0) },
     { id: 'last-frame', keys: ['End'], group: 'Frames', description: 'last frame', enabled: rec, run: () => go(d.numFrames - 1) },
     {
@@ -40,7 +45,7 @@ export function usePlayerShortcuts(d: PlayerKeyDeps): void {
       description: 'previous prompted frame',
       enabled: rec,
       run: () => {
-        const f = [...d.promptedFrames].reverse().find((x) => x < d.current);
+        const f = [...d.promptedFrames].reverse().find((x) => x < d.current());
         if (f !== undefined) go(f);
       },
     },
@@ -51,7 +56,7 @@ export function usePlayerShortcuts(d: PlayerKeyDeps): void {
       description: 'next prompted frame',
       enabled: rec,
       run: () => {
-        const f = d.promptedFrames.find((x) => x > d.current);
+        const f = d.promptedFrames.find((x) => x > d.current());
         if (f !== undefined) go(f);
       },
     },
@@ -72,7 +77,7 @@ export function usePlayerShortcuts(d: PlayerKeyDeps): void {
       description: 'next flagged frame',
       enabled: rec,
       run: () => {
-        const f = stepFlagged(d.flaggedFrames, d.current, 1);
+        const f = stepFlagged(d.flaggedFrames, d.current(), 1);
         if (f !== null) go(f);
       },
     },
@@ -83,7 +88,7 @@ export function usePlayerShortcuts(d: PlayerKeyDeps): void {
       description: 'previous flagged frame',
       enabled: rec,
       run: () => {
-        const f = stepFlagged(d.flaggedFrames, d.current, -1);
+        const f = stepFlagged(d.flaggedFrames, d.current(), -1);
         if (f !== null) go(f);
       },
     },

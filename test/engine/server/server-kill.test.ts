@@ -165,6 +165,11 @@ describe(`cineseg serve killed with SIGKILL mid-session (seed ${SEED}; CINESEG_C
       const c2 = await TestClient.connect(wsUrl(server));
       try {
         const r = await c2.request({ type: 'openSession', sessionId: rec.sessionId });
+        // sessionStarted is not a storage ack: a recorded session's record is made in the background
+        // (the clip is hashed first; store-sink.ts startSession) and the first acked write waits for
+        // it. Killed before anything was acked, the session may rightly be unknown after the restart;
+        // once a prompt or a mask was acked, it must be there.
+        if (r.type === 'error' && r.code === 'E_SESSION_UNKNOWN' && rec.prompts.length === 0 && rec.masks.size === 0) continue;
         if (r.type !== 'sessionStarted') throw new Error(`trial ${trial} (seed ${SEED}): openSession: ${JSON.stringify(r)}`);
         const pm = (await c2.waitFor((m) => m.type === 'prompts' && m.seq === r.seq, true)) as PromptsMessage;
         const stored = new Map(pm.prompts.map((p) => [p.promptId, p]));
