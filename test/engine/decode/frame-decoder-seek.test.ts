@@ -3,32 +3,14 @@ import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameSource } from 'cineseg';
-import { codeOf, decodeAll, ffmpegMake, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
+import { codeOf, decodeAll, ffmpegMake, ffprobeFramePts, makeTmp, testClip, timing, vfrClip } from './media-fixtures.js';
 
 const tmp = makeTmp();
 const T = (name: string): string => join(tmp.dir, name);
 
 beforeAll(() => {
   testClip(T('cfr.mp4'));
-  ffmpegMake([
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=s=64x48:r=30:d=1',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=s=64x48:r=10:d=1',
-    '-filter_complex',
-    '[0][1]concat=n=2:v=1,settb=1/90000',
-    '-fps_mode',
-    'vfr',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    T('vfr.mkv'),
-  ]);
+  vfrClip(T('vfr.mkv'));
 });
 afterAll(() => tmp.cleanup());
 

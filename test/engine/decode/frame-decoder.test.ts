@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probe } from 'cineseg';
 import { FrameDecoder } from '../../../engine/src/decode/frame-decoder.js';
-import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing } from './media-fixtures.js';
+import { REAL_CLIPS, REPO, decodeAll, exists, ffmpegChildren, ffmpegMake, ffmpegRgbFrame, ffprobeFramePts, makeTmp, testClip, timing, vfrClip } from './media-fixtures.js';
 
 const tmp = makeTmp();
 const T = (name: string): string => join(tmp.dir, name);
@@ -11,27 +11,7 @@ const T = (name: string): string => join(tmp.dir, name);
 beforeAll(() => {
   testClip(T('cfr.mp4'));
   // VFR: 1 s at 30 fps then 1 s at 10 fps, timestamps kept as they are.
-  for (const ext of ['mp4', 'mkv']) {
-    ffmpegMake([
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=s=64x48:r=30:d=1',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=s=64x48:r=10:d=1',
-      '-filter_complex',
-      '[0][1]concat=n=2:v=1,settb=1/90000',
-      '-fps_mode',
-      'vfr',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      T(`vfr.${ext}`),
-    ]);
-  }
+  for (const ext of ['mp4', 'mkv']) vfrClip(T(`vfr.${ext}`));
   // ffmpeg 5.1 turns a `rotate` tag on stream copy into a display matrix.
   ffmpegMake(['-i', T('cfr.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', T('rot-a.mp4')]);
   ffmpegMake(['-i', T('cfr.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=270', T('rot-b.mp4')]);

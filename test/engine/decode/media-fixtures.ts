@@ -26,6 +26,35 @@ export function ffmpegMake(args: string[]): void {
   execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/**
+ * Variable frame rate: 1 s of 64x48 testsrc2 at 30 fps, then 1 s at 10 fps, timestamps kept as
+ * they are. `timebase90k` puts both halves on a 1/90000 time base (as broadcast streams have);
+ * without it ffmpeg keeps the concat filter's own.
+ */
+export function vfrClip(out: string, opts: { timebase90k?: boolean } = {}): string {
+  const concat = `[0][1]concat=n=2:v=1${opts.timebase90k === false ? '' : ',settb=1/90000'}`;
+  ffmpegMake([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=30:d=1',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=64x48:r=10:d=1',
+    '-filter_complex',
+    concat,
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    out,
+  ]);
+  return out;
+}
+
 /** testsrc2 clip: `seconds` long at `fps`, size WxH, written with the given codec args. */
 export function testClip(out: string, opts: { w?: number; h?: number; fps?: number; seconds?: number; frames?: number; codec?: string[] } = {}): string {
   const { w = 64, h = 48, fps = 30, seconds = 1 } = opts;

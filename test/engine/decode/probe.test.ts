@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CinesegError, probe } from 'cineseg';
-import { REAL_CLIPS, exists, ffmpegMake, ffprobeFramePts, ffprobeStream, makeTmp, testClip } from './media-fixtures.js';
+import { REAL_CLIPS, exists, ffmpegMake, ffprobeFramePts, ffprobeStream, makeTmp, testClip, vfrClip } from './media-fixtures.js';
 
 const tmp = makeTmp();
 const T = (name: string): string => join(tmp.dir, name);
@@ -27,25 +27,7 @@ const rate = (r: unknown): number => {
 beforeAll(() => {
   testClip(T('cfr.mp4'), { w: 96, h: 64, fps: 25, seconds: 2 });
   ffmpegMake(['-i', T('cfr.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=270', T('rot.mp4')]);
-  ffmpegMake([
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=s=64x48:r=30:d=1',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=s=64x48:r=10:d=1',
-    '-filter_complex',
-    '[0][1]concat=n=2:v=1',
-    '-fps_mode',
-    'vfr',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    T('vfr.mkv'),
-  ]);
+  vfrClip(T('vfr.mkv'), { timebase90k: false });
   testClip(T('clip.webm'), { codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8'] });
   testClip(T('clip.avi'), { codec: ['-c:v', 'mjpeg', '-q:v', '3', '-pix_fmt', 'yuvj420p'] });
   testClip(T('clip.gif'), { fps: 10, codec: [] });
