@@ -39,3 +39,22 @@ export class DetachableOutput implements SessionOutput {
     return this.target?.drained?.() ?? Promise.resolve();
   }
 }
+
+/**
+ * `out` with `then` sent right after the first JSON message through it: a reopened or resumed
+ * recorded session's `prompts` message follows its sessionStarted, ahead of the stored masks.
+ */
+export function afterReply(out: SessionOutput, then: ServerMessage): SessionOutput {
+  let sent = false;
+  return {
+    json: (msg) => {
+      out.json(msg);
+      if (!sent) {
+        sent = true;
+        out.json(then);
+      }
+    },
+    binary: (d) => out.binary(d),
+    drained: () => out.drained?.() ?? Promise.resolve(),
+  };
+}

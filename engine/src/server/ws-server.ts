@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CinesegError, ErrorCode, toCinesegError } from '../errors.js';
-import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type RestoredSession, type Resume, type ServerMessage } from '../protocol.js';
+import { errorMessage, MAX_WS_PAYLOAD_BYTES, parseClientMessage, PROTOCOL_VERSION, WS_PATH, type ClientMessage, type RestoredSession, type Resume } from '../protocol.js';
 import type { AccessControl } from './access-control.js';
 import type { AnnotationSink } from './annotation-sink.js';
 import { StoreSink } from './store-sink.js';
@@ -32,7 +32,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { ServerMetrics } from './metrics.js';
 import type { SessionManager } from './session-manager.js';
 import { deliverReopened, restoredSummary, storedSessionState } from './session-restore.js';
-import type { SessionOutput } from './session-output.js';
+import { afterReply } from './session-output.js';
 import { SocketOutput } from './socket-output.js';
 import { volumeViewId } from './clip-catalog.js';
 
@@ -481,25 +481,6 @@ export class WsServer {
     for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
   }
-}
-
-/**
- * `out` with `then` sent right after the first JSON message through it: a reopened or resumed
- * recorded session's `prompts` message follows its sessionStarted, ahead of the stored masks.
- */
-function afterReply(out: SocketOutput, then: ServerMessage): SessionOutput {
-  let sent = false;
-  return {
-    json: (msg) => {
-      out.json(msg);
-      if (!sent) {
-        sent = true;
-        out.json(then);
-      }
-    },
-    binary: (d) => out.binary(d),
-    drained: () => out.drained(),
-  };
 }
 
 /** Compares resume tokens in constant time. */
