@@ -234,9 +234,12 @@ export class ClipQueue {
 
   /** The job's end if it has one (completed or failed for good), else null. */
   async endOf(id: string): Promise<JobEnd | null> {
+    // State first, then the job: BullMQ writes the return value and moves the job to completed in
+    // one script, so a job read after its state says completed has its result. Read the other way
+    // round, a job that completes between the two reads comes back completed with a null result.
+    const state = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
-    if (!job) throw new CinesegError(ErrorCode.E_QUEUE_JOB_UNKNOWN, `the queue holds no job "${id}"`);
-    const state = await job.getState();
+    if (!job || state === 'unknown') throw new CinesegError(ErrorCode.E_QUEUE_JOB_UNKNOWN, `the queue holds no job "${id}"`);
     if (state === 'completed') return { id, state, result: job.returnvalue as ClipJobResult, attemptsMade: job.attemptsMade };
     if (state === 'failed') return { id, state, reason: job.failedReason ?? '', code: errorCodeOf(job.failedReason), attemptsMade: job.attemptsMade };
     return null;

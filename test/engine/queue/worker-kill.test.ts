@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type LocalPostgres } from '../../../engine/src/bench/local-postgres.js';
 import { startRedis, type LocalRedis } from '../../../engine/src/bench/local-redis.js';
 import { queueBatch } from '../../../engine/src/cli/queue-batch.js';
@@ -68,6 +68,11 @@ async function rowsPerObjectFrame(sessionId: string): Promise<{ frames: number; 
 }
 
 describe('cineseg worker, killed', () => {
+  // Each test stops its workers however it ends: one left running would take the next test's job.
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => stopWorker(w)));
+  });
+
   it('SIGKILL mid-clip: another worker resumes the job from the stored masks, no mask lost or doubled', async () => {
     workers.push(...(await Promise.all(['w1', 'w2', 'w3'].map((n) => startWorker(n, redis.url, pg.url, FAST)))));
     const { jobs, batchKey } = await queueBatch({ input: join(dir, 'clips'), queueUrl: redis.url, store: pg.url, wait: false });
@@ -87,6 +92,7 @@ describe('cineseg worker, killed', () => {
     );
     const byId = new Map<string, JobEnd>(ends.map((e) => [e.id, e]));
     for (const e of ends) expect(e.state, JSON.stringify(e)).toBe('completed');
+    for (const e of ends) if (e.state === 'completed') expect(e.result, `result of ${e.id}`).not.toBeNull();
     const killed = byId.get(victim.job)!;
     if (killed.state !== 'completed') throw new Error('unreachable');
     // Finished by another worker, after the run of frames the killed one had committed.
@@ -108,7 +114,6 @@ describe('cineseg worker, killed', () => {
     const sid = killed.result.sessionId;
     for (const a of acked) expect((await store.getMask(sid, a.objectId, a.frame))?.id).toBe(a.maskId);
     expect(await store.integrityCheck()).toBe('ok');
-    await Promise.all(workers.splice(0).map((w) => stopWorker(w)));
   }, 180_000);
 
   it('SIGTERM past the drain deadline hands the job back; the next worker resumes it', async () => {
