@@ -89,13 +89,17 @@ class CachedClip:
     def mirrors(self) -> bool:
         return self.flip
 
-    def features(self, idx: np.ndarray, mirrored: bool, rng: np.random.Generator) -> Tuple[Tensor, Tensor, Tensor]:
-        """(vision_feat, high_res0, high_res1) of frames idx (the order given)."""
+    def features(self, idx: np.ndarray, mirrored: bool, rng: np.random.Generator,
+                 shifts: Optional[np.ndarray] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """(vision_feat, high_res0, high_res1) of frames idx (the order given); shifts [T, 2]
+        (dy, dx in pixels) moves each frame, see camera_path."""
         if self.frames is None:
             return tuple(f[idx].float() for f in self.feats[1 if mirrored else 0])  # type: ignore[return-value]
         x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).permute(0, 3, 1, 2).float() / 255.0
         if mirrored:
             x = x.flip(-1)
+        if shifts is not None:
+            x = torch.from_numpy(shift_stack(x.numpy(), shifts))
         # the site's look varies too (gain, exposure): jitter contrast and brightness per window
         contrast = 0.8 + 0.4 * float(rng.random())
         bright = 0.12 * (float(rng.random()) - 0.5)
@@ -104,12 +108,41 @@ class CachedClip:
         return self.model.encode_image((x - I.MEAN) / I.STD)
 
 
+def camera_path(L: int, S: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-frame (dy, dx) of a simulated camera drift: a constant velocity of up to 2 % of the
+    frame a frame, plus jitter, kept within a quarter of the frame. Why: on a site whose look the
+    model does not know, it holds the object where memory last saw it, and the mask trails a moving
+    object until it is lost (site e's clips, base and adapted models alike); a few annotated clips
+    have too little motion to teach it otherwise. Moving whole frames makes where the object was a
+    poor guide, so the adapters learn to follow its appearance."""
+    v = rng.uniform(-0.02, 0.02, size=2) * S
+    steps = v[None, :] + rng.normal(0.0, 0.004 * S, size=(L, 2))
+    steps[0] = 0.0
+    path = np.cumsum(steps, axis=0)
+    return np.clip(np.rint(path), -S // 4, S // 4).astype(np.int64)
+
+
+def shift_stack(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Moves frame t of x [T, ..., H, W] by shifts[t] = (dy, dx) pixels; what comes in is 0
+    (black, as outside an ultrasound fan or an endoscope's vignette)."""
+    out = np.zeros_like(x)
+    H, W = x.shape[-2], x.shape[-1]
+    for t, (dy, dx) in enumerate(shifts):
+        dy, dx = int(dy), int(dx)
+        ys, yd = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
+        xs, xd = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
+        out[t, ..., yd, xd] = x[t, ..., ys, xs]
+    return out
+
+
 class WindowSampler:
     """Windows of L frames (stride 1 or 2, either direction) starting where an object is visible."""
 
-    def __init__(self, clips: List[CachedClip], rng: np.random.Generator) -> None:
+    def __init__(self, clips: List[CachedClip], rng: np.random.Generator, p_motion: float = 0.0) -> None:
         self.clips = [c for c in clips if len(c.visible)]
         self.rng = rng
+        # the share of windows moved along a camera_path (frames from raw pixels only)
+        self.p_motion = p_motion
         if not self.clips:
             raise ValueError("no annotated object is visible in the training frames")
 
@@ -134,19 +167,24 @@ class WindowSampler:
             objs = rng.permutation(np.unique(ok[ok[:, 1] == t0, 0]))[:max_objs]
             idx = t0 + step * np.arange(Lc)
             mirrored = c.mirrors and rng.random() < 0.5
+            shifts = None
+            if c.frames is not None and self.p_motion > 0 and rng.random() < self.p_motion:
+                shifts = camera_path(len(idx), c.masks.shape[-1], rng)
             # a short clip gives a shorter window: window_step trains its last 2+ frames then
             gf = min(grad_from, max(0, len(idx) - 2))
             if gf > 0 and c.frames is not None:
                 with torch.no_grad():
-                    a = c.features(idx[:gf], mirrored, rng)
-                b = c.features(idx[gf:], mirrored, rng)
+                    a = c.features(idx[:gf], mirrored, rng, None if shifts is None else shifts[:gf])
+                b = c.features(idx[gf:], mirrored, rng, None if shifts is None else shifts[gf:])
                 vf, h0, h1 = (torch.cat([x, y]) for x, y in zip(a, b))
             else:
-                vf, h0, h1 = c.features(idx, mirrored, rng)
+                vf, h0, h1 = c.features(idx, mirrored, rng, shifts)
             objs = np.sort(objs)
             m = c.masks[objs][:, idx]
             if mirrored:
                 m = m[:, :, :, ::-1]
+            if shifts is not None:
+                m = shift_stack(np.ascontiguousarray(m.transpose(1, 0, 2, 3)), shifts).transpose(1, 0, 2, 3)
             self.last = (c, [c.labels[int(k)] for k in objs])
             return (vf, h0, h1), np.ascontiguousarray(m)
         raise ValueError("no training window found (clips too short for the window length?)")
@@ -381,7 +419,7 @@ def main(argv=None) -> int:
         clips.append(CachedClip(e, S, model, flip, torch.float16 if big else torch.float32, cache=encoder == "frozen"))
         emit({"event": "features", "clip": e["name"], "frames": clips[-1].T, "wall_s": round(time.time() - t0, 1)})
     rng = np.random.default_rng(seed)
-    sampler = WindowSampler(clips, rng)
+    sampler = WindowSampler(clips, rng, float(spec.get("motionAug", 0.0)))
 
     steps = int(spec.get("steps", 300))
     minutes = float(spec.get("minutes", 0) or 0)

@@ -108,6 +108,11 @@ export function registerFinetune(program: Command): void {
     .option('--minutes <m>', 'stop training after this wall time (0 = no cap)', String(FINETUNE_DEFAULTS.minutes))
     .option('--lr <rate>', 'learning rate (default 1e-3 for lora, 1.5e-4 for full)')
     .option('--seed <n>', 'random seed', String(FINETUNE_DEFAULTS.seed))
+    .option(
+      '--motion-aug <p>',
+      'share of training windows moved along a simulated camera drift, so the model follows appearance rather than position (not with --encoder frozen)',
+      String(FINETUNE_DEFAULTS.motionAug),
+    )
     .option('--val-fraction <f>', 'share of every clip, at its end, held out for validation', String(FINETUNE_DEFAULTS.valFraction))
     .option('--val-split <auto|time|clips>', 'validate on clip tails (time), on whole clips held out (clips), or auto: whole clips once a kind has 4', FINETUNE_DEFAULTS.valSplit)
     .option('--threads <n>', 'trainer threads (1 is fastest on a shared 2-core machine)', '1')
@@ -141,6 +146,7 @@ export function registerFinetune(program: Command): void {
           minutes: num(o.minutes, '--minutes', false)!,
           ...(o.lr === undefined ? {} : { lr: num(o.lr, '--lr', false)! }),
           seed: num(o.seed, '--seed', true)!,
+          motionAug: num(o.motionAug, '--motion-aug', false)!,
           valFraction: num(o.valFraction, '--val-fraction', false)!,
           valSplit: String(o.valSplit) as ValidationSplit,
           threads: num(o.threads, '--threads', true)!,

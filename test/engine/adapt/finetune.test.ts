@@ -47,7 +47,7 @@ describe('cineseg finetune', () => {
       expect(c.numFrames).toBe(40);
       expect(c.trainFrames).toEqual([0, 30]);
     }
-    expect(ad.hyperparameters).toMatchObject({ mode: 'lora', encoder: 'train', steps: 40, seed: 0, rank: 8 });
+    expect(ad.hyperparameters).toMatchObject({ mode: 'lora', encoder: 'train', steps: 40, seed: 0, rank: 8, motionAug: 0.5 });
     expect(ad.steps).toBe(40);
     expect(ad.trainSeconds).toBeGreaterThan(0);
     // The loss on the same fixed windows falls with training.
