@@ -134,6 +134,7 @@ describe('cineseg finetune', () => {
       [['--data', `${A}/clip.mp4`], /^E_USAGE: --data ".*clip\.mp4": expected <clip>:<masks\.json>/m],
       [['--data', `${A}/clip.mp4:${A}/gt.json`, '--base', TRAINED_BUNDLE, '--out', TRAINED_BUNDLE], /^E_USAGE: --out .* is the base bundle/m],
       [['--data', `${A}/clip.mp4:${A}/gt.json`, '--checkpoint', join(REPO_ROOT, 'package.json')], /^E_BASE_CHECKPOINT: package\.json: sha256 differs/m],
+      [['--data', `${A}/clip.mp4:${A}/gt.json`, '--motion-aug', '1.5'], /^E_USAGE: --motion-aug must be in \[0, 1\], got 1\.5/m],
     ];
     for (const [args, re] of cases) {
       const r = await cineseg(['finetune', ...args, ...(args.includes('--out') ? [] : ['--out', join(tmp, 'never')])]);
