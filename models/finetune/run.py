@@ -128,9 +128,7 @@ def shift_stack(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     out = np.zeros_like(x)
     H, W = x.shape[-2], x.shape[-1]
     for t, (dy, dx) in enumerate(shifts):
-        dy, dx = int(dy), int(dx)
-        ys, yd = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
-        xs, xd = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
+        (ys, xs), (yd, xd) = I.shift_slices(H, W, int(dy), int(dx))
         out[t, ..., yd, xd] = x[t, ..., ys, xs]
     return out
 

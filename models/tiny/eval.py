@@ -32,9 +32,8 @@ def _shift_or(m: np.ndarray, offsets) -> np.ndarray:
     H, W = m.shape
     out = np.zeros_like(m)
     for dy, dx in offsets:
-        ys, yd = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
-        xs, xd = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
-        out[yd, xd] |= m[ys, xs]
+        src, dst = I.shift_slices(H, W, dy, dx)
+        out[dst] |= m[src]
     return out
 
 

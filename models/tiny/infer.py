@@ -32,6 +32,14 @@ def preprocess(frames_u8: np.ndarray) -> Tensor:
     return (x - MEAN) / STD
 
 
+def shift_slices(H: int, W: int, dy: int, dx: int) -> Tuple[Tuple[slice, slice], Tuple[slice, slice]]:
+    """(source, destination) (rows, cols) slices that move an H x W image by (dy, dx) pixels:
+    out[dst] = img[src]; what falls off the edge is dropped."""
+    ys, yd = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
+    xs, xd = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
+    return (ys, xs), (yd, xd)
+
+
 def no_prompt(B: int) -> Tuple[Tensor, Tensor]:
     return torch.zeros(B, 1, 2), -torch.ones(B, 1)
 

@@ -19,7 +19,7 @@ function python(script: string): { code: number | null; stdout: string; stderr: 
 }
 
 const SCRIPT = (pMotion: number) => `
-import json, os, tempfile
+import json, os, shutil, tempfile
 import numpy as np, torch
 from models.finetune.run import CachedClip, WindowSampler
 from models.tiny import infer as I
@@ -54,6 +54,7 @@ for w in range(40):
         max_off = max(max_off, abs(float(np.nonzero(m[0, t])[0].mean()) - 120))
     moved += not all(unmoved)
     first_moved += not unmoved[0]
+shutil.rmtree(d)
 print(json.dumps({"worstMismatch": float(worst), "movedWindows": moved, "firstFrameMoved": first_moved, "maxOffsetY": max_off}))
 `;
 
