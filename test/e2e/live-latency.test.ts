@@ -13,15 +13,17 @@ import { ensurePlayerBuilt } from './harness.js';
 describe('benchLiveLatency', () => {
   it('measures glass-to-glass latency over painted frames with masks', async () => {
     ensurePlayerBuilt();
-    const r = await benchLiveLatency({ frames: 120, model: testBundleDir() });
-    process.stderr.write(`live latency (120 frames): ${JSON.stringify(r)}\n`);
-    expect(r.frames).toBeGreaterThanOrEqual(120);
+    const r = await benchLiveLatency({ frames: 150, warmupFrames: 30, model: testBundleDir() });
+    process.stderr.write(`live latency (150 frames after 30 of warm-up): ${JSON.stringify(r)}\n`);
+    expect(r.frames).toBeGreaterThanOrEqual(150);
+    expect(r.warmupFrames).toBe(30);
     expect(r.liveLatencyP50Ms).toBeGreaterThan(0);
     expect(r.liveLatencyP99Ms).toBeGreaterThanOrEqual(r.liveLatencyP50Ms);
-    // Alone on this 2-core box, 60 frames measured p99 146-147 ms (start-up included; the bench's
-    // 1,000 frames, ≈ 40 ms); with two other test files beside it 134-238 ms. A stall of the live
-    // path (a blocked loop, a growing queue) is seconds.
-    expect(r.liveLatencyP99Ms).toBeLessThan(200);
+    // Steady state, the first second after the click left out (start-up had put 60-frame runs at
+    // p99 146-147 ms). The bench's goal is 40 ms over 1,000 frames on an idle machine; 80 ms here
+    // leaves room for a short run's tail, and a stall of the live path (a blocked loop, a growing
+    // queue, frames sent twice) is hundreds of ms to seconds.
+    expect(r.liveLatencyP99Ms).toBeLessThanOrEqual(80);
     expect(r.drops).toBeGreaterThanOrEqual(0);
     // The two shares add up to the whole (medians of parts are close to the median of the sum).
     expect(r.serverP50Ms).toBeGreaterThan(0);
