@@ -5,6 +5,8 @@
  *
  * Runs until SIGTERM or SIGINT: then it takes no new job, lets the active ones finish for up to
  * `--drain-seconds`, hands back what is still running, and exits 0. A second signal hands back at once.
+ * Its lines are text for a person at a terminal; `--log-json` writes them as the server's JSON
+ * lines (pino, levels, patient fields censored) for a fleet's log shipper.
  */
 import type { Command } from 'commander';
 import { CinesegError, ErrorCode } from '../errors.js';
@@ -12,6 +14,7 @@ import { defaultBundleDir, loadBundle } from '../model/bundle.js';
 import { ModelSessions } from '../model/ort-sessions.js';
 import { parseQueueUrl, redactQueueUrl } from '../queue/clip-queue.js';
 import { ClipWorker } from '../queue/clip-worker.js';
+import { createServerLogger, lineLog } from '../server/logger.js';
 import { defaultStoreSpec, openStore } from '../store/open-store.js';
 import { epFlags, EP_HELP, STRICT_EP_HELP, VERBOSE_HELP } from './ep-options.js';
 import { STORE_SPEC_HELP } from './store-option.js';
@@ -39,6 +42,7 @@ export function registerWorker(program: Command): void {
     .option('--strict-ep', STRICT_EP_HELP)
     .option('--verbose', VERBOSE_HELP)
     .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--log-json', "log as JSON lines (the server's format: level, time, pid, msg) instead of text")
     .option('--print-acks', 'print one line per committed mask on stdout: ack <job id> <clip> <object> <frame> <mask id>')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const concurrency = positive(o, 'concurrency', '--concurrency', true);
@@ -48,7 +52,9 @@ export function registerWorker(program: Command): void {
       const stalledMs = positive(o, 'stalledSeconds', '--stalled-seconds', false) * 1000;
       const commitMasks = positive(o, 'commitMasks', '--commit-masks', true);
       const threads = o.threads === undefined ? undefined : positive(o, 'threads', '--threads', true);
-      const log = (l: string) => process.stderr.write(`${l}\n`);
+      const toStderr = (l: string) => process.stderr.write(`${l}\n`);
+      // The worker's lines carry no user path beyond the store's, which it prints on purpose.
+      const log = o.logJson ? lineLog(createServerLogger({ redact: (t) => t, write: toStderr })) : toStderr;
       const queueUrl = parseQueueUrl(String(o.queue));
       const store = await openStore(typeof o.store === 'string' ? o.store : defaultStoreSpec());
       let sessions: ModelSessions | null = null;

@@ -117,7 +117,7 @@ describe('cineseg worker, killed', () => {
   }, 180_000);
 
   it('SIGTERM past the drain deadline hands the job back; the next worker resumes it', async () => {
-    const a = await startWorker('drainer', redis.url, pg.url, [...FAST, '--drain-seconds', '0']);
+    const a = await startWorker('drainer', redis.url, pg.url, [...FAST, '--drain-seconds', '0', '--log-json']);
     workers.push(a);
     const { jobs } = await queueBatch({ input: join(dir, 'one'), queueUrl: redis.url, store: pg.url, wait: false });
     const id = jobs[0]!.id;
@@ -125,6 +125,15 @@ describe('cineseg worker, killed', () => {
     a.child.kill('SIGTERM');
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(a.stderr()).toMatch(new RegExp(`hand back ${id} us3 after \\d+ frame`));
+    // --log-json: the worker's own lines are the server's JSON lines, not text.
+    const logged = a
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string; pid: number });
+    expect(logged.some((m) => m.level === 'info' && m.pid === a.child.pid && /^worker drainer taking jobs from/.test(m.msg))).toBe(true);
+    expect(logged.some((m) => /^SIGTERM: finishing the active job/.test(m.msg))).toBe(true);
+    expect(a.stderr()).not.toMatch(/^worker drainer taking jobs/m);
     // Back to wait at once (its own lock token), not after a stall: no attempt counted.
     const job = await queue.queue.getJob(id);
     expect(await job!.getState()).toBe('waiting');
