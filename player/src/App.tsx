@@ -195,7 +195,7 @@ export function App() {
     });
     conn.current = c;
     return () => c.destroy();
-  }, [open, scheduleMaskRender, dropObject, ensureObject, loadSessions]);
+  }, [open, scheduleMaskRender, dropObject, ensureObject, loadSessions, setProgress]);
 
   useEffect(() => {
     hooks.masksHeld = () => heldMasks(masks.current);
