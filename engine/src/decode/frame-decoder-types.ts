@@ -68,8 +68,17 @@ export interface DecodeStats {
   framesDelivered: number;
   /** Frames discarded by latest-frame-wins (always 0 in backpressure mode). */
   framesDropped: number;
-  /** Frames decoded but not yet taken by the consumer, and their bytes (plus partial pipe data). */
+  /**
+   * Frames held but not yet taken by the consumer, and their bytes (plus partial pipe data). Includes
+   * the {@link framesAwaitingTiming}.
+   */
   bufferedFrames: number;
+  /**
+   * Frames whose pixels came out of stdout before their timing line came out of stderr (two pipes,
+   * read independently). Not yet in `framesDecoded`; so decoded = delivered + dropped + buffered -
+   * awaiting timing, at any moment.
+   */
+  framesAwaitingTiming: number;
   bufferedBytes: number;
   maxBufferedFrames: number;
   maxBufferedBytes: number;

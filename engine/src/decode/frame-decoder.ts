@@ -77,6 +77,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     framesDelivered: 0,
     framesDropped: 0,
     bufferedFrames: 0,
+    framesAwaitingTiming: 0,
     bufferedBytes: 0,
     maxBufferedFrames: 0,
     maxBufferedBytes: 0,
@@ -373,6 +374,7 @@ export class FrameDecoder implements AsyncIterable<Frame> {
     const frames = this.ready.length + c.frames.length;
     const bytes = frames * c.frameBytes + c.fill + c.heldBytes + (this.child?.stdout?.readableLength ?? 0);
     this.s.bufferedFrames = frames;
+    this.s.framesAwaitingTiming = c.frames.length;
     this.s.bufferedBytes = bytes;
     if (frames > this.s.maxBufferedFrames) this.s.maxBufferedFrames = frames;
     if (bytes > this.s.maxBufferedBytes) this.s.maxBufferedBytes = bytes;
