@@ -32,6 +32,8 @@ async function main(): Promise<void> {
       ...(options.ep ? { ep: options.ep as never } : {}),
       // Never nest: this thread is the worker.
       worker: false,
+      // Outputs go to the main thread by postMessage, which a device tensor cannot cross.
+      deviceFeatures: false,
       log: (line) => send({ type: 'log', line }),
     });
   } catch (e) {

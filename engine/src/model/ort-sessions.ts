@@ -12,10 +12,12 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { contractFor, diffIo, GRAPH_KEYS, type Bundle, type GraphKey, type IoSpec } from './bundle.js';
 import { floatToHalf, halfToFloat } from './float16.js';
 import { RunQueue, type RunPriority } from './run-queue.js';
+import { addTraffic, emptyTraffic, type TensorTraffic } from './tensor-traffic.js';
 import { withoutSharedMemory } from './tensor-wire.js';
 import { WorkerSessions } from './worker-sessions.js';
 
 export type { RunPriority } from './run-queue.js';
+export type { TensorTraffic } from './tensor-traffic.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
 export type ExecutionProviderRequest = ExecutionProvider | 'auto';
@@ -87,6 +89,12 @@ export interface ModelSessionOptions {
    * preferred execution providers", printed per graph at every start), not for the user's terminal.
    */
   verbose?: boolean;
+  /**
+   * Keep the outputs listed in DEVICE_RESIDENT_OUTPUTS on the device when the graphs run on
+   * `webgpu`, and feed them to the next graph from there (default: on; CINESEG_DEVICE_FEATURES=0
+   * turns it off). Never in worker mode: a device tensor cannot cross a thread.
+   */
+  deviceFeatures?: boolean;
   /** One line per decision (EP choice, fallback reason). */
   log?: (line: string) => void;
   /**
@@ -106,10 +114,28 @@ export function workerModeFromEnv(): boolean | undefined {
   return v === '1' ? true : v === '0' ? false : undefined;
 }
 
+/**
+ * Graph outputs that only ever feed another graph, so on a device provider they can stay there.
+ * The image encoder's two high-resolution levels go to the mask decoder and nowhere else: 3·C·h²
+ * floats a frame (12.6 MB for sam2.1_hiera_t at 1024 px) that would otherwise be copied out once
+ * and in again at every decoder run. `vision_feat` stays on the CPU: the engine reads it
+ * (`+ no_mem_embed`, the mask-prompt decoder input), and onnxruntime-node 1.30 cannot read a
+ * device tensor back (its `download` is a stub that throws, which aborts the process:
+ * test/engine/model/webgpu-device-tensors.test.ts). Memory-attention and memory-encoder outputs stay
+ * on the CPU for the same reason: conditioned features are gathered per object group into one
+ * decoder input, and memories are stored, compacted and concatenated into the bank by the CPU.
+ */
+export const DEVICE_RESIDENT_OUTPUTS: Readonly<Partial<Record<GraphKey, readonly string[]>>> = {
+  imageEncoder: ['high_res_feat0', 'high_res_feat1'],
+};
+
 /** Where the graphs run: on this thread, or in the worker. */
 interface SessionBackend {
   run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType>;
   destroy(): Promise<void>;
+  /** Whether some outputs stay on the device (DEVICE_RESIDENT_OUTPUTS). */
+  readonly deviceResident: boolean;
+  readonly traffic: TensorTraffic;
 }
 
 /** What a ModelSessions and its priority views share. */
@@ -167,8 +193,8 @@ export class ModelSessions {
       const ep: EpChoice = { ep: w.ep.ep as ExecutionProvider, requested: w.ep.requested as ExecutionProviderRequest, reason: w.ep.reason };
       return new ModelSessions(bundle, ep, { backend: w, queue: new RunQueue(), destroyed: false, inWorker: true });
     }
-    const { ep, sessions } = await createInline(bundle, opts);
-    return new ModelSessions(bundle, ep, { backend: new InlineSessions(bundle, sessions), queue: new RunQueue(), destroyed: false, inWorker: false });
+    const { ep, sessions, deviceResident } = await createInline(bundle, opts);
+    return new ModelSessions(bundle, ep, { backend: new InlineSessions(bundle, sessions, deviceResident), queue: new RunQueue(), destroyed: false, inWorker: false });
   }
 
   get isDestroyed(): boolean {
@@ -183,6 +209,16 @@ export class ModelSessions {
   /** The inference worker's thread id while it runs (null: inline, or the worker has ended). */
   get workerThreadId(): number | null {
     return this.core.backend instanceof WorkerSessions ? this.core.backend.threadId : null;
+  }
+
+  /** Whether image features stay on the device between graphs (see DEVICE_RESIDENT_OUTPUTS). */
+  get deviceResident(): boolean {
+    return this.core.backend.deviceResident;
+  }
+
+  /** Tensor bytes in and out of the graphs so far, by location (copies, on a device provider). */
+  get traffic(): Readonly<TensorTraffic> {
+    return { ...this.core.backend.traffic };
   }
 
   /** Runs waiting for the model, and runs started so far by priority (for metrics and tests). */
@@ -232,16 +268,21 @@ export class ModelSessions {
 
 /** The sessions on this thread: each run blocks the event loop for the whole graph. */
 class InlineSessions implements SessionBackend {
+  readonly traffic: TensorTraffic = emptyTraffic();
+
   constructor(
     private readonly bundle: Bundle,
     private readonly sessions: Record<GraphKey, ort.InferenceSession>,
+    readonly deviceResident: boolean,
   ) {}
 
   async run(key: GraphKey, given: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const feeds = withoutSharedMemory(given);
+    addTraffic(this.traffic, Object.values(feeds), 'in');
     try {
-      if (this.bundle.precision === 'fp16') return await this.runHalf(key, feeds);
-      return await this.sessions[key].run(feeds, RUN_OPTIONS);
+      const out = this.bundle.precision === 'fp16' ? await this.runHalf(key, feeds) : await this.sessions[key].run(feeds, RUN_OPTIONS);
+      addTraffic(this.traffic, Object.values(out) as ort.Tensor[], 'out');
+      return out;
     } catch (cause) {
       throw new CinesegError(ErrorCode.E_MODEL_RUN, `${key} failed: ${(cause as Error).message.split('\n')[0]}`, {
         cause,
@@ -253,17 +294,18 @@ class InlineSessions implements SessionBackend {
   /**
    * fp16 bundles take and give float16 tensors; the tracker works in float32 throughout, so
    * convert at this one boundary (float32 feeds -> half bits, half outputs -> float32). In worker
-   * mode this runs in the worker too.
+   * mode this runs in the worker too. Device tensors pass as they are: they are float16 on both
+   * ends, and their data cannot be read here.
    */
   private async runHalf(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const half: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
-      half[name] = t.type === 'float32' ? new ort.Tensor('float16', floatToHalf(t.data as Float32Array), t.dims) : t;
+      half[name] = t.location === 'cpu' && t.type === 'float32' ? new ort.Tensor('float16', floatToHalf(t.data as Float32Array), t.dims) : t;
     }
     const res = await this.sessions[key].run(half, RUN_OPTIONS);
     const out: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(res)) {
-      out[name] = t.type === 'float16' ? new ort.Tensor('float32', halfToFloat(t.data as Uint16Array), t.dims) : t;
+      out[name] = t.location === 'cpu' && t.type === 'float16' ? new ort.Tensor('float32', halfToFloat(t.data as Uint16Array), t.dims) : t;
     }
     return out;
   }
@@ -274,7 +316,7 @@ class InlineSessions implements SessionBackend {
 }
 
 /** Resolves the provider (with CPU fallback) and creates and checks the four sessions here. */
-async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<{ ep: EpChoice; sessions: Record<GraphKey, ort.InferenceSession> }> {
+async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<{ ep: EpChoice; sessions: Record<GraphKey, ort.InferenceSession>; deviceResident: boolean }> {
   const requested = opts.ep ?? 'auto';
   const log = opts.log ?? (() => undefined);
   const candidates = candidatesFor(requested);
@@ -286,10 +328,12 @@ async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<
       continue;
     }
     let sessions: ort.InferenceSession[] = [];
+    // Only WebGPU hands device tensors to JS in onnxruntime-node ('gpu-buffer'); CUDA outputs come back on the CPU.
+    const deviceResident = ep === 'webgpu' && (opts.deviceFeatures ?? process.env.CINESEG_DEVICE_FEATURES !== '0');
     try {
       const arena = opts.arena ?? process.env.CINESEG_ORT_ARENA !== '0';
       const verbose = opts.verbose ?? process.env.CINESEG_ORT_VERBOSE === '1';
-      for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena, verbose));
+      for (const key of GRAPH_KEYS) sessions.push(await createSession(bundle, key, ep, opts.threads ?? 0, opts.spin ?? process.env.CINESEG_ORT_SPIN === '1', arena, verbose, deviceResident));
     } catch (cause) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       sessions = [];
@@ -304,9 +348,9 @@ async function createInline(bundle: Bundle, opts: ModelSessionOptions): Promise<
         details: { requested, reasons },
       });
     }
-    log(`execution provider: ${ep}${reason ? ` (fallback from ${requested}: ${reason})` : ''}`);
+    log(`execution provider: ${ep}${reason ? ` (fallback from ${requested}: ${reason})` : ''}${deviceResident ? '; image features kept on the device' : ''}`);
     const byKey = Object.fromEntries(GRAPH_KEYS.map((k, i) => [k, sessions[i]!])) as Record<GraphKey, ort.InferenceSession>;
-    return { ep: { ep, requested, reason }, sessions: byKey };
+    return { ep: { ep, requested, reason }, sessions: byKey, deviceResident };
   }
   throw new CinesegError(ErrorCode.E_EP_UNAVAILABLE, `no execution provider could start: ${reasons.join('; ')}`, {
     details: { requested, reasons },
@@ -329,7 +373,16 @@ function candidatesFor(requested: ExecutionProviderRequest): ExecutionProvider[]
   return requested === 'cpu' ? ['cpu'] : [requested, 'cpu'];
 }
 
-async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvider, threads: number, spin: boolean, arena: boolean, verbose: boolean): Promise<ort.InferenceSession> {
+async function createSession(
+  bundle: Bundle,
+  key: GraphKey,
+  ep: ExecutionProvider,
+  threads: number,
+  spin: boolean,
+  arena: boolean,
+  verbose: boolean,
+  deviceResident: boolean,
+): Promise<ort.InferenceSession> {
   const spec = bundle.graphs[key];
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
@@ -341,6 +394,8 @@ async function createSession(bundle: Bundle, key: GraphKey, ep: ExecutionProvide
     enableMemPattern: true,
     executionMode: 'sequential',
   };
+  const resident = deviceResident ? DEVICE_RESIDENT_OUTPUTS[key] : undefined;
+  if (resident) options.preferredOutputLocation = Object.fromEntries(resident.map((name) => [name, 'gpu-buffer' as const]));
   if (threads > 0) options.intraOpNumThreads = threads;
   // ORT's idle worker threads spin by default; between our runs (JS work, other processes on a
   // small machine) that burns the cores the next run needs. Measured 5x faster tracking without.

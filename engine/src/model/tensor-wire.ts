@@ -98,7 +98,8 @@ export function unpackError(w: WireError): CinesegError {
 
 /** `feeds` with any SharedArrayBuffer-backed data copied out (onnxruntime-node refuses shared memory). */
 export function withoutSharedMemory(feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
-  const shared = (t: ort.Tensor) => typeof SharedArrayBuffer !== 'undefined' && isTypedArray(t.data) && t.data.buffer instanceof SharedArrayBuffer;
+  // A device tensor has no data here (reading it throws); it cannot be shared memory anyway.
+  const shared = (t: ort.Tensor) => t.location === 'cpu' && typeof SharedArrayBuffer !== 'undefined' && isTypedArray(t.data) && t.data.buffer instanceof SharedArrayBuffer;
   if (!Object.values(feeds).some(shared)) return feeds;
   return Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, shared(t) ? new ort.Tensor(t.type as 'float32', (t.data as Float32Array).slice(), t.dims) : t]));
 }

@@ -18,6 +18,7 @@ import { CinesegError, ErrorCode } from '../errors.js';
 import { cacheDir } from '../paths.js';
 import type { Bundle, GraphKey } from './bundle.js';
 import { packTensors, unpackError, unpackTensors, type FromWorker, type ToWorker, type WorkerSessionOptions } from './tensor-wire.js';
+import { addTraffic, emptyTraffic, type TensorTraffic } from './tensor-traffic.js';
 
 export interface WorkerEp {
   ep: string;
@@ -76,6 +77,9 @@ export class WorkerSessions {
   lastRunMs = 0;
   /** The worker's thread id while it runs; null once it has exited. */
   threadId: number | null;
+  /** Every tensor crosses the thread as CPU memory (see ModelSessionOptions.deviceFeatures). */
+  readonly deviceResident = false;
+  readonly traffic: TensorTraffic = emptyTraffic();
 
   private constructor(
     private readonly worker: Worker,
@@ -128,6 +132,7 @@ export class WorkerSessions {
   /** Sends one run; the caller (RunQueue) sends the next only after this one settled. */
   run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     if (this.dead) return Promise.reject(this.dead);
+    addTraffic(this.traffic, Object.values(feeds), 'in');
     const transfer: ArrayBuffer[] = [];
     const msg: ToWorker = { type: 'run', id: this.nextId++, key, feeds: packTensors(feeds, transfer, true) };
     return new Promise((resolve, reject) => {
@@ -146,7 +151,9 @@ export class WorkerSessions {
     if (this.pending.size === 0) this.worker.unref();
     if (msg.type === 'result') {
       this.lastRunMs = msg.ms;
-      p.resolve(unpackTensors(msg.outputs));
+      const outputs = unpackTensors(msg.outputs);
+      addTraffic(this.traffic, Object.values(outputs), 'out');
+      p.resolve(outputs);
     } else {
       p.reject(unpackError(msg.error));
     }
