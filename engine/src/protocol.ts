@@ -141,6 +141,8 @@ export const AddSupportSchema = z.object({
   objectIds: z.array(objectId).min(1).max(64).optional(),
   targetObjectId: objectId.optional(),
   frames: z.number().int().min(1).max(16).optional(),
+  /** Also file each frame mirrored left-right (default on: track/support-set.ts says why). */
+  mirror: z.boolean().optional(),
 });
 /**
  * Live: this viewer froze its picture on live frame `frame` (the one on screen). The server keeps

@@ -74,7 +74,8 @@ export interface AdaptationBenchResult {
     before: SiteScore;
     after: Record<string, SiteScore & { seconds: number; validation: { before: number; after: number } | null; mode: FinetuneMode }>;
     compare?: { mode: FinetuneMode; encoder?: EncoderMode; score: SiteScore; seconds: number };
-    zeroClick: { base: Record<string, SiteScore>; adapted: Record<string, SiteScore> };
+    /** `baseUnmirrored`: the base model with support frames as they are (no mirrored views), side by side. */
+    zeroClick: { base: Record<string, SiteScore>; baseUnmirrored: Record<string, SiteScore>; adapted: Record<string, SiteScore> };
     effort: { before: EffortSummary; after: EffortSummary } | null;
   };
 }
@@ -111,13 +112,13 @@ export async function scoreSite(sessions: ModelSessions, dirs: readonly string[]
  * have no ids yet, so "find the vessel" is the question), one target object per category. Each
  * ground-truth object is scored against the track of its category.
  */
-export async function scoreZeroClick(sessions: ModelSessions, testDirs: readonly string[], supportDirs: readonly string[]): Promise<SiteScore> {
+export async function scoreZeroClick(sessions: ModelSessions, testDirs: readonly string[], supportDirs: readonly string[], supportMirror?: boolean): Promise<SiteScore> {
   const perClip: SiteScore['perClip'] = {};
   for (const dir of testDirs) {
     const gt = readVisJson(join(dir, 'gt.json'));
     // What `track --support-by category` does: one target object per category.
     const support = poolSupportByCategory(supportDirs.map((s) => ({ clip: join(s, 'clip.mp4'), masks: join(s, 'gt.json') })));
-    const r = await trackVideo({ video: join(dir, 'clip.mp4'), prompts: [], support, sessions });
+    const r = await trackVideo({ video: join(dir, 'clip.mp4'), prompts: [], support, sessions, ...(supportMirror === undefined ? {} : { supportMirror }) });
     // Prediction per GT object: its category's track, renamed to the GT object's id.
     const pred: VisJson = {
       ...r.json,
@@ -166,7 +167,7 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
   log(`  before: J&F ${before.jf.toFixed(3)} (mask ${before.mask.toFixed(3)}, click ${before.point.toFixed(3)})`);
 
   const supportSizes = opts.quick ? [1] : [1, 3];
-  const zeroFor = (bundle: string) =>
+  const zeroFor = (bundle: string, mirror?: boolean) =>
     withSessions(bundle, async (s) => {
       const out: Record<string, SiteScore> = {};
       for (const n of supportSizes) {
@@ -178,6 +179,7 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
               s,
               testDirs.filter((d) => d.includes(`/${kind}-`)),
               sup,
+              mirror,
             ),
           );
         }
@@ -188,6 +190,8 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
     });
   const zeroBase = await zeroFor(base);
   log(`  zero-click (base): ${supportSizes.map((n) => `${n} clip(s) ${zeroBase[String(n)]!.jf.toFixed(3)}`).join(', ')}`);
+  const zeroUnmirrored = await zeroFor(base, false);
+  log(`  zero-click (base, support not mirrored): ${supportSizes.map((n) => `${n} clip(s) ${zeroUnmirrored[String(n)]!.jf.toFixed(3)}`).join(', ')}`);
 
   const after: AdaptationBenchResult['detail']['after'] = {};
   const bundles: Record<string, string> = {};
@@ -247,7 +251,13 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
     clicksToFinishBefore: effort.clicksToFinishBefore,
     clicksToFinishAfter: effort.clicksToFinishAfter,
     finetuneSeconds: after[ref]!.seconds,
-    detail: { before, after, ...(compare ? { compare } : {}), zeroClick: { base: zeroBase, adapted: zeroAdapted }, effort: { before: effort.before, after: effort.after } },
+    detail: {
+      before,
+      after,
+      ...(compare ? { compare } : {}),
+      zeroClick: { base: zeroBase, baseUnmirrored: zeroUnmirrored, adapted: zeroAdapted },
+      effort: { before: effort.before, after: effort.after },
+    },
   };
 }
 

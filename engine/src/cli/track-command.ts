@@ -43,6 +43,8 @@ export interface TrackVideoOptions {
   support?: SupportSpec[];
   /** Support frames per support clip and object (default DEFAULT_SUPPORT_FRAMES). */
   supportFrames?: number;
+  /** Also file each support frame mirrored left-right (default DEFAULT_SUPPORT_MIRROR). */
+  supportMirror?: boolean;
   /** How support memories enter attention (default DEFAULT_SUPPORT_MEMORY; for experiments). */
   supportMemory?: Partial<SupportMemoryOptions>;
   reverse?: boolean;
@@ -179,7 +181,10 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
       ...(opts.nonOverlapMasksForMemEnc === undefined ? {} : { nonOverlapMasksForMemEnc: opts.nonOverlapMasksForMemEnc }),
     });
     if (support.length) {
-      const mems = await tracker.addSupport(support, opts.supportFrames === undefined ? {} : { framesPerObject: opts.supportFrames });
+      const mems = await tracker.addSupport(support, {
+        ...(opts.supportFrames === undefined ? {} : { framesPerObject: opts.supportFrames }),
+        ...(opts.supportMirror === undefined ? {} : { mirror: opts.supportMirror }),
+      });
       log(`support: ${mems.length} memories (${[...new Set(mems.map((m) => m.objectId))].map((id) => `object ${id}: ${mems.filter((m) => m.objectId === id).length}`).join(', ')})`);
     }
 
@@ -337,6 +342,7 @@ export function registerTrack(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--support-frames <n>', `support frames per support clip and object (default ${DEFAULT_SUPPORT_FRAMES})`)
+    .option('--no-support-mirror', 'file support frames as they are only (default: each also mirrored left-right, which finds objects by look rather than by place)')
     .option('--support-by <id|category>', 'match support objects to objects here by object id, or pool them by category (object id = category id)', 'id')
     .option('--support-object <id[=target]>', 'use only this object id of the support masks, optionally as another target object id (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--reverse', 'track backwards from the first prompted frame')
@@ -374,8 +380,8 @@ export function registerTrack(program: Command): void {
       if (supportFrames !== undefined && (!Number.isInteger(supportFrames) || supportFrames < 1)) {
         throw new CinesegError(ErrorCode.E_USAGE, '--support-frames must be a positive integer');
       }
-      if (!support.length && (supportFrames !== undefined || o.supportObject !== undefined)) {
-        throw new CinesegError(ErrorCode.E_USAGE, '--support-frames and --support-object need --support');
+      if (!support.length && (supportFrames !== undefined || o.supportObject !== undefined || o.supportMirror === false)) {
+        throw new CinesegError(ErrorCode.E_USAGE, '--support-frames, --support-object and --no-support-mirror need --support');
       }
       const addAll = parseBoolOption(o.addAllFramesToCorrectAsCond, '--add-all-frames-to-correct-as-cond');
       const labelMap = o.labelMap === undefined ? undefined : parseLabelMapOption(String(o.labelMap));
@@ -386,6 +392,7 @@ export function registerTrack(program: Command): void {
         prompts,
         support,
         ...(supportFrames === undefined ? {} : { supportFrames }),
+        ...(o.supportMirror === false ? { supportMirror: false } : {}),
         reverse: Boolean(o.reverse),
         both: Boolean(o.both),
         ...(maxFrames === undefined ? {} : { maxFrames }),

@@ -53,6 +53,8 @@ export interface SinkSupport {
   targetObjectId?: number;
   /** Support frames per object. */
   frames: number;
+  /** Each frame also filed mirrored; absent in records written before mirroring existed (= false). */
+  mirror?: boolean;
   /** The source's prompt version when its masks were read (a later correction there changes them). */
   sourcePromptVersion?: number;
 }

@@ -42,7 +42,7 @@ export async function restoreTracker(tracker: VideoTracker, sink: AnnotationSink
     const src = await sink.supportSource(record.fromSession);
     const target = record.targetObjectId;
     const spec = { clip: src.clip, masks: src.masks, objectIds: record.objectIds, ...(target === undefined ? {} : { mapIds: Object.fromEntries(record.objectIds.map((id) => [id, target])) }) };
-    const memories = await buildSupportSet(tracker.engine, [spec], { framesPerObject: record.frames });
+    const memories = await buildSupportSet(tracker.engine, [spec], { framesPerObject: record.frames, mirror: record.mirror ?? false });
     tracker.addSupportMemories(memories);
     support.push({ record, memories });
   }

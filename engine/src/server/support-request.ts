@@ -6,7 +6,7 @@
 import { CinesegError, ErrorCode } from '../errors.js';
 import type { AddSupport } from '../protocol.js';
 import type { TrackingEngine } from '../track/tracking-engine.js';
-import { buildSupportSet, DEFAULT_SUPPORT_FRAMES } from '../track/support-set.js';
+import { buildSupportSet, DEFAULT_SUPPORT_FRAMES, DEFAULT_SUPPORT_MIRROR } from '../track/support-set.js';
 import type { SinkSupport, SupportSource } from './annotation-sink.js';
 import type { Step, SupportStep } from './session-log.js';
 
@@ -29,11 +29,12 @@ export interface PreparedSupport {
  */
 export async function prepareSupport(engine: TrackingEngine, src: SupportSource, msg: AddSupport, steps: readonly Step[]): Promise<PreparedSupport> {
   const frames = msg.frames ?? DEFAULT_SUPPORT_FRAMES;
+  const mirror = msg.mirror ?? DEFAULT_SUPPORT_MIRROR;
   const ids = msg.objectIds ?? src.masks.annotations.map((a) => a.object_id);
   if (ids.length === 0) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `session "${msg.fromSession}" has no object to take support from`);
   const target = msg.targetObjectId;
   const spec = { clip: src.clip, masks: src.masks, objectIds: ids, ...(target === undefined ? {} : { mapIds: Object.fromEntries(ids.map((id) => [id, target])) }) };
-  const memories = await buildSupportSet(engine, [spec], { framesPerObject: frames });
+  const memories = await buildSupportSet(engine, [spec], { framesPerObject: frames, mirror });
   // Objects named in the request that gave nothing (every mask empty or tiny) are refused, not skipped.
   const empty = msg.objectIds?.filter((id) => !memories.some((m) => m.supportObjectId === id)) ?? [];
   if (empty.length) throw new CinesegError(ErrorCode.E_PROMPT_INVALID, `object ${empty.join(', ')} of session "${msg.fromSession}" has no usable mask`, { details: { objectIds: empty } });
@@ -50,6 +51,8 @@ export async function prepareSupport(engine: TrackingEngine, src: SupportSource,
     objectIds: ids.filter((id) => memories.some((m) => m.supportObjectId === id)),
     ...(target === undefined ? {} : { targetObjectId: target }),
     frames,
+    // Recorded either way, so a restore rebuilds the same memories whatever the default becomes.
+    mirror,
     ...(src.promptVersion === undefined ? {} : { sourcePromptVersion: src.promptVersion }),
   };
   return { step: { kind: 'support', record, memories }, totals: targets.map((id) => ({ objectId: id, memories: counts.get(id)! })) };

@@ -156,7 +156,7 @@ describe('cineseg track --support (zero-click from annotated clips)', () => {
   it('needs --support for --support-frames / --support-object, and a <clip>:<masks.json> value (E_USAGE)', async () => {
     const a = await cineseg(['track', AQ, ...model, '--point', '0:1,1', '--support-frames', '2', '--out', join(tmp, 'x.json')]);
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/^E_USAGE: --support-frames and --support-object need --support/m);
+    expect(a.stderr).toMatch(/^E_USAGE: --support-frames, --support-object and --no-support-mirror need --support/m);
     const b = await cineseg(['track', AQ, ...model, '--support', 'clip-without-masks', '--out', join(tmp, 'x.json')]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/^E_USAGE: --support "clip-without-masks": expected <clip>:<masks.json>/m);
@@ -186,7 +186,8 @@ describe('cineseg track --support (zero-click from annotated clips)', () => {
         ['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-object', '1', '--support-frames', '1', '--ep', 'cpu', '--out', out],
         tmp,
       );
-      expect(r.stderr).toMatch(/support: 1 memories \(object 1: 1\)/);
+      // One frame and its mirrored view (the default).
+      expect(r.stderr).toMatch(/support: 2 memories \(object 1: 2\)/);
       expect(r.code).toBe(0);
       const j = JSON.parse(readFileSync(out, 'utf8')) as VisJson;
       expect(j.annotations.map((a) => a.object_id)).toEqual([1]);
@@ -203,9 +204,24 @@ describe('cineseg track --support (zero-click from annotated clips)', () => {
     '--support-by category pools every support object of a category into object <category id>',
     async () => {
       const out = join(tmp, 'support-cat.json');
-      // endoscopy-2 has two polyps (objects 1 and 2, both category 1 "polyp"): one target object 1.
+      // endoscopy-2 has two polyps (objects 1 and 2, both category 1 "polyp"): one target object 1,
+      // one frame each, no mirrored views.
       const r = await cineseg(
-        ['track', join(target, 'clip.mp4'), '--support', `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`, '--support-by', 'category', '--support-frames', '1', '--ep', 'cpu', '--out', out],
+        [
+          'track',
+          join(target, 'clip.mp4'),
+          '--support',
+          `${join(sup, 'clip.mp4')}:${join(sup, 'gt.json')}`,
+          '--support-by',
+          'category',
+          '--support-frames',
+          '1',
+          '--no-support-mirror',
+          '--ep',
+          'cpu',
+          '--out',
+          out,
+        ],
         tmp,
       );
       expect(r.stderr).toMatch(/support: 2 memories \(object 1: 2\)/);

@@ -15,7 +15,10 @@ import { readVisJson, type VisJson } from '../../../engine/src/mask/vis-json.js'
 import { loadBundle } from '../../../engine/src/model/bundle.js';
 import { ModelSessions } from '../../../engine/src/model/ort-sessions.js';
 import { countsToMask } from '../../../engine/src/protocol.js';
-import { MemorySink } from '../../../engine/src/server/annotation-sink.js';
+import { MemorySink, type SinkSupport } from '../../../engine/src/server/annotation-sink.js';
+import { restoreTracker } from '../../../engine/src/server/recorded-restore.js';
+import { DecodedFrames } from '../../../engine/src/track/decoded-frames.js';
+import { VideoTracker } from '../../../engine/src/track/video-tracker.js';
 import { startServer, type CinesegServer } from '../../../engine/src/server/http-server.js';
 import { StoreSink } from '../../../engine/src/server/store-sink.js';
 import { SessionStore } from '../../../engine/src/store/session-store.js';
@@ -47,6 +50,41 @@ describe('support sources of the sinks', () => {
     await sink.startSession({ sessionId: 'l', kind: 'live', source: 'rtsp://cam', width: 4, height: 3, fps: 30, numFrames: null });
     await expect(sink.supportSource('l')).rejects.toSatisfy((e) => isCinesegError(e, 'E_PROMPT_INVALID'));
   });
+
+  it.runIf(haveClips)(
+    'a restore rebuilds support as recorded: mirrored views only where the record says so (none in records from before them)',
+    async () => {
+      const sink = new MemorySink();
+      const clip = join(GEN, 'endoscopy-2', 'clip.mp4');
+      await sink.startSession({ sessionId: 'a', kind: 'recorded', source: clip, width: W, height: H, fps: 30, numFrames: 80 });
+      const gt = readVisJson(join(GEN, 'endoscopy-2', 'gt.json'));
+      const segs = gt.annotations.find((a) => a.object_id === 1)!.segmentations;
+      await sink.putMasks(
+        'a',
+        segs.slice(0, 10).map((s, frame) => ({ objectId: 1, frame, ptsUs: 0, score: 1, counts: toCounts(s!).counts, origin: 'propagate' as const })),
+      );
+      const sessions = await ModelSessions.create(loadBundle(testBundleDir()), { ep: 'cpu' });
+      const frames = await DecodedFrames.open(join(GEN, 'endoscopy-1', 'clip.mp4'), sessions.bundle.imageSize);
+      try {
+        const restored = async (record: SinkSupport) => {
+          const t = new VideoTracker(sessions, frames, { width: W, height: H });
+          try {
+            const [r] = await restoreTracker(t, sink, { prompts: [], masks: [], support: [record] }, W, H);
+            return { mirrored: r!.memories.map((m) => m.mirrored), filed: t.objectState(1)!.support.length };
+          } finally {
+            t.destroy();
+          }
+        };
+        expect(await restored({ fromSession: 'a', objectIds: [1], frames: 2 })).toEqual({ mirrored: [false, false], filed: 2 });
+        expect(await restored({ fromSession: 'a', objectIds: [1], frames: 2, mirror: false })).toEqual({ mirrored: [false, false], filed: 2 });
+        expect(await restored({ fromSession: 'a', objectIds: [1], frames: 2, mirror: true })).toEqual({ mirrored: [false, true, false, true], filed: 4 });
+      } finally {
+        await frames.destroy();
+        await sessions.destroy();
+      }
+    },
+    120_000,
+  );
 
   it('StoreSink refuses a session whose clip file now holds other bytes (E_INPUT_NOT_FOUND)', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'cineseg-support-src-'));
@@ -147,9 +185,10 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
     // Nothing to track yet.
     expect(await c.request({ type: 'propagate', sessionId: sid })).toMatchObject({ type: 'error', code: 'E_TRACKER_STATE' });
     const ack = await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, objectIds: [1] });
-    expect(ack).toMatchObject({ type: 'ack', request: 'addSupport', sessionId: sid, support: [{ objectId: 1, memories: 4 }] });
+    expect(ack).toMatchObject({ type: 'ack', request: 'addSupport', sessionId: sid, support: [{ objectId: 1, memories: 8 }] });
     // Read from the file right at the ack: the record is committed.
-    expect(storedMeta(sid).support).toEqual([{ fromSession: sessionA, objectIds: [1], frames: 4, sourcePromptVersion: 1 }]);
+    // 4 frames and their mirrored views (the default, recorded so a restore rebuilds the same).
+    expect(storedMeta(sid).support).toEqual([{ fromSession: sessionA, objectIds: [1], frames: 4, mirror: true, sourcePromptVersion: 1 }]);
 
     // A name for the support-only object (no row yet) waits for its first masks.
     expect(await c.request({ type: 'renameObject', sessionId: sid, objectId: 1, name: 'polyp' })).toMatchObject({ type: 'ack' });
@@ -211,7 +250,7 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
 
   it('removing an object keeps the other objects with their support memories; pooled ids go to their target', async () => {
     const { sid, handle } = await startB();
-    expect(await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, objectIds: [1], frames: 2 })).toMatchObject({ support: [{ objectId: 1, memories: 2 }] });
+    expect(await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, objectIds: [1], frames: 2 })).toMatchObject({ support: [{ objectId: 1, memories: 4 }] });
     const first = await propagate(sid, handle, 1);
     // Another object (a click), then its removal: the rebuilt tracker must still hold object 1's
     // support, or this propagation would fail with nothing to track.
@@ -220,18 +259,18 @@ describe.runIf(haveClips)('addSupport on a real server with a SQLite store', () 
     const again = await propagate(sid, handle, 1, 'both');
     // Same memories (reused, not rebuilt from A's masks of now), same features: the same masks.
     for (let f = 0; f < 68; f++) expect(iou(again.get(f)!, first.get(f)!), `frame ${f}`).toBeGreaterThan(0.99);
-    if (hasTrainedBundle) expect(meanIou(again)).toBeGreaterThan(0.85); // measured 0.94 (2 frames)
+    if (hasTrainedBundle) expect(meanIou(again)).toBeGreaterThan(0.85); // measured 0.94 (2 frames, before mirrored views)
 
     // Pooled into another object id; the store has both records, in order.
-    const pooled = await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, targetObjectId: 5, frames: 1 });
+    const pooled = await c.request({ type: 'addSupport', sessionId: sid, fromSession: sessionA, targetObjectId: 5, frames: 1, mirror: false });
     expect(pooled).toMatchObject({ type: 'ack', support: [{ objectId: 5, memories: 1 }] });
     expect(storedMeta(sid).support).toEqual([
-      { fromSession: sessionA, objectIds: [1], frames: 2, sourcePromptVersion: 1 },
-      { fromSession: sessionA, objectIds: [1], targetObjectId: 5, frames: 1, sourcePromptVersion: 1 },
+      { fromSession: sessionA, objectIds: [1], frames: 2, mirror: true, sourcePromptVersion: 1 },
+      { fromSession: sessionA, objectIds: [1], targetObjectId: 5, frames: 1, mirror: false, sourcePromptVersion: 1 },
     ]);
     // Removing a support-only object drops its support from the store too.
     expect(await c.request({ type: 'removeObject', sessionId: sid, objectId: 1 })).toMatchObject({ type: 'ack' });
-    expect(storedMeta(sid).support).toEqual([{ fromSession: sessionA, objectIds: [1], targetObjectId: 5, frames: 1, sourcePromptVersion: 1 }]);
+    expect(storedMeta(sid).support).toEqual([{ fromSession: sessionA, objectIds: [1], targetObjectId: 5, frames: 1, mirror: false, sourcePromptVersion: 1 }]);
     expect(await c.request({ type: 'removeObject', sessionId: sid, objectId: 5 })).toMatchObject({ type: 'ack' });
     expect(storedMeta(sid).support).toEqual([]);
     expect(await c.request({ type: 'propagate', sessionId: sid })).toMatchObject({ type: 'error', code: 'E_TRACKER_STATE' });
