@@ -74,7 +74,7 @@ export interface AdaptationBenchResult {
     before: SiteScore;
     after: Record<string, SiteScore & { seconds: number; validation: { before: number; after: number } | null; mode: FinetuneMode }>;
     compare?: { mode: FinetuneMode; encoder?: EncoderMode; score: SiteScore; seconds: number };
-    /** `baseUnmirrored`: the base model with support frames as they are (no mirrored views), side by side. */
+    /** `baseUnmirrored`: the base model with support frames as they are (no mirrored views), side by side (empty in quick runs). */
     zeroClick: { base: Record<string, SiteScore>; baseUnmirrored: Record<string, SiteScore>; adapted: Record<string, SiteScore> };
     effort: { before: EffortSummary; after: EffortSummary } | null;
   };
@@ -190,8 +190,9 @@ export async function benchAdaptation(opts: AdaptationBenchOptions): Promise<Ada
     });
   const zeroBase = await zeroFor(base);
   log(`  zero-click (base): ${supportSizes.map((n) => `${n} clip(s) ${zeroBase[String(n)]!.jf.toFixed(3)}`).join(', ')}`);
-  const zeroUnmirrored = await zeroFor(base, false);
-  log(`  zero-click (base, support not mirrored): ${supportSizes.map((n) => `${n} clip(s) ${zeroUnmirrored[String(n)]!.jf.toFixed(3)}`).join(', ')}`);
+  // Side by side in full runs only: the quick run sits in CI's longest test already.
+  const zeroUnmirrored: Record<string, SiteScore> = opts.quick ? {} : await zeroFor(base, false);
+  if (!opts.quick) log(`  zero-click (base, support not mirrored): ${supportSizes.map((n) => `${n} clip(s) ${zeroUnmirrored[String(n)]!.jf.toFixed(3)}`).join(', ')}`);
 
   const after: AdaptationBenchResult['detail']['after'] = {};
   const bundles: Record<string, string> = {};
