@@ -199,15 +199,18 @@ async function buildOne(engine: TrackingEngine, spec: SupportSpec, k: number, mi
     const mask = new Uint8Array(width * height);
     for (const frame of [...plan.keys()].sort((a, b) => a - b)) {
       const rgb = await frames.getFrame(frame);
+      // Each object's mask at S x S, decoded once for both views.
+      const objs = plan.get(frame)!.map(({ ann, area }) => {
+        decodeMask(ann.segmentations[frame]!, mask);
+        return { ann, area, maskS: maskToModel(mask, width, height, S) };
+      });
       for (const mirrored of mirror ? [false, true] : [false]) {
         engine.stats.imageEncoderRuns++;
         // rgb24 S x S, so a flip is 3 interleaved channels; the mask is flipped after its resize
         // to S x S, so both views see the same pixels of the object.
         const features = await engine.runner.encodeImage(frame, mirrored ? mirrorPlane(rgb, S, 3) : rgb);
-        for (const { ann, area } of plan.get(frame)!) {
-          decodeMask(ann.segmentations[frame]!, mask);
-          const m = maskToModel(mask, width, height, S);
-          const output = await engine.supportOutput(features, mirrored ? mirrorPlane(m, S) : m);
+        for (const { ann, area, maskS } of objs) {
+          const output = await engine.supportOutput(features, mirrored ? mirrorPlane(maskS, S) : maskS);
           out.push({ objectId: spec.mapIds?.[ann.object_id] ?? ann.object_id, supportObjectId: ann.object_id, clip: spec.clip, frame, area, mirrored, output });
         }
       }
